@@ -1,0 +1,78 @@
+"""Atomic writes: a kill at any moment leaves the old content or the new, never a mix."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import CoordError
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temp file beside ``path``, fsync it, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        if path.exists():
+            # Keep the mode a human gave the file; mkstemp creates 0600.
+            os.chmod(tmp_name, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON with a final newline, as the seed does."""
+    write_atomic(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+def read_text(path: Path, what: str) -> str:
+    """Read a UTF-8 text file, turning OS and decoding errors into a `CoordError`."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        msg = f"{path}: {what} not found"
+        raise CoordError(msg) from None
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: {what} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        raise CoordError(msg) from None
+    except OSError as exc:
+        msg = f"{path}: cannot read {what}: {exc.strerror}"
+        raise CoordError(msg) from None
+
+
+@functools.cache
+def _umask() -> int:
+    # os.umask can only be read by setting it; do it once per process.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename is durable only once the folder entry is on disk.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,152 @@
+"""Launch commands, starting and waiting for the agent, and whether a pid still lives."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from ._exceptions import CoordError
+
+PROMPT = "{prompt}"
+PRESETS: Mapping[str, tuple[str, ...]] = {
+    "claude": ("claude", "-p", PROMPT),
+    # `codex -p` takes a profile name; `codex exec` takes the prompt.
+    "codex": ("codex", "exec", PROMPT),
+}
+DEFAULT_RUNTIME = "claude"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    name: str
+    command: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def launch(self) -> str:
+        """The launch command without the prompt, as the prompt's instructions show it."""
+        return shlex.join(part for part in self.command if PROMPT not in part)
+
+    def argv(self, prompt: str) -> list[str]:
+        """The command with ``{prompt}`` replaced, or the prompt appended when it has none."""
+        if not any(PROMPT in part for part in self.command):
+            return [*self.command, prompt]
+        return [part.replace(PROMPT, prompt) for part in self.command]
+
+
+def resolve_runtime(
+    name: str, presets: Mapping[str, tuple[str, ...]], command: Sequence[str] | None = None
+) -> Runtime:
+    """The runtime ``name`` from the presets, its command replaced by ``command`` if given."""
+    if command:
+        return Runtime(name, tuple(command))
+    known = {**PRESETS, **presets}
+    if name not in known:
+        msg = (
+            f"unknown runtime {name!r}; known: {', '.join(sorted(known))}; "
+            "add it under `runtimes:` in mission.yaml or pass --command"
+        )
+        raise CoordError(msg)
+    return Runtime(name, known[name])
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], **popen: object) -> subprocess.Popen[bytes]:
+    """Start the agent (an argument list, never a shell), or say why it could not start."""
+    try:
+        return subprocess.Popen(list(argv), cwd=cwd, env=dict(env), **popen)  # type: ignore[call-overload]
+    except FileNotFoundError:
+        where = "" if os.sep in argv[0] else " on PATH"
+        msg = (
+            f"cannot start the agent: command `{argv[0]}` not found{where}; install it, "
+            "or choose another with --runtime or --command"
+        )
+    except PermissionError:
+        msg = f"cannot start the agent: `{argv[0]}` is not executable; check its permissions"
+    except OSError as exc:
+        msg = f"cannot start the agent `{argv[0]}`: {exc.strerror}"
+    raise CoordError(msg)
+
+
+_FORWARDED = (signal.SIGTERM, signal.SIGHUP)
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+def wait(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
+    """Wait for the agent, passing signals on; returns its exit code and whether it was interrupted.
+
+    Ctrl-C reaches the agent from the terminal already (it is in our process group), so
+    SIGINT is only noted here; SIGTERM and SIGHUP are forwarded. A signal death gives the
+    shell's code, 128 + the signal number.
+    """
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if signum in _FORWARDED and process.poll() is None:
+            process.send_signal(signum)
+
+    handled = (signal.SIGINT, *_FORWARDED)
+    previous = {signum: signal.signal(signum, on_signal) for signum in handled}
+    try:
+        returncode = process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if returncode < 0:
+        return 128 - returncode, -returncode in _INTERRUPTS
+    return returncode, returncode != 0 and any(s in _INTERRUPTS for s in received)
+
+
+def ended_reason(exit_code: int, interrupted: bool) -> str:
+    if interrupted:
+        return "interrupted"
+    return "completed" if exit_code == 0 else "failed"
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of ``/proc/<pid>/stat`` from the state on (the name may hold spaces)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return raw[raw.rfind(b")") + 2 :].decode("ascii", "replace").split()
+
+
+def process_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), or None."""
+    fields = _stat_fields(pid)
+    # After the name: state is field 3 of stat, starttime field 22.
+    return int(fields[19]) if fields and len(fields) > 19 else None
+
+
+def is_alive(pid: int, started_at: int | None) -> bool:
+    """A pid lives if it exists, is no zombie, and (where known) started when the lock says."""
+    if pid <= 0:
+        return False
+    fields = _stat_fields(pid)
+    if fields is not None:
+        if fields[0] in ("Z", "X", "x"):
+            return False
+        return started_at is None or len(fields) <= 19 or int(fields[19]) == started_at
+    if Path("/proc/self/stat").exists():
+        return False
+    try:  # No /proc here: only the pid can be checked.
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,186 @@
+"""The continuation prompt: template lookup, the Jinja2 environment, rendering, the capsule.
+
+Jinja2 is imported inside the functions that render, so that commands which never
+render a prompt (``coord.status``) do not pay for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._config import Milestone, Mission, display_path
+from ._exceptions import CoordError
+from ._launch import Runtime
+from ._state import Session
+from ._tasksfile import Task
+
+if TYPE_CHECKING:
+    import jinja2
+
+DEFAULT_TEMPLATE = "continuation.md.j2"
+PACKAGED_PREFIX = "mosaic"
+PROJECT_TEMPLATE = Path(".mosaic") / "templates" / DEFAULT_TEMPLATE
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Progress:
+    done: int
+    total: int
+
+    @property
+    def pct(self) -> int:
+        return self.done * 100 // self.total if self.total else 0
+
+    @classmethod
+    def of(cls, tasks: list[Task]) -> Progress:
+        return cls(done=sum(task.status == "done" for task in tasks), total=len(tasks))
+
+
+def format_duration(seconds: int | None) -> str:
+    """``45s``, ``3m 5s``, ``2h 7m``; an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+
+
+def packaged_templates() -> Path:
+    """The default templates: inside the installed package, else beside a checkout."""
+    packaged = resources.files("mosaic_invoke") / "templates"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    # Editable installs and plain checkouts: hatchling's force-include only builds wheels.
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def find_template(mission: Mission, flag: str | None, configured: str | None) -> Path | None:
+    """The template to render: flag, config, mission.yaml, the project's, else None (packaged)."""
+    candidates = (
+        (flag, Path.cwd(), "--template"),
+        (configured, mission.root, "config `coord.template`"),
+        (mission.template, mission.root, f"{display_path(mission.config_path)}: `template`"),
+    )
+    for value, base, source in candidates:
+        if value:
+            path = (base / Path(value).expanduser()).resolve()
+            if not path.is_file():
+                msg = f"{source}: template {display_path(path)} not found"
+                raise CoordError(msg)
+            return path
+    project = mission.root / PROJECT_TEMPLATE
+    return project if project.is_file() else None
+
+
+def render(template: Path | None, context: Mapping[str, Any]) -> str:
+    """Render ``template`` (None: the packaged default) with ``context``."""
+    import jinja2
+
+    if template is None:
+        environment = _environment(None)
+        name = f"{PACKAGED_PREFIX}/{DEFAULT_TEMPLATE}"
+    else:
+        environment = _environment(str(template.parent))
+        name = template.name
+    try:
+        return environment.get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{display_path(Path(exc.filename))}:{exc.lineno}" if exc.filename else name
+        msg = f"{where}: template syntax error: {exc.message}"
+    except jinja2.TemplateNotFound as exc:
+        msg = f"{_location(exc, template)}: template {exc.name!r} not found (the packaged ones are under `{PACKAGED_PREFIX}/`)"
+    except jinja2.UndefinedError as exc:
+        msg = f"{_location(exc, template)}: {exc.message}; the names available are listed in the README"
+    except Exception as exc:  # noqa: BLE001 - any error inside a user's template is the user's to fix
+        msg = f"{_location(exc, template)}: template error: {exc}"
+    raise CoordError(msg)
+
+
+def _location(exc: BaseException, template: Path | None) -> str:
+    """``file:line`` of the innermost template frame (Jinja rewrites frames to template lines)."""
+    roots = {str(packaged_templates())}
+    if template is not None:
+        roots.add(str(template.parent))
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if any(frame.filename.startswith(root) for root in roots):
+            return f"{display_path(Path(frame.filename))}:{frame.lineno}"
+    return display_path(template) if template else f"{PACKAGED_PREFIX}/{DEFAULT_TEMPLATE}"
+
+
+@functools.cache
+def _environment(search_dir: str | None) -> jinja2.Environment:
+    # One environment per folder: compiled templates are cached and never re-parsed.
+    import jinja2
+
+    loaders: list[jinja2.BaseLoader] = [
+        jinja2.PrefixLoader({PACKAGED_PREFIX: jinja2.FileSystemLoader(packaged_templates())})
+    ]
+    if search_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(search_dir))
+    environment = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - markdown for an agent, not HTML
+        auto_reload=False,
+    )
+    environment.filters["duration"] = format_duration
+    return environment
+
+
+def build_context(
+    *,
+    mission: Mission,
+    task: Task,
+    runtime: Runtime,
+    progress: Progress,
+    milestone: Milestone | None,
+    previous_session: Session | None,
+    branch: str | None,
+) -> dict[str, Any]:
+    return {
+        "mission": mission,
+        "task": task,
+        "runtime": runtime,
+        "progress": progress,
+        "milestone": milestone,
+        "previous_session": previous_session,
+        "branch": branch,
+        "vars": mission.vars,
+    }
+
+
+def capsule(
+    *,
+    generated_at: str,
+    mission: Mission,
+    task: Task,
+    runtime: Runtime,
+    progress: Progress,
+    milestone: Milestone | None,
+    branch: str | None,
+) -> dict[str, Any]:
+    """``next-task.json``: exactly the fields and order the original runner writes."""
+    return {
+        "generated_at": generated_at,
+        "runtime": runtime.name,
+        "mission_id": mission.id,
+        "mission_name": mission.name,
+        "project_path": str(mission.root),
+        "quality_gates": mission.quality_gates or "",
+        "current_milestone": {
+            "id": milestone.id if milestone else "",
+            "name": milestone.name if milestone else "",
+        },
+        "next_task": task.id,
+        "progress": {"tasks_done": progress.done, "tasks_total": progress.total, "pct": progress.pct},
+        "current_branch": branch or "",
+    }

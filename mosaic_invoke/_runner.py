@@ -1,0 +1,284 @@
+"""run and resume: the session lifecycle, composed from config, tasks, prompt, launch and state."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import _launch
+from ._config import Milestone, Mission, load_mission
+from ._exceptions import CoordError, SessionActive
+from ._files import write_json_atomic
+from ._prompt import Progress, build_context, capsule, find_template, render
+from ._selection import current_milestone, named_milestone, named_task, next_runnable
+from ._state import (
+    NEXT_TASK_FILE,
+    Session,
+    SessionLock,
+    State,
+    load_state,
+    now_iso,
+    read_session_lock,
+    remove_session_lock,
+    save_state,
+    seconds_between,
+    state_lock,
+    write_session_lock,
+)
+from ._tasksfile import Task, TaskStatus, read_tasks, set_status
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What ``coord.run`` and ``coord.resume`` were asked, flags and config already merged."""
+
+    task: str | None = None
+    runtime: str | None = None
+    milestone: str | None = None
+    print_only: bool = False
+    command: Sequence[str] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    template: str | None = None
+    configured_template: str | None = None
+    runtimes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    force: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """A rendered launch: what print-only shows, and what a run starts."""
+
+    task: Task
+    milestone: Milestone | None
+    runtime: _launch.Runtime
+    prompt: str
+    argv: list[str]
+    capsule: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    plan: Plan
+    session: Session | None = None
+    """The session as recorded at its end (None in print-only mode)."""
+
+    @property
+    def exit_code(self) -> int:
+        if self.session is None or self.session.exit_code is None:
+            return 0
+        return self.session.exit_code
+
+
+def current_branch(root: Path) -> str | None:
+    """The checked-out branch, read from ``.git`` as ``git branch --show-current`` reports it."""
+    for folder in (root, *root.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            git_dir = dot_git
+        elif dot_git.is_file():
+            text = dot_git.read_text(errors="replace").strip()
+            if not text.startswith("gitdir:"):
+                return None
+            git_dir = (folder / text.removeprefix("gitdir:").strip()).resolve()
+        else:
+            continue
+        try:
+            head = (git_dir / "HEAD").read_text(errors="replace").strip()
+        except OSError:
+            return None
+        return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+    return None
+
+
+def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool = False) -> Outcome:
+    """``coord.run`` (and, with ``resume``, ``coord.resume``) for the mission in ``mission_file``."""
+    mission = load_mission(mission_file)
+    orchestrator = mission.orchestrator_path
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, keep_copy=True)
+        state, crashed_task = _settle_lock(mission, state, options, report, resume=resume)
+        tasks = read_tasks(mission.tasks_path)
+        plan = _plan(mission, tasks, state, options, crashed_task)
+        write_json_atomic(orchestrator / NEXT_TASK_FILE, plan.capsule)
+        if options.print_only:
+            return Outcome(plan=plan)
+        process, session = _launch_session(mission, state, plan, options)
+    report(f"session {session.session_id} started: task {plan.task.id}, pid {session.pid}")
+    exit_code, interrupted = _launch.wait(process)
+    return Outcome(plan=plan, session=record_end(mission, session.session_id, exit_code, interrupted))
+
+
+def _settle_lock(
+    mission: Mission, state: State, options: RunOptions, report: Report, *, resume: bool
+) -> tuple[State, str | None]:
+    """Refuse while a session lives; on resume, record a dead one as crashed and clear its lock."""
+    orchestrator = mission.orchestrator_path
+    lock, warning = read_session_lock(orchestrator)
+    if warning:
+        report(warning)
+    if lock is None:
+        return state, None
+    verdict = judge(lock)
+    if verdict == "live":
+        msg = f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); wait for it to end"
+        raise SessionActive(msg)
+    if verdict == "foreign" and not (resume and options.force):
+        msg = (
+            f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot be "
+            "checked from here: once you know it has ended, run `invoke coord.resume --force`"
+        )
+        raise SessionActive(msg)
+    if not resume:
+        msg = (
+            f"session {lock.session_id} (pid {lock.pid}) is no longer running but left its lock; "
+            "run `invoke coord.resume` to record it as crashed and continue"
+        )
+        raise CoordError(msg)
+    session = state.session(lock.session_id)
+    if session is not None and session.running:
+        ended_at = now_iso()
+        crashed = replace(
+            session,
+            ended_at=ended_at,
+            ended_reason="crashed",
+            duration_seconds=seconds_between(session.started_at, ended_at),
+        )
+        state = state.with_session(crashed)
+        save_state(orchestrator, state)
+        report(f"session {lock.session_id} (pid {lock.pid}) recorded as crashed")
+    remove_session_lock(orchestrator)
+    return state, lock.task_id
+
+
+def judge(lock: SessionLock) -> str:
+    """``live``, ``stale`` or ``foreign`` (another host's pid cannot be checked here)."""
+    if lock.host is not None and lock.host != _launch.hostname():
+        return "foreign"
+    return "live" if _launch.is_alive(lock.pid, lock.pid_started_at) else "stale"
+
+
+def _plan(mission: Mission, tasks: list[Task], state: State, options: RunOptions, crashed_task: str | None) -> Plan:
+    chosen_milestone = named_milestone(mission, options.milestone) if options.milestone else None
+    if options.task:
+        task = named_task(tasks, options.task, mission.tasks_path)
+    elif crashed_task and any(t.id == crashed_task and t.status == TaskStatus.IN_PROGRESS for t in tasks):
+        task = named_task(tasks, crashed_task, mission.tasks_path)
+    else:
+        found = next_runnable(tasks, chosen_milestone or current_milestone(mission, tasks))
+        if isinstance(found, str):
+            raise CoordError(f"{found}; pass --task to choose one")
+        task = found
+    milestone = chosen_milestone or mission.milestone(task.milestone) or current_milestone(mission, tasks)
+    runtime = _launch.resolve_runtime(
+        options.runtime or mission.runtime or _launch.DEFAULT_RUNTIME,
+        {**mission.runtimes, **options.runtimes},
+        options.command,
+    )
+    progress = Progress.of(tasks)
+    branch = current_branch(mission.root)
+    context = build_context(
+        mission=mission,
+        task=task,
+        runtime=runtime,
+        progress=progress,
+        milestone=milestone,
+        previous_session=state.sessions[-1] if state.sessions else None,
+        branch=branch,
+    )
+    prompt = render(find_template(mission, options.template, options.configured_template), context)
+    return Plan(
+        task=task,
+        milestone=milestone,
+        runtime=runtime,
+        prompt=prompt,
+        argv=runtime.argv(prompt),
+        capsule=capsule(
+            generated_at=now_iso(),
+            mission=mission,
+            task=task,
+            runtime=runtime,
+            progress=progress,
+            milestone=milestone,
+            branch=branch,
+        ),
+    )
+
+
+def _launch_session(
+    mission: Mission, state: State, plan: Plan, options: RunOptions
+) -> tuple[Any, Session]:
+    """Mark the task, take the session lock and start the agent; undo all of it if it cannot start."""
+    orchestrator = mission.orchestrator_path
+    session_id = state.next_session_id()
+    started_at = now_iso()
+    lock = SessionLock(
+        session_id=session_id,
+        runtime=plan.runtime.name,
+        pid=0,
+        started_at=started_at,
+        project_path=str(mission.root),
+        milestone_id=plan.milestone.id if plan.milestone else None,
+        task_id=plan.task.id,
+        host=_launch.hostname(),
+    )
+    before = plan.task.status
+    if before != TaskStatus.IN_PROGRESS:
+        set_status(mission.tasks_path, plan.task.id, TaskStatus.IN_PROGRESS)
+    write_session_lock(orchestrator, lock)
+    env = {
+        **os.environ,
+        "MOSAIC_MISSION_ID": mission.id,
+        "MOSAIC_SESSION_ID": session_id,
+        "MOSAIC_TASK_ID": plan.task.id,
+        **options.env,
+    }
+    try:
+        process = _launch.start(plan.argv, mission.root, env)
+    except CoordError:
+        if before != TaskStatus.IN_PROGRESS:
+            set_status(mission.tasks_path, plan.task.id, before)
+        remove_session_lock(orchestrator)
+        raise
+    pid_started_at = _launch.process_start_time(process.pid)
+    write_session_lock(orchestrator, replace(lock, pid=process.pid, pid_started_at=pid_started_at))
+    session = Session(
+        session_id=session_id,
+        runtime=plan.runtime.name,
+        pid=process.pid,
+        pid_started_at=pid_started_at,
+        host=lock.host,
+        started_at=started_at,
+        milestone_id=lock.milestone_id,
+        task_id=plan.task.id,
+    )
+    save_state(orchestrator, replace(state.with_session(session), status="active"))
+    return process, session
+
+
+def record_end(mission: Mission, session_id: str, exit_code: int, interrupted: bool) -> Session:
+    """Record how session ``session_id`` ended and remove its lock."""
+    orchestrator = mission.orchestrator_path
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, keep_copy=True)
+        session = state.session(session_id)
+        if session is None:
+            msg = f"session {session_id} is missing from the state; its end could not be recorded"
+            raise CoordError(msg)
+        ended_at = now_iso()
+        ended = replace(
+            session,
+            ended_at=ended_at,
+            ended_reason=_launch.ended_reason(exit_code, interrupted),
+            exit_code=exit_code,
+            duration_seconds=seconds_between(session.started_at, ended_at),
+        )
+        save_state(orchestrator, state.with_session(ended))
+        lock, _ = read_session_lock(orchestrator)
+        if lock is not None and lock.session_id == session_id:
+            remove_session_lock(orchestrator)
+    return ended

@@ -1,0 +1,308 @@
+"""state.json, session.lock and the inter-process lock that guards them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import fasteners
+
+from ._config import display_path
+from ._exceptions import CoordError
+from ._files import write_json_atomic
+
+STATE_FILE = "state.json"
+SESSION_LOCK_FILE = "session.lock"
+NEXT_TASK_FILE = "next-task.json"
+# A file nothing reads or writes: closing any handle to a POSIX record lock drops it.
+STATE_LOCK_FILE = "coord.lock"
+STATE_VERSION = 1
+
+ENDED_REASONS = ("completed", "failed", "interrupted", "crashed")
+
+
+def now_iso() -> str:
+    """UTC with milliseconds, as JavaScript's ``Date.toISOString`` writes it."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def seconds_between(start: str, end: str) -> int | None:
+    """Whole seconds from ``start`` to ``end`` (never negative), or None if either is unreadable."""
+    begin, finish = parse_iso(start), parse_iso(end)
+    if begin is None or finish is None:
+        return None
+    return max(0, int((finish - begin).total_seconds()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Session:
+    session_id: str
+    runtime: str
+    pid: int
+    started_at: str
+    pid_started_at: int | None = None
+    host: str | None = None
+    ended_at: str | None = None
+    ended_reason: str | None = None
+    exit_code: int | None = None
+    duration_seconds: int | None = None
+    milestone_id: str | None = None
+    task_id: str | None = None
+    log_path: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Fields written by a newer version: kept as they are."""
+
+    @property
+    def running(self) -> bool:
+        return self.ended_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {key: value for key, value in asdict(self).items() if key != "extra" and value is not None}
+        return {**data, **self.extra}
+
+
+@dataclass(frozen=True, kw_only=True)
+class State:
+    mission_id: str
+    status: str = "pending"
+    sessions: tuple[Session, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def next_session_id(self) -> str:
+        numbers = [len(self.sessions)]
+        for session in self.sessions:
+            suffix = session.session_id.removeprefix("sess-")
+            if suffix.isdigit():
+                numbers.append(int(suffix))
+        return f"sess-{max(numbers) + 1:03d}"
+
+    def session(self, session_id: str) -> Session | None:
+        return next((s for s in reversed(self.sessions) if s.session_id == session_id), None)
+
+    def with_session(self, session: Session) -> State:
+        """This state with ``session`` replacing the record of the same id, or appended."""
+        sessions = list(self.sessions)
+        for index in range(len(sessions) - 1, -1, -1):
+            if sessions[index].session_id == session.session_id:
+                sessions[index] = session
+                break
+        else:
+            sessions.append(session)
+        return replace(self, sessions=tuple(sessions))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "mission_id": self.mission_id,
+            "status": self.status,
+            **self.extra,
+            "sessions": [session.to_dict() for session in self.sessions],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionLock:
+    session_id: str
+    runtime: str
+    pid: int
+    started_at: str
+    project_path: str
+    milestone_id: str | None = None
+    task_id: str | None = None
+    host: str | None = None
+    pid_started_at: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+_SESSION_FIELDS = {
+    "session_id": str,
+    "runtime": str,
+    "pid": int,
+    "started_at": str,
+    "pid_started_at": int,
+    "host": str,
+    "ended_at": str,
+    "ended_reason": str,
+    "exit_code": int,
+    "duration_seconds": int,
+    "milestone_id": str,
+    "task_id": str,
+    "log_path": str,
+}
+_SESSION_REQUIRED = ("session_id", "runtime", "pid", "started_at")
+_LOCK_FIELDS = {
+    "session_id": str,
+    "runtime": str,
+    "pid": int,
+    "started_at": str,
+    "project_path": str,
+    "milestone_id": str,
+    "task_id": str,
+    "host": str,
+    "pid_started_at": int,
+}
+_LOCK_REQUIRED = ("session_id", "runtime", "pid", "started_at", "project_path")
+
+
+def _typed_fields(
+    data: Mapping[str, Any], types: Mapping[str, type], required: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]] | str:
+    """Split ``data`` into known fields (type-checked) and extra ones, or say what is wrong."""
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        expected = types.get(key)
+        if expected is None:
+            extra[key] = value
+        elif value is None and key not in required:
+            continue
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            return f"`{key}` must be {'an integer' if expected is int else 'a string'}"
+        else:
+            known[key] = value
+    missing = [key for key in required if key not in known]
+    if missing:
+        return f"`{missing[0]}` is missing"
+    return known, extra
+
+
+def state_path(orchestrator: Path) -> Path:
+    return orchestrator / STATE_FILE
+
+
+def lock_path(orchestrator: Path) -> Path:
+    return orchestrator / SESSION_LOCK_FILE
+
+
+def load_state(orchestrator: Path, mission_id: str, *, keep_copy: bool = False) -> State:
+    """The mission state; a fresh one if there is none yet.
+
+    A corrupt file is an error and is never overwritten; with ``keep_copy`` (commands that
+    would write) a copy is kept beside it so a later hand edit cannot lose it.
+    """
+    path = state_path(orchestrator)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return State(mission_id=mission_id)
+    except OSError as exc:
+        msg = f"{display_path(path)}: cannot read state: {exc.strerror}"
+        raise CoordError(msg) from None
+    problem = None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{display_path(path)}:{line}" if line else display_path(path)
+        problem = f"{where}: state is not valid JSON ({getattr(exc, 'msg', exc)})"
+        data = None
+    if problem is None:
+        state = _state_from(data, mission_id)
+        if isinstance(state, State):
+            return state
+        problem = f"{display_path(path)}: state is corrupt: {state}"
+    if keep_copy:
+        stamp = now_iso().replace(":", "").replace(".", "-")
+        copy = path.with_name(f"{STATE_FILE}.corrupt-{stamp}")
+        shutil.copy2(path, copy)
+        problem += f"; a copy is kept in {display_path(copy)}"
+    raise CoordError(f"{problem}; fix it by hand or move it away (coord never overwrites it)")
+
+
+def _state_from(data: Any, mission_id: str) -> State | str:
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    sessions_data = data.get("sessions", [])
+    if not isinstance(sessions_data, list):
+        return "`sessions` must be a list"
+    sessions = []
+    for index, item in enumerate(sessions_data):
+        if not isinstance(item, dict):
+            return f"sessions[{index}] must be an object"
+        fields = _typed_fields(item, _SESSION_FIELDS, _SESSION_REQUIRED)
+        if isinstance(fields, str):
+            return f"sessions[{index}]: {fields}"
+        known, extra = fields
+        sessions.append(Session(**known, extra=MappingProxyType(extra)))
+    status = data.get("status", "pending")
+    if not isinstance(status, str):
+        return "`status` must be a string"
+    stored_id = data.get("mission_id", mission_id)
+    extra = {k: v for k, v in data.items() if k not in ("version", "mission_id", "status", "sessions")}
+    return State(
+        mission_id=stored_id if isinstance(stored_id, str) else mission_id,
+        status=status,
+        sessions=tuple(sessions),
+        extra=MappingProxyType(extra),
+    )
+
+
+def save_state(orchestrator: Path, state: State) -> None:
+    write_json_atomic(state_path(orchestrator), state.to_dict())
+
+
+def read_session_lock(orchestrator: Path) -> tuple[SessionLock | None, str | None]:
+    """The session lock, or None; a corrupt lock is treated as absent, with a warning."""
+    path = lock_path(orchestrator)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"{display_path(path)}: cannot read lock ({exc.strerror}); treated as absent"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, f"{display_path(path)}: lock is not valid JSON; treated as absent"
+    if not isinstance(data, dict):
+        return None, f"{display_path(path)}: lock is not a JSON object; treated as absent"
+    fields = _typed_fields(data, _LOCK_FIELDS, _LOCK_REQUIRED)
+    if isinstance(fields, str):
+        return None, f"{display_path(path)}: lock is corrupt ({fields}); treated as absent"
+    return SessionLock(**fields[0]), None
+
+
+def write_session_lock(orchestrator: Path, lock: SessionLock) -> None:
+    write_json_atomic(lock_path(orchestrator), lock.to_dict())
+
+
+def remove_session_lock(orchestrator: Path) -> None:
+    lock_path(orchestrator).unlink(missing_ok=True)
+
+
+@contextmanager
+def state_lock(orchestrator: Path) -> Iterator[None]:
+    """Hold the inter-process lock that guards state, session lock and tasks file."""
+    try:
+        orchestrator.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"{display_path(orchestrator)}: cannot create the orchestrator folder: {exc.strerror}"
+        raise CoordError(msg) from None
+    lock = fasteners.InterProcessLock(str(orchestrator / STATE_LOCK_FILE))
+    try:
+        lock.acquire()
+    except (OSError, threading.ThreadError) as exc:
+        msg = f"{display_path(orchestrator / STATE_LOCK_FILE)}: cannot take the state lock: {exc}"
+        raise CoordError(msg) from None
+    try:
+        yield
+    finally:
+        lock.release()

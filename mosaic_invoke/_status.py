@@ -1,0 +1,126 @@
+"""``coord.status``: a read-only view of the mission, as a dict (``--json``) or as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ._config import load_mission
+from ._prompt import Progress, format_duration
+from ._runner import current_branch, judge
+from ._selection import current_milestone, milestone_status, next_runnable
+from ._state import load_state, read_session_lock
+from ._tasksfile import TaskStatus, read_tasks
+
+RECENT_SESSIONS = 5
+
+
+def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
+    """Everything ``coord.status`` shows. Reads files only; never writes."""
+    mission = load_mission(mission_file)
+    tasks = read_tasks(mission.tasks_path)
+    state = load_state(mission.orchestrator_path, mission.id)
+    lock, warning = read_session_lock(mission.orchestrator_path)
+    progress = Progress.of(tasks)
+    current = current_milestone(mission, tasks)
+    milestones = []
+    for milestone in mission.milestones:
+        own = [task for task in tasks if task.milestone == milestone.id]
+        milestones.append(
+            {
+                "id": milestone.id,
+                "name": milestone.name,
+                "status": milestone_status(milestone, tasks).value,
+                "done": sum(task.status == TaskStatus.DONE for task in own),
+                "total": len(own),
+                "current": milestone is current,
+            }
+        )
+    counts = {status.value: 0 for status in TaskStatus}
+    for task in tasks:
+        counts[task.status.value] += 1
+    found = next_runnable(tasks, current)
+    live = stale = None
+    if lock is not None:
+        verdict = judge(lock)
+        if verdict == "stale":
+            stale = {"session_id": lock.session_id, "pid": lock.pid, "host": lock.host}
+        else:
+            record = state.session(lock.session_id)
+            live = {
+                "session_id": lock.session_id,
+                "runtime": lock.runtime,
+                "pid": lock.pid,
+                "task_id": lock.task_id,
+                "started_at": lock.started_at,
+                "host": lock.host,
+                "checked": verdict == "live",
+                "log_path": record.log_path if record else None,
+            }
+    finished = progress.total > 0 and all(t.status in (TaskStatus.DONE, TaskStatus.CANCELLED) for t in tasks)
+    return {
+        "mission": {"id": mission.id, "name": mission.name, "status": "completed" if finished else state.status},
+        "project_path": str(mission.root),
+        "branch": current_branch(mission.root),
+        "progress": {"done": progress.done, "total": progress.total, "pct": progress.pct},
+        "milestones": milestones,
+        "counts": counts,
+        "next_task": None if isinstance(found, str) else found.id,
+        "next_task_reason": found if isinstance(found, str) else None,
+        "session": live,
+        "stale_lock": stale,
+        "sessions": [session.to_dict() for session in state.sessions[-recent:]] if recent else [],
+        "warnings": [warning] if warning else [],
+    }
+
+
+def format_status(view: dict[str, Any]) -> str:
+    """The text form of :func:`status`."""
+    mission, progress = view["mission"], view["progress"]
+    lines = [
+        f"{mission['name']} ({mission['id']}): {mission['status']}",
+        f"project  {view['project_path']}" + (f" (branch {view['branch']})" if view["branch"] else ""),
+        f"progress {progress['done']}/{progress['total']} tasks done ({progress['pct']}%)",
+    ]
+    if view["milestones"]:
+        lines.append("")
+        lines.append("milestones")
+        width = max(len(m["id"]) for m in view["milestones"])
+        name_width = max(len(m["name"]) for m in view["milestones"])
+        for m in view["milestones"]:
+            marker = ">" if m["current"] else " "
+            lines.append(
+                f"  {marker} {m['id']:<{width}}  {m['name']:<{name_width}}  {m['status']:<11}  {m['done']}/{m['total']}"
+            )
+    counted = [f"{n} {name}" for name, n in view["counts"].items() if n]
+    lines.append("")
+    lines.append("tasks    " + (", ".join(counted) if counted else "none"))
+    lines.append("next     " + (view["next_task"] or f"none ({view['next_task_reason']})"))
+    if view["session"]:
+        s = view["session"]
+        where = "" if s["checked"] else f" on host {s['host']}, not checked from here"
+        lines.append(
+            f"running  {s['session_id']} ({s['runtime']}, pid {s['pid']}{where}), task {s['task_id'] or '—'}, since {s['started_at']}"
+        )
+        if s.get("log_path"):
+            lines.append(f"         log: {s['log_path']}")
+    elif view["stale_lock"]:
+        s = view["stale_lock"]
+        lines.append(
+            f"stale    {s['session_id']} (pid {s['pid']}) is not running but left its lock; "
+            "recover with `invoke coord.resume`"
+        )
+    else:
+        lines.append("running  nothing")
+    if view["sessions"]:
+        lines.append("")
+        lines.append("recent sessions")
+        for s in view["sessions"]:
+            how = s.get("ended_reason") or "running"
+            if s.get("exit_code") not in (None, 0):
+                how += f" (exit {s['exit_code']})"
+            lines.append(
+                f"  {s['session_id']}  {s['runtime']:<7} {s.get('task_id') or '—':<10} "
+                f"{format_duration(s.get('duration_seconds')):>7}  {how}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,39 @@
+"""``mosaic-coord``: the coord tasks as a program of their own, built on ``invoke.Program``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Program
+
+from ._config import find_mission_file, project_root
+from ._exceptions import CoordError
+from .collection import make_collection
+
+
+class CoordProgram(Program):
+    """Loads the project's ``invoke.yaml``, which ``Program(namespace=...)`` alone never does."""
+
+    def parse_collection(self) -> None:
+        super().parse_collection()
+        try:
+            root = project_root(find_mission_file(Path.cwd()))
+        except CoordError:
+            root = Path.cwd()
+        self.config.set_project_location(str(root))
+        self.config.load_project()
+
+
+def make_program() -> Program:
+    from . import __version__
+
+    return CoordProgram(
+        namespace=make_collection(),
+        name="mosaic-coord",
+        binary="mosaic-coord",
+        version=__version__,
+    )
+
+
+def main() -> None:
+    make_program().run()

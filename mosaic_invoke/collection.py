@@ -1,0 +1,230 @@
+"""The ``coord`` Invoke collection: parse flags, read config, call the package, print."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import shlex
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Context, task
+from invoke.exceptions import Exit
+
+from ._config import locate_mission, parse_command
+from ._exceptions import CoordError
+from ._launch import PROMPT
+
+# Every key declared, with scalar defaults: Invoke reads INVOKE_COORD_X only for keys that
+# exist, and cannot cast an environment variable onto a list default.
+DEFAULTS: dict[str, Any] = {
+    "mission": "",
+    "runtime": "",
+    "template": "",
+    "command": "",
+    "env": "",
+    "runtimes": {},
+}
+
+
+def _setting(c: Context, key: str) -> Any:
+    # A parent's ns.configure({"coord": ...}) replaces our whole section: never assume a key.
+    section = c.config.get("coord") or {}
+    value = section.get(key) if hasattr(section, "get") else None
+    return value if value not in ("", None) else DEFAULTS[key] or None
+
+
+def _report(message: str) -> None:
+    print(f"coord: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _exit_on_error() -> Iterator[None]:
+    """The one door from the package's errors to Invoke's exit codes."""
+    try:
+        yield
+    except CoordError as error:
+        message = "\n".join(f"coord: error: {problem}" for problem in error.problems)
+        raise Exit(message, code=error.exit_code) from None
+
+
+def _pairs(values: Any, source: str) -> dict[str, str]:
+    """``KEY=VALUE`` items from a flag list, a config string, or a config mapping."""
+    if isinstance(values, Mapping):
+        return {str(key): str(value) for key, value in values.items()}
+    items = shlex.split(values) if isinstance(values, str) else list(values or ())
+    pairs = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key:
+            msg = f"{source}: expected KEY=VALUE, got {item!r}"
+            raise CoordError(msg)
+        pairs[key] = value
+    return pairs
+
+
+def _command(value: Any, source: str) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    argv = parse_command(value)
+    if argv is None:
+        msg = f"{source}: expected a command line or a list of strings, got {value!r}"
+        raise CoordError(msg)
+    return argv
+
+
+def _runtimes(value: Any) -> dict[str, tuple[str, ...]]:
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        msg = "config `coord.runtimes`: expected a mapping of runtime name to command"
+        raise CoordError(msg)
+    return {str(name): _command(cmd, f"config `coord.runtimes.{name}`") or () for name, cmd in value.items()}
+
+
+def _mission_file(c: Context, mission: str | None) -> Path:
+    return locate_mission(mission or _setting(c, "mission"))
+
+
+def _run_options(c: Context, **flags: Any) -> Any:
+    from ._runner import RunOptions
+
+    return RunOptions(
+        task=flags["task"],
+        runtime=flags["runtime"] or _setting(c, "runtime"),
+        milestone=flags["milestone"],
+        print_only=flags.get("print_only", False),
+        command=_command(flags["command"], "--command") or _command(_setting(c, "command"), "config `coord.command`"),
+        env={
+            **_pairs(_setting(c, "env") or {}, "config `coord.env`"),
+            **_pairs(flags["env"] or [], "--env"),
+        },
+        template=flags["template"],
+        configured_template=_setting(c, "template"),
+        runtimes=_runtimes(_setting(c, "runtimes")),
+        force=flags.get("force", False),
+    )
+
+
+def _show_command(command: tuple[str, ...]) -> str:
+    parts = [part if part == PROMPT else shlex.quote(part) for part in command]
+    return " ".join(parts if PROMPT in command else [*parts, PROMPT])
+
+
+def _launch(c: Context, resume: bool, json: bool, mission: str | None, **flags: Any) -> None:
+    from ._runner import run as run_mission
+
+    with _exit_on_error():
+        options = _run_options(c, **flags)
+        outcome = run_mission(_mission_file(c, mission), options, _report, resume=resume)
+    plan = outcome.plan
+    if outcome.session is None:
+        if json:
+            print(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
+        else:
+            print(f"command: {_show_command(plan.runtime.command)}\n")
+            print(plan.prompt)
+        return
+    session = outcome.session
+    from ._prompt import format_duration
+
+    _report(
+        f"session {session.session_id} {session.ended_reason} "
+        f"(exit {session.exit_code}, {format_duration(session.duration_seconds)})"
+    )
+    if json:
+        print(jsonlib.dumps(session.to_dict(), indent=2))
+    if outcome.exit_code:
+        raise Exit(code=outcome.exit_code)
+
+
+_RUN_HELP = {
+    "task": "mission task id to run, e.g. T-012 (default: the next runnable task)",
+    "runtime": "agent runtime: claude, codex, or one from `runtimes:` (default: mission.yaml, else claude)",
+    "milestone": "milestone id for the prompt and for choosing the next task (default: the task's own)",
+    "print-only": "write the capsule, print the launch command and the prompt, start nothing",
+    "command": 'launch command, e.g. "my-agent --prompt {prompt}"; without {prompt} the prompt is appended',
+    "env": "KEY=VALUE added to the agent's environment (repeatable)",
+    "template": "Jinja2 template for the prompt (default: .mosaic/templates/continuation.md.j2, else the packaged one)",
+    "json": "print JSON: the command, prompt and capsule with --print-only, else the ended session",
+    "mission": "mission.yaml, or the project folder holding .mosaic/mission.yaml (default: found from here upward)",
+}
+
+
+@task(help=_RUN_HELP, iterable=["env"])
+def run(
+    c: Context,
+    task: str | None = None,
+    runtime: str | None = None,
+    milestone: str | None = None,
+    print_only: bool = False,
+    command: str | None = None,
+    env: list[str] | None = None,
+    template: str | None = None,
+    json: bool = False,
+    mission: str | None = None,
+) -> None:
+    """Start an agent session on a task, with a continuation prompt."""
+    _launch(c, False, json, mission, task=task, runtime=runtime, milestone=milestone, print_only=print_only,
+            command=command, env=env, template=template)
+
+
+@task(help={**_RUN_HELP, "force": "take over a lock written on another host (only once that session has ended)"},
+      iterable=["env"])
+def resume(
+    c: Context,
+    task: str | None = None,
+    runtime: str | None = None,
+    milestone: str | None = None,
+    print_only: bool = False,
+    command: str | None = None,
+    env: list[str] | None = None,
+    template: str | None = None,
+    json: bool = False,
+    mission: str | None = None,
+    force: bool = False,
+) -> None:
+    """Record a crashed session, then run again (the cut-off task by default)."""
+    _launch(c, True, json, mission, task=task, runtime=runtime, milestone=milestone, print_only=print_only,
+            command=command, env=env, template=template, force=force)
+
+
+@task(
+    help={
+        "json": "print one JSON object (schema in the README) instead of text",
+        "mission": _RUN_HELP["mission"],
+    }
+)
+def status(c: Context, json: bool = False, mission: str | None = None) -> None:
+    """Show mission progress, milestones, the next task and recent sessions."""
+    from ._status import format_status, status as mission_status
+
+    with _exit_on_error():
+        view = mission_status(_mission_file(c, mission))
+    for warning in view["warnings"]:
+        _report(f"warning: {warning}")
+    print(jsonlib.dumps(view, indent=2) if json else format_status(view))
+
+
+@task(help={"template": "also copy the default prompt template to .mosaic/templates/ for editing"})
+def init(c: Context, template: bool = False) -> None:
+    """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder."""
+    from ._scaffold import scaffold
+
+    with _exit_on_error():
+        created = scaffold(Path.cwd(), with_template=template)
+    for path in created:
+        print(f"created {path}")
+    print("next: edit them, then `invoke coord.run --print-only` to see the first prompt")
+
+
+def make_collection() -> Collection:
+    """A fresh ``coord`` collection (Invoke's parser consumes task help: one per Program run)."""
+    collection = Collection("coord", run, resume, status, init)
+    collection.configure({"coord": dict(DEFAULTS)})
+    return collection
+
+
+coord = make_collection()

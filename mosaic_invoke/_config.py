@@ -287,12 +287,16 @@ class _Checker:
                     status = MilestoneStatus(status_text)
                 except ValueError:
                     known = ", ".join(s.value for s in MilestoneStatus)
-                    self.problem(entries["status"][1], f"{where}.status", f"unknown status {status_text!r}; use one of {known}")
+                    self.problem(
+                        entries["status"][1], f"{where}.status", f"unknown status {status_text!r}; use one of {known}"
+                    )
             if milestone_id is None or name is None:
                 continue
             line = item.start_mark.line + 1
             if milestone_id in seen:
-                self.problem(item, f"{where}.id", f"duplicate milestone id {milestone_id!r} (first on line {seen[milestone_id]})")
+                self.problem(
+                    item, f"{where}.id", f"duplicate milestone id {milestone_id!r} (first on line {seen[milestone_id]})"
+                )
                 continue
             seen[milestone_id] = line
             milestones.append(Milestone(id=milestone_id, name=name, status=status))

@@ -43,9 +43,7 @@ class Runtime:
         return [part.replace(PROMPT, prompt) for part in self.command]
 
 
-def resolve_runtime(
-    name: str, presets: Mapping[str, tuple[str, ...]], command: Sequence[str] | None = None
-) -> Runtime:
+def resolve_runtime(name: str, presets: Mapping[str, tuple[str, ...]], command: Sequence[str] | None = None) -> Runtime:
     """The runtime ``name`` from the presets, its command replaced by ``command`` if given."""
     if command:
         return Runtime(name, tuple(command))
@@ -66,7 +64,8 @@ def hostname() -> str:
 def start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], **popen: object) -> subprocess.Popen[bytes]:
     """Start the agent (an argument list, never a shell), or say why it could not start."""
     try:
-        return subprocess.Popen(list(argv), cwd=cwd, env=dict(env), **popen)  # type: ignore[call-overload]
+        process: subprocess.Popen[bytes] = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), **popen)  # type: ignore[call-overload]
+        return process
     except FileNotFoundError:
         where = "" if os.sep in argv[0] else " on PATH"
         msg = (

@@ -96,7 +96,8 @@ def render(template: Path | None, context: Mapping[str, Any]) -> str:
         where = f"{display_path(Path(exc.filename))}:{exc.lineno}" if exc.filename else name
         msg = f"{where}: template syntax error: {exc.message}"
     except jinja2.TemplateNotFound as exc:
-        msg = f"{_location(exc, template)}: template {exc.name!r} not found (the packaged ones are under `{PACKAGED_PREFIX}/`)"
+        where = _location(exc, template)
+        msg = f"{where}: template {exc.name!r} not found (the packaged ones are under `{PACKAGED_PREFIX}/`)"
     except jinja2.UndefinedError as exc:
         msg = f"{_location(exc, template)}: {exc.message}; the names available are listed in the README"
     except Exception as exc:  # noqa: BLE001 - any error inside a user's template is the user's to fix

@@ -125,7 +125,10 @@ def _settle_lock(
         return state, None
     verdict = judge(lock)
     if verdict == "live":
-        msg = f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); wait for it to end"
+        msg = (
+            f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
+            "wait for it to end"
+        )
         raise SessionActive(msg)
     if verdict == "foreign" and not (resume and options.force):
         msg = (
@@ -209,9 +212,7 @@ def _plan(mission: Mission, tasks: list[Task], state: State, options: RunOptions
     )
 
 
-def _launch_session(
-    mission: Mission, state: State, plan: Plan, options: RunOptions
-) -> tuple[Any, Session]:
+def _launch_session(mission: Mission, state: State, plan: Plan, options: RunOptions) -> tuple[Any, Session]:
     """Mark the task, take the session lock and start the agent; undo all of it if it cannot start."""
     orchestrator = mission.orchestrator_path
     session_id = state.next_session_id()

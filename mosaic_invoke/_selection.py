@@ -49,7 +49,7 @@ def named_task(tasks: Sequence[Task], task_id: str, tasks_path: Path) -> Task:
     if task is None:
         raise CoordError(_unknown("task", task_id, [t.id for t in tasks], tasks_path))
     if task.status in _FINISHED:
-        msg = f"task {task_id} is {task.status}; a {task.status} task cannot be run (set it to not-started to run it again)"
+        msg = f"task {task_id} is {task.status} and cannot be run; set it to not-started to run it again"
         raise CoordError(msg)
     return task
 

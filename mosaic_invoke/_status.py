@@ -100,7 +100,8 @@ def format_status(view: dict[str, Any]) -> str:
         s = view["session"]
         where = "" if s["checked"] else f" on host {s['host']}, not checked from here"
         lines.append(
-            f"running  {s['session_id']} ({s['runtime']}, pid {s['pid']}{where}), task {s['task_id'] or '—'}, since {s['started_at']}"
+            f"running  {s['session_id']} ({s['runtime']}, pid {s['pid']}{where}), "
+            f"task {s['task_id'] or '—'}, since {s['started_at']}"
         )
         if s.get("log_path"):
             lines.append(f"         log: {s['log_path']}")

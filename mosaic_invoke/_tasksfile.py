@@ -109,7 +109,7 @@ def _parse_row(
             "add or remove `|` so they match"
         )
         return
-    columns = dict(zip(header, cells))
+    columns = dict(zip(header, cells, strict=True))
     task_id = columns["id"]
     if not task_id:
         if any(cells):

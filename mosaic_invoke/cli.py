@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import Program
+from invoke.program import Program
 
 from ._config import find_mission_file, project_root
 from ._exceptions import CoordError

@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from invoke import Collection, Context, task
+from invoke.collection import Collection
+from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from ._config import locate_mission, parse_command
 from ._exceptions import CoordError
@@ -167,12 +169,25 @@ def run(
     mission: str | None = None,
 ) -> None:
     """Start an agent session on a task, with a continuation prompt."""
-    _launch(c, False, json, mission, task=task, runtime=runtime, milestone=milestone, print_only=print_only,
-            command=command, env=env, template=template)
+    _launch(
+        c,
+        False,
+        json,
+        mission,
+        task=task,
+        runtime=runtime,
+        milestone=milestone,
+        print_only=print_only,
+        command=command,
+        env=env,
+        template=template,
+    )
 
 
-@task(help={**_RUN_HELP, "force": "take over a lock written on another host (only once that session has ended)"},
-      iterable=["env"])
+@task(
+    help={**_RUN_HELP, "force": "take over a lock written on another host (only once that session has ended)"},
+    iterable=["env"],
+)
 def resume(
     c: Context,
     task: str | None = None,
@@ -187,8 +202,20 @@ def resume(
     force: bool = False,
 ) -> None:
     """Record a crashed session, then run again (the cut-off task by default)."""
-    _launch(c, True, json, mission, task=task, runtime=runtime, milestone=milestone, print_only=print_only,
-            command=command, env=env, template=template, force=force)
+    _launch(
+        c,
+        True,
+        json,
+        mission,
+        task=task,
+        runtime=runtime,
+        milestone=milestone,
+        print_only=print_only,
+        command=command,
+        env=env,
+        template=template,
+        force=force,
+    )
 
 
 @task(
@@ -199,7 +226,8 @@ def resume(
 )
 def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     """Show mission progress, milestones, the next task and recent sessions."""
-    from ._status import format_status, status as mission_status
+    from ._status import format_status
+    from ._status import status as mission_status
 
     with _exit_on_error():
         view = mission_status(_mission_file(c, mission))

@@ -7,7 +7,7 @@ import shutil
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -50,6 +50,12 @@ def seconds_between(start: str, end: str) -> int | None:
     return max(0, int((finish - begin).total_seconds()))
 
 
+def _present_fields(record: Any) -> dict[str, Any]:
+    """A dataclass's fields that are set, shallowly (``asdict`` cannot copy mapping proxies)."""
+    values = ((f.name, getattr(record, f.name)) for f in fields(record))
+    return {name: value for name, value in values if value is not None}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Session:
     session_id: str
@@ -73,7 +79,8 @@ class Session:
         return self.ended_at is None
 
     def to_dict(self) -> dict[str, Any]:
-        data = {key: value for key, value in asdict(self).items() if key != "extra" and value is not None}
+        data = _present_fields(self)
+        del data["extra"]
         return {**data, **self.extra}
 
 
@@ -129,7 +136,7 @@ class SessionLock:
     pid_started_at: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        return _present_fields(self)
 
 
 _SESSION_FIELDS = {

@@ -160,9 +160,9 @@ def _fit(cell: str, value: str) -> str:
         return f" {value} " if cell else value
     lead = cell[: len(cell) - len(cell.lstrip())]
     trail = cell[len(cell.rstrip()) :]
-    if len(trail) > 1:
-        trail = " " * max(1, len(cell) - len(lead) - len(value))
-    return lead + value + trail
+    # Keep the cell's width where the new value fits, so aligned tables stay aligned.
+    width = max(len(cell) - len(lead) - len(value), 1 if trail else 0)
+    return lead + value + " " * width
 
 
 def _is_row(line: str) -> bool:

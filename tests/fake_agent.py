@@ -1,0 +1,22 @@
+"""A stand-in agent: records what it was started with, waits, exits with a chosen code.
+
+Driven by environment variables so that coord launches it exactly as it would a real agent:
+FAKE_AGENT_RECORD (JSON file to write argv, cwd and env to), FAKE_AGENT_READY (a file to
+create once started), FAKE_AGENT_SLEEP (seconds), FAKE_AGENT_EXIT (exit code).
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+record = os.environ.get("FAKE_AGENT_RECORD")
+if record:
+    Path(record).write_text(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}))
+ready = os.environ.get("FAKE_AGENT_READY")
+if ready:
+    Path(ready).write_text(str(os.getpid()))
+time.sleep(float(os.environ.get("FAKE_AGENT_SLEEP", "0")))
+print("fake agent done")
+sys.exit(int(os.environ.get("FAKE_AGENT_EXIT", "0")))

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mosaic_invoke._config import MilestoneStatus, find_mission_file, load_mission, locate_mission
+from mosaic_invoke._exceptions import CoordError
+
+
+def write_mission(root: Path, text: str) -> Path:
+    path = root / ".mosaic" / "mission.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path) -> tuple[str, ...]:
+    with pytest.raises(CoordError) as info:
+        load_mission(path)
+    return info.value.problems
+
+
+def test_defaults_for_a_minimal_mission(tmp_path: Path) -> None:
+    mission = load_mission(write_mission(tmp_path, "id: auth\nname: Auth rewrite\n"))
+    assert mission.root == tmp_path
+    assert mission.orchestrator_dir == ".mosaic/orchestrator"
+    assert mission.tasks_file == "docs/TASKS.md"
+    assert mission.manifest_file == "docs/MISSION-MANIFEST.md"
+    assert mission.scratchpad_file == "docs/scratchpads/auth.md"
+    assert mission.protocol_file == "~/.config/mosaic/guides/ORCHESTRATOR.md"
+    assert mission.quality_gates is None
+    assert mission.runtime is None
+    assert mission.template is None
+    assert dict(mission.runtimes) == {}
+    assert dict(mission.vars) == {}
+    assert mission.milestones == ()
+    assert mission.orchestrator_path == tmp_path / ".mosaic" / "orchestrator"
+    assert mission.tasks_path == tmp_path / "docs" / "TASKS.md"
+
+
+def test_every_field(tmp_path: Path) -> None:
+    text = """\
+id: auth-rewrite                 # required
+name: Auth rewrite
+orchestrator_dir: /var/tmp/orch
+tasks_file: plan/TASKS.md
+manifest_file: plan/MANIFEST.md
+scratchpad_file: plan/pad.md
+protocol_file: ~/proto.md
+quality_gates: make lint test
+runtime: codex
+template: .mosaic/t.md.j2
+runtimes:
+  aider: [aider, --yes, --message, "{prompt}"]
+  shellish: "my-agent --prompt {prompt}"
+vars: {team: payments, size: 3}
+milestones:
+  - {id: M1, name: Foundations}
+  - {id: M2, name: API, status: in-progress}
+"""
+    mission = load_mission(write_mission(tmp_path, text))
+    assert mission.orchestrator_path == Path("/var/tmp/orch")
+    assert mission.tasks_path == tmp_path / "plan" / "TASKS.md"
+    assert mission.quality_gates == "make lint test"
+    assert mission.runtime == "codex"
+    assert mission.runtimes["aider"] == ("aider", "--yes", "--message", "{prompt}")
+    assert mission.runtimes["shellish"] == ("my-agent", "--prompt", "{prompt}")
+    assert mission.vars == {"team": "payments", "size": 3}
+    assert [m.id for m in mission.milestones] == ["M1", "M2"]
+    assert mission.milestones[0].status is None
+    assert mission.milestones[1].status is MilestoneStatus.IN_PROGRESS
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("name: X\n", ":1: `id`: required", id="missing-id"),
+        pytest.param("id: x\nname:\n", ":2: `name`: required; give a value", id="empty-name"),
+        pytest.param("id: 010\nname: X\n", ":1: `id`: must be a string, not int; quote it", id="yaml11-octal"),
+        pytest.param("id: x\nname: no\n", ":2: `name`: must be a string, not bool; quote it", id="yaml11-no"),
+        pytest.param(
+            "id: x\nname: X\nmilestones:\n  - {id: M1, name: A}\n  - {name: B}\n",
+            ":5: `milestones[1].id`: required",
+            id="milestone-id",
+        ),
+        pytest.param(
+            "id: x\nname: X\nmilestones:\n  - {id: M1, name: A, status: started}\n",
+            ":4: `milestones[0].status`: unknown status 'started'; use one of pending, in-progress, done",
+            id="milestone-status",
+        ),
+        pytest.param(
+            "id: x\nname: X\nmilestones:\n  - {id: M1, name: A}\n  - {id: M1, name: B}\n",
+            ":5: `milestones[1].id`: duplicate milestone id 'M1' (first on line 4)",
+            id="duplicate-milestone",
+        ),
+        pytest.param("id: x\nname: X\nmilestones: M1\n", ":3: `milestones`: expected a list", id="milestones-type"),
+        pytest.param("id: x\nname: X\nid: y\n", ":3: `id`: duplicate key (first set on line 1)", id="duplicate-key"),
+        pytest.param("id: x\nname: X\nruntimes:\n  a: 3\n", ":4: `runtimes.a`: must be a command", id="runtime-type"),
+        pytest.param("id: x\nname: X\nvars: [1]\n", ":3: `vars`: expected a mapping", id="vars-type"),
+        pytest.param("- id: x\n", ":1: `mission`: expected a mapping", id="not-a-mapping"),
+        pytest.param("", ":1: `mission`: expected a mapping", id="empty-file"),
+    ],
+)
+def test_validation_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    found = problems(write_mission(tmp_path, text))
+    assert any(expected in problem for problem in found), found
+    assert all(problem.startswith(str(tmp_path / ".mosaic" / "mission.yaml")) for problem in found)
+
+
+def test_unknown_key_says_did_you_mean(tmp_path: Path) -> None:
+    (problem,) = problems(write_mission(tmp_path, "id: x\nname: X\nquality_gate: make\n"))
+    assert problem.endswith(":3: `quality_gate`: unknown key; did you mean `quality_gates`?")
+
+
+def test_unknown_key_without_a_close_match_lists_the_known_ones(tmp_path: Path) -> None:
+    (problem,) = problems(write_mission(tmp_path, "id: x\nname: X\nzzz: 1\n"))
+    assert "`zzz`: unknown key; known keys: id, name," in problem
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = "name: 5\nqualty_gates: x\nmilestones:\n  - {id: M1}\n"
+    found = problems(write_mission(tmp_path, text))
+    assert len(found) == 4
+    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in found] == ["2", "1", "1", "4"]
+
+
+def test_paths_are_relative_to_the_current_folder_when_below_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_mission(tmp_path, "name: X\n")
+    monkeypatch.chdir(tmp_path)
+    assert problems(path) == (".mosaic/mission.yaml:1: `id`: required",)
+
+
+def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
+    (problem,) = problems(write_mission(tmp_path, "id: x\nname: [unclosed\nruntime: claude\n"))
+    assert problem.startswith(f"{tmp_path / '.mosaic' / 'mission.yaml'}:3:")
+    assert "invalid YAML" in problem
+
+
+def test_binary_garbage_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / ".mosaic" / "mission.yaml"
+    path.parent.mkdir()
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    (problem,) = problems(path)
+    assert "is not UTF-8" in problem
+
+
+def test_root_is_found_from_a_subfolder(tmp_path: Path) -> None:
+    write_mission(tmp_path, "id: x\nname: X\n")
+    deep = tmp_path / "src" / "pkg"
+    deep.mkdir(parents=True)
+    assert find_mission_file(deep) == tmp_path / ".mosaic" / "mission.yaml"
+    assert load_mission(locate_mission(None, deep)).root == tmp_path
+
+
+def test_no_mission_above_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(CoordError, match=r"no \.mosaic/mission\.yaml in .* run `invoke coord\.init`"):
+        find_mission_file(tmp_path)
+
+
+def test_explicit_mission_as_file_or_folder(tmp_path: Path) -> None:
+    path = write_mission(tmp_path / "elsewhere", "id: x\nname: X\n")
+    assert locate_mission(str(path), tmp_path) == path
+    assert locate_mission("elsewhere", tmp_path) == path
+    with pytest.raises(CoordError, match="mission file not found"):
+        locate_mission("nowhere", tmp_path)
+
+
+def test_a_mission_file_outside_dot_mosaic_has_its_folder_as_root(tmp_path: Path) -> None:
+    path = tmp_path / "mission.yaml"
+    path.write_text("id: x\nname: X\n")
+    assert load_mission(path).root == tmp_path

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mosaic_invoke._exceptions import CoordError
+from mosaic_invoke._state import (
+    Session,
+    SessionLock,
+    State,
+    load_state,
+    now_iso,
+    read_session_lock,
+    save_state,
+    seconds_between,
+    write_session_lock,
+)
+
+SESSION = {
+    "session_id": "sess-001",
+    "runtime": "claude",
+    "pid": 4242,
+    "pid_started_at": 123456,
+    "host": "build-7",
+    "started_at": "2026-11-20T10:00:00.000Z",
+    "ended_at": "2026-11-20T10:41:03.000Z",
+    "ended_reason": "completed",
+    "exit_code": 0,
+    "duration_seconds": 2463,
+    "milestone_id": "M1",
+    "task_id": "T-002",
+}
+
+
+def test_round_trip_keeps_every_field_and_unknown_ones(tmp_path: Path) -> None:
+    data = {
+        "version": 1,
+        "mission_id": "auth",
+        "status": "active",
+        "owner": "kept",
+        "sessions": [{**SESSION, "tokens": 99}, {"session_id": "sess-002", "runtime": "codex", "pid": 7,
+                                                 "started_at": "2026-11-20T11:00:00.000Z"}],
+    }
+    (tmp_path / "state.json").write_text(json.dumps(data))
+    state = load_state(tmp_path, "auth")
+    assert state.sessions[0].duration_seconds == 2463
+    assert state.sessions[0].extra == {"tokens": 99}
+    assert state.sessions[1].running
+    save_state(tmp_path, state)
+    again = json.loads((tmp_path / "state.json").read_text())
+    assert again == data
+    assert (tmp_path / "state.json").read_text().endswith("}\n")
+
+
+def test_no_state_file_gives_an_empty_state(tmp_path: Path) -> None:
+    state = load_state(tmp_path, "auth")
+    assert (state.mission_id, state.status, state.sessions) == ("auth", "pending", ())
+    assert state.next_session_id() == "sess-001"
+
+
+def test_session_ids_follow_the_highest_number() -> None:
+    sessions = tuple(Session(session_id=f"sess-{n:03d}", runtime="claude", pid=1, started_at="x") for n in (1, 7))
+    assert State(mission_id="m", sessions=sessions).next_session_id() == "sess-008"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(b"{not json", "state.json:1: state is not valid JSON", id="json"),
+        pytest.param(b"[]", "state is corrupt: expected a JSON object", id="list"),
+        pytest.param(b'{"sessions": [{"session_id": 1}]}', "sessions[0]: `session_id` must be a string", id="type"),
+        pytest.param(b'{"sessions": [{"session_id": "s"}]}', "sessions[0]: `runtime` is missing", id="missing"),
+        pytest.param(b"\xff\x00", "state is not valid JSON", id="binary"),
+    ],
+)
+def test_corrupt_state_is_reported_never_overwritten_and_copied(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    with pytest.raises(CoordError, match="coord never overwrites it") as info:
+        load_state(tmp_path, "m", keep_copy=True)
+    assert expected in str(info.value)
+    assert path.read_bytes() == content
+    (copy,) = tmp_path.glob("state.json.corrupt-*")
+    assert copy.read_bytes() == content
+    assert str(copy.name) in str(info.value)
+
+
+def test_reading_a_corrupt_state_without_keep_copy_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("{")
+    with pytest.raises(CoordError):
+        load_state(tmp_path, "m")
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_lock_round_trip(tmp_path: Path) -> None:
+    lock = SessionLock(session_id="sess-001", runtime="claude", pid=12, started_at=now_iso(), project_path="/p",
+                       task_id="T-1", host="h", pid_started_at=5)
+    write_session_lock(tmp_path, lock)
+    assert read_session_lock(tmp_path) == (lock, None)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(b"", "lock is not valid JSON", id="empty"),
+        pytest.param(b"42", "lock is not a JSON object", id="number"),
+        pytest.param(b'{"session_id": "s", "runtime": "claude", "pid": "12"}', "`pid` must be an integer", id="type"),
+        pytest.param(b'{"session_id": "s", "runtime": "claude", "pid": 1}', "`started_at` is missing", id="missing"),
+        pytest.param(b'{"session_id": "s", "runtime": "c", "pid": true, "started_at": "x", "project_path": "/"}',
+                     "`pid` must be an integer", id="bool-pid"),
+    ],
+)
+def test_corrupt_lock_is_reported_and_treated_as_absent(tmp_path: Path, content: bytes, expected: str) -> None:
+    (tmp_path / "session.lock").write_bytes(content)
+    lock, warning = read_session_lock(tmp_path)
+    assert lock is None
+    assert warning is not None and expected in warning and "treated as absent" in warning
+
+
+def test_a_crash_between_temp_write_and_rename_leaves_the_old_file(tmp_path: Path) -> None:
+    """A real SIGKILL of the writing process just before its rename."""
+    old = State(mission_id="m", status="active")
+    save_state(tmp_path, old)
+    before = (tmp_path / "state.json").read_bytes()
+    script = f"""
+import os, signal
+from pathlib import Path
+from mosaic_invoke._state import Session, State, save_state
+os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
+sessions = tuple(Session(session_id=f"sess-{{n}}", runtime="x" * 1000, pid=n, started_at="t") for n in range(500))
+save_state(Path({str(tmp_path)!r}), State(mission_id="m", sessions=sessions))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert result.returncode == -9
+    assert (tmp_path / "state.json").read_bytes() == before
+    assert load_state(tmp_path, "m") == old
+    # The torn temp file is left beside it, never in its place.
+    (torn,) = [p for p in tmp_path.iterdir() if p.name != "state.json"]
+    assert torn.name.startswith(".state.json.")
+
+
+def test_seconds_between() -> None:
+    assert seconds_between("2026-11-20T10:00:00.000Z", "2026-11-20T10:41:03.900Z") == 2463
+    assert seconds_between("2026-11-20T10:00:00.000Z", "2026-11-20T09:00:00.000Z") == 0
+    assert seconds_between("garbage", "2026-11-20T09:00:00.000Z") is None
+    assert now_iso().endswith("Z") and len(now_iso()) == len("2026-11-20T10:00:00.000Z")

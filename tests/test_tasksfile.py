@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mosaic_invoke._exceptions import CoordError
+from mosaic_invoke._tasksfile import TaskStatus, parse, read_tasks, set_status
+
+STATUSES = [status.value for status in TaskStatus]
+
+
+def tasks_file(tmp_path: Path, text: str, newline: str = "\n") -> Path:
+    path = tmp_path / "TASKS.md"
+    path.write_bytes(text.replace("\n", newline).encode())
+    return path
+
+
+def test_columns_in_any_order_and_case_with_extra_columns_kept(tmp_path: Path) -> None:
+    path = tasks_file(
+        tmp_path,
+        "| Owner | STATUS | Id | Milestone | Depends_On |\n"
+        "|:------|:------:|---:|-----------|------------|\n"
+        "| ana | done | A-1 | M1 | |\n"
+        "| bo | not-started | A-2 | | A-1, A-1 |\n",
+    )
+    first, second = read_tasks(path)
+    assert (first.id, first.status, first.milestone, first.line) == ("A-1", TaskStatus.DONE, "M1", 3)
+    assert first.columns["owner"] == "ana"
+    assert second.milestone is None
+    assert second.depends_on == ("A-1", "A-1")
+    assert second.description == ""
+
+
+def test_several_tables_with_prose_between_and_other_tables_ignored(tmp_path: Path) -> None:
+    text = """\
+# Plan
+
+| name | value |
+|------|-------|
+| not | a task table |
+
+Some prose | with a pipe.
+
+| id | status |
+|----|--------|
+| A-1 | done |
+
+More prose.
+
+| status | id | description |
+| --- | --- | --- |
+| blocked | B-1 | Needs A \\| B |
+"""
+    tasks = read_tasks(tasks_file(tmp_path, text))
+    assert [(t.id, t.status.value, t.line) for t in tasks] == [("A-1", "done", 11), ("B-1", "blocked", 17)]
+    assert tasks[1].description == "Needs A \\| B"
+
+
+def test_crlf_line_endings(tmp_path: Path) -> None:
+    path = tasks_file(tmp_path, "| id | status |\n|---|---|\n| A-1 | done |\n| A-2 | not-started |\n", "\r\n")
+    assert [t.status for t in read_tasks(path)] == [TaskStatus.DONE, TaskStatus.NOT_STARTED]
+    set_status(path, "A-2", TaskStatus.IN_PROGRESS)
+    assert path.read_bytes() == b"| id | status |\r\n|---|---|\r\n| A-1 | done |\r\n| A-2 | in-progress |\r\n"
+
+
+def test_a_file_with_no_table_has_no_tasks(tmp_path: Path) -> None:
+    assert read_tasks(tasks_file(tmp_path, "# Tasks\n\nNothing yet.\n")) == []
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CoordError, match="tasks file not found"):
+        read_tasks(tmp_path / "nope.md")
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        pytest.param("| A-1 | started |\n", ":3: task A-1 has unknown status 'started'; use one of", id="status"),
+        pytest.param("| A-1 | done |\n| A-1 | done |\n", ":4: duplicate task id A-1 (also on line 3)", id="dup"),
+        pytest.param("| A-1 | done | extra |\n", ":3: row has 3 cells but the table header has 2", id="cells"),
+        pytest.param("| | done |\n", ":3: row has no task id", id="no-id"),
+    ],
+)
+def test_errors_name_the_line(tmp_path: Path, rows: str, expected: str) -> None:
+    path = tasks_file(tmp_path, "| id | status |\n|---|---|\n" + rows)
+    with pytest.raises(CoordError) as info:
+        read_tasks(path)
+    assert any(p.startswith(str(path)) and expected in p for p in info.value.problems), info.value.problems
+
+
+def test_unknown_dependency_names_the_line(tmp_path: Path) -> None:
+    path = tasks_file(tmp_path, "| id | status | depends_on |\n|---|---|---|\n| A-1 | done | |\n| A-2 | done | A-9 |\n")
+    with pytest.raises(CoordError, match=r":4: task A-2 depends on unknown task 'A-9'"):
+        read_tasks(path)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = tasks_file(tmp_path, "| id | status |\n|---|---|\n| A | nope |\n| B | done | x |\n")
+    with pytest.raises(CoordError) as info:
+        read_tasks(path)
+    assert len(info.value.problems) == 2
+
+
+def test_set_status_keeps_alignment_padding(tmp_path: Path) -> None:
+    path = tasks_file(
+        tmp_path,
+        "| id  | status      | description |\n|-----|-------------|-------------|\n| A-1 | not-started | Scaffold    |\n",
+    )
+    assert set_status(path, "A-1", TaskStatus.DONE) is TaskStatus.NOT_STARTED
+    assert path.read_text().splitlines()[2] == "| A-1 | done        | Scaffold    |"
+    set_status(path, "A-1", TaskStatus.IN_PROGRESS)
+    assert path.read_text().splitlines()[2] == "| A-1 | in-progress | Scaffold    |"
+
+
+def test_set_status_of_an_unknown_task(tmp_path: Path) -> None:
+    path = tasks_file(tmp_path, "| id | status |\n|---|---|\n| A-1 | done |\n")
+    with pytest.raises(CoordError, match="no task A-9"):
+        set_status(path, "A-9", TaskStatus.DONE)
+
+
+cell_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="|\\\r\n\x85\u2028\u2029"),
+    max_size=12,
+).map(str.strip)
+task_ids = st.from_regex(r"[A-Z]{1,3}-[0-9]{1,4}", fullmatch=True)
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A tasks file: prose, then a table with shuffled columns, padding and extra columns."""
+    extra = draw(st.lists(st.sampled_from(["owner", "notes", "Estimate"]), unique=True, max_size=2))
+    columns = draw(st.permutations(["id", "Status", *extra]))
+    ids = draw(st.lists(task_ids, min_size=1, max_size=8, unique=True))
+    pad = draw(st.integers(0, 3))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+
+    def row(cells: list[str]) -> str:
+        return "|" + "|".join(" " * pad + c + " " * draw(st.integers(0, 3)) for c in cells) + "|" + newline
+
+    lines = [draw(cell_text) + newline, newline, row(columns), row(["---"] * len(columns))]
+    for task_id in ids:
+        values = {"id": task_id, "Status": draw(st.sampled_from(STATUSES))}
+        lines.append(row([values.get(c, draw(cell_text)) for c in columns]))
+    lines.append(draw(st.sampled_from(["", newline + "After the table." + newline])))
+    return "".join(lines), ids
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(table=tables(), data=st.data())
+def test_set_status_changes_only_the_status_cell(tmp_path: Path, table: tuple[str, list[str]], data: st.DataObject) -> None:
+    text, ids = table
+    path = tmp_path / "TASKS.md"
+    path.write_bytes(text.encode())
+    task_id = data.draw(st.sampled_from(ids))
+    status = data.draw(st.sampled_from(list(TaskStatus)))
+    before = parse(path, text)
+    row = before.rows[task_id]
+    set_status(path, task_id, status)
+    after_text = path.read_bytes().decode()
+
+    after = parse(path, after_text)
+    assert after.rows[task_id].task.status is status
+    assert {t.id: t.status for t in after.tasks if t.id != task_id} == {
+        t.id: t.status for t in before.tasks if t.id != task_id
+    }
+    # Every line but the task's is byte-identical; in that line only the status cell changed.
+    assert after.lines[: row.index] == before.lines[: row.index]
+    assert after.lines[row.index + 1 :] == before.lines[row.index + 1 :]
+    start, end = row.status_span
+    old_line, new_line = before.lines[row.index], after.lines[row.index]
+    new_end = end + len(new_line) - len(old_line)
+    assert new_line[:start] == old_line[:start]
+    assert new_line[new_end:] == old_line[end:]
+    assert new_line[start:new_end].strip() == status.value

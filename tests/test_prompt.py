@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import coord
+from mosaic_invoke._prompt import format_duration
+
+GOLDEN = Path(__file__).with_name("golden")
+CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
+
+
+def golden_project(tmp_path: Path, case: str) -> tuple[Path, dict[str, str | None]]:
+    spec = json.loads((GOLDEN / case / "case.json").read_text())
+    root = tmp_path / "project"
+    shutil.copytree(GOLDEN / case / "project", root)
+    if spec["git_branch"]:
+        subprocess.run(["git", "init", "-q", "-b", spec["git_branch"], str(root)], check=True)
+    return root.resolve(), spec
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_default_template_reproduces_the_seed(tmp_path: Path, case: str) -> None:
+    root, spec = golden_project(tmp_path, case)
+    flags = ["--task", str(spec["task"]), "--runtime", str(spec["runtime"])]
+    if spec["milestone"]:
+        flags += ["--milestone", spec["milestone"]]
+    result = coord("run", "--print-only", "--json", *flags, cwd=root)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+
+    expected_prompt = (GOLDEN / case / "expected-prompt.md").read_text().replace("@PROJECT@", str(root))
+    assert printed["prompt"] == expected_prompt
+    launch = {"claude": ["claude", "-p"], "codex": ["codex", "exec"]}[str(spec["runtime"])]
+    assert printed["command"] == [*launch, expected_prompt]
+
+    expected_capsule = json.loads((GOLDEN / case / "expected-capsule.json").read_text().replace("@PROJECT@", str(root)))
+    written = json.loads((root / ".mosaic" / "orchestrator" / "next-task.json").read_text())
+    assert list(written) == ["generated_at", *expected_capsule]
+    del written["generated_at"]
+    assert written == expected_capsule
+    assert printed["capsule"]["next_task"] == spec["task"]
+
+
+def test_print_only_changes_nothing_but_the_capsule(tmp_path: Path) -> None:
+    root, _ = golden_project(tmp_path, "claude-45s")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    result = coord("run", "--print-only", "-t", "B-2", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("command: claude -p {prompt}\n\n## Continuation Mission\n")
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    capsule = root / ".mosaic" / "orchestrator" / "next-task.json"
+    assert set(after) - set(before) == {capsule, root / ".mosaic" / "orchestrator" / "coord.lock"}
+    assert all(after[p] == content for p, content in before.items())
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "—"), (0, "0s"), (45, "45s"), (59, "59s"), (60, "1m 0s"), (185, "3m 5s"), (3599, "59m 59s"),
+     (3600, "1h 0m"), (7653, "2h 7m"), (90061, "25h 1m")],
+)
+def test_duration_format(seconds: int | None, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+@pytest.fixture
+def golden_root(tmp_path: Path) -> Path:
+    return golden_project(tmp_path, "claude-45s")[0]
+
+
+def print_prompt(root: Path, *flags: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return coord("run", "--print-only", "--json", "--task", "B-2", *flags, cwd=cwd or root)
+
+
+def prompt_of(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout)["prompt"])
+
+
+def test_team_template_extends_the_default_and_overrides_one_block(golden_root: Path) -> None:
+    template = golden_root / ".mosaic" / "templates" / "continuation.md.j2"
+    template.parent.mkdir(parents=True)
+    template.write_text(
+        '{% extends "mosaic/continuation.md.j2" %}\n'
+        "{% block instructions -%}\n"
+        "## Instructions\n\n"
+        "Work on **{{ task.id }}** ({{ task.description }}, owner {{ task.columns.milestone }}) "
+        "for team {{ vars.team }} with `{{ runtime.launch }}`.\n"
+        "{%- endblock %}\n"
+    )
+    config = golden_root / ".mosaic" / "mission.yaml"
+    config.write_text(config.read_text() + "vars: {team: payments}\n")
+    prompt = prompt_of(print_prompt(golden_root))
+    expected = (GOLDEN / "claude-45s" / "expected-prompt.md").read_text().replace("@PROJECT@", str(golden_root))
+    head = expected.split("## Instructions")[0]
+    assert prompt == head + "## Instructions\n\nWork on **B-2** (Renderer, owner M2) for team payments with `claude -p`."
+
+
+def test_template_lookup_precedence(golden_root: Path, tmp_path: Path) -> None:
+    def template(path: Path, text: str) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    config = golden_root / ".mosaic" / "mission.yaml"
+    assert prompt_of(print_prompt(golden_root)).startswith("## Continuation Mission")  # packaged
+    template(golden_root / ".mosaic" / "templates" / "continuation.md.j2", "project {{ task.id }}")
+    assert prompt_of(print_prompt(golden_root)) == "project B-2"
+    template(golden_root / "team.j2", "mission.yaml {{ task.id }}")
+    config.write_text(config.read_text() + "template: team.j2\n")
+    assert prompt_of(print_prompt(golden_root)) == "mission.yaml B-2"
+    template(golden_root / "conf.j2", "config {{ task.id }}")
+    (golden_root / "invoke.yaml").write_text("coord:\n  template: conf.j2\n")
+    assert prompt_of(print_prompt(golden_root)) == "config B-2"
+    flag = template(tmp_path / "flag.j2", "flag {{ task.id }}")
+    assert prompt_of(print_prompt(golden_root, "--template", str(flag))) == "flag B-2"
+
+
+def test_a_missing_template_is_a_clear_error(golden_root: Path) -> None:
+    result = print_prompt(golden_root, "--template", "nope.j2")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("coord: error: --template: template ")
+    assert result.stderr.strip().endswith("nope.j2 not found")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        pytest.param("ok\n{{ mission.name }}\n{{ nope }}\n", 3, "'nope' is undefined", id="undefined"),
+        pytest.param("ok\n\n{% if %}\n", 3, "template syntax error", id="syntax"),
+        pytest.param("{% extends 'mosaic/continuation.md.j2' %}\n{% block setup %}{{ task.nope }}{% endblock %}\n",
+                     2, "has no attribute 'nope'", id="undefined-in-block"),
+        pytest.param("a\n{% include 'mosaic/missing.j2' %}\n", 2, "template 'mosaic/missing.j2' not found",
+                     id="missing-include"),
+    ],
+)
+def test_template_errors_name_file_and_line(golden_root: Path, text: str, line: int, message: str) -> None:
+    template = golden_root / "bad.j2"
+    template.write_text(text)
+    result = print_prompt(golden_root, "--template", "bad.j2")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (error,) = result.stderr.strip().splitlines()
+    assert error.startswith(f"coord: error: bad.j2:{line}: ")
+    assert message in error
+
+
+def test_values_from_the_tasks_file_are_data_not_template_code(golden_root: Path) -> None:
+    tasks = golden_root / "docs" / "TASKS.md"
+    tasks.write_text(tasks.read_text().replace("| Renderer |", "| Render {{ 7*7 }} {% raw %} {# x #} |"))
+    config = golden_root / ".mosaic" / "mission.yaml"
+    config.write_text(config.read_text().replace("name: Parser mission", "name: 'Parser {{ 6*7 }}'"))
+    template = golden_root / "t.j2"
+    template.write_text("{{ mission.name }} / {{ task.description }}")
+    assert prompt_of(print_prompt(golden_root, "--template", "t.j2")) == "Parser {{ 6*7 }} / Render {{ 7*7 }} {% raw %} {# x #}"
+
+
+def test_status_does_not_import_jinja2(golden_root: Path) -> None:
+    code = (
+        "import sys\nfrom mosaic_invoke._status import status\nfrom pathlib import Path\n"
+        f"status(Path({str(golden_root / '.mosaic' / 'mission.yaml')!r}))\n"
+        "assert 'jinja2' not in sys.modules, 'jinja2 imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_template_is_compiled_once_per_process(golden_root: Path) -> None:
+    from mosaic_invoke._prompt import render
+
+    template = golden_root / "once.j2"
+    template.write_text("{{ x }}")
+    assert render(template, {"x": 1}) == "1"
+    template.write_text("changed {{ x }}")
+    # Compiled on first use and kept: the file is not read or parsed again in this process.
+    assert render(template, {"x": 2}) == "2"

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ._exceptions import CoordError
-from ._files import read_text
+from ._files import display_path, read_text
 
 MISSION_FILE = Path(".mosaic") / "mission.yaml"
 
@@ -79,14 +79,6 @@ class Mission:
 
     def milestone(self, milestone_id: str | None) -> Milestone | None:
         return next((m for m in self.milestones if m.id == milestone_id), None)
-
-
-def display_path(path: Path) -> str:
-    """``path`` relative to the current folder when it is below it, else absolute."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def find_mission_file(start: Path) -> Path:

@@ -40,18 +40,26 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     write_atomic(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode())
 
 
+def display_path(path: Path) -> str:
+    """``path`` relative to the current folder when it is below it, else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def read_text(path: Path, what: str) -> str:
     """Read a UTF-8 text file, turning OS and decoding errors into a `CoordError`."""
     try:
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        msg = f"{path}: {what} not found"
+        msg = f"{display_path(path)}: {what} not found"
         raise CoordError(msg) from None
     except UnicodeDecodeError as exc:
-        msg = f"{path}: {what} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        msg = f"{display_path(path)}: {what} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
         raise CoordError(msg) from None
     except OSError as exc:
-        msg = f"{path}: cannot read {what}: {exc.strerror}"
+        msg = f"{display_path(path)}: cannot read {what}: {exc.strerror}"
         raise CoordError(msg) from None
 
 

@@ -14,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._config import Milestone, Mission, display_path
+from ._config import Milestone, Mission
 from ._exceptions import CoordError
+from ._files import display_path
 from ._launch import Runtime
 from ._state import Session
 from ._tasksfile import Task

@@ -15,9 +15,8 @@ from typing import Any
 
 import fasteners
 
-from ._config import display_path
 from ._exceptions import CoordError
-from ._files import write_json_atomic
+from ._files import display_path, write_json_atomic
 
 STATE_FILE = "state.json"
 SESSION_LOCK_FILE = "session.lock"

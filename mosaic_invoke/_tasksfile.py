@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from ._config import display_path
 from ._exceptions import CoordError
-from ._files import read_text, write_atomic
+from ._files import display_path, read_text, write_atomic
 
 
 class TaskStatus(str, enum.Enum):

@@ -125,7 +125,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in found] == ["2", "1", "1", "4"]
 
 
-def test_paths_are_relative_to_the_current_folder_when_below_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_are_relative_to_the_current_folder_when_below_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_mission(tmp_path, "name: X\n")
     monkeypatch.chdir(tmp_path)
     assert problems(path) == (".mosaic/mission.yaml:1: `id`: required",)

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import coord
+
 from mosaic_invoke._prompt import format_duration
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -61,8 +61,18 @@ def test_print_only_changes_nothing_but_the_capsule(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(None, "—"), (0, "0s"), (45, "45s"), (59, "59s"), (60, "1m 0s"), (185, "3m 5s"), (3599, "59m 59s"),
-     (3600, "1h 0m"), (7653, "2h 7m"), (90061, "25h 1m")],
+    [
+        (None, "—"),
+        (0, "0s"),
+        (45, "45s"),
+        (59, "59s"),
+        (60, "1m 0s"),
+        (185, "3m 5s"),
+        (3599, "59m 59s"),
+        (3600, "1h 0m"),
+        (7653, "2h 7m"),
+        (90061, "25h 1m"),
+    ],
 )
 def test_duration_format(seconds: int | None, text: str) -> None:
     assert format_duration(seconds) == text
@@ -98,7 +108,9 @@ def test_team_template_extends_the_default_and_overrides_one_block(golden_root: 
     prompt = prompt_of(print_prompt(golden_root))
     expected = (GOLDEN / "claude-45s" / "expected-prompt.md").read_text().replace("@PROJECT@", str(golden_root))
     head = expected.split("## Instructions")[0]
-    assert prompt == head + "## Instructions\n\nWork on **B-2** (Renderer, owner M2) for team payments with `claude -p`."
+    assert (
+        prompt == head + "## Instructions\n\nWork on **B-2** (Renderer, owner M2) for team payments with `claude -p`."
+    )
 
 
 def test_template_lookup_precedence(golden_root: Path, tmp_path: Path) -> None:
@@ -133,10 +145,15 @@ def test_a_missing_template_is_a_clear_error(golden_root: Path) -> None:
     [
         pytest.param("ok\n{{ mission.name }}\n{{ nope }}\n", 3, "'nope' is undefined", id="undefined"),
         pytest.param("ok\n\n{% if %}\n", 3, "template syntax error", id="syntax"),
-        pytest.param("{% extends 'mosaic/continuation.md.j2' %}\n{% block setup %}{{ task.nope }}{% endblock %}\n",
-                     2, "has no attribute 'nope'", id="undefined-in-block"),
-        pytest.param("a\n{% include 'mosaic/missing.j2' %}\n", 2, "template 'mosaic/missing.j2' not found",
-                     id="missing-include"),
+        pytest.param(
+            "{% extends 'mosaic/continuation.md.j2' %}\n{% block setup %}{{ task.nope }}{% endblock %}\n",
+            2,
+            "has no attribute 'nope'",
+            id="undefined-in-block",
+        ),
+        pytest.param(
+            "a\n{% include 'mosaic/missing.j2' %}\n", 2, "template 'mosaic/missing.j2' not found", id="missing-include"
+        ),
     ],
 )
 def test_template_errors_name_file_and_line(golden_root: Path, text: str, line: int, message: str) -> None:
@@ -157,7 +174,10 @@ def test_values_from_the_tasks_file_are_data_not_template_code(golden_root: Path
     config.write_text(config.read_text().replace("name: Parser mission", "name: 'Parser {{ 6*7 }}'"))
     template = golden_root / "t.j2"
     template.write_text("{{ mission.name }} / {{ task.description }}")
-    assert prompt_of(print_prompt(golden_root, "--template", "t.j2")) == "Parser {{ 6*7 }} / Render {{ 7*7 }} {% raw %} {# x #}"
+    assert (
+        prompt_of(print_prompt(golden_root, "--template", "t.j2"))
+        == "Parser {{ 6*7 }} / Render {{ 7*7 }} {% raw %} {# x #}"
+    )
 
 
 def test_status_does_not_import_jinja2(golden_root: Path) -> None:

@@ -42,8 +42,10 @@ def test_round_trip_keeps_every_field_and_unknown_ones(tmp_path: Path) -> None:
         "mission_id": "auth",
         "status": "active",
         "owner": "kept",
-        "sessions": [{**SESSION, "tokens": 99}, {"session_id": "sess-002", "runtime": "codex", "pid": 7,
-                                                 "started_at": "2026-11-20T11:00:00.000Z"}],
+        "sessions": [
+            {**SESSION, "tokens": 99},
+            {"session_id": "sess-002", "runtime": "codex", "pid": 7, "started_at": "2026-11-20T11:00:00.000Z"},
+        ],
     }
     (tmp_path / "state.json").write_text(json.dumps(data))
     state = load_state(tmp_path, "auth")
@@ -97,8 +99,16 @@ def test_reading_a_corrupt_state_without_keep_copy_writes_nothing(tmp_path: Path
 
 
 def test_lock_round_trip(tmp_path: Path) -> None:
-    lock = SessionLock(session_id="sess-001", runtime="claude", pid=12, started_at=now_iso(), project_path="/p",
-                       task_id="T-1", host="h", pid_started_at=5)
+    lock = SessionLock(
+        session_id="sess-001",
+        runtime="claude",
+        pid=12,
+        started_at=now_iso(),
+        project_path="/p",
+        task_id="T-1",
+        host="h",
+        pid_started_at=5,
+    )
     write_session_lock(tmp_path, lock)
     assert read_session_lock(tmp_path) == (lock, None)
 
@@ -110,8 +120,11 @@ def test_lock_round_trip(tmp_path: Path) -> None:
         pytest.param(b"42", "lock is not a JSON object", id="number"),
         pytest.param(b'{"session_id": "s", "runtime": "claude", "pid": "12"}', "`pid` must be an integer", id="type"),
         pytest.param(b'{"session_id": "s", "runtime": "claude", "pid": 1}', "`started_at` is missing", id="missing"),
-        pytest.param(b'{"session_id": "s", "runtime": "c", "pid": true, "started_at": "x", "project_path": "/"}',
-                     "`pid` must be an integer", id="bool-pid"),
+        pytest.param(
+            b'{"session_id": "s", "runtime": "c", "pid": true, "started_at": "x", "project_path": "/"}',
+            "`pid` must be an integer",
+            id="bool-pid",
+        ),
     ],
 )
 def test_corrupt_lock_is_reported_and_treated_as_absent(tmp_path: Path, content: bytes, expected: str) -> None:

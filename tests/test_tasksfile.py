@@ -150,7 +150,9 @@ def tables(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(table=tables(), data=st.data())
-def test_set_status_changes_only_the_status_cell(tmp_path: Path, table: tuple[str, list[str]], data: st.DataObject) -> None:
+def test_set_status_changes_only_the_status_cell(
+    tmp_path: Path, table: tuple[str, list[str]], data: st.DataObject
+) -> None:
     text, ids = table
     path = tmp_path / "TASKS.md"
     path.write_bytes(text.encode())

@@ -1,0 +1,285 @@
+"""The session lifecycle, driven through the real mosaic-coord with a stand-in agent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import AGENT_COMMAND, BIN, coord, wait_for
+
+from mosaic_invoke._launch import is_alive, process_start_time
+
+ORCH = Path(".mosaic") / "orchestrator"
+
+
+def state(root: Path) -> dict:
+    return json.loads((root / ORCH / "state.json").read_text())
+
+
+def task_status(root: Path, task_id: str) -> str:
+    for line in (root / "docs" / "TASKS.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == task_id:
+            return cells[1]
+    raise AssertionError(task_id)
+
+
+def agent_env(tmp_path: Path, sleep: float = 0, exit_code: int = 0) -> dict[str, str]:
+    return {
+        "FAKE_AGENT_RECORD": str(tmp_path / "record.json"),
+        "FAKE_AGENT_READY": str(tmp_path / "ready"),
+        "FAKE_AGENT_SLEEP": str(sleep),
+        "FAKE_AGENT_EXIT": str(exit_code),
+    }
+
+
+def start_coord(root: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """mosaic-coord in its own process group, as a terminal's foreground job would be."""
+    return subprocess.Popen(
+        [str(BIN / "mosaic-coord"), *args],
+        cwd=root,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_a_completed_session(project: Path, tmp_path: Path) -> None:
+    subfolder = project / "docs"
+    result = coord(
+        "run", "--command", AGENT_COMMAND, "--env", "EXTRA=1", "--env", "B=x=y", cwd=subfolder, env=agent_env(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert record["cwd"] == str(project.resolve())
+    assert record["argv"][-1].startswith("## Continuation Mission")
+    assert "- **Next task:** T-002" in record["argv"][-1]
+    assert (record["env"]["EXTRA"], record["env"]["B"]) == ("1", "x=y")
+    assert (record["env"]["MOSAIC_SESSION_ID"], record["env"]["MOSAIC_TASK_ID"]) == ("sess-001", "T-002")
+    assert record["env"]["HOME"] == os.environ["HOME"]
+
+    data = state(project)
+    assert data["status"] == "active"
+    (session,) = data["sessions"]
+    assert session["session_id"] == "sess-001"
+    assert (session["ended_reason"], session["exit_code"], session["task_id"]) == ("completed", 0, "T-002")
+    assert session["milestone_id"] == "M1"
+    assert session["host"] == socket.gethostname()
+    assert session["duration_seconds"] >= 0 and session["ended_at"] >= session["started_at"]
+    assert isinstance(session["pid_started_at"], int)
+    assert not (project / ORCH / "session.lock").exists()
+    assert task_status(project, "T-002") == "in-progress"
+    assert "session sess-001 completed (exit 0" in result.stderr
+
+
+def test_a_failed_session_passes_the_exit_code_through(project: Path, tmp_path: Path) -> None:
+    result = coord("run", "-t", "T-002", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path, exit_code=7))
+    assert result.returncode == 7
+    (session,) = state(project)["sessions"]
+    assert (session["ended_reason"], session["exit_code"]) == ("failed", 7)
+    assert not (project / ORCH / "session.lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("how", "code"),
+    [
+        pytest.param("group-sigint", 130, id="ctrl-c"),
+        pytest.param("coord-sigterm", 143, id="sigterm-forwarded"),
+    ],
+)
+def test_an_interrupted_session(project: Path, tmp_path: Path, how: str, code: int) -> None:
+    process = start_coord(project, agent_env(tmp_path, sleep=30), "run", "--command", AGENT_COMMAND)
+    wait_for((tmp_path / "ready").exists)
+    if how == "group-sigint":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == code, stderr
+    (session,) = state(project)["sessions"]
+    assert (session["ended_reason"], session["exit_code"]) == ("interrupted", code)
+    assert not (project / ORCH / "session.lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        pytest.param("no-such-agent-xyz --flag", "command `no-such-agent-xyz` not found on PATH", id="missing"),
+        pytest.param("{not_executable}", "is not executable", id="not-executable"),
+    ],
+)
+def test_a_launch_that_fails_rolls_back(project: Path, tmp_path: Path, command: str, message: str) -> None:
+    not_executable = tmp_path / "agent.sh"
+    not_executable.write_text("#!/bin/sh\n")
+    tasks_before = (project / "docs" / "TASKS.md").read_bytes()
+    result = coord("run", "--command", command.format(not_executable=not_executable), cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.startswith("coord: error: cannot start the agent")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (project / "docs" / "TASKS.md").read_bytes() == tasks_before
+    assert not (project / ORCH / "session.lock").exists()
+    assert not (project / ORCH / "state.json").exists()
+
+
+def test_unknown_runtime_lists_the_known_ones(project: Path) -> None:
+    result = coord("run", "--runtime", "aidr", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "coord: error: unknown runtime 'aidr'; known: claude, codex; "
+        "add it under `runtimes:` in mission.yaml or pass --command"
+    )
+
+
+def test_a_runtime_from_mission_yaml(project: Path, tmp_path: Path) -> None:
+    config = project / ".mosaic" / "mission.yaml"
+    config.write_text(
+        config.read_text() + f"runtimes:\n  fake: [{AGENT_COMMAND.replace(' ', ', ')}, --msg, '{{prompt}}', --end]\n"
+    )
+    result = coord("run", "--runtime", "fake", cwd=project, env=agent_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    argv = json.loads((tmp_path / "record.json").read_text())["argv"]
+    assert argv[0] == "--msg" and argv[1].startswith("## Continuation") and argv[2] == "--end"
+    assert "6. Launch runtime with `" in argv[1] and "--msg --end`" in argv[1]
+    assert state(project)["sessions"][0]["runtime"] == "fake"
+
+
+def test_a_live_session_blocks_run_and_resume(project: Path, tmp_path: Path) -> None:
+    first = start_coord(project, agent_env(tmp_path, sleep=30), "run", "--command", AGENT_COMMAND)
+    try:
+        wait_for((tmp_path / "ready").exists)
+        for command in ("run", "resume"):
+            result = coord(command, "--command", AGENT_COMMAND, cwd=project)
+            assert result.returncode == 3, result.stderr
+            assert "session sess-001 is still running (pid " in result.stderr
+        view = json.loads(coord("status", "--json", cwd=project).stdout)
+        assert view["session"]["session_id"] == "sess-001"
+        assert view["session"]["pid"] == int((tmp_path / "ready").read_text())
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.communicate(timeout=20)
+    assert len(state(project)["sessions"]) == 1
+
+
+def test_sigkill_of_coord_and_agent_then_resume(project: Path, tmp_path: Path) -> None:
+    process = start_coord(project, agent_env(tmp_path, sleep=30), "run", "--command", AGENT_COMMAND)
+    wait_for((tmp_path / "ready").exists)
+    agent_pid = int((tmp_path / "ready").read_text())
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=20)
+    # The orphaned agent may linger as a zombie: it must still count as dead.
+    wait_for(lambda: not is_alive(agent_pid, None))
+
+    blocked = coord("run", "--command", AGENT_COMMAND, cwd=project)
+    assert blocked.returncode == 1
+    assert "run `invoke coord.resume` to record it as crashed" in blocked.stderr
+    assert (project / ORCH / "session.lock").exists()
+
+    view = json.loads(coord("status", "--json", cwd=project).stdout)
+    assert view["stale_lock"]["session_id"] == "sess-001"
+    assert view["session"] is None
+
+    (tmp_path / "ready").unlink()
+    resumed = coord("resume", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "session sess-001 (pid" in resumed.stderr and "recorded as crashed" in resumed.stderr
+    first, second = state(project)["sessions"]
+    assert (first["ended_reason"], first["task_id"]) == ("crashed", "T-002")
+    assert first["duration_seconds"] >= 0 and "exit_code" not in first
+    assert (second["session_id"], second["ended_reason"], second["task_id"]) == ("sess-002", "completed", "T-002")
+    prompt = json.loads((tmp_path / "record.json").read_text())["argv"][-1]
+    assert "- **Session:** sess-001 (claude, " in prompt and "- **Ended:** crashed" in prompt
+
+
+def write_lock(root: Path, **fields: object) -> None:
+    lock = {
+        "session_id": "sess-001",
+        "runtime": "claude",
+        "pid": os.getpid(),
+        "started_at": "2026-11-20T10:00:00.000Z",
+        "project_path": str(root),
+        "task_id": "T-002",
+        "host": socket.gethostname(),
+        **fields,
+    }
+    (root / ORCH).mkdir(parents=True, exist_ok=True)
+    (root / ORCH / "session.lock").write_text(json.dumps(lock))
+    session = {k: lock[k] for k in ("session_id", "runtime", "pid", "started_at", "task_id")}
+    (root / ORCH / "state.json").write_text(
+        json.dumps({"version": 1, "mission_id": "demo", "status": "active", "sessions": [session]})
+    )
+
+
+def test_a_reused_pid_is_stale(project: Path) -> None:
+    """The lock's pid is alive (it is this test's), but started at another time."""
+    start = process_start_time(os.getpid())
+    assert start is not None
+    write_lock(project, pid_started_at=start + 1)
+    result = coord("run", "--print-only", cwd=project)
+    assert result.returncode == 1
+    assert "is no longer running but left its lock" in result.stderr
+    write_lock(project, pid_started_at=start)
+    assert coord("run", "--print-only", cwd=project).returncode == 3
+
+
+def test_a_lock_from_another_host_needs_force(project: Path, tmp_path: Path) -> None:
+    write_lock(project, host="other-host-7", pid=999999)
+    for command in ("run", "resume"):
+        result = coord(command, "--print-only", cwd=project)
+        assert result.returncode == 3
+        assert "started on host other-host-7" in result.stderr and "coord.resume --force" in result.stderr
+    result = coord("resume", "--force", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert [s["ended_reason"] for s in state(project)["sessions"]] == ["crashed", "completed"]
+
+
+def test_a_corrupt_lock_is_reported_and_ignored(project: Path, tmp_path: Path) -> None:
+    (project / ORCH).mkdir(parents=True)
+    (project / ORCH / "session.lock").write_text('{"pid": "x"')
+    result = coord("run", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "coord: .mosaic/orchestrator/session.lock: lock is not valid JSON; treated as absent" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["-t", "T-001"], "task T-001 is done and cannot be run", id="done"),
+        pytest.param(["-t", "T-02"], "unknown task 'T-02' in TASKS.md; did you mean T-002", id="unknown"),
+        pytest.param(["-m", "M9"], "unknown milestone 'M9' in mission.yaml", id="milestone"),
+        pytest.param(["--env", "NOEQUALS"], "--env: expected KEY=VALUE, got 'NOEQUALS'", id="env"),
+    ],
+)
+def test_bad_requests_are_one_line_errors(project: Path, args: list[str], message: str) -> None:
+    result = coord("run", "--print-only", *args, cwd=project)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("coord: error: ") and message in line
+
+
+def test_the_next_runnable_task_follows_dependencies(project: Path, tmp_path: Path) -> None:
+    tasks = project / "docs" / "TASKS.md"
+    assert json.loads(coord("run", "--print-only", "--json", cwd=project).stdout)["capsule"]["next_task"] == "T-002"
+    tasks.write_text(tasks.read_text().replace("| T-002 | not-started", "| T-002 | blocked"))
+    result = coord("run", "--print-only", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "coord: error: no runnable task in milestone M1 (Foundations): T-003 waits on T-002 (blocked); "
+        "T-002 is blocked; pass --task to choose one"
+    )
+    tasks.write_text(tasks.read_text().replace("| T-003 | not-started", "| T-003 | in-progress"))
+    assert json.loads(coord("run", "--print-only", "--json", cwd=project).stdout)["capsule"]["next_task"] == "T-003"
+
+
+def test_a_missing_tasks_file(project: Path) -> None:
+    (project / "docs" / "TASKS.md").unlink()
+    result = coord("run", "--print-only", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "coord: error: docs/TASKS.md: tasks file not found"

@@ -60,9 +60,9 @@ class Session:
     session_id: str
     runtime: str
     pid: int
-    started_at: str
     pid_started_at: int | None = None
     host: str | None = None
+    started_at: str
     ended_at: str | None = None
     ended_reason: str | None = None
     exit_code: int | None = None

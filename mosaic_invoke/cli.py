@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from invoke.exceptions import Exit, ParseError
 from invoke.program import Program
 
 from ._config import find_mission_file, project_root
@@ -12,7 +13,20 @@ from .collection import make_collection
 
 
 class CoordProgram(Program):
-    """Loads the project's ``invoke.yaml``, which ``Program(namespace=...)`` alone never does."""
+    """Loads the project's ``invoke.yaml`` (``Program(namespace=...)`` alone never does) and
+    exits 2 on wrong usage, where Invoke's parser exits 1."""
+
+    def parse_core(self, argv: list[str] | None) -> None:
+        try:
+            super().parse_core(argv)
+        except ParseError as error:
+            raise Exit(str(error), code=2) from None
+
+    def parse_tasks(self) -> None:
+        try:
+            super().parse_tasks()
+        except ParseError as error:
+            raise Exit(str(error), code=2) from None
 
     def parse_collection(self) -> None:
         super().parse_collection()

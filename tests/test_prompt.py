@@ -198,3 +198,18 @@ def test_a_template_is_compiled_once_per_process(golden_root: Path) -> None:
     template.write_text("changed {{ x }}")
     # Compiled on first use and kept: the file is not read or parsed again in this process.
     assert render(template, {"x": 2}) == "2"
+
+
+def test_the_readme_template_example_renders(golden_root: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("```jinja\n", 1)[1].split("```", 1)[0]
+    template = golden_root / ".mosaic" / "templates" / "continuation.md.j2"
+    template.parent.mkdir(parents=True)
+    template.write_text(example)
+    config = golden_root / ".mosaic" / "mission.yaml"
+    config.write_text(config.read_text() + "vars: {team: payments}\n")
+    prompt = prompt_of(print_prompt(golden_root))
+    assert prompt.endswith(
+        "## Instructions\n\n1. Read `docs/TASKS.md`, then work on **B-2**: Renderer\n"
+        "2. Owner: nobody; team payments\n3. Run `make lint test` before you mark it done"
+    )

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+from conftest import AGENT_COMMAND, coord
+
+ORCH = Path(".mosaic") / "orchestrator"
+
+
+def status_json(root: Path) -> dict:
+    result = coord("status", "--json", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def snapshot(root: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_status_with_no_sessions(project: Path) -> None:
+    before = snapshot(project)
+    view = status_json(project)
+    assert snapshot(project) == before  # read-only: not even the orchestrator folder is created
+    assert view["mission"] == {"id": "demo", "name": "Demo mission", "status": "pending"}
+    assert view["project_path"] == str(project.resolve())
+    assert view["branch"] is None
+    assert view["progress"] == {"done": 1, "total": 4, "pct": 25}
+    assert view["milestones"] == [
+        {"id": "M1", "name": "Foundations", "status": "in-progress", "done": 1, "total": 3, "current": True},
+        {"id": "M2", "name": "API", "status": "pending", "done": 0, "total": 1, "current": False},
+    ]
+    assert view["counts"] == {"not-started": 3, "in-progress": 0, "done": 1, "blocked": 0, "failed": 0, "cancelled": 0}
+    assert view["next_task"] == "T-002"
+    assert (view["session"], view["stale_lock"], view["sessions"]) == (None, None, [])
+
+
+def test_status_after_sessions_shows_recent_ones_newest_last(project: Path, tmp_path: Path) -> None:
+    for code in ("0", "3"):
+        coord("run", "--command", AGENT_COMMAND, cwd=project, env={"FAKE_AGENT_EXIT": code})
+    view = status_json(project)
+    assert view["mission"]["status"] == "active"
+    assert [(s["session_id"], s["ended_reason"], s["exit_code"]) for s in view["sessions"]] == [
+        ("sess-001", "completed", 0),
+        ("sess-002", "failed", 3),
+    ]
+    assert view["next_task"] == "T-002"  # left in-progress, no session: cut off, so it comes first
+    text = coord("status", cwd=project).stdout
+    assert "Demo mission (demo): active" in text
+    assert "  > M1  Foundations  in-progress  1/3" in text
+    assert "running  nothing" in text
+    assert "  sess-002  claude  T-002" in text
+    assert "failed (exit 3)" in text
+
+
+def test_status_with_a_stale_lock(project: Path) -> None:
+    (project / ORCH).mkdir(parents=True)
+    lock = {
+        "session_id": "sess-004",
+        "runtime": "codex",
+        "pid": 999999,
+        "started_at": "2026-11-20T10:00:00.000Z",
+        "project_path": str(project),
+        "host": socket.gethostname(),
+    }
+    (project / ORCH / "session.lock").write_text(json.dumps(lock))
+    view = status_json(project)
+    assert view["session"] is None
+    assert view["stale_lock"] == {"session_id": "sess-004", "pid": 999999, "host": socket.gethostname()}
+    text = coord("status", cwd=project).stdout
+    assert "stale    sess-004 (pid 999999) is not running but left its lock; recover with `invoke coord.resume`" in text
+
+
+def test_status_with_a_live_session(project: Path) -> None:
+    (project / ORCH).mkdir(parents=True)
+    lock = {
+        "session_id": "sess-001",
+        "runtime": "claude",
+        "pid": os.getpid(),
+        "task_id": "T-002",
+        "started_at": "2026-11-20T10:00:00.000Z",
+        "project_path": str(project),
+    }
+    (project / ORCH / "session.lock").write_text(json.dumps(lock))
+    view = status_json(project)
+    assert view["session"]["session_id"] == "sess-001"
+    assert view["session"]["pid"] == os.getpid()
+    assert view["session"]["task_id"] == "T-002"
+    assert view["stale_lock"] is None
+    assert f"running  sess-001 (claude, pid {os.getpid()}), task T-002" in coord("status", cwd=project).stdout
+
+
+def test_status_of_a_finished_mission(project: Path) -> None:
+    tasks = project / "docs" / "TASKS.md"
+    tasks.write_text(tasks.read_text().replace("not-started", "done").replace("| T-004 | done", "| T-004 | cancelled"))
+    view = status_json(project)
+    assert view["mission"]["status"] == "completed"
+    assert view["progress"] == {"done": 3, "total": 4, "pct": 75}
+    assert [m["status"] for m in view["milestones"]] == ["done", "done"]
+    assert view["next_task"] is None
+    assert view["next_task_reason"] == "every task in the tasks file is done or cancelled"
+    assert "next     none (every task in the tasks file is done or cancelled)" in coord("status", cwd=project).stdout
+
+
+def test_status_on_bad_input_is_one_line_and_writes_nothing(project: Path) -> None:
+    (project / ORCH).mkdir(parents=True)
+    (project / ORCH / "state.json").write_text("{oops")
+    before = snapshot(project)
+    result = coord("status", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.startswith("coord: error: .mosaic/orchestrator/state.json:1: state is not valid JSON")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(project) == before

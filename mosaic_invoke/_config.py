@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ._exceptions import CoordError
-from ._files import display_path, read_text
+from ._files import display_path, expand_user, read_text
 
 MISSION_FILE = Path(".mosaic") / "mission.yaml"
 
@@ -62,7 +62,7 @@ class Mission:
 
     def resolve(self, value: str) -> Path:
         """A path from mission.yaml: absolute (or ``~``) as written, else under the root."""
-        path = Path(value).expanduser()
+        path = expand_user(value)
         return path if path.is_absolute() else self.root / path
 
     @property
@@ -100,7 +100,7 @@ def locate_mission(mission: str | os.PathLike[str] | None, cwd: Path | None = No
     cwd = cwd or Path.cwd()
     if not mission:
         return find_mission_file(cwd)
-    path = (cwd / Path(mission).expanduser()).resolve()
+    path = (cwd / expand_user(mission)).resolve()
     if path.is_dir():
         path = path / MISSION_FILE
     if not path.is_file():

@@ -15,6 +15,14 @@ from ._exceptions import CoordError
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temp file beside ``path``, fsync it, then rename it over ``path``."""
+    try:
+        _write_atomic(path, data)
+    except OSError as exc:
+        msg = f"{display_path(path)}: cannot write: {exc.strerror or exc}"
+        raise CoordError(msg) from None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -46,6 +54,14 @@ def display_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def expand_user(value: str | os.PathLike[str]) -> Path:
+    """``value`` with a leading ``~`` expanded; kept as written when there is no such user."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        return Path(value)
 
 
 def read_text(path: Path, what: str) -> str:

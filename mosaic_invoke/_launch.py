@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import IO, cast
 
 from ._exceptions import CoordError
 
@@ -77,6 +80,65 @@ def start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], **popen: objec
     except OSError as exc:
         msg = f"cannot start the agent `{argv[0]}`: {exc.strerror}"
     raise CoordError(msg)
+
+
+def start_detached(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    orchestrator: Path,
+    mission_id: str,
+    session_id: str,
+) -> tuple[int, int | None]:
+    """Start the agent under a supervisor in a session of its own; returns the agent's pid and start time.
+
+    The supervisor (``python -m mosaic_invoke._supervisor``) starts the agent with its output
+    in ``log_path``, reports its pid on a pipe, waits for it and records its end.
+    """
+    spec = {
+        "argv": list(argv),
+        "cwd": str(cwd),
+        "env": dict(env),
+        "log": str(log_path),
+        "orchestrator": str(orchestrator),
+        "mission_id": mission_id,
+        "session_id": session_id,
+    }
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    supervisor_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])),
+    }
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            supervisor = subprocess.Popen(
+                [sys.executable, "-m", "mosaic_invoke._supervisor"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=cwd,
+                env=supervisor_env,
+                start_new_session=True,
+            )
+    except OSError as exc:
+        msg = f"cannot start the session supervisor: {exc.strerror}"
+        raise CoordError(msg) from None
+    with cast(IO[bytes], supervisor.stdin) as pipe:
+        pipe.write(json.dumps(spec).encode())
+    with cast(IO[bytes], supervisor.stdout) as pipe:
+        reply = pipe.readline()
+    try:
+        started = json.loads(reply)
+    except json.JSONDecodeError:
+        supervisor.wait()
+        msg = f"the session supervisor failed to start the agent; see {log_path}"
+        raise CoordError(msg) from None
+    if "error" in started:
+        supervisor.wait()
+        raise CoordError(started["error"])
+    return int(started["pid"]), started.get("pid_started_at")
 
 
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import Milestone, Mission
 from ._exceptions import CoordError
-from ._files import display_path
+from ._files import display_path, expand_user
 from ._launch import Runtime
 from ._state import Session
 from ._tasksfile import Task
@@ -72,7 +72,7 @@ def find_template(mission: Mission, flag: str | None, configured: str | None) ->
     )
     for value, base, source in candidates:
         if value:
-            path = (base / Path(value).expanduser()).resolve()
+            path = (base / expand_user(value)).resolve()
             if not path.is_file():
                 msg = f"{source}: template {display_path(path)} not found"
                 raise CoordError(msg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from ._files import write_json_atomic
 from ._prompt import Progress, build_context, capsule, find_template, render
 from ._selection import current_milestone, named_milestone, named_task, next_runnable
 from ._state import (
+    LOGS_DIR,
     NEXT_TASK_FILE,
     Session,
     SessionLock,
@@ -47,6 +49,7 @@ class RunOptions:
     configured_template: str | None = None
     runtimes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     force: bool = False
+    detach: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +84,10 @@ def current_branch(root: Path) -> str | None:
         if dot_git.is_dir():
             git_dir = dot_git
         elif dot_git.is_file():
-            text = dot_git.read_text(errors="replace").strip()
+            try:
+                text = dot_git.read_text(errors="replace").strip()
+            except OSError:
+                return None
             if not text.startswith("gitdir:"):
                 return None
             git_dir = (folder / text.removeprefix("gitdir:").strip()).resolve()
@@ -108,9 +114,12 @@ def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool
         if options.print_only:
             return Outcome(plan=plan)
         process, session = _launch_session(mission, state, plan, options)
+    if process is None:
+        return Outcome(plan=plan, session=session)
     report(f"session {session.session_id} started: task {plan.task.id}, pid {session.pid}")
     exit_code, interrupted = _launch.wait(process)
-    return Outcome(plan=plan, session=record_end(mission, session.session_id, exit_code, interrupted))
+    ended = record_end(orchestrator, mission.id, session.session_id, exit_code, interrupted)
+    return Outcome(plan=plan, session=ended)
 
 
 def _settle_lock(
@@ -212,8 +221,13 @@ def _plan(mission: Mission, tasks: list[Task], state: State, options: RunOptions
     )
 
 
-def _launch_session(mission: Mission, state: State, plan: Plan, options: RunOptions) -> tuple[Any, Session]:
-    """Mark the task, take the session lock and start the agent; undo all of it if it cannot start."""
+def _launch_session(
+    mission: Mission, state: State, plan: Plan, options: RunOptions
+) -> tuple[subprocess.Popen[bytes] | None, Session]:
+    """Mark the task, take the session lock and start the agent; undo all of it if it cannot start.
+
+    Returns the agent's process to wait for, or None when a supervisor waits for it (detached).
+    """
     orchestrator = mission.orchestrator_path
     session_id = state.next_session_id()
     started_at = now_iso()
@@ -238,34 +252,42 @@ def _launch_session(mission: Mission, state: State, plan: Plan, options: RunOpti
         "MOSAIC_TASK_ID": plan.task.id,
         **options.env,
     }
+    log_path = orchestrator / LOGS_DIR / f"{session_id}.log" if options.detach else None
     try:
-        process = _launch.start(plan.argv, mission.root, env)
+        if log_path is None:
+            process = _launch.start(plan.argv, mission.root, env)
+            pid = process.pid
+            pid_started_at = _launch.process_start_time(pid)
+        else:
+            process = None
+            pid, pid_started_at = _launch.start_detached(
+                plan.argv, mission.root, env, log_path, orchestrator, mission.id, session_id
+            )
     except CoordError:
         if before != TaskStatus.IN_PROGRESS:
             set_status(mission.tasks_path, plan.task.id, before)
         remove_session_lock(orchestrator)
         raise
-    pid_started_at = _launch.process_start_time(process.pid)
-    write_session_lock(orchestrator, replace(lock, pid=process.pid, pid_started_at=pid_started_at))
+    write_session_lock(orchestrator, replace(lock, pid=pid, pid_started_at=pid_started_at))
     session = Session(
         session_id=session_id,
         runtime=plan.runtime.name,
-        pid=process.pid,
+        pid=pid,
         pid_started_at=pid_started_at,
         host=lock.host,
         started_at=started_at,
         milestone_id=lock.milestone_id,
         task_id=plan.task.id,
+        log_path=str(log_path) if log_path else None,
     )
     save_state(orchestrator, replace(state.with_session(session), status="active"))
     return process, session
 
 
-def record_end(mission: Mission, session_id: str, exit_code: int, interrupted: bool) -> Session:
+def record_end(orchestrator: Path, mission_id: str, session_id: str, exit_code: int, interrupted: bool) -> Session:
     """Record how session ``session_id`` ended and remove its lock."""
-    orchestrator = mission.orchestrator_path
     with state_lock(orchestrator):
-        state = load_state(orchestrator, mission.id, keep_copy=True)
+        state = load_state(orchestrator, mission_id, keep_copy=True)
         session = state.session(session_id)
         if session is None:
             msg = f"session {session_id} is missing from the state; its end could not be recorded"

@@ -21,6 +21,7 @@ from ._files import display_path, write_json_atomic
 STATE_FILE = "state.json"
 SESSION_LOCK_FILE = "session.lock"
 NEXT_TASK_FILE = "next-task.json"
+LOGS_DIR = "logs"
 # A file nothing reads or writes: closing any handle to a POSIX record lock drops it.
 STATE_LOCK_FILE = "coord.lock"
 STATE_VERSION = 1
@@ -228,8 +229,11 @@ def load_state(orchestrator: Path, mission_id: str, *, keep_copy: bool = False) 
     if keep_copy:
         stamp = now_iso().replace(":", "").replace(".", "-")
         copy = path.with_name(f"{STATE_FILE}.corrupt-{stamp}")
-        shutil.copy2(path, copy)
-        problem += f"; a copy is kept in {display_path(copy)}"
+        try:
+            shutil.copy2(path, copy)
+            problem += f"; a copy is kept in {display_path(copy)}"
+        except OSError as exc:
+            problem += f"; no copy could be kept ({exc.strerror})"
     raise CoordError(f"{problem}; fix it by hand or move it away (coord never overwrites it)")
 
 
@@ -291,7 +295,12 @@ def write_session_lock(orchestrator: Path, lock: SessionLock) -> None:
 
 
 def remove_session_lock(orchestrator: Path) -> None:
-    lock_path(orchestrator).unlink(missing_ok=True)
+    path = lock_path(orchestrator)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        msg = f"{display_path(path)}: cannot remove the session lock: {exc.strerror}"
+        raise CoordError(msg) from None
 
 
 @contextmanager

@@ -107,6 +107,7 @@ def _run_options(c: Context, **flags: Any) -> Any:
         configured_template=_setting(c, "template"),
         runtimes=_runtimes(_setting(c, "runtimes")),
         force=flags.get("force", False),
+        detach=flags.get("detach", False),
     )
 
 
@@ -130,6 +131,13 @@ def _launch(c: Context, resume: bool, json: bool, mission: str | None, **flags: 
             print(plan.prompt)
         return
     session = outcome.session
+    if session.running:
+        if json:
+            print(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))
+        else:
+            print(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
+            print(f"log: {session.log_path}")
+        return
     from ._prompt import format_duration
 
     _report(
@@ -150,7 +158,8 @@ _RUN_HELP = {
     "command": 'launch command, e.g. "my-agent --prompt {prompt}"; without {prompt} the prompt is appended',
     "env": "KEY=VALUE added to the agent's environment (repeatable)",
     "template": "Jinja2 template for the prompt (default: .mosaic/templates/continuation.md.j2, else the packaged one)",
-    "json": "print JSON: the command, prompt and capsule with --print-only, else the ended session",
+    "json": "print JSON: the command, prompt and capsule with --print-only, else the session",
+    "detach": "run the agent in the background with its output in <orchestrator_dir>/logs/<session>.log",
     "mission": "mission.yaml, or the project folder holding .mosaic/mission.yaml (default: found from here upward)",
 }
 
@@ -165,6 +174,7 @@ def run(
     command: str | None = None,
     env: list[str] | None = None,
     template: str | None = None,
+    detach: bool = False,
     json: bool = False,
     mission: str | None = None,
 ) -> None:
@@ -181,6 +191,7 @@ def run(
         command=command,
         env=env,
         template=template,
+        detach=detach,
     )
 
 
@@ -197,6 +208,7 @@ def resume(
     command: str | None = None,
     env: list[str] | None = None,
     template: str | None = None,
+    detach: bool = False,
     json: bool = False,
     mission: str | None = None,
     force: bool = False,
@@ -214,6 +226,7 @@ def resume(
         command=command,
         env=env,
         template=template,
+        detach=detach,
         force=force,
     )
 

@@ -129,8 +129,13 @@ def load_mission(mission_file: Path) -> Mission:
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
         msg = f"{where}: invalid YAML: {exc.problem or exc.context}"
         raise CoordError(msg) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        msg = f"{label}:{line}: invalid YAML: character {character!r} is not allowed; remove it"
+        raise CoordError(msg) from None
     except yaml.YAMLError as exc:
-        msg = f"{label}: invalid YAML: {exc}"
+        msg = f"{label}: invalid YAML: {' '.join(str(exc).split())}"
         raise CoordError(msg) from None
     finally:
         loader.dispose()

@@ -172,3 +172,11 @@ def test_a_mission_file_outside_dot_mosaic_has_its_folder_as_root(tmp_path: Path
     path = tmp_path / "mission.yaml"
     path.write_text("id: x\nname: X\n")
     assert load_mission(path).root == tmp_path
+
+
+def test_a_control_character_is_a_one_line_error_with_its_line(tmp_path: Path) -> None:
+    (problem,) = problems(write_mission(tmp_path, "id: x\nname: X\x00\n"))
+    assert (
+        problem
+        == f"{tmp_path / '.mosaic' / 'mission.yaml'}:2: invalid YAML: character '\\x00' is not allowed; remove it"
+    )

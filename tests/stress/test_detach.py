@@ -1,0 +1,83 @@
+"""Detached sessions: shown while they run, their end recorded by the supervisor, crashes recovered."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from conftest import AGENT_COMMAND, coord, wait_for
+
+from mosaic_invoke._launch import is_alive
+
+ORCH = Path(".mosaic") / "orchestrator"
+
+
+def status(root: Path) -> dict:
+    result = coord("status", "--json", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def start_detached(root: Path, env: dict[str, str]) -> dict:
+    result = coord("run", "--detach", "--json", "--command", AGENT_COMMAND, cwd=root, env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_detached_session_runs_logs_and_is_recorded(project: Path, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    started = start_detached(project, {"FAKE_AGENT_WAIT_FOR": str(release), "FAKE_AGENT_EXIT": "4"})
+    assert started["session_id"] == "sess-001"
+    log = Path(started["log_path"])
+    assert log == project.resolve() / ORCH / "logs" / "sess-001.log"
+
+    view = status(project)
+    assert view["session"]["session_id"] == "sess-001"
+    assert view["session"]["pid"] == started["pid"]
+    assert view["session"]["log_path"] == str(log)
+    assert coord("run", "--command", AGENT_COMMAND, cwd=project).returncode == 3
+
+    release.touch()
+    wait_for(lambda: status(project)["session"] is None, timeout=30)
+    (session,) = status(project)["sessions"]
+    assert (session["ended_reason"], session["exit_code"]) == ("failed", 4)
+    assert session["duration_seconds"] >= 0
+    assert "fake agent done" in log.read_text()
+    assert not (project / ORCH / "session.lock").exists()
+
+
+def test_sigkill_of_the_agent_alone_is_recorded_by_the_supervisor(project: Path, tmp_path: Path) -> None:
+    started = start_detached(project, {"FAKE_AGENT_SLEEP": "30"})
+    os.kill(started["pid"], signal.SIGKILL)
+    wait_for(lambda: status(project)["session"] is None, timeout=30)
+    (session,) = status(project)["sessions"]
+    assert (session["ended_reason"], session["exit_code"]) == ("failed", 128 + signal.SIGKILL)
+
+
+def test_sigkill_of_agent_and_supervisor_leaves_a_stale_lock_that_resume_recovers(project: Path) -> None:
+    started = start_detached(project, {"FAKE_AGENT_SLEEP": "30"})
+    os.killpg(os.getpgid(started["pid"]), signal.SIGKILL)  # the agent shares its supervisor's session
+    wait_for(lambda: not is_alive(started["pid"], None), timeout=30)
+    view = status(project)
+    assert view["stale_lock"]["session_id"] == "sess-001"
+    resumed = coord("resume", "--command", AGENT_COMMAND, cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [(s["session_id"], s["ended_reason"]) for s in status(project)["sessions"]] == [
+        ("sess-001", "crashed"),
+        ("sess-002", "completed"),
+    ]
+
+
+def test_a_detached_launch_that_fails_rolls_back(project: Path) -> None:
+    tasks_before = (project / "docs" / "TASKS.md").read_bytes()
+    result = coord("run", "--detach", "--command", "no-such-agent-xyz", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "coord: error: cannot start the agent: command `no-such-agent-xyz` not found on PATH; "
+        "install it, or choose another with --runtime or --command"
+    )
+    assert (project / "docs" / "TASKS.md").read_bytes() == tasks_before
+    assert not (project / ORCH / "session.lock").exists()
+    assert not (project / ORCH / "state.json").exists()

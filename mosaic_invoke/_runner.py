@@ -30,7 +30,8 @@ from ._state import (
     state_lock,
     write_session_lock,
 )
-from ._tasksfile import Task, TaskStatus, read_tasks, set_status
+from ._tasksfile import Task, TasksFile, TaskStatus, set_status
+from ._tasksfile import load as load_tasks
 
 Report = Callable[[str], None]
 
@@ -108,12 +109,12 @@ def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool
     with state_lock(orchestrator):
         state = load_state(orchestrator, mission.id, keep_copy=True)
         state, crashed_task = _settle_lock(mission, state, options, report, resume=resume)
-        tasks = read_tasks(mission.tasks_path)
-        plan = _plan(mission, tasks, state, options, crashed_task)
+        tasks_file = load_tasks(mission.tasks_path)
+        plan = _plan(mission, tasks_file.tasks, state, options, crashed_task)
         write_json_atomic(orchestrator / NEXT_TASK_FILE, plan.capsule)
         if options.print_only:
             return Outcome(plan=plan)
-        process, session = _launch_session(mission, state, plan, options)
+        process, session = _launch_session(mission, state, tasks_file, plan, options)
     if process is None:
         return Outcome(plan=plan, session=session)
     report(f"session {session.session_id} started: task {plan.task.id}, pid {session.pid}")
@@ -199,7 +200,7 @@ def _plan(mission: Mission, tasks: list[Task], state: State, options: RunOptions
         runtime=runtime,
         progress=progress,
         milestone=milestone,
-        previous_session=state.sessions[-1] if state.sessions else None,
+        previous_session=next(iter(state.last(1)), None),
         branch=branch,
     )
     prompt = render(find_template(mission, options.template, options.configured_template), context)
@@ -222,7 +223,7 @@ def _plan(mission: Mission, tasks: list[Task], state: State, options: RunOptions
 
 
 def _launch_session(
-    mission: Mission, state: State, plan: Plan, options: RunOptions
+    mission: Mission, state: State, tasks_file: TasksFile, plan: Plan, options: RunOptions
 ) -> tuple[subprocess.Popen[bytes] | None, Session]:
     """Mark the task, take the session lock and start the agent; undo all of it if it cannot start.
 
@@ -243,7 +244,7 @@ def _launch_session(
     )
     before = plan.task.status
     if before != TaskStatus.IN_PROGRESS:
-        set_status(mission.tasks_path, plan.task.id, TaskStatus.IN_PROGRESS)
+        tasks_file.write_status(plan.task.id, TaskStatus.IN_PROGRESS)
     write_session_lock(orchestrator, lock)
     env = {
         **os.environ,

@@ -83,35 +83,64 @@ class Session:
         del data["extra"]
         return {**data, **self.extra}
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], where: str) -> Session:
+        fields = _typed_fields(record, _SESSION_FIELDS, _SESSION_REQUIRED)
+        if isinstance(fields, str):
+            msg = f"{where}: state is corrupt: {fields}; fix it by hand (coord never overwrites it)"
+            raise CoordError(msg)
+        known, extra = fields
+        return cls(**known, extra=MappingProxyType(extra))
+
 
 @dataclass(frozen=True, kw_only=True)
 class State:
+    """The mission state. Session records stay as read (a mission holds thousands of them)
+    and become `Session` values only when a command looks at one."""
+
     mission_id: str
     status: str = "pending"
-    sessions: tuple[Session, ...] = ()
+    records: tuple[Mapping[str, Any], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    source: str = field(default=STATE_FILE, compare=False)
+    """Where the state was read from, for error messages."""
+
+    @property
+    def sessions(self) -> list[Session]:
+        return self.last(len(self.records))
+
+    def last(self, count: int) -> list[Session]:
+        """The last ``count`` sessions, oldest first."""
+        first = max(0, len(self.records) - count)
+        return [self._session(index) for index in range(first, len(self.records))]
+
+    def session(self, session_id: str) -> Session | None:
+        for index in range(len(self.records) - 1, -1, -1):
+            if self.records[index]["session_id"] == session_id:
+                return self._session(index)
+        return None
+
+    def _session(self, index: int) -> Session:
+        return Session.from_record(self.records[index], f"{self.source}: sessions[{index}]")
 
     def next_session_id(self) -> str:
-        numbers = [len(self.sessions)]
-        for session in self.sessions:
-            suffix = session.session_id.removeprefix("sess-")
+        numbers = [len(self.records)]
+        for record in self.records:
+            suffix = record["session_id"].removeprefix("sess-")
             if suffix.isdigit():
                 numbers.append(int(suffix))
         return f"sess-{max(numbers) + 1:03d}"
 
-    def session(self, session_id: str) -> Session | None:
-        return next((s for s in reversed(self.sessions) if s.session_id == session_id), None)
-
     def with_session(self, session: Session) -> State:
         """This state with ``session`` replacing the record of the same id, or appended."""
-        sessions = list(self.sessions)
-        for index in range(len(sessions) - 1, -1, -1):
-            if sessions[index].session_id == session.session_id:
-                sessions[index] = session
+        records = list(self.records)
+        for index in range(len(records) - 1, -1, -1):
+            if records[index]["session_id"] == session.session_id:
+                records[index] = session.to_dict()
                 break
         else:
-            sessions.append(session)
-        return replace(self, sessions=tuple(sessions))
+            records.append(session.to_dict())
+        return replace(self, records=tuple(records))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,7 +148,7 @@ class State:
             "mission_id": self.mission_id,
             "status": self.status,
             **self.extra,
-            "sessions": [session.to_dict() for session in self.sessions],
+            "sessions": list(self.records),
         }
 
 
@@ -222,7 +251,7 @@ def load_state(orchestrator: Path, mission_id: str, *, keep_copy: bool = False) 
         problem = f"{where}: state is not valid JSON ({getattr(exc, 'msg', exc)})"
         data = None
     if problem is None:
-        state = _state_from(data, mission_id)
+        state = _state_from(data, mission_id, display_path(path))
         if isinstance(state, State):
             return state
         problem = f"{display_path(path)}: state is corrupt: {state}"
@@ -237,21 +266,25 @@ def load_state(orchestrator: Path, mission_id: str, *, keep_copy: bool = False) 
     raise CoordError(f"{problem}; fix it by hand or move it away (coord never overwrites it)")
 
 
-def _state_from(data: Any, mission_id: str) -> State | str:
+def _state_from(data: Any, mission_id: str, source: str) -> State | str:
     if not isinstance(data, dict):
         return "expected a JSON object"
-    sessions_data = data.get("sessions", [])
-    if not isinstance(sessions_data, list):
+    records = data.get("sessions", [])
+    if not isinstance(records, list):
         return "`sessions` must be a list"
-    sessions = []
-    for index, item in enumerate(sessions_data):
-        if not isinstance(item, dict):
-            return f"sessions[{index}] must be an object"
-        fields = _typed_fields(item, _SESSION_FIELDS, _SESSION_REQUIRED)
-        if isinstance(fields, str):
-            return f"sessions[{index}]: {fields}"
-        known, extra = fields
-        sessions.append(Session(**known, extra=MappingProxyType(extra)))
+    # Every record needs its identity; the other fields are checked when a record is used.
+    for index, item in enumerate(records):
+        if (
+            type(item) is not dict
+            or type(item.get("session_id")) is not str
+            or type(item.get("runtime")) is not str
+            or type(item.get("pid")) is not int
+            or type(item.get("started_at")) is not str
+        ):
+            if not isinstance(item, dict):
+                return f"sessions[{index}] must be an object"
+            fields = _typed_fields(item, _SESSION_FIELDS, _SESSION_REQUIRED)
+            return f"sessions[{index}]: {fields if isinstance(fields, str) else 'identity fields are malformed'}"
     status = data.get("status", "pending")
     if not isinstance(status, str):
         return "`status` must be a string"
@@ -260,8 +293,9 @@ def _state_from(data: Any, mission_id: str) -> State | str:
     return State(
         mission_id=stored_id if isinstance(stored_id, str) else mission_id,
         status=status,
-        sessions=tuple(sessions),
+        records=tuple(records),
         extra=MappingProxyType(extra),
+        source=source,
     )
 
 

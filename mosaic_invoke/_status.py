@@ -69,7 +69,7 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
         "next_task_reason": found if isinstance(found, str) else None,
         "session": live,
         "stale_lock": stale,
-        "sessions": [session.to_dict() for session in state.sessions[-recent:]] if recent else [],
+        "sessions": [session.to_dict() for session in state.last(recent)],
         "warnings": [warning] if warning else [],
     }
 

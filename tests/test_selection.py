@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 
@@ -17,8 +16,9 @@ def make(task_id: str, status: str, milestone: str | None = "M1", depends: tuple
         milestone=milestone,
         description="",
         depends_on=depends,
-        columns=MappingProxyType({}),
         line=1,
+        cells=(),
+        header=(),
     )
 
 

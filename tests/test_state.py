@@ -49,6 +49,7 @@ def test_round_trip_keeps_every_field_and_unknown_ones(tmp_path: Path) -> None:
     }
     (tmp_path / "state.json").write_text(json.dumps(data))
     state = load_state(tmp_path, "auth")
+    assert len(state.records) == 2
     assert state.sessions[0].duration_seconds == 2463
     assert state.sessions[0].extra == {"tokens": 99}
     assert state.sessions[1].running
@@ -60,13 +61,13 @@ def test_round_trip_keeps_every_field_and_unknown_ones(tmp_path: Path) -> None:
 
 def test_no_state_file_gives_an_empty_state(tmp_path: Path) -> None:
     state = load_state(tmp_path, "auth")
-    assert (state.mission_id, state.status, state.sessions) == ("auth", "pending", ())
+    assert (state.mission_id, state.status, state.records, state.sessions) == ("auth", "pending", (), [])
     assert state.next_session_id() == "sess-001"
 
 
 def test_session_ids_follow_the_highest_number() -> None:
     sessions = tuple(Session(session_id=f"sess-{n:03d}", runtime="claude", pid=1, started_at="x") for n in (1, 7))
-    assert State(mission_id="m", sessions=sessions).next_session_id() == "sess-008"
+    assert State(mission_id="m", records=tuple(s.to_dict() for s in sessions)).next_session_id() == "sess-008"
 
 
 @pytest.mark.parametrize(
@@ -145,7 +146,7 @@ from pathlib import Path
 from mosaic_invoke._state import Session, State, save_state
 os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
 sessions = tuple(Session(session_id=f"sess-{{n}}", runtime="x" * 1000, pid=n, started_at="t") for n in range(500))
-save_state(Path({str(tmp_path)!r}), State(mission_id="m", sessions=sessions))
+save_state(Path({str(tmp_path)!r}), State(mission_id="m", records=tuple(s.to_dict() for s in sessions)))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert result.returncode == -9
@@ -161,3 +162,14 @@ def test_seconds_between() -> None:
     assert seconds_between("2026-11-20T10:00:00.000Z", "2026-11-20T09:00:00.000Z") == 0
     assert seconds_between("garbage", "2026-11-20T09:00:00.000Z") is None
     assert now_iso().endswith("Z") and len(now_iso()) == len("2026-11-20T10:00:00.000Z")
+
+
+def test_a_malformed_field_of_a_session_in_use_is_reported(tmp_path: Path) -> None:
+    """Only identity fields are checked on load; the rest when a command reads that session."""
+    data = {"sessions": [{**SESSION, "exit_code": "zero"}]}
+    (tmp_path / "state.json").write_text(json.dumps(data))
+    state = load_state(tmp_path, "m")
+    with pytest.raises(
+        CoordError, match=r"state.json: sessions\[0\]: state is corrupt: `exit_code` must be an integer"
+    ):
+        state.last(1)

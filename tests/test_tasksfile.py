@@ -159,21 +159,45 @@ def test_set_status_changes_only_the_status_cell(
     task_id = data.draw(st.sampled_from(ids))
     status = data.draw(st.sampled_from(list(TaskStatus)))
     before = parse(path, text)
-    row = before.rows[task_id]
+    index = before.line_of[task_id]
     set_status(path, task_id, status)
     after_text = path.read_bytes().decode()
 
     after = parse(path, after_text)
-    assert after.rows[task_id].task.status is status
+    assert after.task(task_id).status is status
     assert {t.id: t.status for t in after.tasks if t.id != task_id} == {
         t.id: t.status for t in before.tasks if t.id != task_id
     }
     # Every line but the task's is byte-identical; in that line only the status cell changed.
-    assert after.lines[: row.index] == before.lines[: row.index]
-    assert after.lines[row.index + 1 :] == before.lines[row.index + 1 :]
-    start, end = row.status_span
-    old_line, new_line = before.lines[row.index], after.lines[row.index]
-    new_end = end + len(new_line) - len(old_line)
+    assert after.lines[:index] == before.lines[:index]
+    assert after.lines[index + 1 :] == before.lines[index + 1 :]
+    old_line, new_line = before.lines[index], after.lines[index]
+    column = before.tasks[0].header.index("status")
+    old_pipes = [i for i, c in enumerate(old_line) if c == "|"]
+    new_pipes = [i for i, c in enumerate(new_line) if c == "|"]
+    start, end, new_end = old_pipes[column] + 1, old_pipes[column + 1], new_pipes[column + 1]
     assert new_line[:start] == old_line[:start]
     assert new_line[new_end:] == old_line[end:]
     assert new_line[start:new_end].strip() == status.value
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(table=tables())
+def test_the_column_wise_path_agrees_with_the_row_by_row_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: tuple[str, list[str]]
+) -> None:
+    from mosaic_invoke import _tasksfile
+
+    text, _ = table
+    fast = parse(tmp_path / "TASKS.md", text).tasks
+    with monkeypatch.context() as patch:
+        patch.setattr(_tasksfile, "_fast_table", lambda *args: None)
+        slow = parse(tmp_path / "TASKS.md", text).tasks
+    assert fast == slow
+
+
+def test_rows_with_escaped_pipes_and_blank_rows_take_the_row_by_row_path(tmp_path: Path) -> None:
+    path = tasks_file(
+        tmp_path, "| id | status | description |\n|---|---|---|\n| A | done | a \\| b |\n|  |  |  |\n| B | done | c |\n"
+    )
+    assert [(t.id, t.description, t.line) for t in read_tasks(path)] == [("A", "a \\| b", 3), ("B", "c", 5)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
 import os
 import shlex
@@ -193,6 +192,8 @@ class _Checker:
                 self.problem(key_node, prefix + key, f"duplicate key (first set on line {first})")
                 continue
             if key not in allowed:
+                import difflib
+
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"; did you mean `{close[0]}`?" if close else f"; known keys: {', '.join(allowed)}"
                 self.problem(key_node, prefix + key, f"unknown key{hint}")
@@ -312,3 +313,27 @@ def parse_command(value: object) -> tuple[str, ...] | None:
     else:
         return None
     return argv or None
+
+
+def current_branch(root: Path) -> str | None:
+    """The checked-out branch, read from ``.git`` as ``git branch --show-current`` reports it."""
+    for folder in (root, *root.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            git_dir = dot_git
+        elif dot_git.is_file():
+            try:
+                text = dot_git.read_text(errors="replace").strip()
+            except OSError:
+                return None
+            if not text.startswith("gitdir:"):
+                return None
+            git_dir = (folder / text.removeprefix("gitdir:").strip()).resolve()
+        else:
+            continue
+        try:
+            head = (git_dir / "HEAD").read_text(errors="replace").strip()
+        except OSError:
+            return None
+        return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+    return None

@@ -7,10 +7,7 @@ render a prompt (``coord.status``) do not pay for it.
 from __future__ import annotations
 
 import functools
-import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +15,8 @@ from ._config import Milestone, Mission
 from ._exceptions import CoordError
 from ._files import display_path, expand_user
 from ._launch import Runtime
-from ._state import Session
+from ._selection import Progress
+from ._state import Session, format_duration
 from ._tasksfile import Task
 
 if TYPE_CHECKING:
@@ -29,33 +27,10 @@ PACKAGED_PREFIX = "mosaic"
 PROJECT_TEMPLATE = Path(".mosaic") / "templates" / DEFAULT_TEMPLATE
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Progress:
-    done: int
-    total: int
-
-    @property
-    def pct(self) -> int:
-        return self.done * 100 // self.total if self.total else 0
-
-    @classmethod
-    def of(cls, tasks: list[Task]) -> Progress:
-        return cls(done=sum(task.status == "done" for task in tasks), total=len(tasks))
-
-
-def format_duration(seconds: int | None) -> str:
-    """``45s``, ``3m 5s``, ``2h 7m``; an em dash when unknown."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60}m"
-
-
 def packaged_templates() -> Path:
     """The default templates: inside the installed package, else beside a checkout."""
+    from importlib import resources
+
     packaged = resources.files("mosaic_invoke") / "templates"
     if packaged.is_dir():
         return Path(str(packaged))
@@ -108,6 +83,8 @@ def render(template: Path | None, context: Mapping[str, Any]) -> str:
 
 def _location(exc: BaseException, template: Path | None) -> str:
     """``file:line`` of the innermost template frame (Jinja rewrites frames to template lines)."""
+    import traceback
+
     roots = {str(packaged_templates())}
     if template is not None:
         roots.add(str(template.parent))

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from . import _launch
-from ._config import Milestone, Mission, load_mission
+from ._config import Milestone, Mission, current_branch, load_mission
 from ._exceptions import CoordError, SessionActive
 from ._files import write_json_atomic
-from ._prompt import Progress, build_context, capsule, find_template, render
-from ._selection import current_milestone, named_milestone, named_task, next_runnable
+from ._prompt import build_context, capsule, find_template, render
+from ._selection import Progress, current_milestone, named_milestone, named_task, next_runnable
 from ._state import (
     LOGS_DIR,
     NEXT_TASK_FILE,
@@ -78,30 +78,6 @@ class Outcome:
         return self.session.exit_code
 
 
-def current_branch(root: Path) -> str | None:
-    """The checked-out branch, read from ``.git`` as ``git branch --show-current`` reports it."""
-    for folder in (root, *root.parents):
-        dot_git = folder / ".git"
-        if dot_git.is_dir():
-            git_dir = dot_git
-        elif dot_git.is_file():
-            try:
-                text = dot_git.read_text(errors="replace").strip()
-            except OSError:
-                return None
-            if not text.startswith("gitdir:"):
-                return None
-            git_dir = (folder / text.removeprefix("gitdir:").strip()).resolve()
-        else:
-            continue
-        try:
-            head = (git_dir / "HEAD").read_text(errors="replace").strip()
-        except OSError:
-            return None
-        return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
-    return None
-
-
 def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool = False) -> Outcome:
     """``coord.run`` (and, with ``resume``, ``coord.resume``) for the mission in ``mission_file``."""
     mission = load_mission(mission_file)
@@ -133,7 +109,7 @@ def _settle_lock(
         report(warning)
     if lock is None:
         return state, None
-    verdict = judge(lock)
+    verdict = lock.judge()
     if verdict == "live":
         msg = (
             f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
@@ -166,13 +142,6 @@ def _settle_lock(
         report(f"session {lock.session_id} (pid {lock.pid}) recorded as crashed")
     remove_session_lock(orchestrator)
     return state, lock.task_id
-
-
-def judge(lock: SessionLock) -> str:
-    """``live``, ``stale`` or ``foreign`` (another host's pid cannot be checked here)."""
-    if lock.host is not None and lock.host != _launch.hostname():
-        return "foreign"
-    return "live" if _launch.is_alive(lock.pid, lock.pid_started_at) else "stale"
 
 
 def _plan(mission: Mission, tasks: list[Task], state: State, options: RunOptions, crashed_task: str | None) -> Plan:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._config import Milestone, MilestoneStatus, Mission
@@ -11,6 +11,20 @@ from ._exceptions import CoordError
 from ._tasksfile import Task, TaskStatus
 
 _FINISHED = (TaskStatus.DONE, TaskStatus.CANCELLED)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Progress:
+    done: int
+    total: int
+
+    @property
+    def pct(self) -> int:
+        return self.done * 100 // self.total if self.total else 0
+
+    @classmethod
+    def of(cls, tasks: list[Task]) -> Progress:
+        return cls(done=sum(task.status == "done" for task in tasks), total=len(tasks))
 
 
 def milestone_status(milestone: Milestone, tasks: Sequence[Task]) -> MilestoneStatus:
@@ -83,6 +97,8 @@ def next_runnable(tasks: Sequence[Task], milestone: Milestone | None) -> Task | 
 
 
 def _unknown(kind: str, value: str, known: list[str], source: Path) -> str:
+    import difflib
+
     close = difflib.get_close_matches(value, known, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     return f"unknown {kind} {value!r} in {source.name}{hint}"

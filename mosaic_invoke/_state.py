@@ -13,8 +13,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import fasteners
-
 from ._exceptions import CoordError
 from ._files import display_path, write_json_atomic
 
@@ -27,6 +25,17 @@ STATE_LOCK_FILE = "coord.lock"
 STATE_VERSION = 1
 
 ENDED_REASONS = ("completed", "failed", "interrupted", "crashed")
+
+
+def format_duration(seconds: int | None) -> str:
+    """``45s``, ``3m 5s``, ``2h 7m``; an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60}m"
 
 
 def now_iso() -> str:
@@ -166,6 +175,14 @@ class SessionLock:
 
     def to_dict(self) -> dict[str, Any]:
         return _present_fields(self)
+
+    def judge(self) -> str:
+        """``live``, ``stale`` or ``foreign`` (another host's pid cannot be checked here)."""
+        from ._launch import hostname, is_alive
+
+        if self.host is not None and self.host != hostname():
+            return "foreign"
+        return "live" if is_alive(self.pid, self.pid_started_at) else "stale"
 
 
 _SESSION_FIELDS = {
@@ -345,6 +362,8 @@ def state_lock(orchestrator: Path) -> Iterator[None]:
     except OSError as exc:
         msg = f"{display_path(orchestrator)}: cannot create the orchestrator folder: {exc.strerror}"
         raise CoordError(msg) from None
+    import fasteners  # only commands that write need it
+
     lock = fasteners.InterProcessLock(str(orchestrator / STATE_LOCK_FILE))
     try:
         lock.acquire()

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._config import load_mission
-from ._prompt import Progress, format_duration
-from ._runner import current_branch, judge
-from ._selection import current_milestone, milestone_status, next_runnable
-from ._state import load_state, read_session_lock
+from ._config import current_branch, load_mission
+from ._selection import Progress, current_milestone, milestone_status, next_runnable
+from ._state import format_duration, load_state, read_session_lock
 from ._tasksfile import TaskStatus, read_tasks
 
 RECENT_SESSIONS = 5
@@ -42,7 +40,7 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
     found = next_runnable(tasks, current)
     live = stale = None
     if lock is not None:
-        verdict = judge(lock)
+        verdict = lock.judge()
         if verdict == "stale":
             stale = {"session_id": lock.session_id, "pid": lock.pid, "host": lock.host}
         else:

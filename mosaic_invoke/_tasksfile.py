@@ -12,7 +12,6 @@ import bisect
 import enum
 import gc
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,7 +38,6 @@ class TaskStatus(str, enum.Enum):
 
 _STATUSES = {status.value: status for status in TaskStatus}
 _KNOWN_STATUSES = ", ".join(_STATUSES)
-_SEPARATOR_CELL = re.compile(r"\s*:?-+:?\s*")
 
 
 class Task(NamedTuple):
@@ -351,7 +349,13 @@ def _is_row(line: str) -> bool:
 
 def _is_separator(line: str) -> bool:
     spans = _cells(line)
-    return bool(spans) and all(_SEPARATOR_CELL.fullmatch(line[start:end]) for start, end in spans)
+    return bool(spans) and all(_is_rule(line[start:end].strip()) for start, end in spans)
+
+
+def _is_rule(cell: str) -> bool:
+    """A separator cell: dashes, with a colon at either end for alignment (``:---:``)."""
+    core = cell.removeprefix(":").removesuffix(":")
+    return bool(core) and not core.strip("-")
 
 
 def _cells(line: str) -> list[tuple[int, int]]:

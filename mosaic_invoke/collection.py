@@ -138,7 +138,7 @@ def _launch(c: Context, resume: bool, json: bool, mission: str | None, **flags: 
             print(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
             print(f"log: {session.log_path}")
         return
-    from ._prompt import format_duration
+    from ._state import format_duration
 
     _report(
         f"session {session.session_id} {session.ended_reason} "

@@ -1,0 +1,198 @@
+"""Benchmarks for coord, as ratios against `invoke --version` measured in the same run.
+
+    python benchmarks/run.py [--rounds N]
+
+Generates missions in a temporary folder (1k, 10k and 100k tasks; 10k sessions), times
+whole processes in interleaved rounds after a warm-up (median reported), and measures the
+tasks-file parser in-process. Prints each target with PASS or MISS; exits 0 either way:
+this is a measurement, not a test.
+
+Both the baseline and coord run with bytecode cached in a private folder, as an installed
+package has it (pip compiles on install), even where PYTHONDONTWRITEBYTECODE is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+MILESTONES = 10
+
+
+def make_mission(root: Path, tasks: int, sessions: int) -> Path:
+    """A mission with ``tasks`` rows over ten milestones (a third done) and ``sessions`` sessions."""
+    (root / ".mosaic" / "orchestrator").mkdir(parents=True)
+    (root / "docs").mkdir()
+    milestones = "".join(f"  - {{id: M{i}, name: Milestone {i}}}\n" for i in range(MILESTONES))
+    (root / ".mosaic" / "mission.yaml").write_text(
+        f"id: bench\nname: Benchmark mission\nquality_gates: make test\nmilestones:\n{milestones}"
+    )
+    per_milestone = max(1, tasks // MILESTONES)
+    rows = [
+        "| id | status | milestone | description | depends_on |",
+        "|----|--------|-----------|-------------|------------|",
+    ]
+    for n in range(tasks):
+        status = "done" if n < tasks // 3 else "not-started"
+        depends = f"T-{n - 1:06d}" if n % 5 else ""
+        rows.append(f"| T-{n:06d} | {status} | M{n // per_milestone} | Task number {n}, with a few words | {depends} |")
+    (root / "docs" / "TASKS.md").write_text("# Tasks\n\n" + "\n".join(rows) + "\n")
+    records = [
+        {
+            "session_id": f"sess-{n + 1:03d}",
+            "runtime": "claude",
+            "pid": 1000 + n,
+            "pid_started_at": 5,
+            "host": "bench",
+            "started_at": "2026-11-20T10:00:00.000Z",
+            "ended_at": "2026-11-20T10:41:03.000Z",
+            "ended_reason": "completed",
+            "exit_code": 0,
+            "duration_seconds": 2463,
+            "milestone_id": "M1",
+            "task_id": f"T-{n % max(tasks, 1):06d}",
+        }
+        for n in range(sessions)
+    ]
+    state = {"version": 1, "mission_id": "bench", "status": "active", "sessions": records}
+    (root / ".mosaic" / "orchestrator" / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+    return root
+
+
+def time_commands(commands: dict[str, tuple[list[str], Path]], rounds: int, env: dict[str, str]) -> dict[str, float]:
+    """Median wall time of each command, run in interleaved rounds after two warm-up rounds."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for round_number in range(rounds + 2):
+        for name, (argv, cwd) in commands.items():
+            start = time.perf_counter()
+            subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            if round_number >= 2:
+                samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+PARSE_SCRIPT = """
+import json, sys, time, tracemalloc
+from pathlib import Path
+from mosaic_invoke._tasksfile import TaskStatus, load
+path, task_id, trace = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+if trace:
+    tracemalloc.start()
+start = time.perf_counter()
+tasks_file = load(path)
+tasks_file.write_status(task_id, TaskStatus.IN_PROGRESS)
+elapsed = time.perf_counter() - start
+peak = tracemalloc.get_traced_memory()[1] if trace else 0
+print(json.dumps({"seconds": elapsed, "peak": peak}))
+"""
+
+
+def parse_and_set(path: Path, task_id: str, rounds: int, env: dict[str, str]) -> tuple[float, float]:
+    """Median seconds to parse ``path`` and set one status (fresh process each), and peak MiB."""
+
+    def once(trace: bool) -> dict[str, float]:
+        result = subprocess.run(
+            [sys.executable, "-c", PARSE_SCRIPT, str(path), task_id, "1" if trace else "0"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    once(False)
+    seconds = statistics.median(once(False)["seconds"] for _ in range(rounds))
+    return seconds, once(True)["peak"] / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per command (default 15)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="mosaic-bench-") as tmp:
+        base = Path(tmp)
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(base / "pycache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        print(f"generating missions in {base} ...", flush=True)
+        m1k = make_mission(base / "m1k", 1_000, 0)
+        m10k = make_mission(base / "m10k", 10_000, 10_000)
+        m100k = make_mission(base / "m100k", 100_000, 0)
+
+        coord = str(BIN / "mosaic-coord")
+        times = time_commands(
+            {
+                "baseline": ([str(BIN / "invoke"), "--version"], base),
+                "status": ([coord, "status", "--json"], m10k),
+                "print_only": ([coord, "run", "--print-only", "--task", "T-004000"], m10k),
+                "status_1k": ([coord, "status", "--json"], m1k),
+            },
+            args.rounds,
+            env,
+        )
+        parse_10k, _ = parse_and_set(m10k / "docs" / "TASKS.md", "T-005000", args.rounds, env)
+        parse_100k, peak_100k = parse_and_set(m100k / "docs" / "TASKS.md", "T-050000", args.rounds, env)
+
+    baseline = times["baseline"]
+    rows = [
+        ("invoke --version (baseline)", f"{baseline:.3f} s", "", "", None),
+        (
+            "mosaic-coord status --json, 1k tasks",
+            f"{times['status_1k']:.3f} s",
+            "",
+            f"{times['status_1k'] / baseline:.2f}x",
+            None,
+        ),
+        (
+            "mosaic-coord status --json, 10k tasks / 10k sessions",
+            f"{times['status']:.3f} s",
+            "<= 1.40x",
+            f"{times['status'] / baseline:.2f}x",
+            times["status"] / baseline <= 1.40,
+        ),
+        (
+            "mosaic-coord run --print-only, 10k tasks",
+            f"{times['print_only']:.3f} s",
+            "<= 1.80x",
+            f"{times['print_only'] / baseline:.2f}x",
+            times["print_only"] / baseline <= 1.80,
+        ),
+        (
+            "parse + set_status, 100k rows (in-process)",
+            f"{parse_100k:.3f} s",
+            "< 0.50 s",
+            f"{parse_100k:.3f} s",
+            parse_100k < 0.5,
+        ),
+        ("peak memory of that", f"{peak_100k:.1f} MiB", "< 150 MiB", f"{peak_100k:.1f} MiB", peak_100k < 150),
+        ("parse + set_status, 10k rows (in-process)", f"{parse_10k:.3f} s", "", "", None),
+        (
+            "scaling: 100k over 10k",
+            f"{parse_100k / parse_10k:.1f}x",
+            "<= 12x",
+            f"{parse_100k / parse_10k:.1f}x",
+            parse_100k / parse_10k <= 12,
+        ),
+    ]
+    print(
+        f"\n{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
+        f"{platform.machine()}; median of {args.rounds} rounds\n"
+    )
+    print(f"| {'benchmark':<52} | {'median':>10} | {'target':>9} | {'measured':>10} | result |")
+    print(f"|{'-' * 54}|{'-' * 12}|{'-' * 11}|{'-' * 12}|--------|")
+    for name, median, target, measured, ok in rows:
+        verdict = "" if ok is None else ("PASS" if ok else "MISS")
+        print(f"| {name:<52} | {median:>10} | {target:>9} | {measured:>10} | {verdict:<6} |")
+
+
+if __name__ == "__main__":
+    main()

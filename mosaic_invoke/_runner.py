@@ -86,7 +86,7 @@ def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool
         state = load_state(orchestrator, mission.id, keep_copy=True)
         state, crashed_task = _settle_lock(mission, state, options, report, resume=resume)
         tasks_file = load_tasks(mission.tasks_path)
-        plan = _plan(mission, tasks_file.tasks, state, options, crashed_task)
+        plan = _plan(mission, tasks_file, state, options, crashed_task)
         write_json_atomic(orchestrator / NEXT_TASK_FILE, plan.capsule)
         if options.print_only:
             return Outcome(plan=plan)
@@ -144,24 +144,25 @@ def _settle_lock(
     return state, lock.task_id
 
 
-def _plan(mission: Mission, tasks: list[Task], state: State, options: RunOptions, crashed_task: str | None) -> Plan:
+def _plan(mission: Mission, tasks: TasksFile, state: State, options: RunOptions, crashed_task: str | None) -> Plan:
     chosen_milestone = named_milestone(mission, options.milestone) if options.milestone else None
+    counts = tasks.counts()
     if options.task:
-        task = named_task(tasks, options.task, mission.tasks_path)
-    elif crashed_task and any(t.id == crashed_task and t.status == TaskStatus.IN_PROGRESS for t in tasks):
-        task = named_task(tasks, crashed_task, mission.tasks_path)
+        task = named_task(tasks, options.task)
+    elif crashed_task and tasks.status_of(crashed_task) is TaskStatus.IN_PROGRESS:
+        task = named_task(tasks, crashed_task)
     else:
-        found = next_runnable(tasks, chosen_milestone or current_milestone(mission, tasks))
+        found = next_runnable(tasks, chosen_milestone or current_milestone(mission, counts))
         if isinstance(found, str):
             raise CoordError(f"{found}; pass --task to choose one")
         task = found
-    milestone = chosen_milestone or mission.milestone(task.milestone) or current_milestone(mission, tasks)
+    milestone = chosen_milestone or mission.milestone(task.milestone) or current_milestone(mission, counts)
     runtime = _launch.resolve_runtime(
         options.runtime or mission.runtime or _launch.DEFAULT_RUNTIME,
         {**mission.runtimes, **options.runtimes},
         options.command,
     )
-    progress = Progress.of(tasks)
+    progress = Progress.of(counts)
     branch = current_branch(mission.root)
     context = build_context(
         mission=mission,

@@ -1,20 +1,21 @@
-"""Which milestone is current and which task runs next: derived from mission and tasks."""
+"""Which milestone is current and which task runs next: derived from mission and tasks file."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 from ._config import Milestone, MilestoneStatus, Mission
 from ._exceptions import CoordError
-from ._tasksfile import Task, TaskStatus
+from ._tasksfile import Task, TasksFile, TaskStatus
 
 _FINISHED = (TaskStatus.DONE, TaskStatus.CANCELLED)
+Counts = Counter[tuple[str | None, TaskStatus]]
+"""How many tasks have each (milestone, status): `TasksFile.counts`."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Progress:
+class Progress(NamedTuple):
     done: int
     total: int
 
@@ -23,25 +24,26 @@ class Progress:
         return self.done * 100 // self.total if self.total else 0
 
     @classmethod
-    def of(cls, tasks: list[Task]) -> Progress:
-        return cls(done=sum(task.status == "done" for task in tasks), total=len(tasks))
+    def of(cls, counts: Counts) -> Progress:
+        done = sum(n for (_, status), n in counts.items() if status is TaskStatus.DONE)
+        return cls(done=done, total=sum(counts.values()))
 
 
-def milestone_status(milestone: Milestone, tasks: Sequence[Task]) -> MilestoneStatus:
+def milestone_status(milestone: Milestone, counts: Counts) -> MilestoneStatus:
     """The status written in mission.yaml, else derived from the milestone's tasks."""
     if milestone.status is not None:
         return milestone.status
-    own = [task for task in tasks if task.milestone == milestone.id]
-    if own and all(task.status in _FINISHED for task in own):
+    own = {status for (milestone_id, status), n in counts.items() if milestone_id == milestone.id and n}
+    if own and own <= set(_FINISHED):
         return MilestoneStatus.DONE
-    if any(task.status != TaskStatus.NOT_STARTED for task in own):
+    if own - {TaskStatus.NOT_STARTED}:
         return MilestoneStatus.IN_PROGRESS
     return MilestoneStatus.PENDING
 
 
-def current_milestone(mission: Mission, tasks: Sequence[Task]) -> Milestone | None:
+def current_milestone(mission: Mission, counts: Counts) -> Milestone | None:
     """The first in-progress milestone, else the first pending one, in mission.yaml order."""
-    statuses = [(milestone, milestone_status(milestone, tasks)) for milestone in mission.milestones]
+    statuses = [(milestone, milestone_status(milestone, counts)) for milestone in mission.milestones]
     for wanted in (MilestoneStatus.IN_PROGRESS, MilestoneStatus.PENDING):
         for milestone, status in statuses:
             if status == wanted:
@@ -57,40 +59,40 @@ def named_milestone(mission: Mission, milestone_id: str) -> Milestone:
     return milestone
 
 
-def named_task(tasks: Sequence[Task], task_id: str, tasks_path: Path) -> Task:
+def named_task(tasks: TasksFile, task_id: str) -> Task:
     """The task ``task_id``, if it can run: not unknown, not done, not cancelled."""
-    task = next((task for task in tasks if task.id == task_id), None)
+    task = tasks.task(task_id)
     if task is None:
-        raise CoordError(_unknown("task", task_id, [t.id for t in tasks], tasks_path))
+        raise CoordError(_unknown("task", task_id, list(tasks.line_of), tasks.path))
     if task.status in _FINISHED:
         msg = f"task {task_id} is {task.status} and cannot be run; set it to not-started to run it again"
         raise CoordError(msg)
     return task
 
 
-def next_runnable(tasks: Sequence[Task], milestone: Milestone | None) -> Task | str:
+def next_runnable(tasks: TasksFile, milestone: Milestone | None) -> Task | str:
     """The next task to run in ``milestone`` (all tasks when None), or why there is none.
 
     A task left in-progress comes first: with no live session, it was cut off. Otherwise
     the first not-started task whose dependencies are all done, in file order.
     """
-    scope = [task for task in tasks if milestone is None or task.milestone == milestone.id]
-    for task in scope:
-        if task.status == TaskStatus.IN_PROGRESS:
-            return task
-    status_of = {task.id: task.status for task in tasks}
+    scope = [row for row in tasks.rows() if milestone is None or row.milestone == milestone.id]
+    for row in scope:
+        if row.status is TaskStatus.IN_PROGRESS:
+            return named_task(tasks, row.id)
     waiting = []
-    for task in scope:
-        if task.status != TaskStatus.NOT_STARTED:
+    for row in scope:
+        if row.status is not TaskStatus.NOT_STARTED:
             continue
-        pending = [dep for dep in task.depends_on if status_of.get(dep) != TaskStatus.DONE]
+        pending = [(dep, tasks.status_of(dep)) for dep in row.dependencies]
+        pending = [(dep, status) for dep, status in pending if status is not TaskStatus.DONE]
         if not pending:
-            return task
-        waiting.append(f"{task.id} waits on " + ", ".join(f"{dep} ({status_of.get(dep)})" for dep in pending))
+            return named_task(tasks, row.id)
+        waiting.append(f"{row.id} waits on " + ", ".join(f"{dep} ({status})" for dep, status in pending))
     where = f"milestone {milestone.id} ({milestone.name})" if milestone else "the tasks file"
     if not scope:
         return f"no tasks in {where}"
-    stuck = [f"{task.id} is {task.status}" for task in scope if task.status in (TaskStatus.BLOCKED, TaskStatus.FAILED)]
+    stuck = [f"{row.id} is {row.status}" for row in scope if row.status in (TaskStatus.BLOCKED, TaskStatus.FAILED)]
     if not waiting and not stuck:
         return f"every task in {where} is done or cancelled"
     return f"no runnable task in {where}: " + "; ".join([*waiting, *stuck])

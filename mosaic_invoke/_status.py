@@ -8,7 +8,8 @@ from typing import Any
 from ._config import current_branch, load_mission
 from ._selection import Progress, current_milestone, milestone_status, next_runnable
 from ._state import format_duration, load_state, read_session_lock
-from ._tasksfile import TaskStatus, read_tasks
+from ._tasksfile import TaskStatus
+from ._tasksfile import load as load_tasks
 
 RECENT_SESSIONS = 5
 
@@ -16,27 +17,28 @@ RECENT_SESSIONS = 5
 def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
     """Everything ``coord.status`` shows. Reads files only; never writes."""
     mission = load_mission(mission_file)
-    tasks = read_tasks(mission.tasks_path)
+    tasks = load_tasks(mission.tasks_path)
     state = load_state(mission.orchestrator_path, mission.id)
     lock, warning = read_session_lock(mission.orchestrator_path)
-    progress = Progress.of(tasks)
-    current = current_milestone(mission, tasks)
+    counts = tasks.counts()
+    progress = Progress.of(counts)
+    current = current_milestone(mission, counts)
     milestones = []
     for milestone in mission.milestones:
-        own = [task for task in tasks if task.milestone == milestone.id]
+        own = {status: n for (milestone_id, status), n in counts.items() if milestone_id == milestone.id}
         milestones.append(
             {
                 "id": milestone.id,
                 "name": milestone.name,
-                "status": milestone_status(milestone, tasks).value,
-                "done": sum(task.status == TaskStatus.DONE for task in own),
-                "total": len(own),
+                "status": milestone_status(milestone, counts).value,
+                "done": own.get(TaskStatus.DONE, 0),
+                "total": sum(own.values()),
                 "current": milestone is current,
             }
         )
-    counts = {status.value: 0 for status in TaskStatus}
-    for task in tasks:
-        counts[task.status.value] += 1
+    by_status = {status.value: 0 for status in TaskStatus}
+    for (_, status), n in counts.items():
+        by_status[status.value] += n
     found = next_runnable(tasks, current)
     live = stale = None
     if lock is not None:
@@ -55,14 +57,14 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
                 "checked": verdict == "live",
                 "log_path": record.log_path if record else None,
             }
-    finished = progress.total > 0 and all(t.status in (TaskStatus.DONE, TaskStatus.CANCELLED) for t in tasks)
+    finished = progress.total > 0 and by_status["done"] + by_status["cancelled"] == progress.total
     return {
         "mission": {"id": mission.id, "name": mission.name, "status": "completed" if finished else state.status},
         "project_path": str(mission.root),
         "branch": current_branch(mission.root),
         "progress": {"done": progress.done, "total": progress.total, "pct": progress.pct},
         "milestones": milestones,
-        "counts": counts,
+        "counts": by_status,
         "next_task": None if isinstance(found, str) else found.id,
         "next_task_reason": found if isinstance(found, str) else None,
         "session": live,

@@ -59,6 +59,21 @@ class Task(NamedTuple):
         return dict(zip(self.header, self.cells, strict=True))
 
 
+class Row(NamedTuple):
+    """What choosing the next task needs of a row: cheaper than a `Task`."""
+
+    id: str
+    status: TaskStatus
+    milestone: str
+    """The cell as written; empty when the task has no milestone."""
+    depends_on: str
+    """The cell as written: comma-separated ids."""
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return _split_ids(self.depends_on) if self.depends_on else ()
+
+
 @dataclass(frozen=True, slots=True)
 class _Table:
     header: tuple[str, ...]
@@ -92,6 +107,42 @@ class TasksFile:
             with _collector_paused():
                 self._tasks = [task for table in self.tables for task in _tasks_of(table)]
         return self._tasks
+
+    def counts(self) -> Counter[tuple[str | None, TaskStatus]]:
+        """How many tasks have each (milestone, status), counted a column at a time."""
+        counts: Counter[tuple[str | None, TaskStatus]] = Counter()
+        for table in self.tables:
+            statuses = table.columns[table.header.index("status")]
+            status_of = _status_lookup(statuses)
+            milestones = table.column("milestone") or repeat("", len(statuses))
+            for (milestone, value), count in Counter(zip(milestones, statuses, strict=True)).items():
+                counts[milestone or None, status_of[value]] += count
+        return counts
+
+    def rows(self) -> Iterator[Row]:
+        """Every task's id, status, milestone and dependencies, in file order, without building tasks."""
+        for table in self.tables:
+            statuses = table.columns[table.header.index("status")]
+            status_of = _status_lookup(statuses)
+            count = len(statuses)
+            yield from map(
+                Row._make,
+                zip(
+                    table.columns[table.header.index("id")],
+                    map(status_of.__getitem__, statuses),
+                    table.column("milestone") or repeat("", count),
+                    table.column("depends_on") or repeat("", count),
+                    strict=True,
+                ),
+            )
+
+    def status_of(self, task_id: str) -> TaskStatus | None:
+        index = self.line_of.get(task_id)
+        if index is None:
+            return None
+        table = self._table_at(index)
+        value = table.columns[table.header.index("status")][bisect.bisect_left(table.line_indices, index)]
+        return _STATUSES.get(value) or _STATUSES[value.lower()]
 
     def task(self, task_id: str) -> Task | None:
         index = self.line_of.get(task_id)
@@ -283,7 +334,7 @@ def _tasks_of(table: _Table, first: int = 0, last: int | None = None) -> list[Ta
         return values[first:last] if values is not None else list(repeat("", len(table.line_indices[first:last])))
 
     statuses = column("status")
-    status_of = {value: _status(value) for value in set(statuses)}
+    status_of = _status_lookup(statuses)
     return list(
         map(
             Task._make,
@@ -316,6 +367,11 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _status_lookup(values: Sequence[str]) -> dict[str, TaskStatus]:
+    """Each distinct status cell of a parsed (so valid) column, to its status."""
+    return {value: _STATUSES.get(value) or _STATUSES[value.lower()] for value in set(values)}
 
 
 def _status(value: str) -> TaskStatus | None:

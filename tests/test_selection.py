@@ -5,21 +5,15 @@ from pathlib import Path
 import pytest
 
 from mosaic_invoke._config import Milestone, MilestoneStatus, Mission
-from mosaic_invoke._selection import current_milestone, milestone_status, next_runnable
-from mosaic_invoke._tasksfile import Task, TaskStatus
+from mosaic_invoke._selection import Progress, current_milestone, milestone_status, next_runnable
+from mosaic_invoke._tasksfile import Task, TasksFile, parse
 
 
-def make(task_id: str, status: str, milestone: str | None = "M1", depends: tuple[str, ...] = ()) -> Task:
-    return Task(
-        id=task_id,
-        status=TaskStatus(status),
-        milestone=milestone,
-        description="",
-        depends_on=depends,
-        line=1,
-        cells=(),
-        header=(),
-    )
+def tasks(*rows: tuple[str, str, str] | tuple[str, str, str, str]) -> TasksFile:
+    """A tasks file from (id, status, milestone[, depends_on]) rows."""
+    lines = ["| id | status | milestone | depends_on |", "|---|---|---|---|"]
+    lines += [f"| {row[0]} | {row[1]} | {row[2]} | {row[3] if len(row) > 3 else ''} |" for row in rows]
+    return parse(Path("TASKS.md"), "\n".join(lines) + "\n")
 
 
 def mission(*milestones: Milestone) -> Mission:
@@ -43,50 +37,52 @@ M2 = Milestone(id="M2", name="Two")
     ],
 )
 def test_milestone_status_is_derived_from_its_tasks(statuses: list[str], expected: MilestoneStatus) -> None:
-    tasks = [make(f"T-{n}", s) for n, s in enumerate(statuses)] + [make("X", "done", "M2")]
-    assert milestone_status(M1, tasks) is expected
+    rows = [(f"T-{n}", status, "M1") for n, status in enumerate(statuses)] + [("X", "done", "M2")]
+    assert milestone_status(M1, tasks(*rows).counts()) is expected
 
 
 def test_an_explicit_milestone_status_wins() -> None:
     pinned = Milestone(id="M1", name="One", status=MilestoneStatus.PENDING)
-    assert milestone_status(pinned, [make("T", "done")]) is MilestoneStatus.PENDING
+    assert milestone_status(pinned, tasks(("T", "done", "M1")).counts()) is MilestoneStatus.PENDING
 
 
 def test_current_milestone_is_the_first_in_progress_else_the_first_pending() -> None:
-    tasks = [make("A", "done", "M1"), make("B", "not-started", "M2")]
-    assert current_milestone(mission(M1, M2), tasks) == M2
-    tasks.append(make("C", "in-progress", "M3"))
     m3 = Milestone(id="M3", name="Three")
-    assert current_milestone(mission(M1, M2, m3), tasks) == m3
-    assert current_milestone(mission(M1), [make("A", "done")]) is None
+    assert current_milestone(mission(M1, M2), tasks(("A", "done", "M1"), ("B", "not-started", "M2")).counts()) == M2
+    counts = tasks(("A", "done", "M1"), ("B", "not-started", "M2"), ("C", "in-progress", "M3")).counts()
+    assert current_milestone(mission(M1, M2, m3), counts) == m3
+    assert current_milestone(mission(M1), tasks(("A", "done", "M1")).counts()) is None
+
+
+def test_progress_counts_cancelled_tasks_in_the_total_and_floors_the_percent() -> None:
+    progress = Progress.of(tasks(("A", "done", "M1"), ("B", "cancelled", "M1"), ("C", "Done", "")).counts())
+    assert (progress.done, progress.total, progress.pct) == (2, 3, 66)
+
+
+def found(result: Task | str) -> str:
+    assert isinstance(result, Task), result
+    return result.id
 
 
 def test_next_runnable_waits_for_dependencies_in_file_order() -> None:
-    tasks = [make("A", "done"), make("B", "not-started", depends=("C",)), make("C", "not-started", depends=("A",))]
-    found = next_runnable(tasks, M1)
-    assert isinstance(found, Task)
-    assert found.id == "C"
+    file = tasks(("A", "done", "M1"), ("B", "not-started", "M1", "C"), ("C", "not-started", "M1", "A"))
+    assert found(next_runnable(file, M1)) == "C"
 
 
 def test_a_cut_off_in_progress_task_comes_first() -> None:
-    tasks = [make("A", "not-started"), make("B", "in-progress")]
-    found = next_runnable(tasks, M1)
-    assert isinstance(found, Task)
-    assert found.id == "B"
+    assert found(next_runnable(tasks(("A", "not-started", "M1"), ("B", "in-progress", "M1")), M1)) == "B"
 
 
 def test_only_the_milestone_is_searched() -> None:
-    tasks = [make("A", "not-started", "M2"), make("B", "not-started", None)]
-    assert next_runnable(tasks, M1) == "no tasks in milestone M1 (One)"
-    found = next_runnable(tasks, None)
-    assert isinstance(found, Task)
-    assert found.id == "A"
+    file = tasks(("A", "not-started", "M2"), ("B", "not-started", ""))
+    assert next_runnable(file, M1) == "no tasks in milestone M1 (One)"
+    assert found(next_runnable(file, None)) == "A"
 
 
 def test_why_nothing_is_runnable() -> None:
-    assert next_runnable([make("A", "done"), make("B", "cancelled")], M1) == (
+    assert next_runnable(tasks(("A", "done", "M1"), ("B", "cancelled", "M1")), M1) == (
         "every task in milestone M1 (One) is done or cancelled"
     )
-    assert next_runnable([make("A", "failed"), make("B", "not-started", depends=("A",))], None) == (
+    assert next_runnable(tasks(("A", "failed", "M1"), ("B", "not-started", "M1", "A")), None) == (
         "no runnable task in the tasks file: B waits on A (failed); A is failed"
     )

@@ -7,6 +7,7 @@ render a prompt (``coord.status``) do not pay for it.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,6 +107,7 @@ def _environment(search_dir: str | None) -> jinja2.Environment:
         loaders.append(jinja2.FileSystemLoader(search_dir))
     environment = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 - markdown for an agent, not HTML
@@ -113,6 +115,19 @@ def _environment(search_dir: str | None) -> jinja2.Environment:
     )
     environment.filters["duration"] = format_duration
     return environment
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs, keyed by their source (Jinja checks it)."""
+    import jinja2
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "mosaic-invoke" / "templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # no cache then: templates compile on each run
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def build_context(

@@ -15,7 +15,6 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import NamedTuple
@@ -74,8 +73,7 @@ class Row(NamedTuple):
         return _split_ids(self.depends_on) if self.depends_on else ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Table:
+class _Table(NamedTuple):
     header: tuple[str, ...]
     columns: list[Sequence[str]]
     """The stripped cells, one sequence per header column."""

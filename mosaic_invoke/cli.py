@@ -16,6 +16,13 @@ class CoordProgram(Program):
     """Loads the project's ``invoke.yaml`` (``Program(namespace=...)`` alone never does) and
     exits 2 on wrong usage, where Invoke's parser exits 1."""
 
+    def print_version(self) -> None:
+        from . import __version__
+
+        # Looked up here, not at start-up: reading package metadata costs every command time.
+        self.version = __version__
+        super().print_version()
+
     def parse_core(self, argv: list[str] | None) -> None:
         try:
             super().parse_core(argv)
@@ -39,14 +46,7 @@ class CoordProgram(Program):
 
 
 def make_program() -> Program:
-    from . import __version__
-
-    return CoordProgram(
-        namespace=make_collection(),
-        name="mosaic-coord",
-        binary="mosaic-coord",
-        version=__version__,
-    )
+    return CoordProgram(namespace=make_collection(), name="mosaic-coord", binary="mosaic-coord")
 
 
 def main() -> None:

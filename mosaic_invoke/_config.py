@@ -31,8 +31,10 @@ class MilestoneStatus(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Milestone:
+    """One milestone of mission.yaml."""
+
     id: str
     name: str
     status: MilestoneStatus | None = None

@@ -10,10 +10,9 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, cast
+from typing import IO, NamedTuple, cast
 
 from ._exceptions import CoordError
 
@@ -26,8 +25,9 @@ PRESETS: Mapping[str, tuple[str, ...]] = {
 DEFAULT_RUNTIME = "claude"
 
 
-@dataclass(frozen=True, slots=True)
-class Runtime:
+class Runtime(NamedTuple):
+    """An agent runtime: its name and launch command, ``{prompt}`` marking the prompt."""
+
     name: str
     command: tuple[str, ...]
 

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _launch
 from ._config import Milestone, Mission, current_branch, load_mission
@@ -53,8 +53,7 @@ class RunOptions:
     detach: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class Plan:
+class Plan(NamedTuple):
     """A rendered launch: what print-only shows, and what a run starts."""
 
     task: Task
@@ -65,8 +64,9 @@ class Plan:
     capsule: dict[str, Any]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """What a run did: its plan, and the session it started (None in print-only mode)."""
+
     plan: Plan
     session: Session | None = None
     """The session as recorded at its end (None in print-only mode)."""

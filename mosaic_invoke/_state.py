@@ -68,6 +68,8 @@ def _present_fields(record: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, kw_only=True)
 class Session:
+    """One agent session, as state.json records it."""
+
     session_id: str
     runtime: str
     pid: int
@@ -164,6 +166,8 @@ class State:
 
 @dataclass(frozen=True, kw_only=True)
 class SessionLock:
+    """The running session, as session.lock records it."""
+
     session_id: str
     runtime: str
     pid: int

@@ -127,6 +127,8 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None  # no cache then: templates compile on each run
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return None
     return jinja2.FileSystemBytecodeCache(str(folder))
 
 

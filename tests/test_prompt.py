@@ -213,3 +213,11 @@ def test_the_readme_template_example_renders(golden_root: Path) -> None:
         "## Instructions\n\n1. Read `docs/TASKS.md`, then work on **B-2**: Renderer\n"
         "2. Owner: nobody; team payments\n3. Run `make lint test` before you mark it done"
     )
+
+
+def test_an_unusable_cache_folder_does_not_stop_rendering(golden_root: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("")
+    result = coord("run", "--print-only", "-t", "B-2", cwd=golden_root, env={"XDG_CACHE_HOME": str(blocker)})
+    assert result.returncode == 0, result.stderr
+    assert "## Continuation Mission" in result.stdout

@@ -116,7 +116,8 @@ def _show_command(command: tuple[str, ...]) -> str:
     return " ".join(parts if PROMPT in command else [*parts, PROMPT])
 
 
-def _launch(c: Context, resume: bool, json: bool, mission: str | None, **flags: Any) -> None:
+def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flags: Any) -> None:
+    """``run`` and ``resume``: their flags are spelled out in each signature, as Invoke reads them there."""
     from ._runner import run as run_mission
 
     with _exit_on_error():
@@ -181,9 +182,9 @@ def run(
     """Start an agent session on a task, with a continuation prompt."""
     _launch(
         c,
-        False,
-        json,
-        mission,
+        resume=False,
+        json=json,
+        mission=mission,
         task=task,
         runtime=runtime,
         milestone=milestone,
@@ -216,9 +217,9 @@ def resume(
     """Record a crashed session, then run again (the cut-off task by default)."""
     _launch(
         c,
-        True,
-        json,
-        mission,
+        resume=True,
+        json=json,
+        mission=mission,
         task=task,
         runtime=runtime,
         milestone=milestone,

@@ -83,20 +83,37 @@ class _Table(NamedTuple):
     def column(self, name: str) -> Sequence[str] | None:
         return self.columns[self.header.index(name)] if name in self.header else None
 
+    @property
+    def ids(self) -> Sequence[str]:
+        return self.columns[self.header.index("id")]
+
+    @property
+    def statuses(self) -> Sequence[str]:
+        return self.columns[self.header.index("status")]
+
+    def row_at(self, index: int) -> int:
+        """The row whose line is ``index`` in the file."""
+        return bisect.bisect_left(self.line_indices, index)
+
 
 class TasksFile:
     """A parsed tasks file: its text, its task tables, and where each task's row is."""
 
-    def __init__(self, path: Path, lines: list[str], tables: list[_Table], line_of: dict[str, int]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        lines: list[str],
+        tables: list[_Table],
+        line_of: dict[str, int],
+        stat: tuple[int, int] | None = None,
+    ) -> None:
         self.path = path
         self.lines = lines
         self.tables = tables
         self.line_of = line_of
+        self._stat = stat
+        """The file's (mtime, size) taken before it was read: a later change means re-read."""
         self._tasks: list[Task] | None = None
-        try:
-            self._stat: tuple[int, int] | None = _stat(path)
-        except OSError:
-            self._stat = None
 
     @property
     def tasks(self) -> list[Task]:
@@ -110,7 +127,7 @@ class TasksFile:
         """How many tasks have each (milestone, status), counted a column at a time."""
         counts: Counter[tuple[str | None, TaskStatus]] = Counter()
         for table in self.tables:
-            statuses = table.columns[table.header.index("status")]
+            statuses = table.statuses
             status_of = _status_lookup(statuses)
             milestones = table.column("milestone") or repeat("", len(statuses))
             for (milestone, value), count in Counter(zip(milestones, statuses, strict=True)).items():
@@ -120,13 +137,13 @@ class TasksFile:
     def rows(self) -> Iterator[Row]:
         """Every task's id, status, milestone and dependencies, in file order, without building tasks."""
         for table in self.tables:
-            statuses = table.columns[table.header.index("status")]
+            statuses = table.statuses
             status_of = _status_lookup(statuses)
             count = len(statuses)
             yield from map(
                 Row._make,
                 zip(
-                    table.columns[table.header.index("id")],
+                    table.ids,
                     map(status_of.__getitem__, statuses),
                     table.column("milestone") or repeat("", count),
                     table.column("depends_on") or repeat("", count),
@@ -139,15 +156,14 @@ class TasksFile:
         if index is None:
             return None
         table = self._table_at(index)
-        value = table.columns[table.header.index("status")][bisect.bisect_left(table.line_indices, index)]
-        return _STATUSES.get(value) or _STATUSES[value.lower()]
+        return _known_status(table.statuses[table.row_at(index)])
 
     def task(self, task_id: str) -> Task | None:
         index = self.line_of.get(task_id)
         if index is None:
             return None
         table = self._table_at(index)
-        row = bisect.bisect_left(table.line_indices, index)
+        row = table.row_at(index)
         return _tasks_of(table, row, row + 1)[0]
 
     def _table_at(self, index: int) -> _Table:
@@ -177,7 +193,11 @@ class TasksFile:
 
 
 def load(path: Path) -> TasksFile:
-    return parse(path, read_text(path, "tasks file"))
+    try:
+        stat: tuple[int, int] | None = _stat(path)
+    except OSError:
+        stat = None  # read_text says why
+    return parse(path, read_text(path, "tasks file"), stat)
 
 
 def read_tasks(path: Path) -> list[Task]:
@@ -196,13 +216,13 @@ def set_status(path: Path, task_id: str, status: TaskStatus) -> TaskStatus:
     return task.status
 
 
-def parse(path: Path, text: str) -> TasksFile:
+def parse(path: Path, text: str, stat: tuple[int, int] | None = None) -> TasksFile:
     """Parse ``text`` (read from ``path``), reporting every problem at once."""
     with _collector_paused():
-        return _parse(path, text)
+        return _parse(path, text, stat)
 
 
-def _parse(path: Path, text: str) -> TasksFile:
+def _parse(path: Path, text: str, stat: tuple[int, int] | None) -> TasksFile:
     label = display_path(path)
     lines = text.splitlines(keepends=True)
     problems: list[str] = []
@@ -227,7 +247,7 @@ def _parse(path: Path, text: str) -> TasksFile:
     _check(label, tables, line_of, problems)
     if problems:
         raise CoordError.from_problems(problems)
-    return TasksFile(path, lines, tables, line_of)
+    return TasksFile(path, lines, tables, line_of, stat)
 
 
 def _fast_table(header: tuple[str, ...], lines: list[str], start: int, end: int) -> _Table | None:
@@ -285,8 +305,7 @@ def _slow_table(
 
 def _index_table(label: str, table: _Table, line_of: dict[str, int], problems: list[str]) -> None:
     """Record where each id stands; report duplicates and unknown statuses with their lines."""
-    ids = table.columns[table.header.index("id")]
-    statuses = table.columns[table.header.index("status")]
+    ids, statuses = table.ids, table.statuses
     added = dict(zip(ids, table.line_indices, strict=True))
     if len(added) == len(ids) and (not line_of or line_of.keys().isdisjoint(added)):
         line_of.update(added)
@@ -315,8 +334,7 @@ def _check(label: str, tables: list[_Table], line_of: dict[str, int], problems: 
         unknown = {cell for cell in suspects if any(d not in line_of for d in _split_ids(cell))}
         if not unknown:
             continue
-        ids = table.columns[table.header.index("id")]
-        for task_id, cell, index in zip(ids, depends, table.line_indices, strict=True):
+        for task_id, cell, index in zip(table.ids, depends, table.line_indices, strict=True):
             if cell in unknown:
                 for dependency in _split_ids(cell):
                     if dependency not in line_of:
@@ -369,7 +387,12 @@ def _collector_paused() -> Iterator[None]:
 
 def _status_lookup(values: Sequence[str]) -> dict[str, TaskStatus]:
     """Each distinct status cell of a parsed (so valid) column, to its status."""
-    return {value: _STATUSES.get(value) or _STATUSES[value.lower()] for value in set(values)}
+    return {value: _known_status(value) for value in set(values)}
+
+
+def _known_status(value: str) -> TaskStatus:
+    """The status of a cell the parser accepted (exact, else case-insensitive)."""
+    return _STATUSES.get(value) or _STATUSES[value.lower()]
 
 
 def _status(value: str) -> TaskStatus | None:

@@ -201,3 +201,13 @@ def test_rows_with_escaped_pipes_and_blank_rows_take_the_row_by_row_path(tmp_pat
         tmp_path, "| id | status | description |\n|---|---|---|\n| A | done | a \\| b |\n|  |  |  |\n| B | done | c |\n"
     )
     assert [(t.id, t.description, t.line) for t in read_tasks(path)] == [("A", "a \\| b", 3), ("B", "c", 5)]
+
+
+def test_write_status_keeps_an_edit_made_since_the_file_was_read(tmp_path: Path) -> None:
+    from mosaic_invoke._tasksfile import load
+
+    path = tasks_file(tmp_path, "| id | status |\n|---|---|\n| A-1 | not-started |\n")
+    parsed = load(path)
+    path.write_text(path.read_text() + "| A-2 | blocked |\n")  # an agent or a human, meanwhile
+    parsed.write_status("A-1", TaskStatus.IN_PROGRESS)
+    assert path.read_text() == "| id | status |\n|---|---|\n| A-1 | in-progress |\n| A-2 | blocked |\n"

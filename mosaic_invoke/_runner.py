@@ -138,9 +138,12 @@ def _settle_lock(
             duration_seconds=seconds_between(session.started_at, ended_at),
         )
         state = state.with_session(crashed)
+        if options.print_only:  # a preview: the prompt as resume would write it, nothing recorded
+            return state, lock.task_id
         save_state(orchestrator, state)
         report(f"session {lock.session_id} (pid {lock.pid}) recorded as crashed")
-    remove_session_lock(orchestrator)
+    if not options.print_only:
+        remove_session_lock(orchestrator)
     return state, lock.task_id
 
 

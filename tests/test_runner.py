@@ -283,3 +283,14 @@ def test_a_missing_tasks_file(project: Path) -> None:
     result = coord("run", "--print-only", cwd=project)
     assert result.returncode == 1
     assert result.stderr.strip() == "coord: error: docs/TASKS.md: tasks file not found"
+
+
+def test_resume_print_only_previews_without_recording(project: Path) -> None:
+    write_lock(project, pid=999999)
+    before = (project / ORCH / "state.json").read_bytes()
+    result = coord("resume", "--print-only", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "- **Ended:** crashed" in result.stdout  # the prompt resume would give
+    assert "- **Next task:** T-002" in result.stdout
+    assert (project / ORCH / "state.json").read_bytes() == before
+    assert (project / ORCH / "session.lock").exists()

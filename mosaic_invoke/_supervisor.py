@@ -27,7 +27,13 @@ def main() -> int:
         except CoordError as error:
             print(json.dumps({"error": str(error)}), flush=True)
             return 1
-        print(json.dumps({"pid": process.pid, "pid_started_at": process_start_time(process.pid)}), flush=True)
+        try:
+            print(json.dumps({"pid": process.pid, "pid_started_at": process_start_time(process.pid)}), flush=True)
+        except BrokenPipeError:
+            # coord died before it could record the session: no agent may run untracked.
+            process.terminate()
+            process.wait()
+            return 1
         # coord has its answer and returns; from now on only the log hears from us.
         os.dup2(log.fileno(), sys.stdout.fileno())
     exit_code, interrupted = wait(process)

@@ -186,11 +186,14 @@ def _stat_fields(pid: int) -> list[str] | None:
     return raw[raw.rfind(b")") + 2 :].decode("ascii", "replace").split()
 
 
+def _start_time(fields: list[str] | None) -> int | None:
+    # Counted from the state (field 3 of stat), starttime is field 22.
+    return int(fields[19]) if fields and len(fields) > 19 else None
+
+
 def process_start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (Linux), or None."""
-    fields = _stat_fields(pid)
-    # After the name: state is field 3 of stat, starttime field 22.
-    return int(fields[19]) if fields and len(fields) > 19 else None
+    return _start_time(_stat_fields(pid))
 
 
 def is_alive(pid: int, started_at: int | None) -> bool:
@@ -201,7 +204,8 @@ def is_alive(pid: int, started_at: int | None) -> bool:
     if fields is not None:
         if fields[0] in ("Z", "X", "x"):
             return False
-        return started_at is None or len(fields) <= 19 or int(fields[19]) == started_at
+        start = _start_time(fields)
+        return started_at is None or start is None or start == started_at
     if Path("/proc/self/stat").exists():
         return False
     try:  # No /proc here: only the pid can be checked.

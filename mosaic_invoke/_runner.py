@@ -26,7 +26,6 @@ from ._state import (
     read_session_lock,
     remove_session_lock,
     save_state,
-    seconds_between,
     state_lock,
     write_session_lock,
 )
@@ -130,14 +129,7 @@ def _settle_lock(
         raise CoordError(msg)
     session = state.session(lock.session_id)
     if session is not None and session.running:
-        ended_at = now_iso()
-        crashed = replace(
-            session,
-            ended_at=ended_at,
-            ended_reason="crashed",
-            duration_seconds=seconds_between(session.started_at, ended_at),
-        )
-        state = state.with_session(crashed)
+        state = state.with_session(session.ended("crashed"))
         if options.print_only:  # a preview: the prompt as resume would write it, nothing recorded
             return state, lock.task_id
         save_state(orchestrator, state)
@@ -150,16 +142,17 @@ def _settle_lock(
 def _plan(mission: Mission, tasks: TasksFile, state: State, options: RunOptions, crashed_task: str | None) -> Plan:
     chosen_milestone = named_milestone(mission, options.milestone) if options.milestone else None
     counts = tasks.counts()
+    current = current_milestone(mission, counts)
     if options.task:
         task = named_task(tasks, options.task)
     elif crashed_task and tasks.status_of(crashed_task) is TaskStatus.IN_PROGRESS:
         task = named_task(tasks, crashed_task)
     else:
-        found = next_runnable(tasks, chosen_milestone or current_milestone(mission, counts))
+        found = next_runnable(tasks, chosen_milestone or current)
         if isinstance(found, str):
             raise CoordError(f"{found}; pass --task to choose one")
         task = found
-    milestone = chosen_milestone or mission.milestone(task.milestone) or current_milestone(mission, counts)
+    milestone = chosen_milestone or mission.milestone(task.milestone) or current
     runtime = _launch.resolve_runtime(
         options.runtime or mission.runtime or _launch.DEFAULT_RUNTIME,
         {**mission.runtimes, **options.runtimes},
@@ -266,14 +259,7 @@ def record_end(orchestrator: Path, mission_id: str, session_id: str, exit_code: 
         if session is None:
             msg = f"session {session_id} is missing from the state; its end could not be recorded"
             raise CoordError(msg)
-        ended_at = now_iso()
-        ended = replace(
-            session,
-            ended_at=ended_at,
-            ended_reason=_launch.ended_reason(exit_code, interrupted),
-            exit_code=exit_code,
-            duration_seconds=seconds_between(session.started_at, ended_at),
-        )
+        ended = session.ended(_launch.ended_reason(exit_code, interrupted), exit_code)
         save_state(orchestrator, state.with_session(ended))
         lock, _ = read_session_lock(orchestrator)
         if lock is not None and lock.session_id == session_id:

@@ -25,8 +25,6 @@ LOGS_DIR = "logs"
 STATE_LOCK_FILE = "coord.lock"
 STATE_VERSION = 1
 
-ENDED_REASONS = ("completed", "failed", "interrupted", "crashed")
-
 
 def format_duration(seconds: int | None) -> str:
     """``45s``, ``3m 5s``, ``2h 7m``; an em dash when unknown."""
@@ -89,6 +87,17 @@ class Session:
     @property
     def running(self) -> bool:
         return self.ended_at is None
+
+    def ended(self, reason: str, exit_code: int | None = None) -> Session:
+        """This session ended now, for ``reason``, its duration counted from its start."""
+        ended_at = now_iso()
+        return replace(
+            self,
+            ended_at=ended_at,
+            ended_reason=reason,
+            exit_code=exit_code,
+            duration_seconds=seconds_between(self.started_at, ended_at),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = _present_fields(self)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from ._exceptions import CoordError
 from ._files import display_path, read_text, write_atomic
@@ -208,12 +208,9 @@ def read_tasks(path: Path) -> list[Task]:
 def set_status(path: Path, task_id: str, status: TaskStatus) -> TaskStatus:
     """Rewrite the status cell of ``task_id`` only; returns the status it had before."""
     tasks_file = load(path)
-    task = tasks_file.task(task_id)
-    if task is None:
-        msg = f"{display_path(path)}: no task {task_id}"
-        raise CoordError(msg)
-    write_atomic(path, tasks_file.with_status(task_id, status).encode("utf-8"))
-    return task.status
+    text = tasks_file.with_status(task_id, status)  # says so when there is no such task
+    write_atomic(path, text.encode("utf-8"))
+    return cast(TaskStatus, tasks_file.status_of(task_id))
 
 
 def parse(path: Path, text: str, stat: tuple[int, int] | None = None) -> TasksFile:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -17,7 +17,10 @@ from invoke.tasks import task
 
 from ._config import locate_mission, parse_command
 from ._exceptions import CoordError
-from ._launch import PROMPT
+from ._launch import PROMPT, Runtime
+
+if TYPE_CHECKING:
+    from ._runner import RunOptions
 
 # Every key declared, with scalar defaults: Invoke reads INVOKE_COORD_X only for keys that
 # exist, and cannot cast an environment variable onto a list default.
@@ -90,7 +93,7 @@ def _mission_file(c: Context, mission: str | None) -> Path:
     return locate_mission(mission or _setting(c, "mission"))
 
 
-def _run_options(c: Context, **flags: Any) -> Any:
+def _run_options(c: Context, **flags: Any) -> RunOptions:
     from ._runner import RunOptions
 
     return RunOptions(
@@ -111,9 +114,9 @@ def _run_options(c: Context, **flags: Any) -> Any:
     )
 
 
-def _show_command(command: tuple[str, ...]) -> str:
-    parts = [part if part == PROMPT else shlex.quote(part) for part in command]
-    return " ".join(parts if PROMPT in command else [*parts, PROMPT])
+def _show_command(runtime: Runtime) -> str:
+    """The launch command with ``{prompt}`` where the prompt goes."""
+    return " ".join(part if part == PROMPT else shlex.quote(part) for part in runtime.argv(PROMPT))
 
 
 def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flags: Any) -> None:
@@ -128,7 +131,7 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
         if json:
             print(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
         else:
-            print(f"command: {_show_command(plan.runtime.command)}\n")
+            print(f"command: {_show_command(plan.runtime)}\n")
             print(plan.prompt)
         return
     session = outcome.session

@@ -90,8 +90,10 @@ def start_detached(
     orchestrator: Path,
     mission_id: str,
     session_id: str,
-) -> tuple[int, int | None]:
-    """Start the agent under a supervisor in a session of its own; returns the agent's pid and start time.
+) -> tuple[int, int | None, int]:
+    """Start the agent under a supervisor in a session of its own.
+
+    Returns the agent's pid and start time, and the supervisor's pid.
 
     The supervisor (``python -m mosaic_invoke._supervisor``) starts the agent with its output
     in ``log_path``, reports its pid on a pipe, waits for it and records its end.
@@ -138,7 +140,7 @@ def start_detached(
     if "error" in started:
         supervisor.wait()
         raise CoordError(started["error"])
-    return int(started["pid"]), started.get("pid_started_at")
+    return int(started["pid"]), started.get("pid_started_at"), supervisor.pid
 
 
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP)

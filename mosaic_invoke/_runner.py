@@ -207,6 +207,8 @@ def _launch_session(
         milestone_id=plan.milestone.id if plan.milestone else None,
         task_id=plan.task.id,
         host=_launch.hostname(),
+        owner_pid=os.getpid(),
+        owner_started_at=_launch.process_start_time(os.getpid()),
     )
     before = plan.task.status
     if before != TaskStatus.IN_PROGRESS:
@@ -227,9 +229,10 @@ def _launch_session(
             pid_started_at = _launch.process_start_time(pid)
         else:
             process = None
-            pid, pid_started_at = _launch.start_detached(
+            pid, pid_started_at, supervisor = _launch.start_detached(
                 plan.argv, mission.root, env, log_path, orchestrator, mission.id, session_id
             )
+            lock = replace(lock, owner_pid=supervisor, owner_started_at=_launch.process_start_time(supervisor))
     except CoordError:
         if before != TaskStatus.IN_PROGRESS:
             set_status(mission.tasks_path, plan.task.id, before)

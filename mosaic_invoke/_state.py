@@ -186,17 +186,26 @@ class SessionLock:
     task_id: str | None = None
     host: str | None = None
     pid_started_at: int | None = None
+    owner_pid: int | None = None
+    """The process that records the session's end: coord in the foreground, else the supervisor."""
+    owner_started_at: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _present_fields(self)
 
     def judge(self) -> str:
-        """``live``, ``stale`` or ``foreign`` (another host's pid cannot be checked here)."""
+        """``live``, ``stale`` or ``foreign`` (another host's pid cannot be checked here).
+
+        A session lives while its agent runs, and until its owner has recorded its end.
+        """
         from ._launch import hostname, is_alive
 
         if self.host is not None and self.host != hostname():
             return "foreign"
-        return "live" if is_alive(self.pid, self.pid_started_at) else "stale"
+        if is_alive(self.pid, self.pid_started_at):
+            return "live"
+        owner_alive = self.owner_pid is not None and is_alive(self.owner_pid, self.owner_started_at)
+        return "live" if owner_alive else "stale"
 
 
 _SESSION_FIELDS = {
@@ -225,6 +234,8 @@ _LOCK_FIELDS = {
     "task_id": str,
     "host": str,
     "pid_started_at": int,
+    "owner_pid": int,
+    "owner_started_at": int,
 }
 _LOCK_REQUIRED = ("session_id", "runtime", "pid", "started_at", "project_path")
 

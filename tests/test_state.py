@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,6 +144,7 @@ def test_a_crash_between_temp_write_and_rename_leaves_the_old_file(tmp_path: Pat
     before = (tmp_path / "state.json").read_bytes()
     script = f"""
 import os, signal
+from dataclasses import replace
 from pathlib import Path
 from mosaic_invoke._state import Session, State, save_state
 os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
@@ -173,3 +176,23 @@ def test_a_malformed_field_of_a_session_in_use_is_reported(tmp_path: Path) -> No
         CoordError, match=r"state.json: sessions\[0\]: state is corrupt: `exit_code` must be an integer"
     ):
         state.last(1)
+
+
+def test_a_session_lives_until_its_owner_has_recorded_its_end() -> None:
+    """The agent has exited, but the coord that will record its end still runs: not stale."""
+    from mosaic_invoke._launch import hostname, process_start_time
+
+    me = os.getpid()
+    ended_agent = SessionLock(
+        session_id="s",
+        runtime="c",
+        pid=999_999,
+        started_at=now_iso(),
+        project_path="/",
+        host=hostname(),
+        owner_pid=me,
+        owner_started_at=process_start_time(me),
+    )
+    assert ended_agent.judge() == "live"
+    assert replace(ended_agent, owner_started_at=(process_start_time(me) or 0) + 1).judge() == "stale"
+    assert replace(ended_agent, owner_pid=None).judge() == "stale"

@@ -82,7 +82,7 @@ def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool
     mission = load_mission(mission_file)
     orchestrator = mission.orchestrator_path
     with state_lock(orchestrator):
-        state = load_state(orchestrator, mission.id, keep_copy=True)
+        state = load_state(orchestrator, mission.id, writing=not options.print_only)
         state, crashed_task = _settle_lock(mission, state, options, report, resume=resume)
         tasks_file = load_tasks(mission.tasks_path)
         plan = _plan(mission, tasks_file, state, options, crashed_task)
@@ -257,7 +257,7 @@ def _launch_session(
 def record_end(orchestrator: Path, mission_id: str, session_id: str, exit_code: int, interrupted: bool) -> Session:
     """Record how session ``session_id`` ended and remove its lock."""
     with state_lock(orchestrator):
-        state = load_state(orchestrator, mission_id, keep_copy=True)
+        state = load_state(orchestrator, mission_id, writing=True)
         session = state.session(session_id)
         if session is None:
             msg = f"session {session_id} is missing from the state; its end could not be recorded"

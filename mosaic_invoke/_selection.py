@@ -76,23 +76,20 @@ def next_runnable(tasks: TasksFile, milestone: Milestone | None) -> Task | str:
     A task left in-progress comes first: with no live session, it was cut off. Otherwise
     the first not-started task whose dependencies are all done, in file order.
     """
-    scope = [row for row in tasks.rows() if milestone is None or row.milestone == milestone.id]
-    for row in scope:
-        if row.status is TaskStatus.IN_PROGRESS:
-            return named_task(tasks, row.id)
+    scope = milestone.id if milestone else None
+    for row in tasks.rows({TaskStatus.IN_PROGRESS}, scope):
+        return named_task(tasks, row.id)
     waiting = []
-    for row in scope:
-        if row.status is not TaskStatus.NOT_STARTED:
-            continue
+    for row in tasks.rows({TaskStatus.NOT_STARTED}, scope):
         pending = [(dep, tasks.status_of(dep)) for dep in row.dependencies]
         pending = [(dep, status) for dep, status in pending if status is not TaskStatus.DONE]
         if not pending:
             return named_task(tasks, row.id)
         waiting.append(f"{row.id} waits on " + ", ".join(f"{dep} ({status})" for dep, status in pending))
     where = f"milestone {milestone.id} ({milestone.name})" if milestone else "the tasks file"
-    if not scope:
+    if next(tasks.rows(set(TaskStatus), scope), None) is None:
         return f"no tasks in {where}"
-    stuck = [f"{row.id} is {row.status}" for row in scope if row.status in (TaskStatus.BLOCKED, TaskStatus.FAILED)]
+    stuck = [f"{row.id} is {row.status}" for row in tasks.rows({TaskStatus.BLOCKED, TaskStatus.FAILED}, scope)]
     if not waiting and not stuck:
         return f"every task in {where} is done or cancelled"
     return f"no runnable task in {where}: " + "; ".join([*waiting, *stuck])

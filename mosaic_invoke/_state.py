@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 from ._exceptions import CoordError
-from ._files import display_path, write_json_atomic
+from ._files import collector_paused, display_path, write_json_atomic
 
 STATE_FILE = "state.json"
 SESSION_LOCK_FILE = "session.lock"
@@ -104,15 +105,6 @@ class Session:
         del data["extra"]
         return {**data, **self.extra}
 
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any], where: str) -> Session:
-        fields = _typed_fields(record, _SESSION_FIELDS, _SESSION_REQUIRED)
-        if isinstance(fields, str):
-            msg = f"{where}: state is corrupt: {fields}; fix it by hand (coord never overwrites it)"
-            raise CoordError(msg)
-        known, extra = fields
-        return cls(**known, extra=MappingProxyType(extra))
-
 
 @dataclass(frozen=True, kw_only=True)
 class State:
@@ -121,7 +113,7 @@ class State:
 
     mission_id: str
     status: str = "pending"
-    records: tuple[Mapping[str, Any], ...] = ()
+    records: Sequence[Mapping[str, Any]] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
     source: str = field(default=STATE_FILE, compare=False)
     """Where the state was read from, for error messages."""
@@ -132,17 +124,27 @@ class State:
 
     def last(self, count: int) -> list[Session]:
         """The last ``count`` sessions, oldest first."""
-        first = max(0, len(self.records) - count)
-        return [self._session(index) for index in range(first, len(self.records))]
+        if count <= 0:
+            return []
+        newest = self.records[-count:]
+        return [self._session(offset) for offset in range(-len(newest), 0)]
 
     def session(self, session_id: str) -> Session | None:
-        for index in range(len(self.records) - 1, -1, -1):
-            if self.records[index]["session_id"] == session_id:
-                return self._session(index)
+        for offset, record in enumerate(reversed(self.records), 1):
+            if record["session_id"] == session_id:
+                return self._session(-offset)
         return None
 
-    def _session(self, index: int) -> Session:
-        return Session.from_record(self.records[index], f"{self.source}: sessions[{index}]")
+    def _session(self, offset: int) -> Session:
+        """The session ``offset`` records from the end (-1: the newest)."""
+        fields = _typed_fields(self.records[offset], _SESSION_FIELDS, _SESSION_REQUIRED)
+        if isinstance(fields, str):
+            index = len(self.records) + offset  # only on error: may read the whole file
+            msg = f"{self.source}: sessions[{index}]: state is corrupt: {fields}; fix it by hand"
+            msg += " (coord never overwrites it)"
+            raise CoordError(msg)
+        known, extra = fields
+        return Session(**known, extra=MappingProxyType(extra))
 
     def next_session_id(self) -> str:
         numbers = [len(self.records)]
@@ -270,11 +272,13 @@ def lock_path(orchestrator: Path) -> Path:
     return orchestrator / SESSION_LOCK_FILE
 
 
-def load_state(orchestrator: Path, mission_id: str, *, keep_copy: bool = False) -> State:
+def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) -> State:
     """The mission state; a fresh one if there is none yet.
 
-    A corrupt file is an error and is never overwritten; with ``keep_copy`` (commands that
-    would write) a copy is kept beside it so a later hand edit cannot lose it.
+    Commands that will write it (``writing``) decode and check the whole file at once: a
+    corrupt file is an error, is never overwritten, and a copy is kept beside it so that a
+    later hand edit cannot lose it. Read-only commands decode just the newest sessions when
+    the file has the layout coord writes; the older ones only if they ask for them.
     """
     path = state_path(orchestrator)
     try:
@@ -284,9 +288,19 @@ def load_state(orchestrator: Path, mission_id: str, *, keep_copy: bool = False) 
     except OSError as exc:
         msg = f"{display_path(path)}: cannot read state: {exc.strerror}"
         raise CoordError(msg) from None
+    if not writing:
+        state = _newest_only(raw, mission_id, display_path(path), lambda: _decode(raw, path, mission_id).records)
+        if state is not None:
+            return state
+    return _decode(raw, path, mission_id, keep_copy=writing)
+
+
+def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool = False) -> State:
+    """The state in ``raw``, decoded whole; a CoordError if it is corrupt."""
     problem = None
     try:
-        data = json.loads(raw.decode("utf-8"))
+        with collector_paused():
+            data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         where = f"{display_path(path)}:{line}" if line else display_path(path)
@@ -306,6 +320,123 @@ def load_state(orchestrator: Path, mission_id: str, *, keep_copy: bool = False) 
         except OSError as exc:
             problem += f"; no copy could be kept ({exc.strerror})"
     raise CoordError(f"{problem}; fix it by hand or move it away (coord never overwrites it)")
+
+
+# What read-only commands decode up front: status shows five sessions, a prompt one.
+NEWEST_DECODED = 8
+# The layout `save_state` writes (indent 2, sessions last): each session record starts a
+# line at indent 4, and no line inside the records starts at indent 2. JSON strings hold
+# no raw newline, so a line's indent is structure, never text.
+_SESSIONS_OPEN = '\n  "sessions": ['
+_SESSIONS_CLOSE = "\n  ]\n}"
+_RECORD_START = "\n    {"
+_RECORD_GAP = ",\n    "
+_DECODER = json.JSONDecoder()
+
+
+def _newest_only(raw: bytes, mission_id: str, source: str, load_all: Callable[[], Sequence[Any]]) -> State | None:
+    """The state with its newest sessions decoded from the end of ``raw``, the rest on demand;
+    None when ``raw`` lacks coord's layout or its newest records are not sound (decode it whole)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    found = _newest_records(text, NEWEST_DECODED)
+    if found is None:
+        return None
+    head, records, complete = found
+    state = _state_from({**head, "sessions": records}, mission_id, source)
+    if not isinstance(state, State):
+        return None
+    return state if complete else replace(state, records=_NewestFirst(records, load_all))
+
+
+def _newest_records(text: str, count: int) -> tuple[dict[str, Any], list[Any], bool] | None:
+    """The top-level fields, up to ``count`` newest session records, and whether those are
+    all of them; None unless ``text`` has the layout `save_state` writes."""
+    opening = text.find(_SESSIONS_OPEN)
+    if opening < 0:
+        return None
+    bracket = opening + len(_SESSIONS_OPEN) - 1
+    try:
+        # Everything before the sessions list, closed: proves `sessions` is a top-level key.
+        head = _DECODER.decode(text[:bracket] + "[]}")
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(head, dict) or head.get("sessions") != []:
+        return None
+    end = len(text.rstrip())
+    if text.startswith("]", bracket + 1):  # no sessions yet
+        return (head, [], True) if text[bracket + 2 : end].strip() == "}" else None
+    if not text.startswith(_RECORD_START, bracket + 1):
+        return None
+    close = end - len(_SESSIONS_CLOSE)
+    # The list ends the file and is closed once: no later top-level key, no other list.
+    if not text.endswith(_SESSIONS_CLOSE, 0, end) or text.find(_SESSIONS_CLOSE[:4], bracket) != close:
+        return None
+    starts: list[int] = []
+    position = close
+    while len(starts) < count:
+        position = text.rfind(_RECORD_START, bracket, position)
+        if position < 0:
+            break
+        starts.append(position + len(_RECORD_START) - 1)
+    if not starts:
+        return None
+    starts.reverse()
+    records = []
+    try:
+        for start, following in zip(starts, [*starts[1:], None], strict=True):
+            record, stop = _DECODER.raw_decode(text, start)
+            gap_ok = stop == close if following is None else text[stop:following] == _RECORD_GAP
+            if not gap_ok:
+                return None
+            records.append(record)
+    except json.JSONDecodeError:
+        return None
+    complete = starts[0] == bracket + len(_RECORD_START)
+    return head, records, complete
+
+
+class _NewestFirst(Sequence[Mapping[str, Any]]):
+    """Session records whose newest few are decoded; the whole list is decoded (and checked)
+    the first time a command reaches past them: its length, an older record, iteration."""
+
+    def __init__(self, newest: list[Mapping[str, Any]], load_all: Callable[[], Sequence[Any]]) -> None:
+        self._newest = newest
+        self._load_all = load_all
+
+    @functools.cached_property
+    def _all(self) -> Sequence[Mapping[str, Any]]:
+        return self._load_all()
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        known = -len(self._newest)
+        if isinstance(index, int) and known <= index < 0:
+            return self._newest[index]
+        if isinstance(index, slice) and index.stop is index.step is None and known <= (index.start or 0) < 0:
+            return self._newest[index]
+        return self._all[index]
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return iter(self._all)
+
+    def __reversed__(self) -> Iterator[Mapping[str, Any]]:
+        yield from reversed(self._newest)
+        older = self._all
+        yield from reversed(older[: len(older) - len(self._newest)])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _state_from(data: Any, mission_id: str, source: str) -> State | str:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import bisect
 import enum
-import gc
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from itertools import repeat
+from collections.abc import Collection, Iterator, Sequence
+from itertools import compress, repeat
 from pathlib import Path
 from typing import NamedTuple, cast
 
 from ._exceptions import CoordError
-from ._files import display_path, read_text, write_atomic
+from ._files import collector_paused, display_path, read_text, write_atomic
 
 
 class TaskStatus(str, enum.Enum):
@@ -119,7 +117,7 @@ class TasksFile:
     def tasks(self) -> list[Task]:
         """All tasks, in file order (built on first use)."""
         if self._tasks is None:
-            with _collector_paused():
+            with collector_paused():
                 self._tasks = [task for table in self.tables for task in _tasks_of(table)]
         return self._tasks
 
@@ -134,22 +132,30 @@ class TasksFile:
                 counts[milestone or None, status_of[value]] += count
         return counts
 
-    def rows(self) -> Iterator[Row]:
-        """Every task's id, status, milestone and dependencies, in file order, without building tasks."""
+    def rows(self, statuses: Collection[TaskStatus], milestone: str | None = None) -> Iterator[Row]:
+        """The id, status, milestone and dependencies of each task with one of ``statuses`` (and in
+        ``milestone`` when given), in file order. Rows are chosen a column at a time and only
+        the chosen ones are built: a large file has few that matter."""
         for table in self.tables:
-            statuses = table.statuses
-            status_of = _status_lookup(statuses)
-            count = len(statuses)
-            yield from map(
-                Row._make,
-                zip(
-                    table.ids,
-                    map(status_of.__getitem__, statuses),
-                    table.column("milestone") or repeat("", count),
-                    table.column("depends_on") or repeat("", count),
-                    strict=True,
-                ),
-            )
+            ids, values = table.ids, table.statuses
+            status_of = _status_lookup(values)
+            wanted = {value for value, status in status_of.items() if status in statuses}
+            milestones = table.column("milestone")
+            depends_on = table.column("depends_on")
+            if milestone is None:
+                chosen = map(wanted.__contains__, values)
+            elif milestones is None:
+                continue  # no milestone column: none of its tasks is in one
+            else:
+                pairs = {(milestone, value) for value in wanted}
+                chosen = map(pairs.__contains__, zip(milestones, values, strict=True))
+            for index in compress(range(len(values)), chosen):
+                yield Row(
+                    ids[index],
+                    status_of[values[index]],
+                    milestones[index] if milestones else "",
+                    depends_on[index] if depends_on else "",
+                )
 
     def status_of(self, task_id: str) -> TaskStatus | None:
         index = self.line_of.get(task_id)
@@ -215,7 +221,7 @@ def set_status(path: Path, task_id: str, status: TaskStatus) -> TaskStatus:
 
 def parse(path: Path, text: str, stat: tuple[int, int] | None = None) -> TasksFile:
     """Parse ``text`` (read from ``path``), reporting every problem at once."""
-    with _collector_paused():
+    with collector_paused():
         return _parse(path, text, stat)
 
 
@@ -364,22 +370,6 @@ def _tasks_of(table: _Table, first: int = 0, last: int | None = None) -> list[Ta
             ),
         )
     )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small acyclic objects.
-
-    Each of its passes walks every live container; over 100k new tuples that is most of
-    the time spent, and none of these objects can form a cycle.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _status_lookup(values: Sequence[str]) -> dict[str, TaskStatus]:

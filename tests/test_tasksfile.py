@@ -181,6 +181,45 @@ def test_set_status_changes_only_the_status_cell(
     assert new_line[start:new_end].strip() == status.value
 
 
+@st.composite
+def mission_tables(draw: st.DrawFn) -> str:
+    """One or two task tables, each with or without milestone and depends_on columns."""
+    sizes = draw(st.lists(st.integers(1, 5), min_size=1, max_size=2))
+    ids = iter(draw(st.lists(task_ids, min_size=sum(sizes), max_size=sum(sizes), unique=True)))
+    parts = []
+    for size in sizes:
+        columns = ["id", "status"] + [c for c in ("milestone", "depends_on") if draw(st.booleans())]
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        for task_id in [next(ids) for _ in range(size)]:
+            values = {
+                "id": task_id,
+                "status": draw(st.sampled_from(STATUSES)),
+                "milestone": draw(st.sampled_from(["M1", "M2", ""])),
+                "depends_on": "",
+            }
+            lines.append("| " + " | ".join(values[c] for c in columns) + " |")
+        parts.append("\n".join(lines) + "\n")
+    return "\nSome prose.\n\n".join(parts)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    text=mission_tables(),
+    statuses=st.sets(st.sampled_from(list(TaskStatus))),
+    milestone=st.sampled_from([None, "M1", "M2"]),
+)
+def test_rows_chosen_column_wise_are_the_matching_tasks_in_file_order(
+    tmp_path: Path, text: str, statuses: set[TaskStatus], milestone: str | None
+) -> None:
+    tasks_file = parse(tmp_path / "TASKS.md", text)
+    expected = [
+        (t.id, t.status, t.milestone or "")
+        for t in tasks_file.tasks
+        if t.status in statuses and (milestone is None or t.milestone == milestone)
+    ]
+    assert [(r.id, r.status, r.milestone) for r in tasks_file.rows(statuses, milestone)] == expected
+
+
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(table=tables())
 def test_the_column_wise_path_agrees_with_the_row_by_row_path(

@@ -327,9 +327,9 @@ NEWEST_DECODED = 8
 # The layout `save_state` writes (indent 2, sessions last): each session record starts a
 # line at indent 4, and no line inside the records starts at indent 2. JSON strings hold
 # no raw newline, so a line's indent is structure, never text.
-_SESSIONS_OPEN = '\n  "sessions": ['
-_SESSIONS_CLOSE = "\n  ]\n}"
-_RECORD_START = "\n    {"
+_SESSIONS_OPEN = b'\n  "sessions": ['
+_SESSIONS_CLOSE = b"\n  ]\n}"
+_RECORD_START = b"\n    {"
 _RECORD_GAP = ",\n    "
 _DECODER = json.JSONDecoder()
 
@@ -338,10 +338,9 @@ def _newest_only(raw: bytes, mission_id: str, source: str, load_all: Callable[[]
     """The state with its newest sessions decoded from the end of ``raw``, the rest on demand;
     None when ``raw`` lacks coord's layout or its newest records are not sound (decode it whole)."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
+        found = _newest_records(raw, NEWEST_DECODED)
+    except (UnicodeDecodeError, json.JSONDecodeError):
         return None
-    found = _newest_records(text, NEWEST_DECODED)
     if found is None:
         return None
     head, records, complete = found
@@ -351,51 +350,51 @@ def _newest_only(raw: bytes, mission_id: str, source: str, load_all: Callable[[]
     return state if complete else replace(state, records=_NewestFirst(records, load_all))
 
 
-def _newest_records(text: str, count: int) -> tuple[dict[str, Any], list[Any], bool] | None:
-    """The top-level fields, up to ``count`` newest session records, and whether those are
-    all of them; None unless ``text`` has the layout `save_state` writes."""
-    opening = text.find(_SESSIONS_OPEN)
+def _newest_records(raw: bytes, count: int) -> tuple[dict[str, Any], list[Any], bool] | None:
+    """The top-level fields, the newest ``count`` or more session records, and whether those
+    are all of them; None unless ``raw`` has the layout `save_state` writes. Only the head
+    and the end of ``raw`` are decoded."""
+    opening = raw.find(_SESSIONS_OPEN)
     if opening < 0:
         return None
     bracket = opening + len(_SESSIONS_OPEN) - 1
-    try:
-        # Everything before the sessions list, closed: proves `sessions` is a top-level key.
-        head = _DECODER.decode(text[:bracket] + "[]}")
-    except json.JSONDecodeError:
-        return None
+    # Everything before the sessions list, closed: proves `sessions` is a top-level key.
+    head = _DECODER.decode(raw[:bracket].decode("utf-8") + "[]}")
     if not isinstance(head, dict) or head.get("sessions") != []:
         return None
-    end = len(text.rstrip())
-    if text.startswith("]", bracket + 1):  # no sessions yet
-        return (head, [], True) if text[bracket + 2 : end].strip() == "}" else None
-    if not text.startswith(_RECORD_START, bracket + 1):
-        return None
+    end = len(raw)
+    while end and raw[end - 1] in b" \t\r\n":
+        end -= 1
+    if raw.startswith(b"]", bracket + 1):  # no sessions yet
+        return (head, [], True) if raw[bracket + 2 : end].strip() == b"}" else None
     close = end - len(_SESSIONS_CLOSE)
-    # The list ends the file and is closed once: no later top-level key, no other list.
-    if not text.endswith(_SESSIONS_CLOSE, 0, end) or text.find(_SESSIONS_CLOSE[:4], bracket) != close:
+    if not raw.startswith(_RECORD_START, bracket + 1) or not raw.startswith(_SESSIONS_CLOSE, close):
         return None
-    starts: list[int] = []
-    position = close
-    while len(starts) < count:
-        position = text.rfind(_RECORD_START, bracket, position)
-        if position < 0:
+    # The list is closed once, at the end: no later top-level key holds a list of its own.
+    bracket_at = raw.find(b"]", bracket)
+    while bracket_at < close + 3:
+        if raw.startswith(b"\n  ", bracket_at - 3):
+            return None
+        bracket_at = raw.find(b"]", bracket_at + 1)
+    first = close
+    for _ in range(count):
+        found = raw.rfind(_RECORD_START, bracket, first)
+        if found < 0:
             break
-        starts.append(position + len(_RECORD_START) - 1)
-    if not starts:
-        return None
-    starts.reverse()
+        first = found
+    # The records from `first` on: objects one after another, as `save_state` separates them.
+    tail = raw[first + len(_RECORD_START) - 1 : close].decode("utf-8")
     records = []
-    try:
-        for start, following in zip(starts, [*starts[1:], None], strict=True):
-            record, stop = _DECODER.raw_decode(text, start)
-            gap_ok = stop == close if following is None else text[stop:following] == _RECORD_GAP
-            if not gap_ok:
-                return None
-            records.append(record)
-    except json.JSONDecodeError:
-        return None
-    complete = starts[0] == bracket + len(_RECORD_START)
-    return head, records, complete
+    index = 0
+    while True:
+        record, index = _DECODER.raw_decode(tail, index)
+        records.append(record)
+        if index == len(tail):
+            break
+        if not tail.startswith(_RECORD_GAP, index):
+            return None
+        index += len(_RECORD_GAP)
+    return head, records, first == bracket + 1
 
 
 class _NewestFirst(Sequence[Mapping[str, Any]]):

@@ -13,7 +13,8 @@ import enum
 import os
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
-from itertools import compress, repeat
+from itertools import compress, islice, repeat, takewhile
+from operator import methodcaller
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -238,7 +239,11 @@ def _parse(path: Path, text: str, stat: tuple[int, int] | None) -> TasksFile:
             continue
         header = tuple(lines[index][start:end].strip().lower() for start, end in _cells(lines[index]))
         start = end = index + 2
-        while end < count and (lines[end][:1] == "|" or _is_row(lines[end])):
+        while True:
+            # Most rows start with their pipe: counted in C, the indented ones one at a time.
+            end += len(list(takewhile(_starts_with_pipe, islice(lines, end, None))))
+            if end >= count or not _is_row(lines[end]):
+                break
             end += 1
         index = end
         if start == end or "id" not in header or "status" not in header:
@@ -318,6 +323,8 @@ def _index_table(label: str, table: _Table, line_of: dict[str, int], problems: l
             if first != index:
                 problems.append(f"{label}:{index + 1}: duplicate task id {task_id} (also on line {first + 1})")
     unknown = {value for value in set(statuses) if _status(value) is None}
+    if not unknown:
+        return
     for task_id, value, index in zip(ids, statuses, table.line_indices, strict=True):
         if value in unknown:
             problems.append(
@@ -405,6 +412,9 @@ def _fit(cell: str, value: str) -> str:
     # Keep the cell's width where the new value fits, so aligned tables stay aligned.
     width = max(len(cell) - len(lead) - len(value), 1 if trail else 0)
     return lead + value + " " * width
+
+
+_starts_with_pipe = methodcaller("startswith", "|")
 
 
 def _is_row(line: str) -> bool:

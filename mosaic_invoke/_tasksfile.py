@@ -11,10 +11,11 @@ from __future__ import annotations
 import bisect
 import enum
 import os
+import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
-from itertools import compress, islice, repeat, takewhile
-from operator import methodcaller
+from itertools import compress, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -229,6 +230,7 @@ def parse(path: Path, text: str, stat: tuple[int, int] | None = None) -> TasksFi
 def _parse(path: Path, text: str, stat: tuple[int, int] | None) -> TasksFile:
     label = display_path(path)
     lines = text.splitlines(keepends=True)
+    first_chars = "".join(map(itemgetter(0), lines))  # a line is never empty: it keeps its end
     problems: list[str] = []
     tables: list[_Table] = []
     line_of: dict[str, int] = {}
@@ -240,8 +242,9 @@ def _parse(path: Path, text: str, stat: tuple[int, int] | None) -> TasksFile:
         header = tuple(lines[index][start:end].strip().lower() for start, end in _cells(lines[index]))
         start = end = index + 2
         while True:
-            # Most rows start with their pipe: counted in C, the indented ones one at a time.
-            end += len(list(takewhile(_starts_with_pipe, islice(lines, end, None))))
+            # Most rows start with their pipe: found in C, the indented ones one at a time.
+            other = _NOT_PIPE.search(first_chars, end)
+            end = other.start() if other else count
             if end >= count or not _is_row(lines[end]):
                 break
             end += 1
@@ -278,8 +281,7 @@ def _fast_table(header: tuple[str, ...], lines: list[str], start: int, end: int)
     without_break = sum(n for sep, n in separators.items() if "\n" not in sep)
     if without_break > 1 or (without_break == 1 and "\n" in parts[-1]):
         return None  # only the last row, at the end of the file, may lack its line break
-    cells = list(map(str.strip, parts))
-    columns: list[Sequence[str]] = [cells[1 + column :: stride] for column in range(width)]
+    columns: list[Sequence[str]] = [list(map(str.strip, parts[1 + column :: stride])) for column in range(width)]
     if "" in columns[header.index("id")]:
         return None  # blank rows and rows without an id: the row-by-row path says which
     return _Table(header, columns, range(start, end))
@@ -414,7 +416,7 @@ def _fit(cell: str, value: str) -> str:
     return lead + value + " " * width
 
 
-_starts_with_pipe = methodcaller("startswith", "|")
+_NOT_PIPE = re.compile(r"[^|]")
 
 
 def _is_row(line: str) -> bool:

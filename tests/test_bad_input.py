@@ -39,14 +39,20 @@ def test_an_empty_tasks_file_has_nothing_to_run(project: Path) -> None:
 
 
 def test_an_empty_state_file_is_corrupt_and_kept(project: Path) -> None:
+    """A run, which would write the state, keeps a copy; a preview only reports it."""
     orchestrator = project / ".mosaic" / "orchestrator"
     orchestrator.mkdir(parents=True)
     (orchestrator / "state.json").write_text("")
-    result = coord("run", "--print-only", cwd=project)
+    preview = coord("run", "--print-only", cwd=project)
+    assert preview.returncode == 1
+    assert "coord: error: .mosaic/orchestrator/state.json:1: state is not valid JSON" in preview.stderr
+    assert not list(orchestrator.glob("state.json.corrupt-*"))
+    result = coord("run", "--command", "true", cwd=project)
     assert result.returncode == 1
     assert "coord: error: .mosaic/orchestrator/state.json:1: state is not valid JSON" in result.stderr
     assert "a copy is kept in .mosaic/orchestrator/state.json.corrupt-" in result.stderr
     assert (orchestrator / "state.json").read_text() == ""
+    assert not (orchestrator / "session.lock").exists()
 
 
 def test_a_home_relative_path_for_an_unknown_user_is_kept_as_written(project: Path) -> None:

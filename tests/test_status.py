@@ -113,3 +113,34 @@ def test_status_on_bad_input_is_one_line_and_writes_nothing(project: Path) -> No
     assert result.stderr.startswith("coord: error: .mosaic/orchestrator/state.json:1: state is not valid JSON")
     assert len(result.stderr.strip().splitlines()) == 1
     assert snapshot(project) == before
+
+
+def test_status_of_a_long_history_reads_its_end_and_reaches_back_when_needed(project: Path) -> None:
+    """Read-only status decodes the newest records; a live session far back is still found,
+    and damage far back in the history shows to `run`, which checks the whole file."""
+    from mosaic_invoke._state import State, save_state
+
+    records = [
+        {"session_id": f"sess-{n:03d}", "runtime": "codex", "pid": n, "started_at": "2026-11-20T10:00:00.000Z"}
+        | ({} if n == 3 else {"ended_at": "2026-11-20T10:01:00.000Z", "ended_reason": "completed", "exit_code": 0})
+        | ({"log_path": "logs/sess-003.log"} if n == 3 else {})
+        for n in range(1, 41)
+    ]
+    save_state(project / ORCH, State(mission_id="demo", status="active", records=tuple(records)))
+    lock = {**records[2], "project_path": str(project), "pid": os.getpid(), "host": socket.gethostname()}
+    (project / ORCH / "session.lock").write_text(json.dumps(lock))
+    view = status_json(project)
+    assert [s["session_id"] for s in view["sessions"]] == [f"sess-{n:03d}" for n in range(36, 41)]
+    assert view["session"]["session_id"] == "sess-003"
+    assert view["session"]["log_path"] == "logs/sess-003.log"
+
+    state = project / ORCH / "state.json"
+    state.write_text(state.read_text().replace('"pid": 10,', '"pid": 10,,', 1))
+    # Reaching back to the live session decodes the whole file, and so finds the damage.
+    assert "state is not valid JSON" in coord("status", cwd=project).stderr
+    (project / ORCH / "session.lock").unlink()
+    assert [s["session_id"] for s in status_json(project)["sessions"]][-1] == "sess-040"
+    result = coord("run", "--command", AGENT_COMMAND, cwd=project)
+    assert result.returncode == 1
+    assert "state.json:" in result.stderr and "state is not valid JSON" in result.stderr
+    assert "a copy is kept" in result.stderr

@@ -109,10 +109,14 @@ print(json.dumps({"seconds": elapsed, "peak": peak}))
 """
 
 
-def parse_and_set(path: Path, task_id: str, rounds: int, env: dict[str, str]) -> tuple[float, float]:
-    """Median seconds to parse ``path`` and set one status (fresh process each), and peak MiB."""
+def parse_and_set(
+    paths: dict[str, tuple[Path, str]], rounds: int, env: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """For each tasks file: median seconds to parse it and set one status (a fresh process each,
+    the files taken in turn so that a drift of the machine's speed touches all alike), and
+    the peak MiB of one traced run."""
 
-    def once(trace: bool) -> dict[str, float]:
+    def once(path: Path, task_id: str, trace: bool) -> dict[str, float]:
         result = subprocess.run(
             [sys.executable, "-c", PARSE_SCRIPT, str(path), task_id, "1" if trace else "0"],
             env=env,
@@ -122,9 +126,16 @@ def parse_and_set(path: Path, task_id: str, rounds: int, env: dict[str, str]) ->
         )
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
-    once(False)
-    seconds = statistics.median(once(False)["seconds"] for _ in range(rounds))
-    return seconds, once(True)["peak"] / 2**20
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for round_number in range(rounds + 1):
+        for name, (path, task_id) in paths.items():
+            seconds = once(path, task_id, trace=False)["seconds"]
+            if round_number:
+                samples[name].append(seconds)
+    return {
+        name: (statistics.median(samples[name]), once(path, task_id, trace=True)["peak"] / 2**20)
+        for name, (path, task_id) in paths.items()
+    }
 
 
 def main() -> None:
@@ -152,8 +163,12 @@ def main() -> None:
             args.rounds,
             env,
         )
-        parse_10k, _ = parse_and_set(m10k / "docs" / "TASKS.md", "T-005000", args.rounds, env)
-        parse_100k, peak_100k = parse_and_set(m100k / "docs" / "TASKS.md", "T-050000", args.rounds, env)
+        parsed = parse_and_set(
+            {"10k": (m10k / "docs" / "TASKS.md", "T-005000"), "100k": (m100k / "docs" / "TASKS.md", "T-050000")},
+            args.rounds,
+            env,
+        )
+        (parse_10k, _), (parse_100k, peak_100k) = parsed["10k"], parsed["100k"]
 
     baseline = times["baseline"]
     rows = [

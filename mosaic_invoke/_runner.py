@@ -13,21 +13,17 @@ from . import _launch
 from ._config import Milestone, Mission, current_branch, load_mission
 from ._exceptions import CoordError, SessionActive
 from ._files import write_json_atomic
+from ._locks import SessionLock, read_session_lock, remove_session_lock, state_lock, write_session_lock
 from ._prompt import build_context, capsule, find_template, render
 from ._selection import Progress, current_milestone, named_milestone, named_task, next_runnable
 from ._state import (
     LOGS_DIR,
     NEXT_TASK_FILE,
     Session,
-    SessionLock,
     State,
     load_state,
     now_iso,
-    read_session_lock,
-    remove_session_lock,
     save_state,
-    state_lock,
-    write_session_lock,
 )
 from ._tasksfile import Task, TasksFile, TaskStatus, set_status
 from ._tasksfile import load as load_tasks

@@ -1,13 +1,11 @@
-"""state.json, session.lock and the inter-process lock that guards them."""
+"""state.json: the mission status and its session history."""
 
 from __future__ import annotations
 
 import functools
 import json
 import shutil
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from operator import itemgetter
@@ -19,11 +17,8 @@ from ._exceptions import CoordError
 from ._files import collector_paused, display_path, write_json_atomic
 
 STATE_FILE = "state.json"
-SESSION_LOCK_FILE = "session.lock"
 NEXT_TASK_FILE = "next-task.json"
 LOGS_DIR = "logs"
-# A file nothing reads or writes: closing any handle to a POSIX record lock drops it.
-STATE_LOCK_FILE = "coord.lock"
 STATE_VERSION = 1
 
 
@@ -59,7 +54,7 @@ def seconds_between(start: str, end: str) -> int | None:
     return max(0, int((finish - begin).total_seconds()))
 
 
-def _present_fields(record: Any) -> dict[str, Any]:
+def present_fields(record: Any) -> dict[str, Any]:
     """A dataclass's fields that are set, shallowly (``asdict`` cannot copy mapping proxies)."""
     values = ((f.name, getattr(record, f.name)) for f in fields(record))
     return {name: value for name, value in values if value is not None}
@@ -101,7 +96,7 @@ class Session:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = _present_fields(self)
+        data = present_fields(self)
         del data["extra"]
         return {**data, **self.extra}
 
@@ -137,7 +132,7 @@ class State:
 
     def _session(self, offset: int) -> Session:
         """The session ``offset`` records from the end (-1: the newest)."""
-        fields = _typed_fields(self.records[offset], _SESSION_FIELDS, _SESSION_REQUIRED)
+        fields = typed_fields(self.records[offset], _SESSION_FIELDS, _SESSION_REQUIRED)
         if isinstance(fields, str):
             index = len(self.records) + offset  # only on error: may read the whole file
             msg = f"{self.source}: sessions[{index}]: state is corrupt: {fields}; fix it by hand"
@@ -175,41 +170,6 @@ class State:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
-class SessionLock:
-    """The running session, as session.lock records it."""
-
-    session_id: str
-    runtime: str
-    pid: int
-    started_at: str
-    project_path: str
-    milestone_id: str | None = None
-    task_id: str | None = None
-    host: str | None = None
-    pid_started_at: int | None = None
-    owner_pid: int | None = None
-    """The process that records the session's end: coord in the foreground, else the supervisor."""
-    owner_started_at: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return _present_fields(self)
-
-    def judge(self) -> str:
-        """``live``, ``stale`` or ``foreign`` (another host's pid cannot be checked here).
-
-        A session lives while its agent runs, and until its owner has recorded its end.
-        """
-        from ._launch import hostname, is_alive
-
-        if self.host is not None and self.host != hostname():
-            return "foreign"
-        if is_alive(self.pid, self.pid_started_at):
-            return "live"
-        owner_alive = self.owner_pid is not None and is_alive(self.owner_pid, self.owner_started_at)
-        return "live" if owner_alive else "stale"
-
-
 _SESSION_FIELDS = {
     "session_id": str,
     "runtime": str,
@@ -226,23 +186,9 @@ _SESSION_FIELDS = {
     "log_path": str,
 }
 _SESSION_REQUIRED = ("session_id", "runtime", "pid", "started_at")
-_LOCK_FIELDS = {
-    "session_id": str,
-    "runtime": str,
-    "pid": int,
-    "started_at": str,
-    "project_path": str,
-    "milestone_id": str,
-    "task_id": str,
-    "host": str,
-    "pid_started_at": int,
-    "owner_pid": int,
-    "owner_started_at": int,
-}
-_LOCK_REQUIRED = ("session_id", "runtime", "pid", "started_at", "project_path")
 
 
-def _typed_fields(
+def typed_fields(
     data: Mapping[str, Any], types: Mapping[str, type], required: tuple[str, ...]
 ) -> tuple[dict[str, Any], dict[str, Any]] | str:
     """Split ``data`` into known fields (type-checked) and extra ones, or say what is wrong."""
@@ -266,10 +212,6 @@ def _typed_fields(
 
 def state_path(orchestrator: Path) -> Path:
     return orchestrator / STATE_FILE
-
-
-def lock_path(orchestrator: Path) -> Path:
-    return orchestrator / SESSION_LOCK_FILE
 
 
 def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) -> State:
@@ -449,7 +391,7 @@ def _state_from(data: Any, mission_id: str, source: str) -> State | str:
         for index, item in enumerate(records):
             if not isinstance(item, dict):
                 return f"sessions[{index}] must be an object"
-            fields = _typed_fields(item, _SESSION_FIELDS, _SESSION_REQUIRED)
+            fields = typed_fields(item, _SESSION_FIELDS, _SESSION_REQUIRED)
             if isinstance(fields, str):
                 return f"sessions[{index}]: {fields}"
     status = data.get("status", "pending")
@@ -482,59 +424,3 @@ def _identities_valid(records: list[Any]) -> bool:
 
 def save_state(orchestrator: Path, state: State) -> None:
     write_json_atomic(state_path(orchestrator), state.to_dict())
-
-
-def read_session_lock(orchestrator: Path) -> tuple[SessionLock | None, str | None]:
-    """The session lock, or None; a corrupt lock is treated as absent, with a warning."""
-    path = lock_path(orchestrator)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None, None
-    except OSError as exc:
-        return None, f"{display_path(path)}: cannot read lock ({exc.strerror}); treated as absent"
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None, f"{display_path(path)}: lock is not valid JSON; treated as absent"
-    if not isinstance(data, dict):
-        return None, f"{display_path(path)}: lock is not a JSON object; treated as absent"
-    fields = _typed_fields(data, _LOCK_FIELDS, _LOCK_REQUIRED)
-    if isinstance(fields, str):
-        return None, f"{display_path(path)}: lock is corrupt ({fields}); treated as absent"
-    return SessionLock(**fields[0]), None
-
-
-def write_session_lock(orchestrator: Path, lock: SessionLock) -> None:
-    write_json_atomic(lock_path(orchestrator), lock.to_dict())
-
-
-def remove_session_lock(orchestrator: Path) -> None:
-    path = lock_path(orchestrator)
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        msg = f"{display_path(path)}: cannot remove the session lock: {exc.strerror}"
-        raise CoordError(msg) from None
-
-
-@contextmanager
-def state_lock(orchestrator: Path) -> Iterator[None]:
-    """Hold the inter-process lock that guards state, session lock and tasks file."""
-    try:
-        orchestrator.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"{display_path(orchestrator)}: cannot create the orchestrator folder: {exc.strerror}"
-        raise CoordError(msg) from None
-    import fasteners  # only commands that write need it
-
-    lock = fasteners.InterProcessLock(str(orchestrator / STATE_LOCK_FILE))
-    try:
-        lock.acquire()
-    except (OSError, threading.ThreadError) as exc:
-        msg = f"{display_path(orchestrator / STATE_LOCK_FILE)}: cannot take the state lock: {exc}"
-        raise CoordError(msg) from None
-    try:
-        yield
-    finally:
-        lock.release()

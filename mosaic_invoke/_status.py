@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from ._config import current_branch, load_mission
+from ._locks import read_session_lock
 from ._selection import Progress, current_milestone, milestone_status, next_runnable
-from ._state import format_duration, load_state, read_session_lock
+from ._state import format_duration, load_state
 from ._tasksfile import TaskStatus
 from ._tasksfile import load as load_tasks
 

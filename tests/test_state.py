@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,14 +14,11 @@ from mosaic_invoke._exceptions import CoordError
 from mosaic_invoke._state import (
     NEWEST_DECODED,
     Session,
-    SessionLock,
     State,
     load_state,
     now_iso,
-    read_session_lock,
     save_state,
     seconds_between,
-    write_session_lock,
 )
 
 SESSION = {
@@ -105,42 +100,6 @@ def test_reading_a_corrupt_state_for_a_read_only_command_writes_nothing(tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
-def test_lock_round_trip(tmp_path: Path) -> None:
-    lock = SessionLock(
-        session_id="sess-001",
-        runtime="claude",
-        pid=12,
-        started_at=now_iso(),
-        project_path="/p",
-        task_id="T-1",
-        host="h",
-        pid_started_at=5,
-    )
-    write_session_lock(tmp_path, lock)
-    assert read_session_lock(tmp_path) == (lock, None)
-
-
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        pytest.param(b"", "lock is not valid JSON", id="empty"),
-        pytest.param(b"42", "lock is not a JSON object", id="number"),
-        pytest.param(b'{"session_id": "s", "runtime": "claude", "pid": "12"}', "`pid` must be an integer", id="type"),
-        pytest.param(b'{"session_id": "s", "runtime": "claude", "pid": 1}', "`started_at` is missing", id="missing"),
-        pytest.param(
-            b'{"session_id": "s", "runtime": "c", "pid": true, "started_at": "x", "project_path": "/"}',
-            "`pid` must be an integer",
-            id="bool-pid",
-        ),
-    ],
-)
-def test_corrupt_lock_is_reported_and_treated_as_absent(tmp_path: Path, content: bytes, expected: str) -> None:
-    (tmp_path / "session.lock").write_bytes(content)
-    lock, warning = read_session_lock(tmp_path)
-    assert lock is None
-    assert warning is not None and expected in warning and "treated as absent" in warning
-
-
 def test_a_crash_between_temp_write_and_rename_leaves_the_old_file(tmp_path: Path) -> None:
     """A real SIGKILL of the writing process just before its rename."""
     old = State(mission_id="m", status="active")
@@ -180,26 +139,6 @@ def test_a_malformed_field_of_a_session_in_use_is_reported(tmp_path: Path) -> No
         CoordError, match=r"state.json: sessions\[0\]: state is corrupt: `exit_code` must be an integer"
     ):
         state.last(1)
-
-
-def test_a_session_lives_until_its_owner_has_recorded_its_end() -> None:
-    """The agent has exited, but the coord that will record its end still runs: not stale."""
-    from mosaic_invoke._launch import hostname, process_start_time
-
-    me = os.getpid()
-    ended_agent = SessionLock(
-        session_id="s",
-        runtime="c",
-        pid=999_999,
-        started_at=now_iso(),
-        project_path="/",
-        host=hostname(),
-        owner_pid=me,
-        owner_started_at=process_start_time(me),
-    )
-    assert ended_agent.judge() == "live"
-    assert replace(ended_agent, owner_started_at=(process_start_time(me) or 0) + 1).judge() == "stale"
-    assert replace(ended_agent, owner_pid=None).judge() == "stale"
 
 
 # Values that look like the layout's own markers once inside a string or a nested value.

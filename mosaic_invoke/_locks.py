@@ -1,0 +1,130 @@
+"""session.lock (the running session) and the inter-process lock that guards coord's files."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import CoordError
+from ._files import display_path, write_json_atomic
+from ._state import present_fields, typed_fields
+
+SESSION_LOCK_FILE = "session.lock"
+# A file nothing reads or writes: closing any handle to a POSIX record lock drops it.
+STATE_LOCK_FILE = "coord.lock"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionLock:
+    """The running session, as session.lock records it."""
+
+    session_id: str
+    runtime: str
+    pid: int
+    started_at: str
+    project_path: str
+    milestone_id: str | None = None
+    task_id: str | None = None
+    host: str | None = None
+    pid_started_at: int | None = None
+    owner_pid: int | None = None
+    """The process that records the session's end: coord in the foreground, else the supervisor."""
+    owner_started_at: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return present_fields(self)
+
+    def judge(self) -> str:
+        """``live``, ``stale`` or ``foreign`` (another host's pid cannot be checked here).
+
+        A session lives while its agent runs, and until its owner has recorded its end.
+        """
+        from ._launch import hostname, is_alive
+
+        if self.host is not None and self.host != hostname():
+            return "foreign"
+        if is_alive(self.pid, self.pid_started_at):
+            return "live"
+        owner_alive = self.owner_pid is not None and is_alive(self.owner_pid, self.owner_started_at)
+        return "live" if owner_alive else "stale"
+
+
+_LOCK_FIELDS = {
+    "session_id": str,
+    "runtime": str,
+    "pid": int,
+    "started_at": str,
+    "project_path": str,
+    "milestone_id": str,
+    "task_id": str,
+    "host": str,
+    "pid_started_at": int,
+    "owner_pid": int,
+    "owner_started_at": int,
+}
+_LOCK_REQUIRED = ("session_id", "runtime", "pid", "started_at", "project_path")
+
+
+def lock_path(orchestrator: Path) -> Path:
+    return orchestrator / SESSION_LOCK_FILE
+
+
+def read_session_lock(orchestrator: Path) -> tuple[SessionLock | None, str | None]:
+    """The session lock, or None; a corrupt lock is treated as absent, with a warning."""
+    path = lock_path(orchestrator)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"{display_path(path)}: cannot read lock ({exc.strerror}); treated as absent"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, f"{display_path(path)}: lock is not valid JSON; treated as absent"
+    if not isinstance(data, dict):
+        return None, f"{display_path(path)}: lock is not a JSON object; treated as absent"
+    fields = typed_fields(data, _LOCK_FIELDS, _LOCK_REQUIRED)
+    if isinstance(fields, str):
+        return None, f"{display_path(path)}: lock is corrupt ({fields}); treated as absent"
+    return SessionLock(**fields[0]), None
+
+
+def write_session_lock(orchestrator: Path, lock: SessionLock) -> None:
+    write_json_atomic(lock_path(orchestrator), lock.to_dict())
+
+
+def remove_session_lock(orchestrator: Path) -> None:
+    path = lock_path(orchestrator)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        msg = f"{display_path(path)}: cannot remove the session lock: {exc.strerror}"
+        raise CoordError(msg) from None
+
+
+@contextmanager
+def state_lock(orchestrator: Path) -> Iterator[None]:
+    """Hold the inter-process lock that guards state, session lock and tasks file."""
+    try:
+        orchestrator.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"{display_path(orchestrator)}: cannot create the orchestrator folder: {exc.strerror}"
+        raise CoordError(msg) from None
+    import fasteners  # only commands that write need it
+
+    lock = fasteners.InterProcessLock(str(orchestrator / STATE_LOCK_FILE))
+    try:
+        lock.acquire()
+    except (OSError, threading.ThreadError) as exc:
+        msg = f"{display_path(orchestrator / STATE_LOCK_FILE)}: cannot take the state lock: {exc}"
+        raise CoordError(msg) from None
+    try:
+        yield
+    finally:
+        lock.release()

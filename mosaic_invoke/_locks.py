@@ -85,7 +85,7 @@ def read_session_lock(orchestrator: Path) -> tuple[SessionLock | None, str | Non
         return None, f"{display_path(path)}: cannot read lock ({exc.strerror}); treated as absent"
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None, f"{display_path(path)}: lock is not valid JSON; treated as absent"
     if not isinstance(data, dict):
         return None, f"{display_path(path)}: lock is not a JSON object; treated as absent"

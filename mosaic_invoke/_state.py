@@ -248,6 +248,9 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool = False)
         where = f"{display_path(path)}:{line}" if line else display_path(path)
         problem = f"{where}: state is not valid JSON ({getattr(exc, 'msg', exc)})"
         data = None
+    except RecursionError:
+        problem = f"{display_path(path)}: state is not valid JSON (nested too deeply)"
+        data = None
     if problem is None:
         state = _state_from(data, mission_id, display_path(path))
         if isinstance(state, State):
@@ -281,7 +284,7 @@ def _newest_only(raw: bytes, mission_id: str, source: str, load_all: Callable[[]
     None when ``raw`` lacks coord's layout or its newest records are not sound (decode it whole)."""
     try:
         found = _newest_records(raw, NEWEST_DECODED)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     if found is None:
         return None

@@ -29,6 +29,7 @@ def test_lock_round_trip(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         pytest.param(b"", "lock is not valid JSON", id="empty"),
+        pytest.param(b"[" * 100_000, "lock is not valid JSON", id="deep"),
         pytest.param(b"42", "lock is not a JSON object", id="number"),
         pytest.param(b'{"session_id": "s", "runtime": "claude", "pid": "12"}', "`pid` must be an integer", id="type"),
         pytest.param(b'{"session_id": "s", "runtime": "claude", "pid": 1}', "`started_at` is missing", id="missing"),

@@ -79,6 +79,7 @@ def test_session_ids_follow_the_highest_number() -> None:
         pytest.param(b'{"sessions": [{"session_id": 1}]}', "sessions[0]: `session_id` must be a string", id="type"),
         pytest.param(b'{"sessions": [{"session_id": "s"}]}', "sessions[0]: `runtime` is missing", id="missing"),
         pytest.param(b"\xff\x00", "state is not valid JSON", id="binary"),
+        pytest.param(b'{"sessions": ' + b"[" * 100_000, "state is not valid JSON (nested too deeply)", id="deep"),
     ],
 )
 def test_corrupt_state_is_reported_never_overwritten_and_copied(tmp_path: Path, content: bytes, expected: str) -> None:

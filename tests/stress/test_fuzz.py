@@ -1,4 +1,4 @@
-"""Generated mission.yaml, tasks files and locks: exit 0 or a clear error, never a traceback or a change."""
+"""Generated mission.yaml, tasks files, locks and state: exit 0 or a clear error, never a traceback or a change."""
 
 from __future__ import annotations
 
@@ -120,7 +120,39 @@ lock_fields = st.fixed_dictionaries(
         "pid_started_at": st.one_of(st.integers(0, 10**9), st.none()),
     },
 )
-locks = st.one_of(lock_fields.map(lambda d: json.dumps(d).encode()), st.binary(max_size=30), st.none())
+locks = st.one_of(
+    lock_fields.map(lambda d: json.dumps(d).encode()), st.binary(max_size=30), st.just(b"[" * 100_000), st.none()
+)
+
+
+@st.composite
+def states(draw: st.DrawFn) -> bytes | None:
+    """state.json as coord writes it (so read-only commands take the newest-records path),
+    then often damaged: cut short, a byte changed, junk put in, nested too deeply."""
+    sessions = [
+        {"session_id": f"sess-{n:03d}", "runtime": "claude", "pid": n, "started_at": "2026-11-20T10:00:00.000Z"}
+        | draw(st.sampled_from([{}, {"ended_at": "2026-11-20T10:01:00.000Z", "exit_code": 0}, {"task_id": 7}]))
+        for n in range(1, draw(st.integers(0, 14)) + 1)
+    ]
+    state = {"version": 1, "mission_id": "demo", "status": draw(st.sampled_from(["active", 5])), "sessions": sessions}
+    raw = (json.dumps(state, indent=2) + "\n").encode()
+    where = draw(st.integers(0, len(raw)))
+    damage = draw(st.sampled_from(["none", "none", "cut", "byte", "junk", "deep", "absent"]))
+    if damage == "absent":
+        return None
+    if damage == "cut":
+        return raw[:where]
+    if damage == "byte":
+        return raw[:where] + bytes([draw(st.integers(0, 255))]) + raw[where + 1 :]
+    if damage == "junk":
+        return (
+            raw[:where]
+            + draw(st.sampled_from([b"]", b"}", b",", b'\n    {"a": 1},', b"\n  ]\n}", b"\xff"]))
+            + raw[where:]
+        )
+    if damage == "deep":
+        return raw.replace(b'"sessions": [', b'"sessions": [' + b"[" * 100_000, 1)
+    return raw
 
 
 def run_program(*argv: str) -> tuple[int, str]:
@@ -140,18 +172,19 @@ def run_program(*argv: str) -> tuple[int, str]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(mission=missions, tasks=task_files(), lock=locks)
+@given(mission=missions, tasks=task_files(), lock=locks, state=states())
 def test_bad_input_gives_a_clear_error_and_changes_nothing(
-    tmp_path: Path, mission: bytes, tasks: bytes, lock: bytes | None
+    tmp_path: Path, mission: bytes, tasks: bytes, lock: bytes | None, state: bytes | None
 ) -> None:
     root = tmp_path / "fuzz"
     (root / ".mosaic" / "orchestrator").mkdir(parents=True, exist_ok=True)
     (root / "docs").mkdir(exist_ok=True)
     inputs = {root / ".mosaic" / "mission.yaml": mission, root / "docs" / "TASKS.md": tasks}
-    if lock is not None:
-        inputs[root / ".mosaic" / "orchestrator" / "session.lock"] = lock
-    else:
-        (root / ".mosaic" / "orchestrator" / "session.lock").unlink(missing_ok=True)
+    for name, content in (("session.lock", lock), ("state.json", state)):
+        if content is not None:
+            inputs[root / ".mosaic" / "orchestrator" / name] = content
+        else:
+            (root / ".mosaic" / "orchestrator" / name).unlink(missing_ok=True)
     for path, content in inputs.items():
         path.write_bytes(content)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from invoke.exceptions import Exit, ParseError
@@ -34,6 +35,14 @@ class CoordProgram(Program):
             super().parse_tasks()
         except ParseError as error:
             raise Exit(str(error), code=2) from None
+
+    def execute(self) -> None:
+        # Invoke turns bytecode writing off so that loading a tasks.py leaves no .pyc beside
+        # it. By now every config file is loaded, and mosaic-coord loads no tasks module:
+        # give the interpreter its own setting back, or what the commands import lazily
+        # (Jinja2, the runner) compiles from source on every run where no installer compiled it.
+        sys.dont_write_bytecode = bool(sys.flags.dont_write_bytecode)
+        super().execute()
 
     def parse_collection(self) -> None:
         super().parse_collection()

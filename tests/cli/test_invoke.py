@@ -243,3 +243,27 @@ def test_the_wheel_carries_the_templates(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
     assert "## Continuation Mission" in result.stdout
+
+
+def test_mosaic_coord_caches_the_bytecode_of_what_it_imports_late(project: Path, tmp_path: Path) -> None:
+    """Invoke turns bytecode writing off; mosaic-coord turns it back on once its config files
+    are loaded, so Jinja2 and the runner compile once, not on every run, where no installer
+    compiled them. A project's invoke.py config still leaves no .pyc behind."""
+    cache = tmp_path / "pycache"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    (project / "invoke.py").write_text("coord = {'runtime': 'codex'}\n")
+    result = subprocess.run(
+        [str(BIN / "mosaic-coord"), "run", "--print-only", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert runtime_of(result) == "codex"  # the invoke.py config was read
+    compiled = [path.relative_to(cache) for path in cache.rglob("*.pyc")]
+    assert any(path.parent.name == "jinja2" and path.name.startswith("environment.") for path in compiled)
+    assert any(path.parent.name == "mosaic_invoke" and path.name.startswith("_runner.") for path in compiled)
+    assert not any(path.name.startswith("invoke.") and path.parent.name != "invoke" for path in compiled)
+    assert not (project / "__pycache__").exists()

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
@@ -374,8 +375,7 @@ class _NewestFirst(Sequence[Mapping[str, Any]]):
 
     def __reversed__(self) -> Iterator[Mapping[str, Any]]:
         yield from reversed(self._newest)
-        older = self._all
-        yield from reversed(older[: len(older) - len(self._newest)])
+        yield from islice(reversed(self._all), len(self._newest), None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import functools
 import os
 import re
 from collections import Counter
@@ -70,7 +71,7 @@ class Row(NamedTuple):
 
     @property
     def dependencies(self) -> tuple[str, ...]:
-        return _split_ids(self.depends_on) if self.depends_on else ()
+        return _split_ids(self.depends_on)
 
 
 class _Table(NamedTuple):
@@ -126,21 +127,24 @@ class TasksFile:
     def counts(self) -> Counter[tuple[str | None, TaskStatus]]:
         """How many tasks have each (milestone, status), counted a column at a time."""
         counts: Counter[tuple[str | None, TaskStatus]] = Counter()
-        for table in self.tables:
+        for table, status_of in zip(self.tables, self._status_lookups, strict=True):
             statuses = table.statuses
-            status_of = _status_lookup(statuses)
             milestones = table.column("milestone") or repeat("", len(statuses))
             for (milestone, value), count in Counter(zip(milestones, statuses, strict=True)).items():
                 counts[milestone or None, status_of[value]] += count
         return counts
 
+    @functools.cached_property
+    def _status_lookups(self) -> list[dict[str, TaskStatus]]:
+        """Each table's distinct status cells, to their statuses: made once, used by every count."""
+        return [_status_lookup(table.statuses) for table in self.tables]
+
     def rows(self, statuses: Collection[TaskStatus], milestone: str | None = None) -> Iterator[Row]:
         """The id, status, milestone and dependencies of each task with one of ``statuses`` (and in
         ``milestone`` when given), in file order. Rows are chosen a column at a time and only
         the chosen ones are built: a large file has few that matter."""
-        for table in self.tables:
+        for table, status_of in zip(self.tables, self._status_lookups, strict=True):
             ids, values = table.ids, table.statuses
-            status_of = _status_lookup(values)
             wanted = {value for value, status in status_of.items() if status in statuses}
             milestones = table.column("milestone")
             depends_on = table.column("depends_on")
@@ -371,7 +375,7 @@ def _tasks_of(table: _Table, first: int = 0, last: int | None = None) -> list[Ta
                 map(status_of.__getitem__, statuses),
                 [value or None for value in column("milestone")],
                 column("description"),
-                [((cell,) if "," not in cell else _split_ids(cell)) if cell else () for cell in column("depends_on")],
+                list(map(_split_ids, column("depends_on"))),
                 [index + 1 for index in table.line_indices[first:last]],
                 zip(*(values[first:last] for values in table.columns), strict=True),
                 repeat(header),
@@ -396,6 +400,9 @@ def _status(value: str) -> TaskStatus | None:
 
 
 def _split_ids(cell: str) -> tuple[str, ...]:
+    """The ids a (stripped) depends_on cell names; most cells name one, or none."""
+    if "," not in cell:
+        return (cell,) if cell else ()
     return tuple(part.strip() for part in cell.split(",") if part.strip())
 
 

@@ -8,9 +8,9 @@ tasks-file parser in-process. Prints each target with PASS or MISS; exits 0 eith
 this is a measurement, not a test.
 
 Before timing, the packages both commands import are byte-compiled in place, as pip does
-when it installs them: Invoke's Program turns bytecode writing off, so a module first
-imported after it starts (jinja2 when a prompt is rendered) would otherwise be compiled
-from source on every run of an editable checkout.
+when it installs them, so that the baseline and coord start from the same state: Invoke
+turns bytecode writing off while it starts, so without this an editable checkout would
+time modules compiled from source.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._exceptions import CoordError
 from ._files import display_path, write_json_atomic
-from ._state import present_fields, typed_fields
+from ._records import present_fields, schema, typed_fields
 
 SESSION_LOCK_FILE = "session.lock"
 # A file nothing reads or writes: closing any handle to a POSIX record lock drops it.
@@ -44,7 +44,7 @@ class SessionLock:
 
         A session lives while its agent runs, and until its owner has recorded its end.
         """
-        from ._launch import hostname, is_alive
+        from ._process import hostname, is_alive
 
         if self.host is not None and self.host != hostname():
             return "foreign"
@@ -54,20 +54,7 @@ class SessionLock:
         return "live" if owner_alive else "stale"
 
 
-_LOCK_FIELDS = {
-    "session_id": str,
-    "runtime": str,
-    "pid": int,
-    "started_at": str,
-    "project_path": str,
-    "milestone_id": str,
-    "task_id": str,
-    "host": str,
-    "pid_started_at": int,
-    "owner_pid": int,
-    "owner_started_at": int,
-}
-_LOCK_REQUIRED = ("session_id", "runtime", "pid", "started_at", "project_path")
+_LOCK_FIELDS, _LOCK_REQUIRED = schema(SessionLock)
 
 
 def lock_path(orchestrator: Path) -> Path:

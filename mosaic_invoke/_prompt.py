@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._config import Milestone, Mission
+from ._clock import format_duration
 from ._exceptions import CoordError
 from ._files import display_path, expand_user
-from ._launch import Runtime
+from ._mission import Milestone, Mission
+from ._runtimes import Runtime
 from ._selection import Progress
-from ._state import Session, format_duration
+from ._state import Session
 from ._tasksfile import Task
 
 if TYPE_CHECKING:

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import _launch
-from ._config import Milestone, Mission, current_branch, load_mission
+from . import _process, _runtimes
+from ._clock import now_iso
 from ._exceptions import CoordError, SessionActive
 from ._files import write_json_atomic
+from ._git import current_branch
 from ._locks import SessionLock, read_session_lock, remove_session_lock, state_lock, write_session_lock
+from ._mission import Milestone, Mission, load_mission
 from ._prompt import build_context, capsule, find_template, render
 from ._selection import Progress, current_milestone, named_milestone, named_task, next_runnable
 from ._state import (
@@ -22,7 +24,6 @@ from ._state import (
     Session,
     State,
     load_state,
-    now_iso,
     save_state,
 )
 from ._tasksfile import Task, TasksFile, TaskStatus, set_status
@@ -53,7 +54,7 @@ class Plan(NamedTuple):
 
     task: Task
     milestone: Milestone | None
-    runtime: _launch.Runtime
+    runtime: _runtimes.Runtime
     prompt: str
     argv: list[str]
     capsule: dict[str, Any]
@@ -89,7 +90,7 @@ def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool
     if process is None:
         return Outcome(plan=plan, session=session)
     report(f"session {session.session_id} started: task {plan.task.id}, pid {session.pid}")
-    exit_code, interrupted = _launch.wait(process)
+    exit_code, interrupted = _process.wait(process)
     ended = record_end(orchestrator, mission.id, session.session_id, exit_code, interrupted)
     return Outcome(plan=plan, session=ended)
 
@@ -149,8 +150,8 @@ def _plan(mission: Mission, tasks: TasksFile, state: State, options: RunOptions,
             raise CoordError(f"{found}; pass --task to choose one")
         task = found
     milestone = chosen_milestone or mission.milestone(task.milestone) or current
-    runtime = _launch.resolve_runtime(
-        options.runtime or mission.runtime or _launch.DEFAULT_RUNTIME,
+    runtime = _runtimes.resolve_runtime(
+        options.runtime or mission.runtime or _runtimes.DEFAULT_RUNTIME,
         {**mission.runtimes, **options.runtimes},
         options.command,
     )
@@ -202,9 +203,9 @@ def _launch_session(
         project_path=str(mission.root),
         milestone_id=plan.milestone.id if plan.milestone else None,
         task_id=plan.task.id,
-        host=_launch.hostname(),
+        host=_process.hostname(),
         owner_pid=os.getpid(),
-        owner_started_at=_launch.process_start_time(os.getpid()),
+        owner_started_at=_process.process_start_time(os.getpid()),
     )
     before = plan.task.status
     if before != TaskStatus.IN_PROGRESS:
@@ -220,15 +221,15 @@ def _launch_session(
     log_path = orchestrator / LOGS_DIR / f"{session_id}.log" if options.detach else None
     try:
         if log_path is None:
-            process = _launch.start(plan.argv, mission.root, env)
+            process = _process.start(plan.argv, mission.root, env)
             pid = process.pid
-            pid_started_at = _launch.process_start_time(pid)
+            pid_started_at = _process.process_start_time(pid)
         else:
             process = None
-            pid, pid_started_at, supervisor = _launch.start_detached(
+            pid, pid_started_at, supervisor = _process.start_detached(
                 plan.argv, mission.root, env, log_path, orchestrator, mission.id, session_id
             )
-            lock = replace(lock, owner_pid=supervisor, owner_started_at=_launch.process_start_time(supervisor))
+            lock = replace(lock, owner_pid=supervisor, owner_started_at=_process.process_start_time(supervisor))
     except CoordError:
         if before != TaskStatus.IN_PROGRESS:
             set_status(mission.tasks_path, plan.task.id, before)
@@ -258,7 +259,7 @@ def record_end(orchestrator: Path, mission_id: str, session_id: str, exit_code: 
         if session is None:
             msg = f"session {session_id} is missing from the state; its end could not be recorded"
             raise CoordError(msg)
-        ended = session.ended(_launch.ended_reason(exit_code, interrupted), exit_code)
+        ended = session.ended(_process.ended_reason(exit_code, interrupted), exit_code)
         save_state(orchestrator, state.with_session(ended))
         lock, _ = read_session_lock(orchestrator)
         if lock is not None and lock.session_id == session_id:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ._config import MISSION_FILE
 from ._exceptions import CoordError
 from ._files import display_path, write_atomic
+from ._mission import MISSION_FILE
 from ._prompt import DEFAULT_TEMPLATE, PROJECT_TEMPLATE, packaged_templates
 
 TASKS_FILE = Path("docs") / "TASKS.md"

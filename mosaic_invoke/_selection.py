@@ -6,8 +6,8 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from ._config import Milestone, MilestoneStatus, Mission
 from ._exceptions import CoordError
+from ._mission import Milestone, MilestoneStatus, Mission
 from ._tasksfile import Task, TasksFile, TaskStatus
 
 _FINISHED = (TaskStatus.DONE, TaskStatus.CANCELLED)

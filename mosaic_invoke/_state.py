@@ -6,59 +6,22 @@ import functools
 import json
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, overload
 
+from ._clock import now_iso, seconds_between
 from ._exceptions import CoordError
 from ._files import collector_paused, display_path, write_json_atomic
+from ._records import present_fields, schema, typed_fields
 
 STATE_FILE = "state.json"
 NEXT_TASK_FILE = "next-task.json"
 LOGS_DIR = "logs"
 STATE_VERSION = 1
-
-
-def format_duration(seconds: int | None) -> str:
-    """``45s``, ``3m 5s``, ``2h 7m``; an em dash when unknown."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60}m"
-
-
-def now_iso() -> str:
-    """UTC with milliseconds, as JavaScript's ``Date.toISOString`` writes it."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def seconds_between(start: str, end: str) -> int | None:
-    """Whole seconds from ``start`` to ``end`` (never negative), or None if either is unreadable."""
-    begin, finish = parse_iso(start), parse_iso(end)
-    if begin is None or finish is None:
-        return None
-    return max(0, int((finish - begin).total_seconds()))
-
-
-def present_fields(record: Any) -> dict[str, Any]:
-    """A dataclass's fields that are set, shallowly (``asdict`` cannot copy mapping proxies)."""
-    values = ((f.name, getattr(record, f.name)) for f in fields(record))
-    return {name: value for name, value in values if value is not None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +63,9 @@ class Session:
         data = present_fields(self)
         del data["extra"]
         return {**data, **self.extra}
+
+
+_SESSION_FIELDS, _SESSION_REQUIRED = schema(Session)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,46 +135,6 @@ class State:
             **self.extra,
             "sessions": list(self.records),
         }
-
-
-_SESSION_FIELDS = {
-    "session_id": str,
-    "runtime": str,
-    "pid": int,
-    "started_at": str,
-    "pid_started_at": int,
-    "host": str,
-    "ended_at": str,
-    "ended_reason": str,
-    "exit_code": int,
-    "duration_seconds": int,
-    "milestone_id": str,
-    "task_id": str,
-    "log_path": str,
-}
-_SESSION_REQUIRED = ("session_id", "runtime", "pid", "started_at")
-
-
-def typed_fields(
-    data: Mapping[str, Any], types: Mapping[str, type], required: tuple[str, ...]
-) -> tuple[dict[str, Any], dict[str, Any]] | str:
-    """Split ``data`` into known fields (type-checked) and extra ones, or say what is wrong."""
-    known: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in data.items():
-        expected = types.get(key)
-        if expected is None:
-            extra[key] = value
-        elif value is None and key not in required:
-            continue
-        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            return f"`{key}` must be {'an integer' if expected is int else 'a string'}"
-        else:
-            known[key] = value
-    missing = [key for key in required if key not in known]
-    if missing:
-        return f"`{missing[0]}` is missing"
-    return known, extra
 
 
 def state_path(orchestrator: Path) -> Path:

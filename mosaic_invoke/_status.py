@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._config import current_branch, load_mission
+from ._clock import format_duration
+from ._git import current_branch
 from ._locks import read_session_lock
+from ._mission import load_mission
 from ._selection import Progress, current_milestone, milestone_status, next_runnable
-from ._state import format_duration, load_state
+from ._state import load_state
 from ._tasksfile import TaskStatus
 from ._tasksfile import load as load_tasks
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ._exceptions import CoordError
-from ._launch import process_start_time, start, wait
+from ._process import process_start_time, start, wait
 from ._runner import record_end
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from invoke.exceptions import Exit, ParseError
 from invoke.program import Program
 
-from ._config import find_mission_file, project_root
 from ._exceptions import CoordError
+from ._mission import find_mission_file, project_root
 from .collection import make_collection
 
 

@@ -15,9 +15,9 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from ._config import locate_mission, parse_command
 from ._exceptions import CoordError
-from ._launch import PROMPT, Runtime
+from ._mission import locate_mission
+from ._runtimes import PROMPT, Runtime, parse_command
 
 if TYPE_CHECKING:
     from ._runner import RunOptions
@@ -142,7 +142,7 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
             print(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
             print(f"log: {session.log_path}")
         return
-    from ._state import format_duration
+    from ._clock import format_duration
 
     _report(
         f"session {session.session_id} {session.ended_reason} "

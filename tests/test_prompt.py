@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import coord
 
-from mosaic_invoke._state import format_duration
+from mosaic_invoke._clock import format_duration
 
 GOLDEN = Path(__file__).with_name("golden")
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())

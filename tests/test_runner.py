@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
-from mosaic_invoke._launch import is_alive, process_start_time
+from mosaic_invoke._process import is_alive, process_start_time
 
 ORCH = Path(".mosaic") / "orchestrator"
 

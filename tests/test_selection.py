@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke._config import Milestone, MilestoneStatus, Mission
+from mosaic_invoke._mission import Milestone, MilestoneStatus, Mission
 from mosaic_invoke._selection import Progress, current_milestone, milestone_status, next_runnable
 from mosaic_invoke._tasksfile import Task, TasksFile, parse
 

@@ -10,15 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mosaic_invoke._clock import now_iso, seconds_between
 from mosaic_invoke._exceptions import CoordError
 from mosaic_invoke._state import (
     NEWEST_DECODED,
     Session,
     State,
     load_state,
-    now_iso,
     save_state,
-    seconds_between,
 )
 
 SESSION = {

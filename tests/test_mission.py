@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke._config import MilestoneStatus, find_mission_file, load_mission, locate_mission
 from mosaic_invoke._exceptions import CoordError
+from mosaic_invoke._mission import MilestoneStatus, find_mission_file, load_mission, locate_mission
 
 
 def write_mission(root: Path, text: str) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import os
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import yaml
 
 from ._exceptions import CoordError
 from ._files import display_path, expand_user, read_text
+from ._runtimes import parse_command
 
 MISSION_FILE = Path(".mosaic") / "mission.yaml"
 
@@ -301,41 +301,3 @@ class _Checker:
             seen[milestone_id] = line
             milestones.append(Milestone(id=milestone_id, name=name, status=status))
         return tuple(milestones)
-
-
-def parse_command(value: object) -> tuple[str, ...] | None:
-    """A launch command from config: a list of strings, or one string split like a shell."""
-    if isinstance(value, str):
-        try:
-            argv = tuple(shlex.split(value))
-        except ValueError:
-            return None
-    elif isinstance(value, (list, tuple)) and all(isinstance(part, str) for part in value):
-        argv = tuple(value)
-    else:
-        return None
-    return argv or None
-
-
-def current_branch(root: Path) -> str | None:
-    """The checked-out branch, read from ``.git`` as ``git branch --show-current`` reports it."""
-    for folder in (root, *root.parents):
-        dot_git = folder / ".git"
-        if dot_git.is_dir():
-            git_dir = dot_git
-        elif dot_git.is_file():
-            try:
-                text = dot_git.read_text(errors="replace").strip()
-            except OSError:
-                return None
-            if not text.startswith("gitdir:"):
-                return None
-            git_dir = (folder / text.removeprefix("gitdir:").strip()).resolve()
-        else:
-            continue
-        try:
-            head = (git_dir / "HEAD").read_text(errors="replace").strip()
-        except OSError:
-            return None
-        return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
-    return None

@@ -1,0 +1,57 @@
+"""Records stored as JSON (sessions, locks, loops): one field list per record, checked on read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import MISSING, fields
+from typing import Any
+
+
+def present_fields(record: Any) -> dict[str, Any]:
+    """A dataclass's fields that are set, shallowly (``asdict`` cannot copy mapping proxies)."""
+    values = ((f.name, getattr(record, f.name)) for f in fields(record))
+    return {name: value for name, value in values if value is not None}
+
+
+def typed_fields(
+    data: Mapping[str, Any], types: Mapping[str, type], required: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]] | str:
+    """Split ``data`` into known fields (type-checked) and extra ones, or say what is wrong."""
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        expected = types.get(key)
+        if expected is None:
+            extra[key] = value
+        elif value is None and key not in required:
+            continue
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            return f"`{key}` must be {'an integer' if expected is int else 'a string'}"
+        else:
+            known[key] = value
+    missing = [key for key in required if key not in known]
+    if missing:
+        return f"`{missing[0]}` is missing"
+    return known, extra
+
+
+_JSON_TYPES: Mapping[str, type] = {"str": str, "int": int, "bool": bool, "float": float}
+
+
+def schema(record_class: type) -> tuple[dict[str, type], tuple[str, ...]]:
+    """The stored fields of a dataclass: each scalar field's type, and the required ones.
+
+    Read from the class's annotations (``int | None`` is an optional integer), so that a
+    record's field list is written once, in its class. Fields of other types (mappings,
+    lists) are not checked here.
+    """
+    types: dict[str, type] = {}
+    required: list[str] = []
+    for spec in fields(record_class):
+        base = str(spec.type).split(" |")[0].strip()
+        if base not in _JSON_TYPES:
+            continue
+        types[spec.name] = _JSON_TYPES[base]
+        if spec.default is MISSING and spec.default_factory is MISSING:
+            required.append(spec.name)
+    return types, tuple(required)

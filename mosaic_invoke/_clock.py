@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 
@@ -35,3 +36,35 @@ def seconds_between(start: str, end: str) -> int | None:
     if begin is None or finish is None:
         return None
     return max(0, int((finish - begin).total_seconds()))
+
+
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds in ``90s``, ``45m``, ``8h``, ``1h30m`` (or a bare number of seconds); None if unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower().replace(" ", "")
+    try:
+        seconds = float(text)
+    except ValueError:
+        match = _DURATION.fullmatch(text)
+        if not text or match is None:
+            return None
+        hours, minutes, secs = (int(part or 0) for part in match.groups())
+        return float(hours * 3600 + minutes * 60 + secs)
+    return seconds if seconds >= 0 else None
+
+
+def format_span(seconds: float) -> str:
+    """A duration as the flags take it: ``1h30m``, ``45m``, ``90s`` -> ``1m30s``."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or "0s"

@@ -14,7 +14,7 @@ import yaml
 
 from ._exceptions import CoordError
 from ._files import display_path, expand_user, read_text
-from ._runtimes import parse_command
+from ._runtimes import RuntimeSpec, parse_runtime
 
 MISSION_FILE = Path(".mosaic") / "mission.yaml"
 
@@ -57,7 +57,7 @@ class Mission:
     quality_gates: str | None = None
     runtime: str | None = None
     template: str | None = None
-    runtimes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    runtimes: Mapping[str, RuntimeSpec] = field(default_factory=dict)
     vars: Mapping[str, Any] = field(default_factory=dict)
     milestones: tuple[Milestone, ...] = ()
 
@@ -252,19 +252,15 @@ class _Checker:
             return []
         return [self.value(key) for key, _ in node.value]
 
-    def runtimes(self, node: yaml.Node) -> Mapping[str, tuple[str, ...]]:
+    def runtimes(self, node: yaml.Node) -> Mapping[str, RuntimeSpec]:
         entries = self.mapping(node, "runtimes", tuple(str(k) for k in self._keys(node)))
-        presets: dict[str, tuple[str, ...]] = {}
+        presets: dict[str, RuntimeSpec] = {}
         for name, (_, value_node) in (entries or {}).items():
-            argv = parse_command(self.value(value_node))
-            if argv is None:
-                self.problem(
-                    value_node,
-                    f"runtimes.{name}",
-                    'must be a command: a list of strings or one string, e.g. [aider, --message, "{prompt}"]',
-                )
+            spec = parse_runtime(self.value(value_node))
+            if isinstance(spec, str):
+                self.problem(value_node, f"runtimes.{name}", spec)
             else:
-                presets[name] = argv
+                presets[name] = spec
         return MappingProxyType(presets)
 
     def milestones(self, node: yaml.Node) -> tuple[Milestone, ...]:

@@ -44,7 +44,7 @@ class RunOptions:
     env: Mapping[str, str] = field(default_factory=dict)
     template: str | None = None
     configured_template: str | None = None
-    runtimes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    runtimes: Mapping[str, _runtimes.RuntimeSpec] = field(default_factory=dict)
     force: bool = False
     detach: bool = False
 

@@ -17,7 +17,7 @@ from invoke.tasks import task
 
 from ._exceptions import CoordError
 from ._mission import locate_mission
-from ._runtimes import PROMPT, Runtime, parse_command
+from ._runtimes import PROMPT, Runtime, RuntimeSpec, parse_command, parse_runtime
 
 if TYPE_CHECKING:
     from ._runner import RunOptions
@@ -80,13 +80,20 @@ def _command(value: Any, source: str) -> tuple[str, ...] | None:
     return argv
 
 
-def _runtimes(value: Any) -> dict[str, tuple[str, ...]]:
+def _runtimes(value: Any) -> dict[str, RuntimeSpec]:
     if not value:
         return {}
     if not isinstance(value, Mapping):
         msg = "config `coord.runtimes`: expected a mapping of runtime name to command"
         raise CoordError(msg)
-    return {str(name): _command(cmd, f"config `coord.runtimes.{name}`") or () for name, cmd in value.items()}
+    specs = {}
+    for name, item in value.items():
+        spec = parse_runtime(item)
+        if isinstance(spec, str):
+            msg = f"config `coord.runtimes.{name}`: {spec}"
+            raise CoordError(msg)
+        specs[str(name)] = spec
+    return specs
 
 
 def _mission_file(c: Context, mission: str | None) -> Path:

@@ -64,8 +64,8 @@ milestones:
     assert mission.tasks_path == tmp_path / "plan" / "TASKS.md"
     assert mission.quality_gates == "make lint test"
     assert mission.runtime == "codex"
-    assert mission.runtimes["aider"] == ("aider", "--yes", "--message", "{prompt}")
-    assert mission.runtimes["shellish"] == ("my-agent", "--prompt", "{prompt}")
+    assert mission.runtimes["aider"].command == ("aider", "--yes", "--message", "{prompt}")
+    assert mission.runtimes["shellish"].command == ("my-agent", "--prompt", "{prompt}")
     assert mission.vars == {"team": "payments", "size": 3}
     assert [m.id for m in mission.milestones] == ["M1", "M2"]
     assert mission.milestones[0].status is None

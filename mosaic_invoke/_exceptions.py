@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextvars import ContextVar
+
+PROGRAM: ContextVar[str] = ContextVar("program", default="invoke coord.")
+"""How the user reaches coord's commands: `invoke coord.` or `mosaic-coord `."""
+
+
+def command(name: str) -> str:
+    """The command ``name`` as the user types it (``invoke coord.resume``, ``mosaic-coord resume``)."""
+    return PROGRAM.get() + name
 
 
 class CoordError(Exception):

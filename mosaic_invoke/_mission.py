@@ -42,6 +42,23 @@ class Milestone:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Verify:
+    """mission.yaml `verify:`: the gates a task marked done must pass."""
+
+    command: str
+    timeout: float = 1800.0
+    require_change: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hooks:
+    """mission.yaml `hooks:`: shell commands run after each session and after a loop."""
+
+    after_session: str | None = None
+    after_loop: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Mission:
     """A validated mission.yaml. Path fields keep the text as written (the prompt shows it)."""
 
@@ -60,6 +77,10 @@ class Mission:
     runtimes: Mapping[str, RuntimeSpec] = field(default_factory=dict)
     vars: Mapping[str, Any] = field(default_factory=dict)
     milestones: tuple[Milestone, ...] = ()
+    permissions: str = "workspace"
+    verify: Verify | None = None
+    hooks: Hooks = Hooks()
+    loop: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve(self, value: str) -> Path:
         """A path from mission.yaml: absolute (or ``~``) as written, else under the root."""

@@ -20,7 +20,7 @@ from ._mission import locate_mission
 from ._runtimes import PROMPT, Runtime, RuntimeSpec, parse_command, parse_runtime
 
 if TYPE_CHECKING:
-    from ._runner import RunOptions
+    from ._plan import RunOptions
 
 # Every key declared, with scalar defaults: Invoke reads INVOKE_COORD_X only for keys that
 # exist, and cannot cast an environment variable onto a list default.
@@ -101,7 +101,7 @@ def _mission_file(c: Context, mission: str | None) -> Path:
 
 
 def _run_options(c: Context, **flags: Any) -> RunOptions:
-    from ._runner import RunOptions
+    from ._plan import RunOptions
 
     return RunOptions(
         task=flags["task"],
@@ -132,7 +132,8 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
 
     with _exit_on_error():
         options = _run_options(c, **flags)
-        outcome = run_mission(_mission_file(c, mission), options, _report, resume=resume)
+        display = sys.stderr if json else sys.stdout
+        outcome = run_mission(_mission_file(c, mission), options, _report, resume=resume, display=display)
     plan = outcome.plan
     if outcome.session is None:
         if json:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ._clock import parse_iso
-from ._report_rows import text
+from ._report_rows import column, text
 
 WIDTH = 1000
 STRIP_HEIGHT = 24
@@ -108,15 +108,14 @@ def cumulative(records: Sequence[Mapping[str, Any]]) -> Cumulative:
     start = next((moment for r in records if (moment := _moment(r.get("started_at"))) is not None), None)
     finished: list[tuple[datetime, list[Any]]] = []
     unknown: list[str] = []
-    for record in records:
-        if record.get("ended_at") is None:
+    ids, ends, dones = (column(records, field) for field in ("session_id", "ended_at", "tasks_done"))
+    for session_id, ended_at, done in zip(ids, ends, dones, strict=True):
+        if ended_at is None:
             continue
-        done = record.get("tasks_done")
-        ended = _moment(record.get("ended_at"))
-        if not isinstance(done, list) or ended is None:
-            unknown.append(str(record.get("session_id")))
-            continue
-        finished.append((ended, done))
+        if isinstance(done, list) and (ended := _moment(ended_at)) is not None:
+            finished.append((ended, done))
+        else:
+            unknown.append(str(session_id))
     finished.sort(key=lambda item: item[0])
     seen: set[str] = set()
     steps: list[tuple[datetime, int]] = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import heapq
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,12 +16,13 @@ from ._report_rows import (
     VERDICTS,
     LoopRow,
     SessionRow,
-    ending,
+    column,
+    endings,
     loop_row,
-    number,
+    numbers,
     session_row,
     task_description,
-    verdict,
+    verdicts,
 )
 from ._selection import Counts, Progress, current_milestone, milestone_status
 from ._state import State
@@ -28,7 +31,7 @@ from ._tasksfile import TasksFile, TaskStatus
 RECENT_SESSIONS = 20
 TASKS_LISTED = 15
 PAST_LOOPS = 10
-_USAGE = ("sessions", "costed", "cost_usd", "input_tokens", "output_tokens", "cache_read_tokens")
+_AMOUNTS = ("cost_usd", "input_tokens", "output_tokens", "cache_read_tokens")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,16 +106,15 @@ def summarise(
     counts = tasks.counts()
     progress = Progress.of(counts)
     finished = sum(n for (_, status), n in counts.items() if status in (TaskStatus.DONE, TaskStatus.CANCELLED))
-    kinds = [(ending(record), verdict(record)) for record in records]
-    endings = dict.fromkeys(ENDINGS, 0)
-    verdicts = dict.fromkeys(VERDICTS, 0)
-    for end, judged in kinds:
-        endings[end] += 1
-        verdicts[judged] += 1
-    by_milestone, by_task = _usage(records)
+    ended, judged = endings(records), verdicts(records)
+    amounts = [numbers(column(records, name)) for name in _AMOUNTS]
+    milestone_keys = _keys(records, "milestone_id")
+    by_milestone = _groups(milestone_keys, set(milestone_keys))
     order = {m.id: index for index, m in enumerate(mission.milestones)}
-    milestone_keys = sorted(by_milestone, key=lambda key: (order.get(key, len(order)), key == "", key))
-    task_keys = sorted(by_task, key=lambda key: (-by_task[key][2], -by_task[key][0], key))
+    task_keys = _keys(records, "task_id")
+    costliest = _costliest(task_keys, amounts[0])
+    by_task = _groups(task_keys, set(costliest))
+    others = [index for index, key in enumerate(task_keys) if key not in by_task]
     live = records[-1] if records and records[-1].get("ended_at") is None else None
     past = state.extra.get("loops")
     past_loops = (
@@ -130,14 +132,17 @@ def summarise(
         progress=progress,
         milestones=_milestones(mission, counts),
         sessions=len(records),
-        endings=endings,
-        verdicts=verdicts,
+        endings={**dict.fromkeys(ENDINGS, 0), **Counter(ended)},
+        verdicts={**dict.fromkeys(VERDICTS, 0), **Counter(judged)},
         done=cumulative(records),
-        timeline=timeline(records, kinds, (*ENDINGS, *VERDICTS)),
-        total=_freeze("total", "", by_task.values()),
-        by_milestone=[_freeze(key, _milestone_name(mission, key), [by_milestone[key]]) for key in milestone_keys],
-        by_task=[_freeze(key, task_description(tasks, key), [by_task[key]]) for key in task_keys[:TASKS_LISTED]],
-        other_tasks=_freeze("other", "", [by_task[key] for key in task_keys[TASKS_LISTED:]]),
+        timeline=timeline(records, list(zip(ended, judged, strict=True)), (*ENDINGS, *VERDICTS)),
+        total=_usage("total", "", amounts),
+        by_milestone=[
+            _usage(key, _milestone_name(mission, key), amounts, by_milestone[key])
+            for key in sorted(by_milestone, key=lambda key: (order.get(key, len(order)), key == "", key))
+        ],
+        by_task=[_usage(key, task_description(tasks, key), amounts, by_task[key]) for key in costliest],
+        other_tasks=_usage("other", "", amounts, others),
         recent=[session_row(record, tasks, mission, page_dir) for record in reversed(records[-RECENT_SESSIONS:])],
         running=session_row(live, tasks, mission, page_dir) if live is not None else None,
         loop=loop_row(loop, live) if loop is not None else None,
@@ -167,31 +172,48 @@ def _milestone(id: str, name: str, status: str, counts: dict[str, int], *, curre
     return MilestoneView(id=id, name=name, status=status, current=current, total=sum(counts.values()), counts=counts)
 
 
-def _usage(records: Iterable[Mapping[str, Any]]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Summed usage (in `_USAGE` order) per milestone and per task ("": sessions without one)."""
-    by_milestone: dict[str, list[float]] = {}
-    by_task: dict[str, list[float]] = {}
-    for record in records:
-        cost = number(record.get("cost_usd"))
-        values = (
-            1,
-            cost is not None,
-            cost or 0.0,
-            number(record.get("input_tokens")) or 0,
-            number(record.get("output_tokens")) or 0,
-            number(record.get("cache_read_tokens")) or 0,
-        )
-        for groups, key in ((by_milestone, record.get("milestone_id")), (by_task, record.get("task_id"))):
-            total = groups.setdefault(key if isinstance(key, str) else "", [0, 0, 0.0, 0, 0, 0])
-            for index, value in enumerate(values):
-                total[index] += value
-    return by_milestone, by_task
+def _keys(records: Sequence[Mapping[str, Any]], field: str) -> list[str]:
+    """Each session's ``field`` (a milestone or task id), "" where it has none."""
+    return [key if isinstance(key, str) else "" for key in column(records, field)]
 
 
-def _freeze(key: str, label: str, sums: Iterable[list[float]]) -> Usage:
-    total = [sum(column) for column in zip(*sums, strict=True)] or [0] * len(_USAGE)
-    values = {name: (value if name == "cost_usd" else int(value)) for name, value in zip(_USAGE, total, strict=True)}
-    return Usage(key=key, label=label, **values)
+def _costliest(keys: Sequence[str], costs: Sequence[float | None]) -> list[str]:
+    """The `TASKS_LISTED` keys that cost most, then had the most sessions."""
+    sessions = Counter(keys)
+    spent: dict[str, float] = {}
+    for key, cost in zip(keys, costs, strict=True):
+        if cost is not None:
+            spent[key] = spent.get(key, 0.0) + cost
+    return heapq.nsmallest(TASKS_LISTED, sessions, key=lambda key: (-spent.get(key, 0.0), -sessions[key], key))
+
+
+def _groups(keys: Sequence[str], chosen: set[str]) -> dict[str, list[int]]:
+    """The positions of the sessions of each chosen key."""
+    groups: dict[str, list[int]] = {key: [] for key in chosen}
+    for index, key in enumerate(keys):
+        if key in chosen:
+            groups[key].append(index)
+    return groups
+
+
+def _usage(key: str, label: str, amounts: list[list[float | None]], indices: Sequence[int] | None = None) -> Usage:
+    """What the sessions at ``indices`` (default: all) reported, summed; ``amounts`` in `_AMOUNTS` order.
+
+    Summed a column at a time: a mission has thousands of sessions, and only a few rows show.
+    """
+    picked = amounts if indices is None else [[column[i] for i in indices] for column in amounts]
+    costs = [cost for cost in picked[0] if cost is not None]
+    tokens_in, tokens_out, cached = (int(sum(filter(None, column))) for column in picked[1:])
+    return Usage(
+        key=key,
+        label=label,
+        sessions=len(picked[0]),
+        costed=len(costs),
+        cost_usd=float(sum(costs)),
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        cache_read_tokens=cached,
+    )
 
 
 def _milestone_name(mission: Mission, key: str) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ KNOWN_ENDINGS = ("completed", "failed", "interrupted", "crashed", "timeout", "us
 ENDINGS = (*KNOWN_ENDINGS, "running", "other")
 VERDICTS = ("accepted", "rejected", "unfinished", "none", "unknown")
 """`unknown`: no verdict recorded (sessions from before verification, or still running)."""
+_JUDGED = VERDICTS[:-1]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,16 +68,31 @@ class LoopRow:
 
 def ending(record: Mapping[str, Any]) -> str:
     """How a session ended, as the page groups it: one of `ENDINGS`."""
-    if record.get("ended_at") is None:
-        return "running"
-    reason = record.get("ended_reason")
-    return reason if reason in KNOWN_ENDINGS else "other"
+    return endings([record])[0]
 
 
 def verdict(record: Mapping[str, Any]) -> str:
     """The session's verdict: one of `VERDICTS`."""
-    value = record.get("verdict")
-    return value if value in VERDICTS[:-1] else "unknown"
+    return verdicts([record])[0]
+
+
+def endings(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """`ending` of each record, a column at a time (a mission has thousands)."""
+    ends, reasons = column(records, "ended_at"), column(records, "ended_reason")
+    return [
+        "running" if end is None else reason if reason in KNOWN_ENDINGS else "other"
+        for end, reason in zip(ends, reasons, strict=True)
+    ]
+
+
+def verdicts(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """`verdict` of each record, a column at a time."""
+    return [value if value in _JUDGED else "unknown" for value in column(records, "verdict")]
+
+
+def column(records: Sequence[Mapping[str, Any]], field: str) -> list[Any]:
+    """Each record's ``field`` (None where it has none), read in C."""
+    return list(map(methodcaller("get", field), records))
 
 
 def task_description(tasks: TasksFile, key: str) -> str:
@@ -163,3 +180,8 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return value if value >= 0 else None
+
+
+def numbers(values: Iterable[Any]) -> list[float | None]:
+    """`number` of each value; in one comprehension, for columns of thousands."""
+    return [v if (type(v) is int or type(v) is float) and v >= 0 else None for v in values]

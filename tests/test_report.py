@@ -65,7 +65,7 @@ DEMO_SESSIONS: list[tuple[str, str, str | None, str | None, list[str] | None, in
 ]
 
 
-def demo_mission(root: Path) -> Path:
+def demo_mission(root: Path, start: datetime = START) -> Path:
     """A mission with sessions of every ending and verdict, logs, a waiting loop and past loops."""
     orch = root / ORCH
     (orch / "logs").mkdir(parents=True)
@@ -78,7 +78,7 @@ def demo_mission(root: Path) -> Path:
     (root / ".git").mkdir()
     (root / ".git" / "HEAD").write_text("ref: refs/heads/mission/ledger-v2\n")
     records = []
-    moment = START
+    moment = start
     for number, (task, milestone, reason, verdict, done, minutes, cost) in enumerate(DEMO_SESSIONS, 1):
         session_id = f"sess-{number:03d}"
         ended = moment + timedelta(minutes=minutes)
@@ -113,7 +113,7 @@ def demo_mission(root: Path) -> Path:
         records.append(record)
         moment = ended + timedelta(minutes=25 if reason != "usage-limit" else 180)
     past = [
-        {"loop_id": "loop-001", "started_at": iso(START), "ended_at": iso(START + timedelta(hours=5)),
+        {"loop_id": "loop-001", "started_at": iso(start), "ended_at": iso(start + timedelta(hours=5)),
          "sessions": ["sess-005", "sess-006", "sess-007"], "stop_reason": "max-failures"},
     ]  # fmt: skip
     state = {"version": 1, "mission_id": "ledger-v2", "status": "active", "loops": past, "sessions": records}

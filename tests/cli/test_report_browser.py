@@ -13,14 +13,16 @@ import subprocess
 import sys
 import tempfile
 import zlib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+# Under pytest the tests folder is on the path already; run as a script, it is not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_report import ORCH, demo_mission  # noqa: E402 - the tests folder is on the path only under pytest
+from test_report import ORCH, START, demo_mission
 
-from mosaic_invoke._report import write_report  # noqa: E402
+from mosaic_invoke._report import write_report
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
 pytestmark = pytest.mark.skipif(
@@ -52,9 +54,9 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(argv, capture_output=True, timeout=120, check=False)
 
 
-def demo_page(root: Path) -> Path:
+def demo_page(root: Path, start: datetime = START) -> Path:
     """The demo mission's page, with markup in the newest session's final message."""
-    demo_mission(root)
+    demo_mission(root, start)
     state_file = root / ORCH / "state.json"
     state = json.loads(state_file.read_text())
     state["sessions"][-1]["final_message"] = f"Stopped at the limit. {EVIL}"
@@ -114,9 +116,9 @@ def test_the_rendered_page_shows_the_mission(tmp_path: Path) -> None:
     for text in expected:
         assert text in dom, text
     for label in ("completed", "failed", "interrupted", "crashed", "timed out", "usage limit"):
-        assert f"{label}</span><span class=\"c\">" in dom, label
+        assert f'{label}</span><span class="c">' in dom, label
     for label in ("accepted", "rejected", "unfinished", "none", "not recorded"):
-        assert f"{label}</span><span class=\"c\">" in dom, label
+        assert f'{label}</span><span class="c">' in dom, label
     assert "<script" not in dom  # the final message's markup stayed text
     assert dom.count("<svg") > 20
 
@@ -134,6 +136,8 @@ def test_a_screenshot_is_not_blank(tmp_path: Path, width: int, height: int) -> N
 
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/report.png").resolve()
+    # The demo's history ends a little before now, so that the page reads as of today.
+    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=18)
     with tempfile.TemporaryDirectory() as folder:
-        screenshot(demo_page(Path(folder) / "project"), target, 1100, 2000, Path(folder) / "profile")
+        screenshot(demo_page(Path(folder) / "project", start), target, 1100, 2000, Path(folder) / "profile")
     print(target)

@@ -389,3 +389,19 @@ def test_report_on_damaged_files_is_one_error_and_writes_nothing(
     assert "Traceback" not in result.stderr
     assert snapshot(demo) == before
     assert coord("status", cwd=demo).stderr == result.stderr  # the same line as status
+
+
+def test_report_flags_have_help(tmp_path: Path) -> None:
+    result = coord("--help", "report", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    options = result.stdout.split("Options:")[1]
+    flags = re.findall(r"^  (?:-\w(?: \w+)?, )?(--[\w-]+)(?:=\w+)? +(\S.*)$", options, re.MULTILINE)
+    assert sorted(flag for flag, _ in flags) == ["--mission", "--open", "--output"]
+
+
+def test_report_to_a_folder_is_one_error(demo: Path, tmp_path: Path) -> None:
+    before = snapshot(tmp_path)
+    result = coord("report", "--output", str(tmp_path), cwd=demo)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"coord: error: {tmp_path}: cannot write: Is a directory\n"
+    assert snapshot(tmp_path) == before  # no temporary file left behind

@@ -107,14 +107,7 @@ def summarise(
     progress = Progress.of(counts)
     finished = sum(n for (_, status), n in counts.items() if status in (TaskStatus.DONE, TaskStatus.CANCELLED))
     ended, judged = endings(records), verdicts(records)
-    amounts = [numbers(column(records, name)) for name in _AMOUNTS]
-    milestone_keys = _keys(records, "milestone_id")
-    by_milestone = _groups(milestone_keys, set(milestone_keys))
-    order = {m.id: index for index, m in enumerate(mission.milestones)}
-    task_keys = _keys(records, "task_id")
-    costliest = _costliest(task_keys, amounts[0])
-    by_task = _groups(task_keys, set(costliest))
-    others = [index for index, key in enumerate(task_keys) if key not in by_task]
+    total, by_milestone, by_task, other_tasks = _costs(records, mission, tasks)
     live = records[-1] if records and records[-1].get("ended_at") is None else None
     past = state.extra.get("loops")
     past_loops = (
@@ -136,13 +129,10 @@ def summarise(
         verdicts={**dict.fromkeys(VERDICTS, 0), **Counter(judged)},
         done=cumulative(records),
         timeline=timeline(records, list(zip(ended, judged, strict=True)), (*ENDINGS, *VERDICTS)),
-        total=_usage("total", "", amounts),
-        by_milestone=[
-            _usage(key, _milestone_name(mission, key), amounts, by_milestone[key])
-            for key in sorted(by_milestone, key=lambda key: (order.get(key, len(order)), key == "", key))
-        ],
-        by_task=[_usage(key, task_description(tasks, key), amounts, by_task[key]) for key in costliest],
-        other_tasks=_usage("other", "", amounts, others),
+        total=total,
+        by_milestone=by_milestone,
+        by_task=by_task,
+        other_tasks=other_tasks,
         recent=[session_row(record, tasks, mission, page_dir) for record in reversed(records[-RECENT_SESSIONS:])],
         running=session_row(live, tasks, mission, page_dir) if live is not None else None,
         loop=loop_row(loop, live) if loop is not None else None,
@@ -170,6 +160,29 @@ def _milestones(mission: Mission, counts: Counts) -> list[MilestoneView]:
 
 def _milestone(id: str, name: str, status: str, counts: dict[str, int], *, current: bool) -> MilestoneView:
     return MilestoneView(id=id, name=name, status=status, current=current, total=sum(counts.values()), counts=counts)
+
+
+def _costs(
+    records: Sequence[Mapping[str, Any]], mission: Mission, tasks: TasksFile
+) -> tuple[Usage, list[Usage], list[Usage], Usage]:
+    """Usage in all, per milestone (in mission.yaml order), for the costliest tasks, and for the other tasks."""
+    amounts = [numbers(column(records, name)) for name in _AMOUNTS]
+    milestone_keys = _keys(records, "milestone_id")
+    milestones = _groups(milestone_keys, set(milestone_keys))
+    order = {m.id: index for index, m in enumerate(mission.milestones)}
+    task_keys = _keys(records, "task_id")
+    costliest = _costliest(task_keys, amounts[0])
+    listed = _groups(task_keys, set(costliest))
+    others = [index for index, key in enumerate(task_keys) if key not in listed]
+    return (
+        _usage("total", "", amounts),
+        [
+            _usage(key, _milestone_name(mission, key), amounts, milestones[key])
+            for key in sorted(milestones, key=lambda key: (order.get(key, len(order)), key == "", key))
+        ],
+        [_usage(key, task_description(tasks, key), amounts, listed[key]) for key in costliest],
+        _usage("other", "", amounts, others),
+    )
 
 
 def _keys(records: Sequence[Mapping[str, Any]], field: str) -> list[str]:

@@ -405,3 +405,10 @@ def test_report_to_a_folder_is_one_error(demo: Path, tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"coord: error: {tmp_path}: cannot write: Is a directory\n"
     assert snapshot(tmp_path) == before  # no temporary file left behind
+
+
+def test_a_mission_without_sessions(project: Path) -> None:
+    page = write_report(project / ".mosaic" / "mission.yaml").read_text()
+    assert "No sessions yet" in page and "Nothing running." in page
+    assert "1 of 3 done (33%)" in page and "No session has reported cost or tokens." in page
+    assert sorted(p.name for p in (project / ORCH).iterdir()) == ["report.html"]

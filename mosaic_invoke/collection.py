@@ -273,9 +273,28 @@ def init(c: Context, template: bool = False) -> None:
     print("next: edit them, then `invoke coord.run --print-only` to see the first prompt")
 
 
+@task(
+    help={
+        "output": "write the page to this file instead of <orchestrator_dir>/report.html",
+        "open": "then open the page in the default web browser",
+        "mission": _RUN_HELP["mission"],
+    }
+)
+def report(c: Context, output: str | None = None, open: bool = False, mission: str | None = None) -> None:
+    """Write the mission's report page: one self-contained HTML file; print its path."""
+    from ._files import display_path
+    from ._report import open_report, write_report
+
+    with _exit_on_error():
+        path = write_report(_mission_file(c, mission), Path(output) if output else None)
+    print(display_path(path))
+    if open and not open_report(path):
+        _report(f"no web browser found; open {path} in one")
+
+
 def make_collection() -> Collection:
     """A fresh ``coord`` collection (Invoke's parser consumes task help: one per Program run)."""
-    collection = Collection("coord", run, resume, status, init)
+    collection = Collection("coord", run, resume, status, init, report)
     collection.configure({"coord": dict(DEFAULTS)})
     return collection
 

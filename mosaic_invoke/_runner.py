@@ -17,7 +17,15 @@ from ._git import current_branch
 from ._locks import SessionLock, read_session_lock, remove_session_lock, state_lock, write_session_lock
 from ._mission import Milestone, Mission, load_mission
 from ._prompt import build_context, capsule, find_template, render
-from ._selection import Progress, current_milestone, named_milestone, named_task, next_runnable
+from ._selection import (
+    Progress,
+    check_milestones,
+    current_milestone,
+    named_milestone,
+    named_task,
+    next_runnable,
+    open_dependencies,
+)
 from ._state import (
     LOGS_DIR,
     NEXT_TASK_FILE,
@@ -82,7 +90,12 @@ def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool
         state = load_state(orchestrator, mission.id, writing=not options.print_only)
         state, crashed_task = _settle_lock(mission, state, options, report, resume=resume)
         tasks_file = load_tasks(mission.tasks_path)
+        check_milestones(mission, tasks_file)
+        for warning in tasks_file.warnings:
+            report(f"warning: {warning}")
         plan = _plan(mission, tasks_file, state, options, crashed_task)
+        if options.task and (waiting := open_dependencies(tasks_file, plan.task)):
+            report(f"warning: task {plan.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
         write_json_atomic(orchestrator / NEXT_TASK_FILE, plan.capsule)
         if options.print_only:
             return Outcome(plan=plan)
@@ -145,7 +158,7 @@ def _plan(mission: Mission, tasks: TasksFile, state: State, options: RunOptions,
     elif crashed_task and tasks.status_of(crashed_task) is TaskStatus.IN_PROGRESS:
         task = named_task(tasks, crashed_task)
     else:
-        found = next_runnable(tasks, chosen_milestone or current)
+        found = next_runnable(mission, tasks, milestone=chosen_milestone)
         if isinstance(found, str):
             raise CoordError(f"{found}; pass --task to choose one")
         task = found

@@ -274,8 +274,8 @@ def test_the_next_runnable_task_follows_dependencies(project: Path, tmp_path: Pa
     result = coord("run", "--print-only", cwd=project)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "coord: error: no runnable task in milestone M1 (Foundations): T-003 waits on T-002 (blocked); "
-        "T-002 is blocked; pass --task to choose one"
+        "coord: error: no runnable task in the tasks file: T-003 waits on T-002 (blocked); "
+        "T-004 waits on T-003 (not-started); T-002 is blocked; pass --task to choose one"
     )
     tasks.write_text(tasks.read_text().replace("| T-003 | not-started", "| T-003 | in-progress"))
     assert json.loads(coord("run", "--print-only", "--json", cwd=project).stdout)["capsule"]["next_task"] == "T-003"

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ._limits import HARD_WALLS, Verdict, classify, from_epoch, iso, resume_at
-from ._reader import JsonReader, final, get, int_of, mappings, number_of, one_line, plural, text_of
+from ._reader import ERROR_WIDTH, JsonReader, final, get, int_of, mappings, number_of, one_line, plural, text_of
 
 # The input field that says best what a tool call does, by tool name; else its first string.
 _TOOL_SUBJECT = {
@@ -70,7 +70,7 @@ class ClaudeReader(JsonReader):
                 text = block["text"]
                 if error:  # an API error dressed as a message: the only place limit texts count
                     self._api_error = text
-                    lines.append(f"✗ {error}: {one_line(text)}")
+                    lines.append(f"✗ {error}: {one_line(text, ERROR_WIDTH)}")
                 else:
                     self._last_text = text
                     lines.extend(line.rstrip() for line in text.strip("\n").splitlines())
@@ -111,7 +111,7 @@ class ClaudeReader(JsonReader):
             parts.append(f"${cost:.2f}")
         line = f"{'✗' if failed else '✓'} result: {', '.join(parts)}"
         why = _error_text(event) if failed else None
-        return f"{line}: {one_line(why)}" if why else line
+        return f"{line}: {one_line(why, ERROR_WIDTH)}" if why else line
 
     def telemetry(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -151,7 +151,7 @@ class ClaudeReader(JsonReader):
         if result is not None and result.get("is_error") is False:
             return None
         said = self._api_error or (_error_text(result) if result else None) or ""
-        message = one_line(said, 400)
+        message = one_line(said, ERROR_WIDTH)
         if self._rejected is not None:
             if HARD_WALLS.search(said):
                 return Verdict("hard-wall", message)

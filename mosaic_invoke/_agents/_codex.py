@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ._limits import Verdict, classify, iso, resume_at
-from ._reader import JsonReader, final, get, int_of, mappings, one_line, plural, text_of
+from ._reader import ERROR_WIDTH, JsonReader, final, get, int_of, mappings, one_line, plural, text_of
 
 _USAGE = ("input_tokens", "cached_input_tokens", "output_tokens")
 _FIELDS = {"input_tokens": "input_tokens", "cached_input_tokens": "cache_read_tokens", "output_tokens": "output_tokens"}
@@ -43,13 +43,13 @@ class CodexReader(JsonReader):
             message = text_of(get(event, "error", "message")) or "turn failed"
             self._turn_ended = False
             self._failures.append(message)
-            return [f"✗ turn failed: {one_line(message)}"]
+            return [f"✗ turn failed: {one_line(message, ERROR_WIDTH)}"]
         if kind == "error":
             said = text_of(event.get("message"))
             if said is None:
                 return []
             self._failures.append(said)
-            return [f"! {one_line(said)}"]
+            return [f"! {one_line(said, ERROR_WIDTH)}"]
         if kind in ("item.started", "item.updated", "item.completed"):
             item = event.get("item")
             return self._item(item, done=kind == "item.completed") if isinstance(item, Mapping) else []
@@ -109,16 +109,14 @@ class CodexReader(JsonReader):
         return found
 
     def verdict(self, now: datetime) -> Verdict | None:
-        judged = [(classify(message), message) for message in self._failures]
-        for wanted in ("hard-wall", "usage-limit", "transient"):
-            message = next((m for kind, m in judged if kind == wanted), None)
-            if message is None:
-                continue
-            if wanted == "usage-limit":
-                resets = resume_at(message, now)
-                return Verdict("usage-limit", one_line(message, 400), iso(resets) if resets else None)
-            return Verdict(wanted, one_line(message, 400))
-        return None
+        if not self._failures:
+            return None
+        message = self._failures[-1]  # what the turn ended on; earlier ones were retried
+        kind = classify(message)
+        if kind == "usage-limit":
+            resets = resume_at(message, now)
+            return Verdict(kind, one_line(message, ERROR_WIDTH), iso(resets) if resets else None)
+        return Verdict(kind, one_line(message, ERROR_WIDTH)) if kind else None
 
 
 def _call_line(item: Mapping[str, Any]) -> str | None:

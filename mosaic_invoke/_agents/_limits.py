@@ -32,7 +32,7 @@ HARD_WALLS = re.compile(
     re.IGNORECASE,
 )
 USAGE_LIMITS = re.compile(
-    r"(?<!not your )usage limit|hit your (?:\w+ )?limit|limit reached|out of (?:extra )?usage",
+    r"(?<!not your )usage limit|hit your (?:[\w']+ )?limit|\d+-hour limit|out of (?:extra )?usage",
     re.IGNORECASE,
 )
 TRANSIENT = re.compile(

@@ -11,6 +11,8 @@ from ._limits import Verdict
 
 FINAL_MESSAGE_CHARS = 4000
 _WIDTH = 160
+ERROR_WIDTH = 400
+"""Errors are shown longer than other lines: their end often says when to try again."""
 
 
 class Reader:

@@ -117,10 +117,10 @@ def _zone(name: str | None, now: datetime) -> tzinfo:
 
 
 def _wall_time(found: re.Match[str], now: datetime) -> datetime | None:
-    hour = int(found["hour"]) % 12 + (12 if found["half"].lower() == "p" else 0)
-    minute = int(found["minute"] or 0)
-    if hour > 23 or minute > 59:
+    hour, minute = int(found["hour"]), int(found["minute"] or 0)
+    if not 1 <= hour <= 12 or minute > 59:  # a 12-hour clock
         return None
+    hour = hour % 12 + (12 if found["half"].lower() == "p" else 0)
     try:
         if found["month"] is None:
             moment = now.replace(hour=hour, minute=minute, second=0, microsecond=0)

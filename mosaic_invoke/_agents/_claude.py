@@ -179,7 +179,6 @@ def _error_text(result: Mapping[str, Any]) -> str | None:
     text = text_of(result.get("result"))
     if text and text.strip():
         return text
-    errors = (
-        [e for e in result.get("errors") or [] if isinstance(e, str)] if isinstance(result.get("errors"), list) else []
-    )
+    listed = result.get("errors")
+    errors = [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
     return "; ".join(errors) or None

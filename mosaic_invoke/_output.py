@@ -1,18 +1,33 @@
-"""An agent's output as it comes: the raw stream to its log, a human view to the terminal."""
+"""An agent's output as it comes: the raw stream to its log, the human view to the terminal."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from ._agents import Reader, reader_for
+
 
 class Output:
-    """Writes each raw line to ``log_path`` and the human view of it to ``display``."""
+    """Writes each raw line to ``log_path``, the reader's view of it to ``display``, and
+    reports the agent's session id (``on_session_id``) when an event first names it."""
 
-    def __init__(self, log_path: Path, display: IO[str] | None) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        output: str,
+        display: IO[str] | None,
+        *,
+        known_session_id: str | None = None,
+        on_session_id: Callable[[str], None] | None = None,
+    ) -> None:
         self.log_path = log_path
         self.display = display
+        self.reader: Reader = reader_for(output)
+        self._known = known_session_id
+        self._on_session_id = on_session_id
         self._log: IO[bytes] | None = None
 
     def __enter__(self) -> Output:
@@ -31,6 +46,12 @@ class Output:
         if self._log is not None:
             self._log.write(raw + b"\n")
             self._log.flush()
-        if self.display is not None:
-            self.display.write(raw.decode("utf-8", "replace") + "\n")
+        shown = self.reader.feed(raw.decode("utf-8", "replace"))
+        if self.display is not None and shown:
+            self.display.write("".join(f"{text}\n" for text in shown))
             self.display.flush()
+        found = self.reader.agent_session_id
+        if found and found != self._known:
+            self._known = found
+            if self._on_session_id is not None:
+                self._on_session_id(found)

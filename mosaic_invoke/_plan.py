@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import _runtimes
@@ -14,7 +16,7 @@ from ._mission import Milestone, Mission
 from ._prompt import build_context, capsule, find_template, render
 from ._selection import Progress, current_milestone, named_milestone, named_task, next_runnable
 from ._session import Session
-from ._state import State
+from ._state import LOGS_DIR, State
 from ._tasksfile import Task, TasksFile, TaskStatus
 
 
@@ -41,15 +43,25 @@ class RunOptions:
     """Nobody at the terminal (loops, detached sessions): the agent's stdin is /dev/null."""
 
 
+RESUMABLE = ("crashed", "interrupted", "timeout", "usage-limit")
+"""How a session ends when its agent's conversation is worth continuing."""
+
+
 class Plan(NamedTuple):
     """A rendered launch: what print-only shows, and what a run starts."""
 
+    session_id: str
     task: Task
     milestone: Milestone | None
     runtime: _runtimes.Runtime
     prompt: str
-    argv: list[str]
+    invocation: _runtimes.Invocation
+    prompt_file: Path
     capsule: dict[str, Any]
+
+    @property
+    def argv(self) -> list[str]:
+        return list(self.invocation.argv)
 
 
 def plan(
@@ -79,6 +91,7 @@ def plan(
         options.runtime or mission.runtime or _runtimes.DEFAULT_RUNTIME,
         {**mission.runtimes, **options.runtimes},
         options.command,
+        permissions=mission.permissions,
     )
     progress = Progress.of(counts)
     branch = current_branch(mission.root)
@@ -92,12 +105,20 @@ def plan(
         branch=branch,
     )
     prompt = render(find_template(mission, options.template, options.configured_template), context)
+    session_id = state.next_session_id()
+    prompt_file = mission.orchestrator_path / LOGS_DIR / f"{session_id}.prompt.md"
+    continued = None if options.fresh else resumable(state, task.id, runtime)
+    invocation = runtime.invocation(
+        prompt, session_uuid=str(uuid.uuid4()), agent_session_id=continued, prompt_file=prompt_file
+    )
     return Plan(
+        session_id=session_id,
         task=task,
         milestone=milestone,
         runtime=runtime,
         prompt=prompt,
-        argv=runtime.argv(prompt),
+        invocation=invocation,
+        prompt_file=prompt_file,
         capsule=capsule(
             generated_at=now_iso(),
             mission=mission,
@@ -112,3 +133,14 @@ def plan(
 
 def previous_session(state: State) -> Session | None:
     return next(iter(state.last(1)), None)
+
+
+def resumable(state: State, task_id: str, runtime: _runtimes.Runtime) -> str | None:
+    """The agent session to continue: the previous session's, when it was cut off on this task
+    with this runtime, and the runtime can resume (SPEC section 13)."""
+    previous = previous_session(state)
+    if previous is None or previous.task_id != task_id or previous.runtime != runtime.name:
+        return None
+    if previous.ended_reason not in RESUMABLE or not runtime.can_resume:
+        return None
+    return previous.agent_session_id

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from . import _process, _verify
+from ._agents import Reader, log_suffix
 from ._clock import now_iso
 from ._exceptions import CoordError, SessionActive, command
-from ._files import write_json_atomic
+from ._files import write_atomic, write_json_atomic
 from ._hooks import run_hook
 from ._locks import SessionLock, read_session_lock, remove_session_lock, state_lock, write_session_lock
 from ._mission import Mission, load_mission
 from ._output import Output
 from ._plan import Plan, RunOptions, plan
+from ._runtimes import agent_env
 from ._selection import check_milestones, open_dependencies
 from ._session import Session
 from ._state import LOGS_DIR, NEXT_TASK_FILE, State, load_state, save_state
@@ -106,7 +111,14 @@ def follow(
     if agent is None or pipe is None:
         msg = f"session {launched.session.session_id} is followed by its supervisor, not here"
         raise CoordError(msg)
-    with Output(launched.log_path, display) as output:
+    output = Output(
+        launched.log_path,
+        launched.plan.runtime.output,
+        display,
+        known_session_id=launched.session.agent_session_id,
+        on_session_id=functools.partial(note_agent_session, launched.mission, launched.session.session_id),
+    )
+    with output:
         watched = watch(
             agent.process,
             pipe,
@@ -116,23 +128,52 @@ def follow(
             started=launched.release,
         )
     os.close(pipe)
-    return finish(launched.mission, launched.session.session_id, launched.begun, watched, launched.env, report)
+    return finish(
+        launched.mission, launched.session.session_id, launched.begun, watched, output.reader, launched.env, report
+    )
 
 
 def finish(
-    mission: Mission, session_id: str, begun: _verify.Start, watched: Watched, env: dict[str, str], report: Report
+    mission: Mission,
+    session_id: str,
+    begun: _verify.Start,
+    watched: Watched,
+    reader: Reader,
+    env: dict[str, str],
+    report: Report,
 ) -> Session:
-    """Verify what the session did, record its end, run the after_session hook."""
+    """Verify what the session did, record its end with what the agent reported, run the hook."""
     reason = ended_reason(watched)
+    found: dict[str, Any] = dict(reader.telemetry())
+    wall = None if watched.timed_out or watched.interrupted else reader.verdict(datetime.now(timezone.utc))
+    if wall is not None and wall.kind == "transient":
+        found["transient"] = True
+    elif wall is not None:
+        reason = "usage-limit"
+        found["resume_at"] = wall.resume_at
+        if wall.kind == "hard-wall" or wall.resume_at is None:
+            found["limit"] = "hard"
+        report(f"session {session_id} hit a usage limit: {wall.message}")
     gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
     findings = _verify.verify(mission, begun, reason, gate_log, env, report)
     if watched.timed_out:
         report(f"session {session_id} ran past its {watched.timed_out} timeout and was ended")
-    ended = record_end(mission, session_id, reason, watched.exit_code, dict(findings.fields), reopen=findings.reopen)
+    found.update(findings.fields)
+    ended = record_end(mission, session_id, reason, watched.exit_code, found, reopen=findings.reopen)
     if ended.verdict == "rejected":
         report(f"{ended.task_id} was marked done, but {ended.rejected_because}; it is in-progress again")
     run_hook(mission, "after_session", ended.to_dict(), env, report)
     return ended
+
+
+def note_agent_session(mission: Mission, session_id: str, agent_session_id: str) -> None:
+    """Record the agent's own session id as soon as it is known: a crash must not lose it."""
+    orchestrator = mission.orchestrator_path
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, writing=True)
+        session = state.session(session_id)
+        if session is not None and session.running:
+            save_state(orchestrator, state.with_session(replace(session, agent_session_id=agent_session_id)))
 
 
 def ended_reason(watched: Watched) -> str:
@@ -223,17 +264,20 @@ def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -
     written (`Launched.release`), so a coord killed in between leaves no agent at work.
     """
     orchestrator = mission.orchestrator_path
-    session_id = state.next_session_id()
+    session_id = chosen.session_id
     tasks = load_tasks(mission.tasks_path)
     begun = _verify.start(mission, tasks, chosen.task.id)
-    log_path = orchestrator / LOGS_DIR / f"{session_id}.log"
-    env = {
-        **os.environ,
-        "MOSAIC_MISSION_ID": mission.id,
-        "MOSAIC_SESSION_ID": session_id,
-        "MOSAIC_TASK_ID": chosen.task.id,
-        **options.env,
-    }
+    log_path = orchestrator / LOGS_DIR / f"{session_id}{log_suffix(chosen.runtime.output)}"
+    env = agent_env(
+        {
+            **os.environ,
+            "MOSAIC_MISSION_ID": mission.id,
+            "MOSAIC_SESSION_ID": session_id,
+            "MOSAIC_TASK_ID": chosen.task.id,
+            **options.env,
+        }
+    )
+    write_atomic(chosen.prompt_file, chosen.prompt.encode())
     before = chosen.task.status
     if before != TaskStatus.IN_PROGRESS:
         tasks.write_status(chosen.task.id, TaskStatus.IN_PROGRESS)
@@ -241,19 +285,18 @@ def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -
     output: int | None = None
     supervisor = None
     try:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        stdin = subprocess.DEVNULL if options.unattended or options.detach else None
         if options.detach:
             from ._supervisor import start_supervised
 
-            supervisor = start_supervised(mission, chosen.argv, env, log_path, session_id, begun, options)
+            supervisor = start_supervised(mission, chosen, env, log_path, begun, options)
             pid, pid_started_at, owner = supervisor.pid, supervisor.pid_started_at, supervisor.owner
         else:
             output, write_end = os.pipe()
             try:
-                agent = _process.start_gated(
-                    chosen.argv, mission.root, env, stdin=stdin, stdout=write_end, stderr=write_end
-                )
+                with agent_stdin(chosen, unattended=options.unattended) as stdin:
+                    agent = _process.start_gated(
+                        chosen.argv, mission.root, env, stdin=stdin, stdout=write_end, stderr=write_end
+                    )
             finally:
                 os.close(write_end)
             pid, pid_started_at, owner = agent.pid, _process.process_start_time(agent.pid), os.getpid()
@@ -281,6 +324,8 @@ def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -
             milestone_id=lock.milestone_id,
             task_id=chosen.task.id,
             log_path=str(log_path),
+            agent_session_id=chosen.invocation.agent_session_id,
+            resumed_agent_session=chosen.invocation.resumed,
         )
         save_state(orchestrator, replace(state.with_session(session), status="active"))
     except BaseException:
@@ -296,3 +341,16 @@ def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -
         raise
     release = agent.go if agent is not None else supervisor.go  # type: ignore[union-attr]
     return Launched(mission, chosen, session, begun, env, log_path, agent, output, release)
+
+
+@contextlib.contextmanager
+def agent_stdin(chosen: Plan, *, unattended: bool) -> Iterator[int | None]:
+    """The agent's standard input: the prompt file, /dev/null, or (at a terminal, for a
+    command of the user's) coord's own."""
+    if chosen.invocation.stdin == "prompt":
+        with chosen.prompt_file.open("rb") as prompt:
+            yield prompt.fileno()
+    elif chosen.invocation.stdin == "null" or unattended:
+        yield subprocess.DEVNULL
+    else:
+        yield None

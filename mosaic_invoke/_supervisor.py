@@ -13,6 +13,7 @@ standard library). The handshake, over the supervisor's stdin and stdout:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from typing import IO, Any, cast
 
 from ._exceptions import CoordError
 from ._mission import Mission
-from ._plan import RunOptions
+from ._plan import Plan, RunOptions
 from ._verify import Start
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from mosaic_invoke._supervisor import main; sys.exit(main())"
@@ -57,21 +58,18 @@ class Supervised:
 
 
 def start_supervised(
-    mission: Mission,
-    argv: list[str],
-    env: dict[str, str],
-    log_path: Path,
-    session_id: str,
-    begun: Start,
-    options: RunOptions,
+    mission: Mission, chosen: Plan, env: dict[str, str], log_path: Path, begun: Start, options: RunOptions
 ) -> Supervised:
-    """Start a supervisor for session ``session_id``; the agent waits behind its gate."""
+    """Start a supervisor for the session ``chosen``; the agent waits behind its gate."""
     spec = {
         "mission_file": str(mission.config_path),
-        "argv": argv,
+        "argv": chosen.argv,
+        "stdin": str(chosen.prompt_file) if chosen.invocation.stdin == "prompt" else None,
+        "output": chosen.runtime.output,
+        "agent_session_id": chosen.invocation.agent_session_id,
         "env": env,
         "log": str(log_path),
-        "session_id": session_id,
+        "session_id": chosen.session_id,
         "begun": {**asdict(begun), "done_before": sorted(begun.done_before)},
         "session_timeout": options.session_timeout,
         "idle_timeout": options.idle_timeout,
@@ -111,23 +109,19 @@ def start_supervised(
 
 def main() -> int:
     from ._mission import load_mission
+    from ._output import Output
     from ._process import process_start_time, start_gated
-    from ._runner import finish
+    from ._runner import finish, note_agent_session
     from ._watch import Limits, watch
 
     spec: dict[str, Any] = json.loads(sys.stdin.readline())
     try:
         mission = load_mission(Path(spec["mission_file"]))
         read_end, write_end = os.pipe()
-        agent = start_gated(
-            spec["argv"],
-            mission.root,
-            spec["env"],
-            stdin=subprocess.DEVNULL,
-            stdout=write_end,
-            stderr=write_end,
-            new_session=False,
-        )
+        with open(spec["stdin"] or os.devnull, "rb") as stdin:
+            agent = start_gated(
+                spec["argv"], mission.root, spec["env"], stdin=stdin.fileno(), stdout=write_end, stderr=write_end
+            )
         os.close(write_end)
     except CoordError as error:
         print(json.dumps({"error": str(error)}), flush=True)
@@ -139,18 +133,24 @@ def main() -> int:
     # coord has its answer and returns; from now on only the log hears from us.
     with open(spec["log"], "ab") as log:
         os.dup2(log.fileno(), sys.stdout.fileno())
+    session_id = spec["session_id"]
     begun = Start(**{**spec["begun"], "done_before": frozenset(spec["begun"]["done_before"])})
     limits = Limits(session=spec["session_timeout"], idle=spec["idle_timeout"])
 
     def report(message: str) -> None:
         print(f"coord: {message}", file=sys.stderr, flush=True)
 
-    from ._output import Output
-
-    with Output(Path(spec["log"]), None) as output:
+    output = Output(
+        Path(spec["log"]),
+        spec["output"],
+        None,
+        known_session_id=spec["agent_session_id"],
+        on_session_id=functools.partial(note_agent_session, mission, session_id),
+    )
+    with output:
         watched = watch(agent.process, read_end, output.line, limits, started=agent.go)
     try:
-        finish(mission, spec["session_id"], begun, watched, spec["env"], report)
+        finish(mission, session_id, begun, watched, output.reader, spec["env"], report)
     except CoordError as error:
         report(f"error: {error}")
         return 1

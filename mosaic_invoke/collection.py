@@ -17,10 +17,10 @@ from invoke.tasks import task
 
 from ._exceptions import CoordError
 from ._mission import locate_mission
-from ._runtimes import PROMPT, Runtime, RuntimeSpec, parse_command, parse_runtime
+from ._runtimes import PROMPT, RuntimeSpec, parse_command, parse_runtime
 
 if TYPE_CHECKING:
-    from ._plan import RunOptions
+    from ._plan import Plan, RunOptions
 
 # Every key declared, with scalar defaults: Invoke reads INVOKE_COORD_X only for keys that
 # exist, and cannot cast an environment variable onto a list default.
@@ -121,9 +121,9 @@ def _run_options(c: Context, **flags: Any) -> RunOptions:
     )
 
 
-def _show_command(runtime: Runtime) -> str:
+def _show_command(plan: Plan) -> str:
     """The launch command with ``{prompt}`` where the prompt goes."""
-    return " ".join(part if part == PROMPT else shlex.quote(part) for part in runtime.argv(PROMPT))
+    return " ".join(PROMPT if part == plan.prompt else shlex.quote(part) for part in plan.argv)
 
 
 def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flags: Any) -> None:
@@ -139,7 +139,7 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
         if json:
             print(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
         else:
-            print(f"command: {_show_command(plan.runtime)}\n")
+            print(f"command: {_show_command(plan)}\n")
             print(plan.prompt)
         return
     session = outcome.session

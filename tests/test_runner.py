@@ -261,7 +261,9 @@ def test_a_corrupt_lock_is_reported_and_ignored(project: Path, tmp_path: Path) -
     (project / ORCH / "session.lock").write_text('{"pid": "x"')
     result = coord("run", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "coord: warning: .mosaic/orchestrator/session.lock: lock is not valid JSON; treated as absent" in result.stderr
+    assert (
+        "coord: warning: .mosaic/orchestrator/session.lock: lock is not valid JSON; treated as absent" in result.stderr
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from . import _process, _runtimes
 from ._clock import now_iso
-from ._exceptions import CoordError, SessionActive
+from ._exceptions import CoordError, SessionActive, command
 from ._files import write_json_atomic
 from ._git import current_branch
 from ._locks import SessionLock, read_session_lock, remove_session_lock, state_lock, write_session_lock
@@ -115,13 +115,13 @@ def _settle_lock(
     if verdict == "foreign" and not (resume and options.force):
         msg = (
             f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot be "
-            "checked from here: once you know it has ended, run `invoke coord.resume --force`"
+            f"checked from here: once you know it has ended, run `{command('resume')} --force`"
         )
         raise SessionActive(msg)
     if not resume:
         msg = (
             f"session {lock.session_id} (pid {lock.pid}) is no longer running but left its lock; "
-            "run `invoke coord.resume` to record it as crashed and continue"
+            f"run `{command('resume')}` to record it as crashed and continue"
         )
         raise CoordError(msg)
     session = state.session(lock.session_id)

@@ -5,40 +5,19 @@ from __future__ import annotations
 import json as jsonlib
 import shlex
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
-from ._exceptions import CoordError
-from ._mission import locate_mission
-from ._runtimes import PROMPT, Runtime, RuntimeSpec, parse_command, parse_runtime
-
-if TYPE_CHECKING:
-    from ._runner import RunOptions
-
-# Every key declared, with scalar defaults: Invoke reads INVOKE_COORD_X only for keys that
-# exist, and cannot cast an environment variable onto a list default.
-DEFAULTS: dict[str, Any] = {
-    "mission": "",
-    "runtime": "",
-    "template": "",
-    "command": "",
-    "env": "",
-    "runtimes": {},
-}
-
-
-def _setting(c: Context, key: str) -> Any:
-    # A parent's ns.configure({"coord": ...}) replaces our whole section: never assume a key.
-    section = c.config.get("coord") or {}
-    value = section.get(key) if hasattr(section, "get") else None
-    return value if value not in ("", None) else DEFAULTS[key] or None
+from ._exceptions import CoordError, command
+from ._flags import coord_task, help_for
+from ._runtimes import PROMPT, Runtime
+from ._settings import DEFAULTS, mission_file, read_settings, run_options
 
 
 def _report(message: str) -> None:
@@ -55,72 +34,6 @@ def _exit_on_error() -> Iterator[None]:
         raise Exit(message, code=error.exit_code) from None
 
 
-def _pairs(values: Any, source: str) -> dict[str, str]:
-    """``KEY=VALUE`` items from a flag list, a config string, or a config mapping."""
-    if isinstance(values, Mapping):
-        return {str(key): str(value) for key, value in values.items()}
-    items = shlex.split(values) if isinstance(values, str) else list(values or ())
-    pairs = {}
-    for item in items:
-        key, sep, value = str(item).partition("=")
-        if not sep or not key:
-            msg = f"{source}: expected KEY=VALUE, got {item!r}"
-            raise CoordError(msg)
-        pairs[key] = value
-    return pairs
-
-
-def _command(value: Any, source: str) -> tuple[str, ...] | None:
-    if not value:
-        return None
-    argv = parse_command(value)
-    if argv is None:
-        msg = f"{source}: expected a command line or a list of strings, got {value!r}"
-        raise CoordError(msg)
-    return argv
-
-
-def _runtimes(value: Any) -> dict[str, RuntimeSpec]:
-    if not value:
-        return {}
-    if not isinstance(value, Mapping):
-        msg = "config `coord.runtimes`: expected a mapping of runtime name to command"
-        raise CoordError(msg)
-    specs = {}
-    for name, item in value.items():
-        spec = parse_runtime(item)
-        if isinstance(spec, str):
-            msg = f"config `coord.runtimes.{name}`: {spec}"
-            raise CoordError(msg)
-        specs[str(name)] = spec
-    return specs
-
-
-def _mission_file(c: Context, mission: str | None) -> Path:
-    return locate_mission(mission or _setting(c, "mission"))
-
-
-def _run_options(c: Context, **flags: Any) -> RunOptions:
-    from ._runner import RunOptions
-
-    return RunOptions(
-        task=flags["task"],
-        runtime=flags["runtime"] or _setting(c, "runtime"),
-        milestone=flags["milestone"],
-        print_only=flags.get("print_only", False),
-        command=_command(flags["command"], "--command") or _command(_setting(c, "command"), "config `coord.command`"),
-        env={
-            **_pairs(_setting(c, "env") or {}, "config `coord.env`"),
-            **_pairs(flags["env"] or [], "--env"),
-        },
-        template=flags["template"],
-        configured_template=_setting(c, "template"),
-        runtimes=_runtimes(_setting(c, "runtimes")),
-        force=flags.get("force", False),
-        detach=flags.get("detach", False),
-    )
-
-
 def _show_command(runtime: Runtime) -> str:
     """The launch command with ``{prompt}`` where the prompt goes."""
     return " ".join(part if part == PROMPT else shlex.quote(part) for part in runtime.argv(PROMPT))
@@ -131,8 +44,8 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
     from ._runner import run as run_mission
 
     with _exit_on_error():
-        options = _run_options(c, **flags)
-        outcome = run_mission(_mission_file(c, mission), options, _report, resume=resume)
+        settings = read_settings(c.config)
+        outcome = run_mission(mission_file(settings, mission), run_options(settings, **flags), _report, resume=resume)
     plan = outcome.plan
     if outcome.session is None:
         if json:
@@ -161,21 +74,10 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
         raise Exit(code=outcome.exit_code)
 
 
-_RUN_HELP = {
-    "task": "mission task id to run, e.g. T-012 (default: the next runnable task)",
-    "runtime": "agent runtime: claude, codex, or one from `runtimes:` (default: mission.yaml, else claude)",
-    "milestone": "milestone id for the prompt and for choosing the next task (default: the task's own)",
-    "print-only": "write the capsule, print the launch command and the prompt, start nothing",
-    "command": 'launch command, e.g. "my-agent --prompt {prompt}"; without {prompt} the prompt is appended',
-    "env": "KEY=VALUE added to the agent's environment (repeatable)",
-    "template": "Jinja2 template for the prompt (default: .mosaic/templates/continuation.md.j2, else the packaged one)",
-    "json": "print JSON: the command, prompt and capsule with --print-only, else the session",
-    "detach": "run the agent in the background with its output in <orchestrator_dir>/logs/<session>.log",
-    "mission": "mission.yaml, or the project folder holding .mosaic/mission.yaml (default: found from here upward)",
-}
+_RUN_FLAGS = ("task", "runtime", "milestone", "print_only", "command", "env", "template", "detach", "json", "mission")
 
 
-@task(help=_RUN_HELP, iterable=["env"])
+@coord_task(help=help_for(*_RUN_FLAGS), iterable=["env"])
 def run(
     c: Context,
     task: str | None = None,
@@ -206,10 +108,7 @@ def run(
     )
 
 
-@task(
-    help={**_RUN_HELP, "force": "take over a lock written on another host (only once that session has ended)"},
-    iterable=["env"],
-)
+@coord_task(help=help_for(*_RUN_FLAGS, "force"), iterable=["env"])
 def resume(
     c: Context,
     task: str | None = None,
@@ -242,38 +141,46 @@ def resume(
     )
 
 
-@task(
-    help={
-        "json": "print one JSON object (schema in the README) instead of text",
-        "mission": _RUN_HELP["mission"],
-    }
-)
+@coord_task(help=help_for("mission", json="print one JSON object (schema in the README) instead of text"))
 def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     """Show mission progress, milestones, the next task and recent sessions."""
     from ._status import format_status
     from ._status import status as mission_status
 
     with _exit_on_error():
-        view = mission_status(_mission_file(c, mission))
+        view = mission_status(mission_file(read_settings(c.config), mission))
     for warning in view["warnings"]:
         _report(f"warning: {warning}")
     print(jsonlib.dumps(view, indent=2) if json else format_status(view))
 
 
-@task(help={"template": "also copy the default prompt template to .mosaic/templates/ for editing"})
-def init(c: Context, template: bool = False) -> None:
+@coord_task(
+    help={
+        "template": "also copy the default prompt template to .mosaic/templates/ to edit (into a mission made before)",
+        "gitignore": "add .mosaic/orchestrator/ (coord's state, locks and logs) to .gitignore",
+    }
+)
+def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
     """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder."""
-    from ._scaffold import scaffold
+    from ._scaffold import IGNORED, scaffold
 
     with _exit_on_error():
-        created = scaffold(Path.cwd(), with_template=template)
-    for path in created:
+        done = scaffold(Path.cwd(), with_template=template, gitignore=gitignore)
+    for path in done.created:
         print(f"created {path}")
-    print("next: edit them, then `invoke coord.run --print-only` to see the first prompt")
+    if done.ignored == "added":
+        print(f"added {IGNORED} to .gitignore")
+    elif done.ignored == "present" and gitignore:
+        print(f".gitignore already holds {IGNORED}")
+    elif done.ignored == "missing":
+        print(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
+        print(f"(`{command('init')} --gitignore` adds it)")
+    if done.created:
+        print(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")
 
 
 def make_collection() -> Collection:
-    """A fresh ``coord`` collection (Invoke's parser consumes task help: one per Program run)."""
+    """A fresh ``coord`` collection, its config declared (``DEFAULTS``)."""
     collection = Collection("coord", run, resume, status, init)
     collection.configure({"coord": dict(DEFAULTS)})
     return collection

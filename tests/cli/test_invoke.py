@@ -164,7 +164,7 @@ def test_init_then_print_only_in_two_commands(tmp_path: Path) -> None:
     assert again.returncode == 1
     assert again.stderr.strip() == (
         "coord: error: .mosaic/mission.yaml, docs/TASKS.md already exists; "
-        "coord.init never overwrites (remove it to start again)"
+        "mosaic-coord init never overwrites (remove it to start again)"
     )
     assert (folder / ".mosaic" / "mission.yaml").read_bytes() == before
 

@@ -143,7 +143,7 @@ def test_mission_by_config_from_another_folder(project: Path, tmp_path: Path) ->
     assert json.loads(result.stdout)["mission"]["id"] == "demo"
     outside = coord("status", cwd=elsewhere)
     assert outside.returncode == 1
-    assert "run `invoke coord.init` to create one, or pass --mission PATH" in outside.stderr
+    assert "run `mosaic-coord init` to create one, or pass --mission PATH" in outside.stderr
 
 
 def test_init_then_print_only_in_two_commands(tmp_path: Path) -> None:

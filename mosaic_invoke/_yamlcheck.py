@@ -46,7 +46,7 @@ def check_yaml(path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | 
     finally:
         loader.dispose()
     if checker.problems:
-        raise CoordError.from_problems(checker.problems)
+        raise CoordError.from_problems(sorted(checker.problems, key=lambda p: int(p[len(label) + 1 :].split(":")[0])))
     return result
 
 

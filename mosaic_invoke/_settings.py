@@ -237,6 +237,8 @@ def _plain(value: Any) -> Any:
 
 
 def _kind(value: object) -> str:
+    if value is None:
+        return "an empty value"
     if hasattr(value, "keys"):
         return "a mapping"
     if isinstance(value, (list, tuple)):

@@ -148,7 +148,7 @@ def test_flags_beat_the_config() -> None:
     assert (options.template, options.configured_template) == (None, "cfg.j2")
     fallback = run_options(settings, **RUN_FLAGS)
     assert (fallback.runtime, tuple(fallback.command or ())) == ("codex", ("cfg",))
-    with pytest.raises(CoordError, match="^--env: expected KEY=VALUE, got 'oops'$"):
+    with pytest.raises(CoordError, match=r"^--env: expected KEY=VALUE, got 'oops'$"):
         run_options(settings, **{**RUN_FLAGS, "env": ["oops"]})
 
 

@@ -83,17 +83,15 @@ def scaffold(folder: Path, *, with_template: bool = False, gitignore: bool = Fal
         files[ignore_file] = _with_line(ignore_text or b"")
     for path in files:
         _check_writable(path, folder)
-    written: list[Path] = []
+    # What did not exist before: on a failure, init takes back all of it.
+    new = sorted({p for path in files for p in (path, *path.parents) if folder in p.parents and not _exists(p)})
     try:
         for path, content in files.items():
-            existed = _exists(path)
             write_atomic(path, content)
-            if not existed:
-                written.append(path)
     except CoordError:
-        for path in written:  # init writes all of it or none of it
+        for path in reversed(new):
             with contextlib.suppress(OSError):
-                path.unlink()
+                path.rmdir() if path.is_dir() else path.unlink()
         raise
     if ignore_file in files:
         ignored = "added"
@@ -142,7 +140,8 @@ def _check_writable(path: Path, root: Path) -> None:
         msg = f"{display_path(path)}: a folder where init writes a file; move or rename it"
         raise CoordError(msg)
     if not os.access(nearest, os.W_OK | os.X_OK):
-        msg = f"{display_path(nearest)}: folder is not writable; init writes {display_path(path)} there"
+        where = display_path(nearest) if nearest != root else str(root)
+        msg = f"{where}: folder is not writable; init writes {display_path(path)} there"
         raise CoordError(msg)
 
 

@@ -18,7 +18,7 @@ from ._files import display_path, expand_user
 from ._mission import Milestone, Mission
 from ._runtimes import Runtime
 from ._selection import Progress
-from ._state import Session
+from ._session import Session
 from ._tasksfile import Task
 
 if TYPE_CHECKING:

@@ -6,11 +6,49 @@ from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from typing import Any
 
+# What an annotation's first part says a JSON value must be; `extra` (unknown fields) is not stored as such.
+_JSON_TYPES: Mapping[str, type] = {
+    "str": str,
+    "int": int,
+    "bool": bool,
+    "float": float,
+    "list": list,
+    "tuple": list,
+    "Mapping": dict,
+    "dict": dict,
+}
+_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+}
+
 
 def present_fields(record: Any) -> dict[str, Any]:
-    """A dataclass's fields that are set, shallowly (``asdict`` cannot copy mapping proxies)."""
-    values = ((f.name, getattr(record, f.name)) for f in fields(record))
+    """A dataclass's stored fields that are set, shallowly (``asdict`` cannot copy mapping proxies)."""
+    values = ((f.name, getattr(record, f.name)) for f in fields(record) if f.name != "extra")
     return {name: value for name, value in values if value is not None}
+
+
+def schema(record_class: type) -> tuple[dict[str, type], tuple[str, ...]]:
+    """The stored fields of a dataclass: each field's JSON type, and the required ones.
+
+    Read from the class's annotations (``int | None`` is an optional integer), so that a
+    record's field list is written once, in its class.
+    """
+    types: dict[str, type] = {}
+    required: list[str] = []
+    for spec in fields(record_class):
+        base = str(spec.type).split(" |")[0].split("[")[0].strip()
+        if spec.name == "extra" or base not in _JSON_TYPES:
+            continue
+        types[spec.name] = _JSON_TYPES[base]
+        if spec.default is MISSING and spec.default_factory is MISSING:
+            required.append(spec.name)
+    return types, tuple(required)
 
 
 def typed_fields(
@@ -25,8 +63,8 @@ def typed_fields(
             extra[key] = value
         elif value is None and key not in required:
             continue
-        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            return f"`{key}` must be {'an integer' if expected is int else 'a string'}"
+        elif not _is(value, expected):
+            return f"`{key}` must be {_NAMES[expected]}"
         else:
             known[key] = value
     missing = [key for key in required if key not in known]
@@ -35,23 +73,9 @@ def typed_fields(
     return known, extra
 
 
-_JSON_TYPES: Mapping[str, type] = {"str": str, "int": int, "bool": bool, "float": float}
-
-
-def schema(record_class: type) -> tuple[dict[str, type], tuple[str, ...]]:
-    """The stored fields of a dataclass: each scalar field's type, and the required ones.
-
-    Read from the class's annotations (``int | None`` is an optional integer), so that a
-    record's field list is written once, in its class. Fields of other types (mappings,
-    lists) are not checked here.
-    """
-    types: dict[str, type] = {}
-    required: list[str] = []
-    for spec in fields(record_class):
-        base = str(spec.type).split(" |")[0].strip()
-        if base not in _JSON_TYPES:
-            continue
-        types[spec.name] = _JSON_TYPES[base]
-        if spec.default is MISSING and spec.default_factory is MISSING:
-            required.append(spec.name)
-    return types, tuple(required)
+def _is(value: Any, expected: type) -> bool:
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, expected)

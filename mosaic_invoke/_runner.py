@@ -18,10 +18,10 @@ from ._locks import SessionLock, read_session_lock, remove_session_lock, state_l
 from ._mission import Milestone, Mission, load_mission
 from ._prompt import build_context, capsule, find_template, render
 from ._selection import Progress, current_milestone, named_milestone, named_task, next_runnable
+from ._session import Session
 from ._state import (
     LOGS_DIR,
     NEXT_TASK_FILE,
-    Session,
     State,
     load_state,
     save_state,

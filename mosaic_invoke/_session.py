@@ -1,0 +1,133 @@
+"""A session record as state.json keeps it, and the totals kept over all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ._clock import now_iso, seconds_between
+from ._records import present_fields
+
+ENDED_REASONS = ("completed", "failed", "interrupted", "crashed", "timeout", "usage-limit")
+VERDICTS = ("accepted", "rejected", "unfinished", "none")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Session:
+    """One agent session, as state.json records it (SPEC sections 3, 12 and 13)."""
+
+    session_id: str
+    runtime: str
+    pid: int
+    pid_started_at: int | None = None
+    host: str | None = None
+    started_at: str
+    ended_at: str | None = None
+    ended_reason: str | None = None
+    exit_code: int | None = None
+    duration_seconds: int | None = None
+    milestone_id: str | None = None
+    task_id: str | None = None
+    log_path: str | None = None
+    loop_id: str | None = None
+    # What the harness found after the session (section 12).
+    task_status_after: str | None = None
+    tasks_done: list[str] | None = None
+    git: Mapping[str, Any] | None = None
+    verification: Mapping[str, Any] | None = None
+    verdict: str | None = None
+    rejected_because: str | None = None
+    # What the agent reported (section 13).
+    agent_session_id: str | None = None
+    resumed_agent_session: str | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    num_turns: int | None = None
+    result_subtype: str | None = None
+    is_error: bool | None = None
+    final_message: str | None = None
+    resume_at: str | None = None
+    transient: bool | None = None
+    limit: str | None = None
+    """`hard` for a usage wall that no wait lifts (an admin-disabled allocation, a monthly cap)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Fields written by a newer version: kept as they are."""
+
+    @property
+    def running(self) -> bool:
+        return self.ended_at is None
+
+    def ended(self, reason: str, exit_code: int | None = None, **found: Any) -> Session:
+        """This session ended now, for ``reason``, its duration counted from its start."""
+        ended_at = now_iso()
+        return replace(
+            self,
+            ended_at=ended_at,
+            ended_reason=reason,
+            exit_code=exit_code,
+            duration_seconds=seconds_between(self.started_at, ended_at),
+            **found,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**present_fields(self), **self.extra}
+
+
+EMPTY_SUMMARY: Mapping[str, Any] = {
+    "sessions": 0,
+    "next_session": 1,
+    "cost_usd": 0.0,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cache_read_tokens": 0,
+    "by_milestone": {},
+}
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens")
+
+
+def summarise(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The totals over ``records``, from nothing."""
+    summary: dict[str, Any] = {**EMPTY_SUMMARY, "by_milestone": {}}
+    for record in records:
+        summary = with_record(summary, None, record)
+    return summary
+
+
+def with_record(summary: Mapping[str, Any], old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """``summary`` with the record ``old`` (None: a new session) replaced by ``new``."""
+    totals = {**summary, "by_milestone": dict(summary.get("by_milestone") or {})}
+    if old is None:
+        totals["sessions"] = int(totals["sessions"]) + 1
+        totals["next_session"] = max(int(totals["next_session"]), totals["sessions"] + 1, _number(new) + 1)
+    # Cost is summed in whole micro-dollars, so that any order of changes gives the same total.
+    micros = _micros(totals["cost_usd"])
+    by_milestone = {key: _micros(value) for key, value in totals["by_milestone"].items()}
+    for record, sign in ((old, -1), (new, 1)):
+        if record is None:
+            continue
+        cost = record.get("cost_usd")
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            micros += sign * _micros(cost)
+            milestone = record.get("milestone_id")
+            if isinstance(milestone, str):
+                by_milestone[milestone] = by_milestone.get(milestone, 0) + sign * _micros(cost)
+        for key in _TOKENS:
+            value = record.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] = int(totals[key]) + sign * value
+    totals["cost_usd"] = micros / 1e6
+    totals["by_milestone"] = {key: value / 1e6 for key, value in sorted(by_milestone.items()) if value}
+    return totals
+
+
+def _number(record: Mapping[str, Any]) -> int:
+    """The number of a ``sess-NNN`` id (0 for any other id)."""
+    suffix = str(record.get("session_id", "")).removeprefix("sess-")
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def _micros(usd: float) -> int:
+    return round(usd * 1_000_000)

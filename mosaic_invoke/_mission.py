@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -234,10 +235,10 @@ class _Checker:
         timeout: float | None = 30 * 60.0
         if "timeout" in entries:
             timeout = parse_duration(nodes.value(entries["timeout"][1]))
-            if not timeout:
+            if not timeout or not math.isfinite(timeout):
                 nodes.problem(entries["timeout"][1], "verify.timeout", "expected a duration more than 0, e.g. 30m")
         change = nodes.boolean(entries, "require_change", "verify.")
-        if gates is None or not timeout:
+        if gates is None or not timeout or not math.isfinite(timeout):
             return None
         return Verify(command=gates, timeout=timeout, require_change=bool(change))
 

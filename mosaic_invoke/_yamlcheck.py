@@ -46,8 +46,13 @@ def check_yaml(path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | 
     finally:
         loader.dispose()
     if checker.problems:
-        raise CoordError.from_problems(sorted(checker.problems, key=lambda p: int(p[len(label) + 1 :].split(":")[0])))
+        raise CoordError.from_problems(sorted(checker.problems, key=lambda problem: _line(label, problem)))
     return result
+
+
+def _line(label: str, problem: str) -> int:
+    line = problem[len(label) + 1 :].split(":", 1)[0]
+    return int(line) if line.isdigit() else 0
 
 
 class NodeChecker:

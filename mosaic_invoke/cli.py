@@ -143,4 +143,13 @@ def make_program() -> Program:
 
 
 def main() -> None:
-    make_program().run()
+    try:
+        try:
+            make_program().run()
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a failure is past catching
+    except BrokenPipeError:
+        # The reader went away (`mosaic-coord status | head`): end quietly, as other tools do;
+        # point stdout at /dev/null so that the interpreter's last flush fails no more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

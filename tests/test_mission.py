@@ -265,6 +265,11 @@ def test_verify_quality_gates_runs_the_quality_gates_string(tmp_path: Path) -> N
             id="verify-timeout-zero",
         ),
         pytest.param(
+            "verify: {command: make, timeout: .inf}\n",
+            ":3: `verify.timeout`: expected a duration more than 0",
+            id="verify-timeout-infinite",
+        ),
+        pytest.param(
             "verify: {command: make, require_change: maybe}\n",
             ":3: `verify.require_change`: must be true or false",
             id="verify-bool",

@@ -154,3 +154,16 @@ def test_the_stale_lock_hint_names_the_program(project: Path) -> None:
     assert "recover with `mosaic-coord resume`" in coord("status", cwd=project).stdout
     assert "run `mosaic-coord resume` to record it" in coord("run", "--print-only", cwd=project).stderr
     assert "run `invoke coord.resume` to record it" in invoke_in(project, "coord.run", "--print-only").stderr
+
+
+def test_a_reader_that_went_away_is_no_traceback(project: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `mosaic-coord status | head -1` once head has its line
+    try:
+        result = subprocess.run(
+            [str(BIN / "mosaic-coord"), "status"], cwd=project, stdout=write_end, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr == b""

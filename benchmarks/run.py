@@ -159,6 +159,7 @@ def main() -> None:
                 "status": ([coord, "status", "--json"], m10k),
                 "print_only": ([coord, "run", "--print-only", "--task", "T-004000"], m10k),
                 "status_1k": ([coord, "status", "--json"], m1k),
+                "report": ([coord, "report"], m10k),
             },
             args.rounds,
             env,
@@ -193,6 +194,13 @@ def main() -> None:
             "<= 1.80x",
             f"{times['print_only'] / baseline:.2f}x",
             times["print_only"] / baseline <= 1.80,
+        ),
+        (
+            "mosaic-coord report, 10k tasks / 10k sessions",
+            f"{times['report']:.3f} s",
+            "< 1.0 s",
+            f"{times['report']:.3f} s",
+            times["report"] < 1.0,
         ),
         (
             "parse + set_status, 100k rows (in-process)",

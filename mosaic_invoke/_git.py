@@ -1,29 +1,97 @@
-"""What coord reads of git: the branch (from .git, no process)."""
+"""What coord reads of git: the branch (from .git, no process), and what a session changed."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def current_branch(root: Path) -> str | None:
     """The checked-out branch, read from ``.git`` as ``git branch --show-current`` reports it."""
+    git_dir = _git_dir(root)
+    if git_dir is None:
+        return None
+    try:
+        head = (git_dir / "HEAD").read_text(errors="replace").strip()
+    except OSError:
+        return None
+    return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+
+
+def in_work_tree(root: Path) -> bool:
+    return _git_dir(root) is not None
+
+
+def head(root: Path) -> str | None:
+    """The commit checked out, or None (no git, no work tree, no commit yet)."""
+    if not in_work_tree(root):
+        return None
+    return _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+
+
+def work_tree_status(root: Path, ignore: tuple[Path, ...] = ()) -> str | None:
+    """``git status --porcelain`` of the work tree, without the ``ignore`` paths (coord's own
+    bookkeeping); None outside a work tree."""
+    if not in_work_tree(root):
+        return None
+    excluded = []
+    for path in ignore:
+        try:
+            excluded.append(f":(exclude){path.resolve().relative_to(root.resolve()).as_posix()}")
+        except ValueError:
+            continue  # outside the project: git does not see it anyway
+    return _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", *excluded)
+
+
+def changes(
+    root: Path, head_before: str | None, status_before: str | None, ignore: tuple[Path, ...] = ()
+) -> dict[str, Any] | None:
+    """``{head_before, head_after, commits, dirty, changed}`` since the session began; None
+    outside a work tree. ``changed``: HEAD moved or the work tree differs from before."""
+    if not in_work_tree(root):
+        return None
+    head_after = head(root)
+    commits = 0
+    if head_after and head_after != head_before:
+        span = f"{head_before}..{head_after}" if head_before else head_after
+        counted = _git(root, "rev-list", "--count", span)
+        commits = int(counted) if counted and counted.isdigit() else 0
+    status = work_tree_status(root, ignore)
+    return {
+        "head_before": head_before,
+        "head_after": head_after,
+        "commits": commits,
+        "dirty": bool(status),
+        "changed": head_after != head_before or (status or "") != (status_before or ""),
+    }
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(root), *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _git_dir(root: Path) -> Path | None:
     for folder in (root, *root.parents):
         dot_git = folder / ".git"
         if dot_git.is_dir():
-            git_dir = dot_git
-        elif dot_git.is_file():
+            return dot_git
+        if dot_git.is_file():
             try:
                 text = dot_git.read_text(errors="replace").strip()
             except OSError:
                 return None
             if not text.startswith("gitdir:"):
                 return None
-            git_dir = (folder / text.removeprefix("gitdir:").strip()).resolve()
-        else:
-            continue
-        try:
-            head = (git_dir / "HEAD").read_text(errors="replace").strip()
-        except OSError:
-            return None
-        return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+            return (folder / text.removeprefix("gitdir:").strip()).resolve()
     return None

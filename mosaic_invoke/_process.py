@@ -1,138 +1,153 @@
-"""Agent processes: starting, waiting, signals, and whether a pid still lives."""
+"""Agent processes: starting them behind a gate, ending them, and whether a pid still lives."""
 
 from __future__ import annotations
 
-import json
+import contextlib
+import errno
+import functools
 import os
-import signal
+import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType
-from typing import IO, cast
 
 from ._exceptions import CoordError
+
+# The gate: a shell that waits for "go" on fd 3 and then becomes the agent (exec keeps the
+# pid and its start time). If coord dies before saying go, the read sees end of file and the
+# agent never starts: no agent ever works before the session lock names it.
+_GATE = 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec 3<&-; exec "$@"'
+GATE_CLOSED = 125
+"""The exit code of a gate that was never opened."""
 
 
 def hostname() -> str:
     return socket.gethostname()
 
 
-def start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], **popen: object) -> subprocess.Popen[bytes]:
-    """Start the agent (an argument list, never a shell), or say why it could not start."""
-    try:
-        process: subprocess.Popen[bytes] = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), **popen)  # type: ignore[call-overload]
-        return process
-    except FileNotFoundError:
-        where = "" if os.sep in argv[0] else " on PATH"
-        msg = (
-            f"cannot start the agent: command `{argv[0]}` not found{where}; install it, "
-            "or choose another with --runtime or --command"
-        )
-    except PermissionError:
-        msg = f"cannot start the agent: `{argv[0]}` is not executable; check its permissions"
-    except OSError as exc:
-        msg = f"cannot start the agent `{argv[0]}`: {exc.strerror}"
-    raise CoordError(msg)
+class Gated:
+    """A process started behind a gate: it exists (its pid can be recorded) but waits for `go`."""
+
+    def __init__(self, process: subprocess.Popen[bytes], gate: int) -> None:
+        self.process = process
+        self._gate: int | None = gate
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def go(self) -> None:
+        """Let the agent start."""
+        self._close(b"go\n")
+
+    def cancel(self) -> None:
+        """Never let it start; reap the gate."""
+        self._close(b"")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def _close(self, message: bytes) -> None:
+        if self._gate is None:
+            return
+        with contextlib.suppress(OSError):
+            if message:
+                os.write(self._gate, message)
+        os.close(self._gate)
+        self._gate = None
 
 
-def start_detached(
+def start_gated(
     argv: Sequence[str],
     cwd: Path,
     env: Mapping[str, str],
-    log_path: Path,
-    orchestrator: Path,
-    mission_id: str,
-    session_id: str,
-) -> tuple[int, int | None, int]:
-    """Start the agent under a supervisor in a session of its own.
+    *,
+    stdin: int | None = None,
+    stdout: int | None = None,
+    stderr: int | None = None,
+    new_session: bool = False,
+) -> Gated:
+    """Start ``argv`` (an argument list, never a shell of the user's) behind a gate.
 
-    Returns the agent's pid and start time, and the supervisor's pid.
-
-    The supervisor (``python -m mosaic_invoke._supervisor``) starts the agent with its output
-    in ``log_path``, reports its pid on a pipe, waits for it and records its end.
+    The program is looked up first, so that a missing or non-executable command is an error
+    here, before any session is recorded.
     """
-    spec = {
-        "argv": list(argv),
-        "cwd": str(cwd),
-        "env": dict(env),
-        "log": str(log_path),
-        "orchestrator": str(orchestrator),
-        "mission_id": mission_id,
-        "session_id": session_id,
-    }
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    supervisor_env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])),
-    }
+    program = find_program(argv[0], cwd, env)
+    read_end, write_end = os.pipe()
     try:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            supervisor = subprocess.Popen(
-                [sys.executable, "-m", "mosaic_invoke._supervisor"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                cwd=cwd,
-                env=supervisor_env,
-                start_new_session=True,
-            )
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", _GATE, "mosaic-gate", program, *argv[1:]],
+            cwd=cwd,
+            env=dict(env),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            # The gate reads fd 3 (sh names only fds 0-9). Python opens every other file
+            # non-inheritable (PEP 446), so nothing else reaches the agent.
+            close_fds=False,
+            preexec_fn=functools.partial(os.dup2, read_end, 3),
+            start_new_session=new_session,
+        )
     except OSError as exc:
-        msg = f"cannot start the session supervisor: {exc.strerror}"
-        raise CoordError(msg) from None
-    with cast(IO[bytes], supervisor.stdin) as pipe:
-        pipe.write(json.dumps(spec).encode())
-    with cast(IO[bytes], supervisor.stdout) as pipe:
-        reply = pipe.readline()
-    try:
-        started = json.loads(reply)
-    except json.JSONDecodeError:
-        supervisor.wait()
-        msg = f"the session supervisor failed to start the agent; see {log_path}"
-        raise CoordError(msg) from None
-    if "error" in started:
-        supervisor.wait()
-        raise CoordError(started["error"])
-    return int(started["pid"]), started.get("pid_started_at"), supervisor.pid
+        os.close(write_end)
+        raise CoordError(_cannot_start(argv, exc)) from None
+    finally:
+        os.close(read_end)
+    return Gated(process, write_end)
 
 
-_FORWARDED = (signal.SIGTERM, signal.SIGHUP)
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+def find_program(name: str, cwd: Path, env: Mapping[str, str]) -> str:
+    """The path of the program ``name``, as the agent's environment would find it; or a CoordError."""
+    if os.sep in name:
+        path = Path(name) if os.path.isabs(name) else cwd / name
+        if not path.is_file():
+            msg = (
+                f"cannot start the agent: command `{name}` not found; install it, "
+                "or choose another with --runtime or --command"
+            )
+            raise CoordError(msg)
+        if not os.access(path, os.X_OK):
+            msg = f"cannot start the agent: `{name}` is not executable; check its permissions"
+            raise CoordError(msg)
+        return str(path)
+    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    if found is None:
+        msg = (
+            f"cannot start the agent: command `{name}` not found on PATH; install it, "
+            "or choose another with --runtime or --command"
+        )
+        raise CoordError(msg)
+    return found
 
 
-def wait(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
-    """Wait for the agent, passing signals on; returns its exit code and whether it was interrupted.
+def _cannot_start(argv: Sequence[str], exc: OSError) -> str:
+    if exc.errno == errno.E2BIG:
+        size = sum(len(part.encode()) for part in argv) // 1024
+        return (
+            f"cannot start the agent: its command line ({size} KiB, the prompt included) is too long for the "
+            "system; put `{prompt_file}` in the command instead of `{prompt}`, so that the agent reads the "
+            "prompt from a file"
+        )
+    return f"cannot start the agent `{argv[0]}`: {exc.strerror}"
 
-    Ctrl-C reaches the agent from the terminal already (it is in our process group), so
-    SIGINT is only noted here; SIGTERM and SIGHUP are forwarded. A signal death gives the
-    shell's code, 128 + the signal number.
-    """
-    received: list[int] = []
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        if signum in _FORWARDED and process.poll() is None:
+def signal_agent(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Send ``signum`` to the agent, and to its whole process group when it leads one."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signum)
+        else:
             process.send_signal(signum)
 
-    handled = (signal.SIGINT, *_FORWARDED)
-    previous = {signum: signal.signal(signum, on_signal) for signum in handled}
-    try:
-        returncode = process.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if returncode < 0:
-        return 128 - returncode, -returncode in _INTERRUPTS
-    return returncode, returncode != 0 and any(s in _INTERRUPTS for s in received)
 
-
-def ended_reason(exit_code: int, interrupted: bool) -> str:
-    if interrupted:
-        return "interrupted"
-    return "completed" if exit_code == 0 else "failed"
+def exit_status(returncode: int) -> int:
+    """A shell's exit code: 128 + the signal number for a signal death."""
+    return 128 - returncode if returncode < 0 else returncode
 
 
 def _stat_fields(pid: int) -> list[str] | None:

@@ -58,15 +58,17 @@ def find_template(mission: Mission, flag: str | None, configured: str | None) ->
     return project if project.is_file() else None
 
 
-def render(template: Path | None, context: Mapping[str, Any]) -> str:
-    """Render ``template`` (None: the packaged default) with ``context``."""
+def render(
+    template: Path | None, context: Mapping[str, Any], *, default: str = DEFAULT_TEMPLATE, html: bool = False
+) -> str:
+    """Render ``template`` (None: the packaged ``default``) with ``context``; ``html`` escapes every value."""
     import jinja2
 
     if template is None:
-        environment = _environment(None)
-        name = f"{PACKAGED_PREFIX}/{DEFAULT_TEMPLATE}"
+        environment = _environment(None, html)
+        name = f"{PACKAGED_PREFIX}/{default}"
     else:
-        environment = _environment(str(template.parent))
+        environment = _environment(str(template.parent), html)
         name = template.name
     try:
         return environment.get_template(name).render(context)
@@ -74,16 +76,16 @@ def render(template: Path | None, context: Mapping[str, Any]) -> str:
         where = f"{display_path(Path(exc.filename))}:{exc.lineno}" if exc.filename else name
         msg = f"{where}: template syntax error: {exc.message}"
     except jinja2.TemplateNotFound as exc:
-        where = _location(exc, template)
+        where = _location(exc, template, name)
         msg = f"{where}: template {exc.name!r} not found (the packaged ones are under `{PACKAGED_PREFIX}/`)"
     except jinja2.UndefinedError as exc:
-        msg = f"{_location(exc, template)}: {exc.message}; the names available are listed in the README"
+        msg = f"{_location(exc, template, name)}: {exc.message}; the names available are listed in the README"
     except Exception as exc:  # noqa: BLE001 - any error inside a user's template is the user's to fix
-        msg = f"{_location(exc, template)}: template error: {exc}"
+        msg = f"{_location(exc, template, name)}: template error: {exc}"
     raise CoordError(msg)
 
 
-def _location(exc: BaseException, template: Path | None) -> str:
+def _location(exc: BaseException, template: Path | None, name: str) -> str:
     """``file:line`` of the innermost template frame (Jinja rewrites frames to template lines)."""
     import traceback
 
@@ -93,12 +95,12 @@ def _location(exc: BaseException, template: Path | None) -> str:
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if any(frame.filename.startswith(root) for root in roots):
             return f"{display_path(Path(frame.filename))}:{frame.lineno}"
-    return display_path(template) if template else f"{PACKAGED_PREFIX}/{DEFAULT_TEMPLATE}"
+    return display_path(template) if template else name
 
 
 @functools.cache
-def _environment(search_dir: str | None) -> jinja2.Environment:
-    # One environment per folder: compiled templates are cached and never re-parsed.
+def _environment(search_dir: str | None, html: bool = False) -> jinja2.Environment:
+    # One environment per folder and kind: compiled templates are cached and never re-parsed.
     import jinja2
 
     loaders: list[jinja2.BaseLoader] = [
@@ -111,7 +113,7 @@ def _environment(search_dir: str | None) -> jinja2.Environment:
         bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - markdown for an agent, not HTML
+        autoescape=html,  # noqa: S701 - off for the prompt: markdown for an agent, not HTML
         auto_reload=False,
     )
     environment.filters["duration"] = format_duration

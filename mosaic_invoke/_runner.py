@@ -1,71 +1,38 @@
-"""run and resume: the session lifecycle, composed from config, tasks, prompt, launch and state."""
+"""One session's lifecycle: settle the lock, plan, launch behind a gate, follow, verify, record."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
-from . import _process, _runtimes
+from . import _process, _verify
 from ._clock import now_iso
 from ._exceptions import CoordError, SessionActive, command
 from ._files import write_json_atomic
-from ._git import current_branch
+from ._hooks import run_hook
 from ._locks import SessionLock, read_session_lock, remove_session_lock, state_lock, write_session_lock
-from ._mission import Milestone, Mission, load_mission
-from ._prompt import build_context, capsule, find_template, render
-from ._selection import Progress, current_milestone, named_milestone, named_task, next_runnable
+from ._mission import Mission, load_mission
+from ._output import Output
+from ._plan import Plan, RunOptions, plan
 from ._session import Session
-from ._state import (
-    LOGS_DIR,
-    NEXT_TASK_FILE,
-    State,
-    load_state,
-    save_state,
-)
-from ._tasksfile import Task, TasksFile, TaskStatus, set_status
+from ._state import LOGS_DIR, NEXT_TASK_FILE, State, load_state, save_state
+from ._tasksfile import TaskStatus, set_status
 from ._tasksfile import load as load_tasks
+from ._watch import Limits, Watched, watch
 
 Report = Callable[[str], None]
 
 
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """What ``coord.run`` and ``coord.resume`` were asked, flags and config already merged."""
-
-    task: str | None = None
-    runtime: str | None = None
-    milestone: str | None = None
-    print_only: bool = False
-    command: Sequence[str] | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    template: str | None = None
-    configured_template: str | None = None
-    runtimes: Mapping[str, _runtimes.RuntimeSpec] = field(default_factory=dict)
-    force: bool = False
-    detach: bool = False
-
-
-class Plan(NamedTuple):
-    """A rendered launch: what print-only shows, and what a run starts."""
-
-    task: Task
-    milestone: Milestone | None
-    runtime: _runtimes.Runtime
-    prompt: str
-    argv: list[str]
-    capsule: dict[str, Any]
-
-
 class Outcome(NamedTuple):
-    """What a run did: its plan, and the session it started (None in print-only mode)."""
+    """What a run did: its plan, and its session (None in print-only mode)."""
 
     plan: Plan
     session: Session | None = None
-    """The session as recorded at its end (None in print-only mode)."""
+    """As recorded at its end; still running when detached."""
 
     @property
     def exit_code(self) -> int:
@@ -74,31 +41,130 @@ class Outcome(NamedTuple):
         return self.session.exit_code
 
 
-def run(mission_file: Path, options: RunOptions, report: Report, *, resume: bool = False) -> Outcome:
-    """``coord.run`` (and, with ``resume``, ``coord.resume``) for the mission in ``mission_file``."""
+@dataclass(frozen=True)
+class Launched:
+    """A session recorded and its agent started behind its gate (or under a supervisor)."""
+
+    mission: Mission
+    plan: Plan
+    session: Session
+    begun: _verify.Start
+    env: dict[str, str]
+    log_path: Path
+    agent: _process.Gated | None
+    """The agent, in the foreground; None when a supervisor owns it."""
+    output: int | None
+    """The read end of the agent's output pipe, in the foreground."""
+    release: Callable[[], None]
+    """Opens the gate: the agent starts working."""
+
+
+def run(
+    mission_file: Path, options: RunOptions, report: Report, *, resume: bool = False, display: IO[str] | None = None
+) -> Outcome:
+    """``coord.run`` (and, with ``resume``, ``coord.resume``); the agent's view goes to ``display``."""
     mission = load_mission(mission_file)
+    started = begin(mission, options, report, resume=resume)
+    if isinstance(started, Plan):
+        return Outcome(plan=started)
+    if started.agent is None:
+        started.release()
+        return Outcome(plan=started.plan, session=started.session)
+    report(f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}")
+    return Outcome(plan=started.plan, session=follow(started, options, report, display))
+
+
+def begin(mission: Mission, options: RunOptions, report: Report, *, resume: bool) -> Plan | Launched:
+    """Under the state lock: settle the session lock, plan, and (unless print-only) launch."""
     orchestrator = mission.orchestrator_path
     with state_lock(orchestrator):
         state = load_state(orchestrator, mission.id, writing=not options.print_only)
-        state, crashed_task = _settle_lock(mission, state, options, report, resume=resume)
-        tasks_file = load_tasks(mission.tasks_path)
-        plan = _plan(mission, tasks_file, state, options, crashed_task)
-        write_json_atomic(orchestrator / NEXT_TASK_FILE, plan.capsule)
+        state, cut_off = _settle_lock(mission, state, options, report, resume=resume)
+        tasks = load_tasks(mission.tasks_path)
+        chosen = plan(mission, tasks, state, options, cut_off_task=cut_off)
+        write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
         if options.print_only:
-            return Outcome(plan=plan)
-        process, session = _launch_session(mission, state, tasks_file, plan, options)
-    if process is None:
-        return Outcome(plan=plan, session=session)
-    report(f"session {session.session_id} started: task {plan.task.id}, pid {session.pid}")
-    exit_code, interrupted = _process.wait(process)
-    ended = record_end(orchestrator, mission.id, session.session_id, exit_code, interrupted)
-    return Outcome(plan=plan, session=ended)
+            return chosen
+        return _launch(mission, state, chosen, options)
+
+
+def follow(
+    launched: Launched,
+    options: RunOptions,
+    report: Report,
+    display: IO[str] | None,
+    stop_requested: Callable[[], bool] | None = None,
+) -> Session:
+    """Open the gate, follow the agent to its end, then verify and record the session."""
+    agent, pipe = launched.agent, launched.output
+    if agent is None or pipe is None:
+        msg = f"session {launched.session.session_id} is followed by its supervisor, not here"
+        raise CoordError(msg)
+    with Output(launched.log_path, display) as output:
+        watched = watch(
+            agent.process,
+            pipe,
+            output.line,
+            Limits(session=options.session_timeout, idle=options.idle_timeout),
+            stop_requested=stop_requested,
+            started=launched.release,
+        )
+    os.close(pipe)
+    return finish(launched.mission, launched.session.session_id, launched.begun, watched, launched.env, report)
+
+
+def finish(
+    mission: Mission, session_id: str, begun: _verify.Start, watched: Watched, env: dict[str, str], report: Report
+) -> Session:
+    """Verify what the session did, record its end, run the after_session hook."""
+    reason = ended_reason(watched)
+    gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
+    findings = _verify.verify(mission, begun, reason, gate_log, env, report)
+    if watched.timed_out:
+        report(f"session {session_id} ran past its {watched.timed_out} timeout and was ended")
+    ended = record_end(mission, session_id, reason, watched.exit_code, dict(findings.fields), reopen=findings.reopen)
+    if ended.verdict == "rejected":
+        report(f"{ended.task_id} was marked done, but {ended.rejected_because}; it is in-progress again")
+    run_hook(mission, "after_session", ended.to_dict(), env, report)
+    return ended
+
+
+def ended_reason(watched: Watched) -> str:
+    if watched.timed_out:
+        return "timeout"
+    if watched.interrupted:
+        return "interrupted"
+    return "completed" if watched.exit_code == 0 else "failed"
+
+
+def record_end(
+    mission: Mission, session_id: str, reason: str, exit_code: int, found: dict[str, Any], *, reopen: bool = False
+) -> Session:
+    """Record how session ``session_id`` ended, reopen a rejected task, remove the lock."""
+    orchestrator = mission.orchestrator_path
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, writing=True)
+        session = state.session(session_id)
+        if session is None:
+            msg = f"session {session_id} is missing from the state; its end could not be recorded"
+            raise CoordError(msg)
+        if reopen and session.task_id:
+            set_status(mission.tasks_path, session.task_id, TaskStatus.IN_PROGRESS)
+        ended = session.ended(reason, exit_code, **found)
+        save_state(orchestrator, state.with_session(ended))
+        lock, _ = read_session_lock(orchestrator)
+        if lock is not None and lock.session_id == session_id:
+            remove_session_lock(orchestrator)
+    return ended
 
 
 def _settle_lock(
     mission: Mission, state: State, options: RunOptions, report: Report, *, resume: bool
 ) -> tuple[State, str | None]:
-    """Refuse while a session lives; on resume, record a dead one as crashed and clear its lock."""
+    """Refuse while a session lives; on resume, record a dead one as crashed and clear its lock.
+
+    A preview (print-only) is never refused: it says what it found and records nothing.
+    """
     orchestrator = mission.orchestrator_path
     lock, warning = read_session_lock(orchestrator)
     if warning:
@@ -106,23 +172,29 @@ def _settle_lock(
     if lock is None:
         return state, None
     verdict = lock.judge()
-    if verdict == "live":
-        msg = (
-            f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
-            "wait for it to end"
-        )
-        raise SessionActive(msg)
-    if verdict == "foreign" and not (resume and options.force):
-        msg = (
-            f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot be "
-            f"checked from here: once you know it has ended, run `{command('resume')} --force`"
-        )
+    if verdict == "live" or (verdict == "foreign" and not (resume and options.force)):
+        if verdict == "live":
+            msg = (
+                f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
+                "wait for it to end"
+            )
+        else:
+            msg = (
+                f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot "
+                f"be checked from here: once you know it has ended, run `{command('resume')} --force`"
+            )
+        if options.print_only:
+            report(f"note: {msg.split(';')[0]}; this is only a preview")
+            return state, None
         raise SessionActive(msg)
     if not resume:
         msg = (
             f"session {lock.session_id} (pid {lock.pid}) is no longer running but left its lock; "
             f"run `{command('resume')}` to record it as crashed and continue"
         )
+        if options.print_only:
+            report(f"note: {msg}")
+            return state, None
         raise CoordError(msg)
     session = state.session(lock.session_id)
     if session is not None and session.running:
@@ -136,132 +208,83 @@ def _settle_lock(
     return state, lock.task_id
 
 
-def _plan(mission: Mission, tasks: TasksFile, state: State, options: RunOptions, crashed_task: str | None) -> Plan:
-    chosen_milestone = named_milestone(mission, options.milestone) if options.milestone else None
-    counts = tasks.counts()
-    current = current_milestone(mission, counts)
-    if options.task:
-        task = named_task(tasks, options.task)
-    elif crashed_task and tasks.status_of(crashed_task) is TaskStatus.IN_PROGRESS:
-        task = named_task(tasks, crashed_task)
-    else:
-        found = next_runnable(tasks, chosen_milestone or current)
-        if isinstance(found, str):
-            raise CoordError(f"{found}; pass --task to choose one")
-        task = found
-    milestone = chosen_milestone or mission.milestone(task.milestone) or current
-    runtime = _runtimes.resolve_runtime(
-        options.runtime or mission.runtime or _runtimes.DEFAULT_RUNTIME,
-        {**mission.runtimes, **options.runtimes},
-        options.command,
-    )
-    progress = Progress.of(counts)
-    branch = current_branch(mission.root)
-    context = build_context(
-        mission=mission,
-        task=task,
-        runtime=runtime,
-        progress=progress,
-        milestone=milestone,
-        previous_session=next(iter(state.last(1)), None),
-        branch=branch,
-    )
-    prompt = render(find_template(mission, options.template, options.configured_template), context)
-    return Plan(
-        task=task,
-        milestone=milestone,
-        runtime=runtime,
-        prompt=prompt,
-        argv=runtime.argv(prompt),
-        capsule=capsule(
-            generated_at=now_iso(),
-            mission=mission,
-            task=task,
-            runtime=runtime,
-            progress=progress,
-            milestone=milestone,
-            branch=branch,
-        ),
-    )
+def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -> Launched:
+    """Mark the task, start the agent behind its gate, write the lock naming it, record the session.
 
-
-def _launch_session(
-    mission: Mission, state: State, tasks_file: TasksFile, plan: Plan, options: RunOptions
-) -> tuple[subprocess.Popen[bytes] | None, Session]:
-    """Mark the task, take the session lock and start the agent; undo all of it if it cannot start.
-
-    Returns the agent's process to wait for, or None when a supervisor waits for it (detached).
+    Any failure undoes all of it. The gate opens only once the lock and the record are
+    written (`Launched.release`), so a coord killed in between leaves no agent at work.
     """
     orchestrator = mission.orchestrator_path
     session_id = state.next_session_id()
-    started_at = now_iso()
-    lock = SessionLock(
-        session_id=session_id,
-        runtime=plan.runtime.name,
-        pid=0,
-        started_at=started_at,
-        project_path=str(mission.root),
-        milestone_id=plan.milestone.id if plan.milestone else None,
-        task_id=plan.task.id,
-        host=_process.hostname(),
-        owner_pid=os.getpid(),
-        owner_started_at=_process.process_start_time(os.getpid()),
-    )
-    before = plan.task.status
-    if before != TaskStatus.IN_PROGRESS:
-        tasks_file.write_status(plan.task.id, TaskStatus.IN_PROGRESS)
-    write_session_lock(orchestrator, lock)
+    tasks = load_tasks(mission.tasks_path)
+    begun = _verify.start(mission, tasks, chosen.task.id)
+    log_path = orchestrator / LOGS_DIR / f"{session_id}.log"
     env = {
         **os.environ,
         "MOSAIC_MISSION_ID": mission.id,
         "MOSAIC_SESSION_ID": session_id,
-        "MOSAIC_TASK_ID": plan.task.id,
+        "MOSAIC_TASK_ID": chosen.task.id,
         **options.env,
     }
-    log_path = orchestrator / LOGS_DIR / f"{session_id}.log" if options.detach else None
+    before = chosen.task.status
+    if before != TaskStatus.IN_PROGRESS:
+        tasks.write_status(chosen.task.id, TaskStatus.IN_PROGRESS)
+    agent: _process.Gated | None = None
+    output: int | None = None
+    supervisor = None
     try:
-        if log_path is None:
-            process = _process.start(plan.argv, mission.root, env)
-            pid = process.pid
-            pid_started_at = _process.process_start_time(pid)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        stdin = subprocess.DEVNULL if options.unattended or options.detach else None
+        if options.detach:
+            from ._supervisor import start_supervised
+
+            supervisor = start_supervised(mission, chosen.argv, env, log_path, session_id, begun, options)
+            pid, pid_started_at, owner = supervisor.pid, supervisor.pid_started_at, supervisor.owner
         else:
-            process = None
-            pid, pid_started_at, supervisor = _process.start_detached(
-                plan.argv, mission.root, env, log_path, orchestrator, mission.id, session_id
-            )
-            lock = replace(lock, owner_pid=supervisor, owner_started_at=_process.process_start_time(supervisor))
-    except CoordError:
+            output, write_end = os.pipe()
+            try:
+                agent = _process.start_gated(
+                    chosen.argv, mission.root, env, stdin=stdin, stdout=write_end, stderr=write_end
+                )
+            finally:
+                os.close(write_end)
+            pid, pid_started_at, owner = agent.pid, _process.process_start_time(agent.pid), os.getpid()
+        lock = SessionLock(
+            session_id=session_id,
+            runtime=chosen.runtime.name,
+            pid=pid,
+            pid_started_at=pid_started_at,
+            started_at=now_iso(),
+            project_path=str(mission.root),
+            milestone_id=chosen.milestone.id if chosen.milestone else None,
+            task_id=chosen.task.id,
+            host=_process.hostname(),
+            owner_pid=owner,
+            owner_started_at=_process.process_start_time(owner),
+        )
+        write_session_lock(orchestrator, lock)
+        session = Session(
+            session_id=session_id,
+            runtime=chosen.runtime.name,
+            pid=pid,
+            pid_started_at=pid_started_at,
+            host=lock.host,
+            started_at=lock.started_at,
+            milestone_id=lock.milestone_id,
+            task_id=chosen.task.id,
+            log_path=str(log_path),
+        )
+        save_state(orchestrator, replace(state.with_session(session), status="active"))
+    except BaseException:
+        if agent is not None:
+            agent.cancel()
+        if supervisor is not None:
+            supervisor.cancel()
+        if output is not None:
+            os.close(output)
         if before != TaskStatus.IN_PROGRESS:
-            set_status(mission.tasks_path, plan.task.id, before)
+            set_status(mission.tasks_path, chosen.task.id, before)
         remove_session_lock(orchestrator)
         raise
-    write_session_lock(orchestrator, replace(lock, pid=pid, pid_started_at=pid_started_at))
-    session = Session(
-        session_id=session_id,
-        runtime=plan.runtime.name,
-        pid=pid,
-        pid_started_at=pid_started_at,
-        host=lock.host,
-        started_at=started_at,
-        milestone_id=lock.milestone_id,
-        task_id=plan.task.id,
-        log_path=str(log_path) if log_path else None,
-    )
-    save_state(orchestrator, replace(state.with_session(session), status="active"))
-    return process, session
-
-
-def record_end(orchestrator: Path, mission_id: str, session_id: str, exit_code: int, interrupted: bool) -> Session:
-    """Record how session ``session_id`` ended and remove its lock."""
-    with state_lock(orchestrator):
-        state = load_state(orchestrator, mission_id, writing=True)
-        session = state.session(session_id)
-        if session is None:
-            msg = f"session {session_id} is missing from the state; its end could not be recorded"
-            raise CoordError(msg)
-        ended = session.ended(_process.ended_reason(exit_code, interrupted), exit_code)
-        save_state(orchestrator, state.with_session(ended))
-        lock, _ = read_session_lock(orchestrator)
-        if lock is not None and lock.session_id == session_id:
-            remove_session_lock(orchestrator)
-    return ended
+    release = agent.go if agent is not None else supervisor.go  # type: ignore[union-attr]
+    return Launched(mission, chosen, session, begun, env, log_path, agent, output, release)

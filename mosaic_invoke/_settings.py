@@ -16,7 +16,7 @@ from ._mission import locate_mission
 from ._runtimes import RuntimeSpec, parse_command, parse_runtime
 
 if TYPE_CHECKING:
-    from ._runner import RunOptions
+    from ._plan import RunOptions
 
 __all__ = ["DEFAULTS", "LoopCaps", "Settings", "loop_caps", "mission_file", "read_settings", "run_options"]
 
@@ -75,10 +75,12 @@ def mission_file(settings: Settings, flag: str | None) -> Path:
     return locate_mission(flag or settings.mission)
 
 
-def run_options(settings: Settings, **flags: Any) -> RunOptions:
-    """``run`` and ``resume``: their flags over the config (mission.yaml comes last, in the runner)."""
-    from ._runner import RunOptions
+def run_options(settings: Settings, mission_loop: Mapping[str, Cap], **flags: Any) -> RunOptions:
+    """``run`` and ``resume``: their flags over the config; mission.yaml's runtime and template come
+    last, in the runner; its ``loop:`` gives the two timeouts where neither flag nor config does."""
+    from ._plan import RunOptions
 
+    limits = loop_caps(flags, settings, mission_loop)
     return RunOptions(
         task=flags["task"],
         runtime=flags["runtime"] or settings.runtime,
@@ -91,6 +93,8 @@ def run_options(settings: Settings, **flags: Any) -> RunOptions:
         runtimes=settings.runtimes,
         force=flags.get("force", False),
         detach=flags.get("detach", False),
+        session_timeout=limits.session_timeout,
+        idle_timeout=limits.idle_timeout,
     )
 
 

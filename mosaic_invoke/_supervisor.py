@@ -1,49 +1,157 @@
-"""The supervisor of a detached session: start the agent, report its pid, wait, record its end.
+"""Detached sessions: a supervisor process starts the agent, waits for it and records its end.
 
-Run as ``python -m mosaic_invoke._supervisor`` by ``coord.run --detach``, in a session of its
-own, with the launch spec as JSON on stdin and a pipe to coord on stdout.
+``coord.run --detach`` starts the supervisor in a session of its own, isolated from the
+project folder's modules (``python -I``: a project's ``json.py`` must not shadow the
+standard library). The handshake, over the supervisor's stdin and stdout:
+
+1. coord sends the launch spec (one JSON line);
+2. the supervisor starts the agent behind its gate and answers with its pid;
+3. coord writes the session lock naming that pid and records the session, then sends `go`;
+   only then does the agent start. If coord dies before `go`, the agent never starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import IO, Any, cast
 
 from ._exceptions import CoordError
-from ._process import process_start_time, start, wait
-from ._runner import record_end
+from ._mission import Mission
+from ._plan import RunOptions
+from ._verify import Start
+
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from mosaic_invoke._supervisor import main; sys.exit(main())"
+
+
+class Supervised:
+    """A supervisor that has started the agent behind its gate."""
+
+    def __init__(self, process: subprocess.Popen[bytes], pid: int, pid_started_at: int | None) -> None:
+        self.process = process
+        self.pid = pid
+        self.pid_started_at = pid_started_at
+        self.owner = process.pid
+
+    def go(self) -> None:
+        self._close(b"go\n")
+
+    def cancel(self) -> None:
+        self._close(b"")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+
+    def _close(self, message: bytes) -> None:
+        pipe = cast(IO[bytes], self.process.stdin)
+        if pipe.closed:
+            return
+        with contextlib.suppress(BrokenPipeError):
+            if message:
+                pipe.write(message)
+            pipe.close()
+
+
+def start_supervised(
+    mission: Mission,
+    argv: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    session_id: str,
+    begun: Start,
+    options: RunOptions,
+) -> Supervised:
+    """Start a supervisor for session ``session_id``; the agent waits behind its gate."""
+    spec = {
+        "mission_file": str(mission.config_path),
+        "argv": argv,
+        "env": env,
+        "log": str(log_path),
+        "session_id": session_id,
+        "begun": {**asdict(begun), "done_before": sorted(begun.done_before)},
+        "session_timeout": options.session_timeout,
+        "idle_timeout": options.idle_timeout,
+    }
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    try:
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOT, package_parent],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=mission.root,
+                start_new_session=True,
+            )
+    except OSError as exc:
+        msg = f"cannot start the session supervisor: {exc.strerror}"
+        raise CoordError(msg) from None
+    stdin, stdout = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)
+    try:
+        stdin.write(json.dumps(spec).encode() + b"\n")
+        stdin.flush()
+        reply = stdout.readline()
+        stdout.close()
+        started = json.loads(reply)
+    except (OSError, json.JSONDecodeError):
+        stdin.close()
+        process.wait()
+        msg = f"the session supervisor failed to start the agent; see {log_path}"
+        raise CoordError(msg) from None
+    if "error" in started:
+        stdin.close()
+        process.wait()
+        raise CoordError(started["error"])
+    return Supervised(process, int(started["pid"]), started.get("pid_started_at"))
 
 
 def main() -> int:
-    spec = json.loads(sys.stdin.read())
-    with open(spec["log"], "ab") as log:
-        try:
-            process = start(
-                spec["argv"], Path(spec["cwd"]), spec["env"], stdin=subprocess.DEVNULL, stdout=log, stderr=log
-            )
-        except CoordError as error:
-            print(json.dumps({"error": str(error)}), flush=True)
-            return 1
-        try:
-            print(json.dumps({"pid": process.pid, "pid_started_at": process_start_time(process.pid)}), flush=True)
-        except BrokenPipeError:
-            # coord died before it could record the session: no agent may run untracked.
-            process.terminate()
-            process.wait()
-            return 1
-        # coord has its answer and returns; from now on only the log hears from us.
-        os.dup2(log.fileno(), sys.stdout.fileno())
-    exit_code, interrupted = wait(process)
+    from ._mission import load_mission
+    from ._process import process_start_time, start_gated
+    from ._runner import finish
+    from ._watch import Limits, watch
+
+    spec: dict[str, Any] = json.loads(sys.stdin.readline())
     try:
-        record_end(Path(spec["orchestrator"]), spec["mission_id"], spec["session_id"], exit_code, interrupted)
+        mission = load_mission(Path(spec["mission_file"]))
+        read_end, write_end = os.pipe()
+        agent = start_gated(
+            spec["argv"],
+            mission.root,
+            spec["env"],
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=write_end,
+            new_session=False,
+        )
+        os.close(write_end)
     except CoordError as error:
-        print(f"coord supervisor: error: {error}", file=sys.stderr)
+        print(json.dumps({"error": str(error)}), flush=True)
+        return 1
+    print(json.dumps({"pid": agent.pid, "pid_started_at": process_start_time(agent.pid)}), flush=True)
+    if sys.stdin.readline().strip() != "go":
+        agent.cancel()  # coord died, or failed, before it recorded the session: no agent may run untracked
+        return 1
+    # coord has its answer and returns; from now on only the log hears from us.
+    with open(spec["log"], "ab") as log:
+        os.dup2(log.fileno(), sys.stdout.fileno())
+    begun = Start(**{**spec["begun"], "done_before": frozenset(spec["begun"]["done_before"])})
+    limits = Limits(session=spec["session_timeout"], idle=spec["idle_timeout"])
+
+    def report(message: str) -> None:
+        print(f"coord: {message}", file=sys.stderr, flush=True)
+
+    from ._output import Output
+
+    with Output(Path(spec["log"]), None) as output:
+        watched = watch(agent.process, read_end, output.line, limits, started=agent.go)
+    try:
+        finish(mission, spec["session_id"], begun, watched, spec["env"], report)
+    except CoordError as error:
+        report(f"error: {error}")
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

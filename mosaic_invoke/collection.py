@@ -16,6 +16,7 @@ from invoke.exceptions import Exit
 
 from ._exceptions import CoordError, command
 from ._flags import coord_task, help_for
+from ._mission import load_mission
 from ._runtimes import PROMPT, Runtime
 from ._settings import DEFAULTS, mission_file, read_settings, run_options
 
@@ -45,7 +46,10 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
 
     with _exit_on_error():
         settings = read_settings(c.config)
-        outcome = run_mission(mission_file(settings, mission), run_options(settings, **flags), _report, resume=resume)
+        path = mission_file(settings, mission)
+        options = run_options(settings, load_mission(path).loop, **flags)
+        display = sys.stderr if json else sys.stdout
+        outcome = run_mission(path, options, _report, resume=resume, display=display)
     plan = outcome.plan
     if outcome.session is None:
         if json:
@@ -74,7 +78,10 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
         raise Exit(code=outcome.exit_code)
 
 
-_RUN_FLAGS = ("task", "runtime", "milestone", "print_only", "command", "env", "template", "detach", "json", "mission")
+_RUN_FLAGS = (
+    *("task", "runtime", "milestone", "print_only", "command", "env", "template", "detach", "json", "mission"),
+    *("session_timeout", "idle_timeout"),
+)
 
 
 @coord_task(help=help_for(*_RUN_FLAGS), iterable=["env"])
@@ -90,6 +97,8 @@ def run(
     detach: bool = False,
     json: bool = False,
     mission: str | None = None,
+    session_timeout: str | None = None,
+    idle_timeout: str | None = None,
 ) -> None:
     """Start an agent session on a task, with a continuation prompt."""
     _launch(
@@ -105,6 +114,8 @@ def run(
         env=env,
         template=template,
         detach=detach,
+        session_timeout=session_timeout,
+        idle_timeout=idle_timeout,
     )
 
 
@@ -121,6 +132,8 @@ def resume(
     detach: bool = False,
     json: bool = False,
     mission: str | None = None,
+    session_timeout: str | None = None,
+    idle_timeout: str | None = None,
     force: bool = False,
 ) -> None:
     """Record a crashed session, then run again (the cut-off task by default)."""
@@ -137,6 +150,8 @@ def resume(
         env=env,
         template=template,
         detach=detach,
+        session_timeout=session_timeout,
+        idle_timeout=idle_timeout,
         force=force,
     )
 
@@ -179,9 +194,28 @@ def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
         print(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")
 
 
+@coord_task(
+    help=help_for(
+        "mission",
+        output="write the page to this file instead of <orchestrator_dir>/report.html",
+        open="then open the page in the default web browser",
+    )
+)
+def report(c: Context, output: str | None = None, open: bool = False, mission: str | None = None) -> None:
+    """Write the mission's report page: one self-contained HTML file; print its path."""
+    from ._files import display_path
+    from ._report import open_report, write_report
+
+    with _exit_on_error():
+        path = write_report(mission_file(read_settings(c.config), mission), Path(output) if output else None)
+    print(display_path(path))
+    if open and not open_report(path):
+        _report(f"no web browser found; open {path} in one")
+
+
 def make_collection() -> Collection:
     """A fresh ``coord`` collection, its config declared (``DEFAULTS``)."""
-    collection = Collection("coord", run, resume, status, init)
+    collection = Collection("coord", run, resume, status, init, report)
     collection.configure({"coord": dict(DEFAULTS)})
     return collection
 

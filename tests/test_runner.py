@@ -222,17 +222,31 @@ def test_a_reused_pid_is_stale(project: Path) -> None:
     start = process_start_time(os.getpid())
     assert start is not None
     write_lock(project, pid_started_at=start + 1)
-    result = coord("run", "--print-only", cwd=project)
+    result = coord("run", "--command", "false", cwd=project)
     assert result.returncode == 1
     assert "is no longer running but left its lock" in result.stderr
     write_lock(project, pid_started_at=start)
-    assert coord("run", "--print-only", cwd=project).returncode == 3
+    assert coord("run", "--command", "false", cwd=project).returncode == 3
+
+
+def test_print_only_previews_while_a_session_runs(project: Path) -> None:
+    """A preview is never refused: it says what it found, shows the prompt, records nothing."""
+    write_lock(project, pid_started_at=process_start_time(os.getpid()))
+    before = {p.name: p.read_bytes() for p in (project / ORCH).iterdir()}
+    result = coord("run", "--print-only", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "## Continuation Mission" in result.stdout
+    assert "note: session sess-001 is still running (pid " in result.stderr
+    after = {
+        p.name: p.read_bytes() for p in (project / ORCH).iterdir() if p.name not in ("next-task.json", "coord.lock")
+    }
+    assert after == before
 
 
 def test_a_lock_from_another_host_needs_force(project: Path, tmp_path: Path) -> None:
     write_lock(project, host="other-host-7", pid=999999)
     for command in ("run", "resume"):
-        result = coord(command, "--print-only", cwd=project)
+        result = coord(command, "--command", "false", cwd=project)
         assert result.returncode == 3
         assert "started on host other-host-7" in result.stderr and "run `mosaic-coord resume --force`" in result.stderr
     result = coord("resume", "--force", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))

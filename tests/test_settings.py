@@ -142,14 +142,14 @@ def test_a_bad_value_names_its_source(section: dict[str, Any], environ: dict[str
 
 def test_flags_beat_the_config() -> None:
     settings = Settings(runtime="codex", command=("cfg",), env={"A": "1", "B": "1"}, template="cfg.j2")
-    options = run_options(settings, **{**RUN_FLAGS, "runtime": "aider", "command": "flag {prompt}", "env": ["B=2"]})
+    options = run_options(settings, {}, **{**RUN_FLAGS, "runtime": "aider", "command": "flag {prompt}", "env": ["B=2"]})
     assert (options.runtime, tuple(options.command or ())) == ("aider", ("flag", "{prompt}"))
     assert options.env == {"A": "1", "B": "2"}
     assert (options.template, options.configured_template) == (None, "cfg.j2")
-    fallback = run_options(settings, **RUN_FLAGS)
+    fallback = run_options(settings, {}, **RUN_FLAGS)
     assert (fallback.runtime, tuple(fallback.command or ())) == ("codex", ("cfg",))
     with pytest.raises(CoordError, match=r"^--env: expected KEY=VALUE, got 'oops'$"):
-        run_options(settings, **{**RUN_FLAGS, "env": ["oops"]})
+        run_options(settings, {}, **{**RUN_FLAGS, "env": ["oops"]})
 
 
 def test_loop_caps_default_as_the_spec_says() -> None:
@@ -194,8 +194,12 @@ def test_a_bad_flag_is_named(flags: dict[str, object], message: str) -> None:
 
 
 def test_run_reads_its_two_timeouts_the_same_way() -> None:
-    caps = loop_caps({"session_timeout": "45m", "idle_timeout": None}, Settings(loop={"idle_timeout": 300.0}), {})
-    assert (caps.session_timeout, caps.idle_timeout) == (2700.0, 300.0)
+    settings = Settings(loop={"idle_timeout": 300.0})
+    mission = {"session_timeout": 60.0, "idle_timeout": 5.0}
+    options = run_options(settings, mission, **{**RUN_FLAGS, "session_timeout": "45m", "idle_timeout": None})
+    assert (options.session_timeout, options.idle_timeout) == (2700.0, 300.0)  # flag, config
+    assert run_options(Settings(), mission, **RUN_FLAGS).session_timeout == 60.0  # mission.yaml
+    assert run_options(Settings(), {}, **RUN_FLAGS).session_timeout is None  # default
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,8 @@ def test_sixteen_runs_at_once_start_exactly_one_agent(project: Path, tmp_path: P
             p.communicate()
     assert codes == [0] + [3] * 15
     if detach:
-        wait_for(lambda: sessions(project)[0].get("ended_at") is not None, timeout=30)
+        # The supervisor records the end, then removes the lock (in that order, under the state lock).
+        wait_for(lambda: not (project / ORCH / "session.lock").exists(), timeout=30)
     (session,) = sessions(project)
     assert (session["session_id"], session["ended_reason"]) == ("sess-001", "completed")
     assert len(runs.read_text().splitlines()) == 1

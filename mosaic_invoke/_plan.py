@@ -1,0 +1,113 @@
+"""What a session will do: its task, milestone, runtime, prompt and capsule, before anything starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from . import _runtimes
+from ._clock import now_iso
+from ._exceptions import CoordError
+from ._git import current_branch
+from ._mission import Milestone, Mission
+from ._prompt import build_context, capsule, find_template, render
+from ._selection import Progress, current_milestone, named_milestone, named_task, next_runnable
+from ._session import Session
+from ._state import State
+from ._tasksfile import Task, TasksFile, TaskStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What ``run``, ``resume`` and each step of ``loop`` were asked, flags and config merged."""
+
+    task: str | None = None
+    runtime: str | None = None
+    milestone: str | None = None
+    print_only: bool = False
+    command: Sequence[str] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    template: str | None = None
+    configured_template: str | None = None
+    runtimes: Mapping[str, _runtimes.RuntimeSpec] = field(default_factory=dict)
+    force: bool = False
+    detach: bool = False
+    session_timeout: float | None = None
+    idle_timeout: float | None = None
+    fresh: bool = False
+    """Start a new agent conversation even where the previous one could be resumed."""
+    unattended: bool = False
+    """Nobody at the terminal (loops, detached sessions): the agent's stdin is /dev/null."""
+
+
+class Plan(NamedTuple):
+    """A rendered launch: what print-only shows, and what a run starts."""
+
+    task: Task
+    milestone: Milestone | None
+    runtime: _runtimes.Runtime
+    prompt: str
+    argv: list[str]
+    capsule: dict[str, Any]
+
+
+def plan(
+    mission: Mission,
+    tasks: TasksFile,
+    state: State,
+    options: RunOptions,
+    *,
+    cut_off_task: str | None = None,
+) -> Plan:
+    """Choose the task and milestone, resolve the runtime, render the prompt and the capsule."""
+    chosen_milestone = named_milestone(mission, options.milestone) if options.milestone else None
+    counts = tasks.counts()
+    current = current_milestone(mission, counts)
+    if options.task:
+        task = named_task(tasks, options.task)
+    elif cut_off_task and tasks.status_of(cut_off_task) is TaskStatus.IN_PROGRESS:
+        task = named_task(tasks, cut_off_task)
+    else:
+        found = next_runnable(tasks, chosen_milestone or current)
+        if isinstance(found, str):
+            raise CoordError(f"{found}; pass --task to choose one")
+        task = found
+    milestone = chosen_milestone or mission.milestone(task.milestone) or current
+    runtime = _runtimes.resolve_runtime(
+        options.runtime or mission.runtime or _runtimes.DEFAULT_RUNTIME,
+        {**mission.runtimes, **options.runtimes},
+        options.command,
+    )
+    progress = Progress.of(counts)
+    branch = current_branch(mission.root)
+    context = build_context(
+        mission=mission,
+        task=task,
+        runtime=runtime,
+        progress=progress,
+        milestone=milestone,
+        previous_session=previous_session(state),
+        branch=branch,
+    )
+    prompt = render(find_template(mission, options.template, options.configured_template), context)
+    return Plan(
+        task=task,
+        milestone=milestone,
+        runtime=runtime,
+        prompt=prompt,
+        argv=runtime.argv(prompt),
+        capsule=capsule(
+            generated_at=now_iso(),
+            mission=mission,
+            task=task,
+            runtime=runtime,
+            progress=progress,
+            milestone=milestone,
+            branch=branch,
+        ),
+    )
+
+
+def previous_session(state: State) -> Session | None:
+    return next(iter(state.last(1)), None)

@@ -1,0 +1,155 @@
+"""After a session: what became of its task, what git says, the gates, and the verdict."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import _git
+from ._clock import format_span
+from ._exceptions import CoordError
+from ._mission import Mission
+from ._tasksfile import TasksFile, TaskStatus
+from ._tasksfile import load as load_tasks
+
+
+@dataclass(frozen=True)
+class Start:
+    """What the harness compares a session's end with: the moment it began."""
+
+    task_id: str
+    done_before: frozenset[str]
+    head_before: str | None
+    tree_before: str | None
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What verification adds to the session record, and whether the task is reopened."""
+
+    fields: Mapping[str, Any]
+    reopen: bool = False
+
+
+@dataclass(frozen=True)
+class GateRun:
+    command: str
+    exit_code: int | None
+    """None when the gates ran past their timeout and were killed."""
+    duration_seconds: int
+    log_path: str
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "exit_code": self.exit_code,
+            "passed": self.passed,
+            "duration_seconds": self.duration_seconds,
+            "log_path": self.log_path,
+        }
+
+    def failure(self, timeout: float) -> str:
+        if self.exit_code is None:
+            return f"`{self.command}` timed out after {format_span(timeout)}"
+        return f"`{self.command}` failed (exit {self.exit_code})"
+
+
+def bookkeeping(mission: Mission) -> tuple[Path, ...]:
+    """coord's own files, which no session's "change" counts."""
+    return (mission.orchestrator_path, mission.tasks_path)
+
+
+def start(mission: Mission, tasks: TasksFile, task_id: str) -> Start:
+    done = frozenset(row.id for row in tasks.rows({TaskStatus.DONE}))
+    return Start(
+        task_id=task_id,
+        done_before=done,
+        head_before=_git.head(mission.root),
+        tree_before=_git.work_tree_status(mission.root, bookkeeping(mission)),
+    )
+
+
+def verify(
+    mission: Mission,
+    begun: Start,
+    ended_reason: str,
+    gate_log: Path,
+    env: Mapping[str, str],
+    report: Callable[[str], None],
+) -> Findings:
+    """Re-read the tasks file, ask git, run the gates when the task is done: the verdict."""
+    git = _git.changes(mission.root, begun.head_before, begun.tree_before, bookkeeping(mission))
+    fields: dict[str, Any] = {"git": None if git is None else {k: v for k, v in git.items() if k != "changed"}}
+    try:
+        tasks = load_tasks(mission.tasks_path)
+    except CoordError as error:
+        report(f"warning: cannot verify the session: {error}")
+        return Findings({**fields, "verdict": "unfinished"})
+    status = tasks.status_of(begun.task_id)
+    done_now = {row.id for row in tasks.rows({TaskStatus.DONE})}
+    fields["task_status_after"] = status.value if status else None
+    fields["tasks_done"] = sorted(done_now - begun.done_before)
+    if status is not TaskStatus.DONE:
+        touched = status is not TaskStatus.IN_PROGRESS
+        fields["verdict"] = "unfinished" if ended_reason == "completed" or touched else "none"
+        return Findings(fields)
+    checks = mission.verify
+    problem = None
+    if checks is not None:
+        gates = run_gates(mission, checks.command, checks.timeout, gate_log, env)
+        fields["verification"] = gates.to_dict()
+        if not gates.passed:
+            problem = gates.failure(checks.timeout)
+        elif checks.require_change and git is not None and not git["changed"]:
+            problem = "no commit was made and nothing in the work tree changed"
+    if problem is None:
+        return Findings({**fields, "verdict": "accepted"})
+    return Findings({**fields, "verdict": "rejected", "rejected_because": problem}, reopen=True)
+
+
+def run_gates(mission: Mission, command: str, timeout: float, log_path: Path, env: Mapping[str, str]) -> GateRun:
+    """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    with log_path.open("wb") as log:
+        log.write(f"$ {command}\n".encode())
+        log.flush()
+        try:
+            process = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=mission.root,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            log.write(f"cannot run: {exc.strerror}\n".encode())
+            return GateRun(command, 127, 0, str(log_path))
+        try:
+            code: int | None = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+            code = None
+            log.write(f"\ncoord: killed after {format_span(timeout)}\n".encode())
+    return GateRun(command, code, int(time.monotonic() - began), str(log_path))
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a log, for a message."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip("\n").split("\n")[-lines:])

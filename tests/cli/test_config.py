@@ -167,3 +167,26 @@ def test_a_variable_over_a_list_is_one_line_from_mosaic_coord(project: Path) -> 
         "coord: error: config: an INVOKE_COORD_* variable cannot replace a list or a number written in a "
         "config file; write that key there as a string"
     ]
+
+
+@pytest.mark.parametrize(
+    ("where", "args", "env"),
+    [
+        pytest.param("mission.yaml", [], {}, id="mission.yaml"),
+        pytest.param("config", [], {"INVOKE_COORD_LOOP_SESSION_TIMEOUT": "1"}, id="environment"),
+        pytest.param("flag", ["--session-timeout", "1s"], {}, id="flag"),
+    ],
+)
+def test_a_session_timeout_from_each_source_ends_a_hung_agent(
+    project: Path, where: str, args: list[str], env: dict[str, str]
+) -> None:
+    if where == "mission.yaml":
+        config = project / ".mosaic" / "mission.yaml"
+        config.write_text(config.read_text() + "loop: {session_timeout: 1s}\n")
+    else:  # mission.yaml would end it later than the flag or config
+        config = project / ".mosaic" / "mission.yaml"
+        config.write_text(config.read_text() + "loop: {session_timeout: 1h}\n")
+    result = coord(
+        "run", "--json", "--command", AGENT_COMMAND, *args, cwd=project, env={**env, "FAKE_AGENT_SLEEP": "30"}
+    )
+    assert json.loads(result.stdout)["ended_reason"] == "timeout", result.stderr

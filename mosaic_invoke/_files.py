@@ -32,9 +32,11 @@ def collector_paused() -> Iterator[None]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, fsync it, then rename it over ``path``."""
+    """Write ``data`` to a temp file beside ``path``, fsync it, then rename it over ``path``.
+
+    A symlink stays a link: the write goes to its target, atomically there."""
     try:
-        _write_atomic(path, data)
+        _write_atomic(Path(os.path.realpath(path)) if os.path.islink(path) else path, data)
     except OSError as exc:
         msg = f"{display_path(path)}: cannot write: {exc.strerror or exc}"
         raise CoordError(msg) from None

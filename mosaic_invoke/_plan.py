@@ -59,6 +59,7 @@ def plan(
     options: RunOptions,
     *,
     cut_off_task: str | None = None,
+    live_task: str | None = None,
 ) -> Plan:
     """Choose the task and milestone, resolve the runtime, render the prompt and the capsule."""
     chosen_milestone = named_milestone(mission, options.milestone) if options.milestone else None
@@ -69,7 +70,7 @@ def plan(
     elif cut_off_task and tasks.status_of(cut_off_task) is TaskStatus.IN_PROGRESS:
         task = named_task(tasks, cut_off_task)
     else:
-        found = next_runnable(tasks, chosen_milestone or current)
+        found = next_runnable(mission, tasks, milestone=chosen_milestone, live_task=live_task)
         if isinstance(found, str):
             raise CoordError(f"{found}; pass --task to choose one")
         task = found

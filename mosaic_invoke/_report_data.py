@@ -109,12 +109,7 @@ def summarise(
     ended, judged = endings(records), verdicts(records)
     total, by_milestone, by_task, other_tasks = _costs(records, mission, tasks)
     live = records[-1] if records and records[-1].get("ended_at") is None else None
-    past = state.extra.get("loops")
-    past_loops = (
-        [loop_row(item, None) for item in past[-PAST_LOOPS:] if isinstance(item, Mapping)]
-        if isinstance(past, list)
-        else []
-    )
+    past_loops = [loop_row(item, None) for item in state.loops[-PAST_LOOPS:]]
     return Report(
         mission_id=mission.id,
         mission_name=mission.name,

@@ -18,6 +18,7 @@ from ._locks import SessionLock, read_session_lock, remove_session_lock, state_l
 from ._mission import Mission, load_mission
 from ._output import Output
 from ._plan import Plan, RunOptions, plan
+from ._selection import check_milestones, open_dependencies
 from ._session import Session
 from ._state import LOGS_DIR, NEXT_TASK_FILE, State, load_state, save_state
 from ._tasksfile import TaskStatus, set_status
@@ -79,9 +80,14 @@ def begin(mission: Mission, options: RunOptions, report: Report, *, resume: bool
     orchestrator = mission.orchestrator_path
     with state_lock(orchestrator):
         state = load_state(orchestrator, mission.id, writing=not options.print_only)
-        state, cut_off = _settle_lock(mission, state, options, report, resume=resume)
+        state, cut_off, live_task = _settle_lock(mission, state, options, report, resume=resume)
         tasks = load_tasks(mission.tasks_path)
-        chosen = plan(mission, tasks, state, options, cut_off_task=cut_off)
+        check_milestones(mission, tasks)
+        for warning in tasks.warnings:
+            report(f"warning: {warning}")
+        chosen = plan(mission, tasks, state, options, cut_off_task=cut_off, live_task=live_task)
+        if options.task and (waiting := open_dependencies(tasks, chosen.task)):
+            report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
         write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
         if options.print_only:
             return chosen
@@ -160,17 +166,19 @@ def record_end(
 
 def _settle_lock(
     mission: Mission, state: State, options: RunOptions, report: Report, *, resume: bool
-) -> tuple[State, str | None]:
+) -> tuple[State, str | None, str | None]:
     """Refuse while a session lives; on resume, record a dead one as crashed and clear its lock.
 
-    A preview (print-only) is never refused: it says what it found and records nothing.
+    Returns the state, the task a crashed session was cut off on, and the task of a session
+    still running (only a preview gets this far with one: it is never refused, says what it
+    found and records nothing).
     """
     orchestrator = mission.orchestrator_path
     lock, warning = read_session_lock(orchestrator)
     if warning:
-        report(warning)
+        report(f"warning: {warning}")
     if lock is None:
-        return state, None
+        return state, None, None
     verdict = lock.judge()
     if verdict == "live" or (verdict == "foreign" and not (resume and options.force)):
         if verdict == "live":
@@ -185,7 +193,7 @@ def _settle_lock(
             )
         if options.print_only:
             report(f"note: {msg.split(';')[0]}; this is only a preview")
-            return state, None
+            return state, None, lock.task_id
         raise SessionActive(msg)
     if not resume:
         msg = (
@@ -194,18 +202,18 @@ def _settle_lock(
         )
         if options.print_only:
             report(f"note: {msg}")
-            return state, None
+            return state, None, None
         raise CoordError(msg)
     session = state.session(lock.session_id)
     if session is not None and session.running:
         state = state.with_session(session.ended("crashed"))
         if options.print_only:  # a preview: the prompt as resume would write it, nothing recorded
-            return state, lock.task_id
+            return state, lock.task_id, None
         save_state(orchestrator, state)
         report(f"session {lock.session_id} (pid {lock.pid}) recorded as crashed")
     if not options.print_only:
         remove_session_lock(orchestrator)
-    return state, lock.task_id
+    return state, lock.task_id, None
 
 
 def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -> Launched:

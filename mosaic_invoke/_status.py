@@ -10,7 +10,7 @@ from ._exceptions import command
 from ._git import current_branch
 from ._locks import read_session_lock
 from ._mission import load_mission
-from ._selection import Progress, current_milestone, milestone_status, next_runnable
+from ._selection import Progress, check_milestones, current_milestone, milestone_status, next_runnable
 from ._state import load_state
 from ._tasksfile import TaskStatus
 from ._tasksfile import load as load_tasks
@@ -22,6 +22,7 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
     """Everything ``coord.status`` shows. Reads files only; never writes."""
     mission = load_mission(mission_file)
     tasks = load_tasks(mission.tasks_path)
+    check_milestones(mission, tasks)
     state = load_state(mission.orchestrator_path, mission.id)
     lock, warning = read_session_lock(mission.orchestrator_path)
     counts = tasks.counts()
@@ -43,7 +44,6 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
     by_status = {status.value: 0 for status in TaskStatus}
     for (_, status), n in counts.items():
         by_status[status.value] += n
-    found = next_runnable(tasks, current)
     live = stale = None
     if lock is not None:
         verdict = lock.judge()
@@ -61,6 +61,7 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
                 "checked": verdict == "live",
                 "log_path": record.log_path if record else None,
             }
+    found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     finished = progress.total > 0 and by_status["done"] + by_status["cancelled"] == progress.total
     return {
         "mission": {"id": mission.id, "name": mission.name, "status": "completed" if finished else state.status},
@@ -74,7 +75,7 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
         "session": live,
         "stale_lock": stale,
         "sessions": [session.to_dict() for session in state.last(recent)],
-        "warnings": [warning] if warning else [],
+        "warnings": [*tasks.warnings, *([warning] if warning else [])],
     }
 
 

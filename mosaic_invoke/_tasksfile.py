@@ -1,9 +1,6 @@
-"""The markdown tasks file: parse every task table, and rewrite one status cell.
+"""Tasks as data: the task tables of the tasks file, statuses, queries, and rewriting one status cell.
 
-Missions reach 100k tasks, so a well-formed table is parsed a column at a time: one
-``str.split("|")`` over the whole table, then slices, all in C. Tables that need more care
-(escaped pipes, rows with the wrong number of cells) take a row-by-row path that names
-each problem's line.
+Missions reach 100k tasks: queries work a column at a time and build only the rows they return.
 """
 
 from __future__ import annotations
@@ -12,16 +9,16 @@ import bisect
 import enum
 import functools
 import os
-import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import compress, filterfalse, repeat
-from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple, cast
 
 from ._exceptions import CoordError
 from ._files import collector_paused, display_path, read_text, write_atomic
+from ._markdown import Table, read_tables, replace_cell, split_lines
 
 
 class TaskStatus(str, enum.Enum):
@@ -74,61 +71,35 @@ class Row(NamedTuple):
         return _split_ids(self.depends_on)
 
 
-class _Table(NamedTuple):
-    header: tuple[str, ...]
-    columns: list[Sequence[str]]
-    """The stripped cells, one sequence per header column."""
-    line_indices: Sequence[int]
-    """Index in the file of each row's line."""
-
-    def column(self, name: str) -> Sequence[str] | None:
-        return self.columns[self.header.index(name)] if name in self.header else None
-
-    @property
-    def ids(self) -> Sequence[str]:
-        return self.columns[self.header.index("id")]
-
-    @property
-    def statuses(self) -> Sequence[str]:
-        return self.columns[self.header.index("status")]
-
-    def row_at(self, index: int) -> int:
-        """The row whose line is ``index`` in the file."""
-        return bisect.bisect_left(self.line_indices, index)
-
-
+@dataclass(eq=False)
 class TasksFile:
     """A parsed tasks file: its text, its task tables, and where each task's row is."""
 
-    def __init__(
-        self,
-        path: Path,
-        lines: list[str],
-        tables: list[_Table],
-        line_of: dict[str, int],
-        stat: tuple[int, int] | None = None,
-    ) -> None:
-        self.path = path
-        self.lines = lines
-        self.tables = tables
-        self.line_of = line_of
-        self._stat = stat
-        """The file's (mtime, size) taken before it was read: a later change means re-read."""
-        self._tasks: list[Task] | None = None
+    path: Path
+    lines: list[str]
+    tables: list[Table]
+    line_of: dict[str, int]
+    stat: tuple[int, int] | None = None
+    """The file's (mtime, size) taken before it was read: a later change means re-read."""
+    warnings: tuple[str, ...] = ()
+    """Tables that look meant to hold tasks but are not task tables, one line each."""
 
-    @property
+    @functools.cached_property
     def tasks(self) -> list[Task]:
         """All tasks, in file order (built on first use)."""
-        if self._tasks is None:
-            with collector_paused():
-                self._tasks = [task for table in self.tables for task in _tasks_of(table)]
-        return self._tasks
+        with collector_paused():
+            return [task for table in self.tables for task in _tasks_of(table)]
 
     def counts(self) -> Counter[tuple[str | None, TaskStatus]]:
-        """How many tasks have each (milestone, status), counted a column at a time."""
+        """How many tasks have each (milestone, status)."""
+        return Counter(self._counts)
+
+    @functools.cached_property
+    def _counts(self) -> Counter[tuple[str | None, TaskStatus]]:
+        """Counted once, a column at a time."""
         counts: Counter[tuple[str | None, TaskStatus]] = Counter()
         for table, status_of in zip(self.tables, self._status_lookups, strict=True):
-            statuses = table.statuses
+            statuses = table.cells("status")
             milestones = table.column("milestone") or repeat("", len(statuses))
             for (milestone, value), count in Counter(zip(milestones, statuses, strict=True)).items():
                 counts[milestone or None, status_of[value]] += count
@@ -136,19 +107,19 @@ class TasksFile:
 
     @functools.cached_property
     def _status_lookups(self) -> list[dict[str, TaskStatus]]:
-        """Each table's distinct status cells, to their statuses: made once, used by every count."""
-        return [_status_lookup(table.statuses) for table in self.tables]
+        """Each table's distinct status cells, to their statuses: made once, used by every query."""
+        return [_status_lookup(table.cells("status")) for table in self.tables]
 
     def rows(self, statuses: Collection[TaskStatus], milestone: str | None = None) -> Iterator[Row]:
         """The id, status, milestone and dependencies of each task with one of ``statuses`` (and in
-        ``milestone`` when given), in file order. Rows are chosen a column at a time and only
-        the chosen ones are built: a large file has few that matter."""
+        ``milestone`` when given; ``""`` for tasks in none), in file order. Rows are chosen a
+        column at a time and only the chosen ones are built: a large file has few that matter."""
         for table, status_of in zip(self.tables, self._status_lookups, strict=True):
-            ids, values = table.ids, table.statuses
+            ids, values = table.cells("id"), table.cells("status")
             wanted = {value for value, status in status_of.items() if status in statuses}
             milestones = table.column("milestone")
             depends_on = table.column("depends_on")
-            if milestone is None:
+            if milestone is None or (milestones is None and milestone == ""):
                 chosen = map(wanted.__contains__, values)
             elif milestones is None:
                 continue  # no milestone column: none of its tasks is in one
@@ -164,44 +135,42 @@ class TasksFile:
                 )
 
     def status_of(self, task_id: str) -> TaskStatus | None:
-        index = self.line_of.get(task_id)
-        if index is None:
-            return None
-        table = self._table_at(index)
-        return _known_status(table.statuses[table.row_at(index)])
+        found = self._locate(task_id)
+        return None if found is None else _status(found[0].cells("status")[found[1]])
 
     def task(self, task_id: str) -> Task | None:
-        index = self.line_of.get(task_id)
-        if index is None:
-            return None
-        table = self._table_at(index)
-        row = table.row_at(index)
-        return _tasks_of(table, row, row + 1)[0]
-
-    def _table_at(self, index: int) -> _Table:
-        starts = [table.line_indices[0] for table in self.tables]
-        return self.tables[bisect.bisect_right(starts, index) - 1]
+        found = self._locate(task_id)
+        return None if found is None else _tasks_of(found[0], found[1], found[1] + 1)[0]
 
     def with_status(self, task_id: str, status: TaskStatus) -> str:
         """The file's text with the status cell of ``task_id`` rewritten, every other byte kept."""
-        index = self.line_of.get(task_id)
-        if index is None:
+        found = self._locate(task_id)
+        if found is None:
             msg = f"{display_path(self.path)}: no task {task_id}"
             raise CoordError(msg)
-        line = self.lines[index]
-        start, end = _cells(line)[self._table_at(index).header.index("status")]
+        table, row = found
         lines = list(self.lines)
-        lines[index] = line[:start] + _fit(line[start:end], status.value) + line[end:]
+        index = table.line_indices[row]
+        lines[index] = replace_cell(lines[index], table.header.index("status"), status.value)
         return "".join(lines)
 
     def write_status(self, task_id: str, status: TaskStatus) -> None:
         """Rewrite the status cell of ``task_id`` on disk, re-reading first if the file changed."""
         try:
-            unchanged = self._stat is not None and _stat(self.path) == self._stat
+            unchanged = self.stat is not None and _stat(self.path) == self.stat
         except OSError:
             unchanged = False
         source = self if unchanged else load(self.path)
         write_atomic(self.path, source.with_status(task_id, status).encode("utf-8"))
+
+    def _locate(self, task_id: str) -> tuple[Table, int] | None:
+        """The table holding ``task_id``, and its row there."""
+        index = self.line_of.get(task_id)
+        if index is None:
+            return None
+        starts = [table.line_indices[0] for table in self.tables]
+        table = self.tables[bisect.bisect_right(starts, index) - 1]
+        return table, table.row_at(index)
 
 
 def load(path: Path) -> TasksFile:
@@ -227,99 +196,28 @@ def set_status(path: Path, task_id: str, status: TaskStatus) -> TaskStatus:
 
 def parse(path: Path, text: str, stat: tuple[int, int] | None = None) -> TasksFile:
     """Parse ``text`` (read from ``path``), reporting every problem at once."""
-    with collector_paused():
-        return _parse(path, text, stat)
-
-
-def _parse(path: Path, text: str, stat: tuple[int, int] | None) -> TasksFile:
     label = display_path(path)
-    lines = text.splitlines(keepends=True)
-    first_chars = "".join(map(itemgetter(0), lines))  # a line is never empty: it keeps its end
+    lines = split_lines(text)
     problems: list[str] = []
-    tables: list[_Table] = []
-    line_of: dict[str, int] = {}
-    index, count = 0, len(lines)
-    while index < count:
-        if not _is_row(lines[index]) or index + 1 >= count or not _is_separator(lines[index + 1]):
-            index += 1
-            continue
-        header = tuple(lines[index][start:end].strip().lower() for start, end in _cells(lines[index]))
-        start = end = index + 2
-        while True:
-            # Most rows start with their pipe: found in C, the indented ones one at a time.
-            other = _NOT_PIPE.search(first_chars, end)
-            end = other.start() if other else count
-            if end >= count or not _is_row(lines[end]):
-                break
-            end += 1
-        index = end
-        if start == end or "id" not in header or "status" not in header:
-            continue
-        table = _fast_table(header, lines, start, end) or _slow_table(label, header, lines, start, end, problems)
-        if table is not None:
+    with collector_paused():
+        found, without_status = read_tables(label, text, lines, "id", "status", problems)
+        if not found:
+            needs = "a task table is a markdown table whose header has an `id` and a `status` column"
+            problems.extend(without_status or [f"{label}: no task table; {needs}, e.g. `| id | status |`"])
+        tables = [table for table in found if table.line_indices]
+        line_of: dict[str, int] = {}
+        for table in tables:
             _index_table(label, table, line_of, problems)
-            tables.append(table)
-    _check(label, tables, line_of, problems)
+        # A row reported for its number of cells is not reported again by a task that depends on it.
+        _check(label, tables, line_of, {cell for table in found for row in table.skipped for cell in row}, problems)
     if problems:
         raise CoordError.from_problems(problems)
-    return TasksFile(path, lines, tables, line_of, stat)
+    return TasksFile(path, lines, tables, line_of, stat, tuple(without_status))
 
 
-def _fast_table(header: tuple[str, ...], lines: list[str], start: int, end: int) -> _Table | None:
-    """Parse a well-formed table a column at a time, or None if it needs the row-by-row path."""
-    block = "".join(lines[start:end])
-    if "\\" in block:
-        return None
-    parts = block.split("|")
-    width, rows = len(header), end - start
-    stride = width + 1
-    if len(parts) != 1 + rows * stride or parts[0].strip():
-        return None
-    # What stands between one row's last pipe and the next row's first: white space with
-    # exactly one line break. Anything else (a cell too many or too few) misaligns the stride.
-    separators = Counter(parts[stride::stride])
-    if any(sep.strip() for sep in separators):
-        return None
-    if sum(sep.count("\n") * n for sep, n in separators.items()) != block.count("\n"):
-        return None
-    without_break = sum(n for sep, n in separators.items() if "\n" not in sep)
-    if without_break > 1 or (without_break == 1 and "\n" in parts[-1]):
-        return None  # only the last row, at the end of the file, may lack its line break
-    columns: list[Sequence[str]] = [list(map(str.strip, parts[1 + column :: stride])) for column in range(width)]
-    if "" in columns[header.index("id")]:
-        return None  # blank rows and rows without an id: the row-by-row path says which
-    return _Table(header, columns, range(start, end))
-
-
-def _slow_table(
-    label: str, header: tuple[str, ...], lines: list[str], start: int, end: int, problems: list[str]
-) -> _Table | None:
-    rows: list[tuple[str, ...]] = []
-    line_indices: list[int] = []
-    for index in range(start, end):
-        line = lines[index]
-        cells = tuple(line[a:b].strip() for a, b in _cells(line))
-        if not any(cells):
-            continue
-        if len(cells) != len(header):
-            problems.append(
-                f"{label}:{index + 1}: row has {len(cells)} cells but the table header has {len(header)}; "
-                "add or remove `|` so they match"
-            )
-            continue
-        if not cells[header.index("id")]:
-            problems.append(f"{label}:{index + 1}: row has no task id")
-            continue
-        rows.append(cells)
-        line_indices.append(index)
-    if not rows:
-        return None
-    return _Table(header, [list(column) for column in zip(*rows, strict=True)], line_indices)
-
-
-def _index_table(label: str, table: _Table, line_of: dict[str, int], problems: list[str]) -> None:
+def _index_table(label: str, table: Table, line_of: dict[str, int], problems: list[str]) -> None:
     """Record where each id stands; report duplicates and unknown statuses with their lines."""
-    ids, statuses = table.ids, table.statuses
+    ids, statuses = table.cells("id"), table.cells("status")
     added = dict(zip(ids, table.line_indices, strict=True))
     if len(added) == len(ids) and (not line_of or line_of.keys().isdisjoint(added)):
         line_of.update(added)
@@ -338,47 +236,42 @@ def _index_table(label: str, table: _Table, line_of: dict[str, int], problems: l
             )
 
 
-def _check(label: str, tables: list[_Table], line_of: dict[str, int], problems: list[str]) -> None:
-    """Dependencies must name known tasks."""
+def _check(label: str, tables: list[Table], line_of: dict[str, int], reported: set[str], problems: list[str]) -> None:
+    """Dependencies must name known tasks (or ``reported`` cells)."""
+    known: Collection[str] = line_of.keys() | reported if reported else line_of
     for table in tables:
-        depends = table.column("depends_on")
-        if depends is None:
-            continue
+        depends = table.column("depends_on") or ()
         # Most cells name one known id: a scan in C, in file order, leaves the few worth a look.
-        suspects = set(filterfalse(line_of.__contains__, depends))
-        suspects.discard("")
-        unknown = {cell for cell in suspects if any(d not in line_of for d in _split_ids(cell))}
-        if not unknown:
-            continue
-        for task_id, cell, index in zip(table.ids, depends, table.line_indices, strict=True):
-            if cell in unknown:
-                for dependency in _split_ids(cell):
-                    if dependency not in line_of:
-                        problems.append(f"{label}:{index + 1}: task {task_id} depends on unknown task {dependency!r}")
+        suspects = set(filterfalse(known.__contains__, depends)) - {""}
+        suspects = {cell for cell in suspects if not all(map(known.__contains__, _split_ids(cell)))}
+        if suspects:
+            for task_id, cell, index in zip(table.cells("id"), depends, table.line_indices, strict=True):
+                if cell in suspects:
+                    problems.extend(
+                        f"{label}:{index + 1}: task {task_id} depends on unknown task {dependency!r}"
+                        for dependency in _split_ids(cell)
+                        if dependency not in known
+                    )
 
 
-def _tasks_of(table: _Table, first: int = 0, last: int | None = None) -> list[Task]:
+def _tasks_of(table: Table, first: int = 0, last: int | None = None) -> list[Task]:
     """The tasks of rows ``first`` to ``last``, built a column at a time."""
-    header = table.header
-
-    def column(name: str) -> Sequence[str]:
-        values = table.column(name)
-        return values[first:last] if values is not None else list(repeat("", len(table.line_indices[first:last])))
-
-    statuses = column("status")
-    status_of = _status_lookup(statuses)
+    columns = [values[first:last] for values in table.columns]
+    named = dict(zip(reversed(table.header), reversed(columns), strict=True))  # the first column of a name wins
+    blank = [""] * len(table.line_indices[first:last])
+    status_of = _status_lookup(named["status"])
     return list(
         map(
             Task._make,
             zip(
-                column("id"),
-                map(status_of.__getitem__, statuses),
-                [value or None for value in column("milestone")],
-                column("description"),
-                list(map(_split_ids, column("depends_on"))),
+                named["id"],
+                map(status_of.__getitem__, named["status"]),
+                [value or None for value in named.get("milestone", blank)],
+                named.get("description", blank),
+                list(map(_split_ids, named.get("depends_on", blank))),
                 [index + 1 for index in table.line_indices[first:last]],
-                zip(*(values[first:last] for values in table.columns), strict=True),
-                repeat(header),
+                zip(*columns, strict=True),
+                repeat(table.header),
                 strict=False,  # repeat() is endless; the other columns have one entry per row
             ),
         )
@@ -387,15 +280,11 @@ def _tasks_of(table: _Table, first: int = 0, last: int | None = None) -> list[Ta
 
 def _status_lookup(values: Sequence[str]) -> dict[str, TaskStatus]:
     """Each distinct status cell of a parsed (so valid) column, to its status."""
-    return {value: _known_status(value) for value in set(values)}
-
-
-def _known_status(value: str) -> TaskStatus:
-    """The status of a cell the parser accepted (exact, else case-insensitive)."""
-    return _STATUSES.get(value) or _STATUSES[value.lower()]
+    return {value: cast(TaskStatus, _status(value)) for value in set(values)}
 
 
 def _status(value: str) -> TaskStatus | None:
+    """The status a cell names (exactly, else in another case)."""
     return _STATUSES.get(value) or _STATUSES.get(value.lower())
 
 
@@ -409,54 +298,3 @@ def _split_ids(cell: str) -> tuple[str, ...]:
 def _stat(path: Path) -> tuple[int, int]:
     info = os.stat(path)
     return info.st_mtime_ns, info.st_size
-
-
-def _fit(cell: str, value: str) -> str:
-    """``value`` in place of the cell's text, keeping its padding (and so the column width)."""
-    text = cell.strip()
-    if not text:
-        return f" {value} " if cell else value
-    lead = cell[: len(cell) - len(cell.lstrip())]
-    trail = cell[len(cell.rstrip()) :]
-    # Keep the cell's width where the new value fits, so aligned tables stay aligned.
-    width = max(len(cell) - len(lead) - len(value), 1 if trail else 0)
-    return lead + value + " " * width
-
-
-_NOT_PIPE = re.compile(r"[^|]")
-
-
-def _is_row(line: str) -> bool:
-    return line.lstrip().startswith("|")
-
-
-def _is_separator(line: str) -> bool:
-    spans = _cells(line)
-    return bool(spans) and all(_is_rule(line[start:end].strip()) for start, end in spans)
-
-
-def _is_rule(cell: str) -> bool:
-    """A separator cell: dashes, with a colon at either end for alignment (``:---:``)."""
-    core = cell.removeprefix(":").removesuffix(":")
-    return bool(core) and not core.strip("-")
-
-
-def _cells(line: str) -> list[tuple[int, int]]:
-    """Spans of the cells of a table row, between its unescaped pipes."""
-    content_end = len(line.rstrip("\r\n"))
-    start = line.index("|") + 1
-    if "\\" in line:
-        pipes = [i for i in range(start, content_end) if line[i] == "|" and line[i - 1] != "\\"]
-    else:
-        pipes = []
-        position = line.find("|", start, content_end)
-        while position != -1:
-            pipes.append(position)
-            position = line.find("|", position + 1, content_end)
-    spans = []
-    for pipe in pipes:
-        spans.append((start, pipe))
-        start = pipe + 1
-    if line[start:content_end].strip():
-        spans.append((start, content_end))
-    return spans

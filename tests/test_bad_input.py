@@ -30,12 +30,15 @@ def test_a_tasks_file_that_is_a_folder(project: Path) -> None:
     assert result.stderr.strip() == "coord: error: docs: cannot read tasks file: Is a directory"
 
 
-def test_an_empty_tasks_file_has_nothing_to_run(project: Path) -> None:
+def test_an_empty_tasks_file_says_what_a_task_table_needs(project: Path) -> None:
     (project / "docs" / "TASKS.md").write_text("")
-    result = coord("run", "--print-only", cwd=project)
-    assert result.returncode == 1
-    assert result.stderr.strip() == "coord: error: no tasks in milestone M1 (Foundations); pass --task to choose one"
-    assert coord("status", cwd=project).returncode == 0
+    for command in (["run", "--print-only"], ["status"]):
+        result = coord(*command, cwd=project)
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            "coord: error: docs/TASKS.md: no task table; a task table is a markdown table whose header has "
+            "an `id` and a `status` column, e.g. `| id | status |`"
+        )
 
 
 def test_an_empty_state_file_is_corrupt_and_kept(project: Path) -> None:

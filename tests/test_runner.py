@@ -232,10 +232,12 @@ def test_a_reused_pid_is_stale(project: Path) -> None:
 def test_print_only_previews_while_a_session_runs(project: Path) -> None:
     """A preview is never refused: it says what it found, shows the prompt, records nothing."""
     write_lock(project, pid_started_at=process_start_time(os.getpid()))
+    tasks = project / "docs" / "TASKS.md"
+    tasks.write_text(tasks.read_text() + "| T-006 | not-started | M2 | Docs | |\n")
     before = {p.name: p.read_bytes() for p in (project / ORCH).iterdir()}
     result = coord("run", "--print-only", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert "## Continuation Mission" in result.stdout
+    assert "- **Next task:** T-006" in result.stdout  # T-002 is the live session's
     assert "note: session sess-001 is still running (pid " in result.stderr
     after = {
         p.name: p.read_bytes() for p in (project / ORCH).iterdir() if p.name not in ("next-task.json", "coord.lock")
@@ -259,7 +261,7 @@ def test_a_corrupt_lock_is_reported_and_ignored(project: Path, tmp_path: Path) -
     (project / ORCH / "session.lock").write_text('{"pid": "x"')
     result = coord("run", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "coord: .mosaic/orchestrator/session.lock: lock is not valid JSON; treated as absent" in result.stderr
+    assert "coord: warning: .mosaic/orchestrator/session.lock: lock is not valid JSON; treated as absent" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -288,8 +290,8 @@ def test_the_next_runnable_task_follows_dependencies(project: Path, tmp_path: Pa
     result = coord("run", "--print-only", cwd=project)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "coord: error: no runnable task in milestone M1 (Foundations): T-003 waits on T-002 (blocked); "
-        "T-002 is blocked; pass --task to choose one"
+        "coord: error: no runnable task in the tasks file: T-003 waits on T-002 (blocked); "
+        "T-004 waits on T-003 (not-started); T-002 is blocked; pass --task to choose one"
     )
     tasks.write_text(tasks.read_text().replace("| T-003 | not-started", "| T-003 | in-progress"))
     assert json.loads(coord("run", "--print-only", "--json", cwd=project).stdout)["capsule"]["next_task"] == "T-003"

@@ -4,8 +4,16 @@ from pathlib import Path
 
 import pytest
 
+from mosaic_invoke._exceptions import CoordError
 from mosaic_invoke._mission import Milestone, MilestoneStatus, Mission
-from mosaic_invoke._selection import Progress, current_milestone, milestone_status, next_runnable
+from mosaic_invoke._selection import (
+    Progress,
+    check_milestones,
+    current_milestone,
+    milestone_status,
+    next_runnable,
+    open_dependencies,
+)
 from mosaic_invoke._tasksfile import Task, TasksFile, parse
 
 
@@ -64,25 +72,112 @@ def found(result: Task | str) -> str:
     return result.id
 
 
+M3 = Milestone(id="M3", name="Three")
+FLAT = mission()
+"""A mission without milestones: every task is searched."""
+
+
 def test_next_runnable_waits_for_dependencies_in_file_order() -> None:
     file = tasks(("A", "done", "M1"), ("B", "not-started", "M1", "C"), ("C", "not-started", "M1", "A"))
-    assert found(next_runnable(file, M1)) == "C"
+    assert found(next_runnable(mission(M1), file)) == "C"
 
 
 def test_a_cut_off_in_progress_task_comes_first() -> None:
-    assert found(next_runnable(tasks(("A", "not-started", "M1"), ("B", "in-progress", "M1")), M1)) == "B"
+    assert found(next_runnable(FLAT, tasks(("A", "not-started", "M1"), ("B", "in-progress", "M1")))) == "B"
 
 
-def test_only_the_milestone_is_searched() -> None:
+def test_the_task_of_the_live_session_is_never_next() -> None:
+    file = tasks(("A", "in-progress", "M1"), ("B", "not-started", "M1"), ("C", "not-started", "M1", "A"))
+    assert found(next_runnable(mission(M1), file, live_task="A")) == "B"
+    alone = tasks(("A", "in-progress", "M1"), ("C", "not-started", "M1", "A"))
+    assert next_runnable(mission(M1), alone, live_task="A") == (
+        "no runnable task in the tasks file: C waits on A (in-progress); A is running (its session is live)"
+    )
+    edited_back = tasks(("A", "not-started", "M1"), ("B", "not-started", "M1"))  # a human reset its status
+    assert found(next_runnable(FLAT, edited_back, live_task="A")) == "B"
+
+
+def test_a_task_run_out_of_order_does_not_stall_the_earlier_milestone() -> None:
+    """`run --task T-012` (M3) while M2 is pending makes M3 current; M2's work is still offered."""
+    file = tasks(
+        ("T-001", "done", "M1"),
+        ("T-010", "not-started", "M2"),
+        ("T-012", "done", "M3"),
+        ("T-013", "not-started", "M3", "T-010"),
+    )
+    assert current_milestone(mission(M1, M2, M3), file.counts()) == M3
+    assert found(next_runnable(mission(M1, M2, M3), file)) == "T-010"
+
+
+def test_other_milestones_are_searched_in_mission_order_after_the_current_one() -> None:
+    file = tasks(("A", "not-started", "M3"), ("B", "not-started", "M2"), ("C", "blocked", "M1"), ("D", "done", "M1"))
+    assert current_milestone(mission(M1, M2, M3), file.counts()) == M1
+    assert found(next_runnable(mission(M3, M1, M2), file)) == "A"
+    assert found(next_runnable(mission(M1, M2, M3), file)) == "B"
+    done = Milestone(id="M2", name="Two", status=MilestoneStatus.DONE)  # marked done: not searched
+    assert found(next_runnable(mission(M1, done, M3), file)) == "A"
+
+
+def test_tasks_in_no_milestone_come_last() -> None:
+    file = tasks(("A", "not-started", ""), ("B", "not-started", "M2"))
+    assert found(next_runnable(mission(M1, M2), file)) == "B"
+    assert found(next_runnable(mission(M1, M2), tasks(("A", "not-started", ""), ("B", "done", "M2")))) == "A"
+
+
+def test_a_named_milestone_restricts_the_search() -> None:
     file = tasks(("A", "not-started", "M2"), ("B", "not-started", ""))
-    assert next_runnable(file, M1) == "no tasks in milestone M1 (One)"
-    assert found(next_runnable(file, None)) == "A"
+    assert next_runnable(mission(M1, M2), file, milestone=M1) == "no tasks in milestone M1 (One)"
+    assert found(next_runnable(mission(M1, M2), file, milestone=M2)) == "A"
+    assert found(next_runnable(FLAT, file)) == "A"
 
 
 def test_why_nothing_is_runnable() -> None:
-    assert next_runnable(tasks(("A", "done", "M1"), ("B", "cancelled", "M1")), M1) == (
+    assert next_runnable(mission(M1), tasks(("A", "done", "M1"), ("B", "cancelled", "M1"))) == (
+        "every task in the tasks file is done or cancelled"
+    )
+    assert next_runnable(mission(M1), tasks(("A", "done", "M1")), milestone=M1) == (
         "every task in milestone M1 (One) is done or cancelled"
     )
-    assert next_runnable(tasks(("A", "failed", "M1"), ("B", "not-started", "M1", "A")), None) == (
+    assert next_runnable(FLAT, tasks(("A", "failed", "M1"), ("B", "not-started", "M1", "A"))) == (
         "no runnable task in the tasks file: B waits on A (failed); A is failed"
     )
+
+
+def test_a_dependency_cycle_is_named_as_a_cycle() -> None:
+    file = tasks(
+        ("T-001", "done", "M1"),
+        ("T-002", "not-started", "M1", "T-001, T-003"),
+        ("T-003", "not-started", "M1", "T-002"),
+        ("T-004", "not-started", "M2", "T-003"),
+        ("T-005", "not-started", "M2", "T-005"),
+    )
+    assert next_runnable(mission(M1, M2), file) == (
+        "no runnable task in the tasks file: dependency cycle: T-002 -> T-003 -> T-002; "
+        "dependency cycle: T-005 -> T-005; T-004 waits on T-003 (not-started)"
+    )
+
+
+def test_a_long_list_of_waiting_tasks_is_cut_short() -> None:
+    rows = [("A", "blocked", "M1")] + [(f"W-{n}", "not-started", "M1", "A") for n in range(8)]
+    reason = next_runnable(FLAT, tasks(*rows))
+    assert isinstance(reason, str)
+    assert reason.endswith("W-4 waits on A (blocked); and 3 more; A is blocked")
+
+
+def test_open_dependencies_names_those_not_done() -> None:
+    file = tasks(("A", "done", ""), ("B", "blocked", ""), ("C", "in-progress", ""), ("D", "not-started", "", "B, A, C"))
+    task = file.task("D")
+    assert task is not None
+    assert open_dependencies(file, task) == ["B (blocked)", "C (in-progress)"]
+
+
+def test_a_milestone_mission_yaml_does_not_list_is_an_error_with_its_line() -> None:
+    file = tasks(("A", "done", "M1"), ("B", "not-started", "m2"), ("C", "not-started", "M7"), ("D", "done", "m2"))
+    with pytest.raises(CoordError) as info:
+        check_milestones(mission(M1, M2, M3), file)
+    assert info.value.problems == (
+        "TASKS.md:4: `milestone`: `m2` is not a milestone in mission.yaml (task B and 1 more); did you mean `M2`?",
+        "TASKS.md:5: `milestone`: `M7` is not a milestone in mission.yaml (task C); use one of M1, M2, M3",
+    )
+    check_milestones(FLAT, file)  # a mission without milestones names none: nothing to check
+    check_milestones(mission(M1, M2), tasks(("A", "done", "M1"), ("B", "done", "")))

@@ -1,0 +1,17 @@
+"""Reading an agent's output: one reader per output format, limits in its errors, saved logs.
+
+A reader takes the agent's standard output line by line (``feed``) and returns the compact
+human view of each line; meanwhile it learns the agent's session id, the telemetry the
+session record keeps, and at the end whether the session hit a usage limit, a hard wall or
+a transient error (``verdict``).
+"""
+
+from __future__ import annotations
+
+from ._formats import log_suffix, reader_for
+from ._limits import Verdict
+from ._logview import read_log, show_log
+from ._reader import Reader
+from ._relay import relay
+
+__all__ = ["Reader", "Verdict", "log_suffix", "read_log", "reader_for", "relay", "show_log"]

@@ -1,17 +1,15 @@
-"""The errors a user can fix, and the exit codes they map to."""
+"""The errors a user can fix, the exit codes they map to, and the commands their hints name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 
-PROGRAM: ContextVar[str] = ContextVar("program", default="invoke coord.")
-"""How the user reaches coord's commands: `invoke coord.` or `mosaic-coord `."""
-
-
-def command(name: str) -> str:
-    """The command ``name`` as the user types it (``invoke coord.resume``, ``mosaic-coord resume``)."""
-    return PROGRAM.get() + name
+# How the user reaches coord's commands: set by `mosaic-coord`, else taken from argv[0].
+_PROGRAM: ContextVar[str | None] = ContextVar("mosaic_invoke_program", default=None)
 
 
 class CoordError(Exception):
@@ -35,3 +33,21 @@ class SessionActive(CoordError):
     """A live agent session blocks the action (exit code 3)."""
 
     exit_code = 3
+
+
+def command(name: str) -> str:
+    """coord's command ``name`` as the user types it: ``mosaic-coord resume`` or ``invoke coord.resume``."""
+    prefix = _PROGRAM.get()
+    if prefix is None:
+        prefix = "inv coord." if Path(sys.argv[0]).name == "inv" else "invoke coord."
+    return prefix + name
+
+
+@contextmanager
+def commands_as(prefix: str) -> Iterator[None]:
+    """Within the block, `command` names commands as ``prefix`` + name (``"mosaic-coord "``)."""
+    token = _PROGRAM.set(prefix)
+    try:
+        yield
+    finally:
+        _PROGRAM.reset(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,14 +13,14 @@ from typing import Any
 
 import yaml
 
-from ._exceptions import CoordError
-from ._files import display_path, expand_user, read_text
-from ._runtimes import RuntimeSpec, parse_runtime
+from ._caps import CAP_KEYS, Cap, read_cap
+from ._clock import parse_duration
+from ._exceptions import CoordError, command
+from ._files import expand_user
+from ._runtimes import PERMISSIONS, RuntimeSpec, parse_runtime
+from ._yamlcheck import Entries, NodeChecker, check_yaml
 
 MISSION_FILE = Path(".mosaic") / "mission.yaml"
-
-# The C loader is several times faster; PyYAML falls back to pure Python without libyaml.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class MilestoneStatus(str, enum.Enum):
@@ -43,16 +44,19 @@ class Milestone:
 
 @dataclass(frozen=True, kw_only=True)
 class Verify:
-    """mission.yaml `verify:`: the gates a task marked done must pass."""
+    """The gates that check a task an agent marked done: mission.yaml `verify:`."""
 
     command: str
-    timeout: float = 1800.0
+    """Run by ``/bin/sh -c`` in the project root; exit 0 passes."""
+    timeout: float = 30 * 60.0
+    """Seconds before the gates are killed (a failure)."""
     require_change: bool = False
+    """Accept a claim only when HEAD moved or the work tree changed."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Hooks:
-    """mission.yaml `hooks:`: shell commands run after each session and after a loop."""
+    """Shell commands run after a session is recorded and after a loop ends: mission.yaml `hooks:`."""
 
     after_session: str | None = None
     after_loop: str | None = None
@@ -75,12 +79,14 @@ class Mission:
     runtime: str | None = None
     template: str | None = None
     runtimes: Mapping[str, RuntimeSpec] = field(default_factory=dict)
+    permissions: str = "workspace"
+    """What a preset agent may do: one of `PERMISSIONS`."""
+    verify: Verify | None = None
+    hooks: Hooks = field(default_factory=Hooks)
+    loop: Mapping[str, Cap] = field(default_factory=dict)
+    """The caps set under `loop:`, read (durations in seconds); a cap not set is left out."""
     vars: Mapping[str, Any] = field(default_factory=dict)
     milestones: tuple[Milestone, ...] = ()
-    permissions: str = "workspace"
-    verify: Verify | None = None
-    hooks: Hooks = Hooks()
-    loop: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve(self, value: str) -> Path:
         """A path from mission.yaml: absolute (or ``~``) as written, else under the root."""
@@ -112,7 +118,7 @@ def find_mission_file(start: Path) -> Path:
             return candidate
     msg = (
         f"no {MISSION_FILE} in {start} or any folder above it; "
-        "run `invoke coord.init` to create one, or pass --mission PATH"
+        f"run `{command('init')}` to create one, or pass --mission PATH"
     )
     raise CoordError(msg)
 
@@ -139,182 +145,153 @@ def project_root(mission_file: Path) -> Path:
 
 def load_mission(mission_file: Path) -> Mission:
     """Parse and validate ``mission_file``, reporting every problem at once."""
-    label = display_path(mission_file)
-    text = read_text(mission_file, "mission file")
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        checker = _Checker(label, loader)
-        values = checker.mission(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
-        msg = f"{where}: invalid YAML: {exc.problem or exc.context}"
-        raise CoordError(msg) from None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
-        msg = f"{label}:{line}: invalid YAML: character {character!r} is not allowed; remove it"
-        raise CoordError(msg) from None
-    except yaml.YAMLError as exc:
-        msg = f"{label}: invalid YAML: {' '.join(str(exc).split())}"
-        raise CoordError(msg) from None
-    finally:
-        loader.dispose()
-    if checker.problems:
-        raise CoordError.from_problems(checker.problems)
+    values = check_yaml(mission_file, "mission file", lambda checker, node: _Checker(checker).mission(node))
     values.setdefault("scratchpad_file", f"docs/scratchpads/{values['id']}.md")
     return Mission(root=project_root(mission_file), config_path=mission_file, **values)
 
 
-_STRING_KEYS = (
-    "orchestrator_dir",
-    "tasks_file",
-    "manifest_file",
-    "scratchpad_file",
-    "protocol_file",
-    "quality_gates",
-    "runtime",
-    "template",
+_PATH_KEYS = ("orchestrator_dir", "tasks_file", "manifest_file", "scratchpad_file", "protocol_file", "template")
+_STRING_KEYS = (*_PATH_KEYS, "quality_gates", "runtime")
+_MISSION_KEYS = (
+    "id",
+    "name",
+    *_STRING_KEYS,
+    "permissions",
+    "runtimes",
+    "verify",
+    "hooks",
+    "loop",
+    "vars",
+    "milestones",
 )
-_MISSION_KEYS = ("id", "name", *_STRING_KEYS, "runtimes", "vars", "milestones")
 _MILESTONE_KEYS = ("id", "name", "status")
+_VERIFY_KEYS = ("command", "timeout", "require_change")
+_HOOK_KEYS = ("after_session", "after_loop")
 
 
 class _Checker:
-    """Walks the YAML nodes so that every problem carries the line it is on."""
+    """mission.yaml's keys, node by node, so that every problem carries the line it is on."""
 
-    def __init__(self, label: str, loader: Any) -> None:
-        self.label = label
-        self.loader = loader
-        self.problems: list[str] = []
-
-    def problem(self, node: yaml.Node, key: str, text: str) -> None:
-        self.problems.append(f"{self.label}:{node.start_mark.line + 1}: `{key}`: {text}")
-
-    def value(self, node: yaml.Node) -> Any:
-        return self.loader.construct_object(node, deep=True)
-
-    def mapping(
-        self, node: yaml.Node | None, where: str, allowed: tuple[str, ...]
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        """Keys of a mapping node, with duplicate and unknown keys reported."""
-        if not isinstance(node, yaml.MappingNode):
-            line = node.start_mark.line + 1 if node is not None else 1
-            self.problems.append(f"{self.label}:{line}: `{where or 'mission'}`: expected a mapping")
-            return None
-        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        prefix = f"{where}." if where else ""
-        for key_node, value_node in node.value:
-            key = self.value(key_node)
-            if not isinstance(key, str):
-                self.problem(key_node, f"{prefix}{key}", "keys must be strings")
-                continue
-            if key in entries:
-                first = entries[key][0].start_mark.line + 1
-                self.problem(key_node, prefix + key, f"duplicate key (first set on line {first})")
-                continue
-            if key not in allowed:
-                import difflib
-
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"; did you mean `{close[0]}`?" if close else f"; known keys: {', '.join(allowed)}"
-                self.problem(key_node, prefix + key, f"unknown key{hint}")
-                continue
-            entries[key] = (key_node, value_node)
-        return entries
-
-    def string(
-        self,
-        entries: dict[str, tuple[yaml.Node, yaml.Node]],
-        key: str,
-        where: str,
-        owner: yaml.Node,
-        *,
-        required: bool = False,
-    ) -> str | None:
-        if key not in entries:
-            if required:
-                self.problem(owner, where + key, "required")
-            return None
-        value_node = entries[key][1]
-        value = self.value(value_node)
-        if value is None or value == "":
-            if required:
-                self.problem(value_node, where + key, "required; give a value")
-            return None
-        if not isinstance(value, str):
-            kind = type(value).__name__
-            self.problem(value_node, where + key, f"must be a string, not {kind}; quote it")
-            return None
-        return value
+    def __init__(self, nodes: NodeChecker) -> None:
+        self.nodes = nodes
 
     def mission(self, node: yaml.Node | None) -> dict[str, Any]:
-        entries = self.mapping(node, "", _MISSION_KEYS)
+        nodes = self.nodes
+        entries = nodes.mapping(node, "", _MISSION_KEYS)
         if entries is None or node is None:
             return {}
         values: dict[str, Any] = {}
         for key in ("id", "name", *_STRING_KEYS):
-            value = self.string(entries, key, "", node, required=key in ("id", "name"))
-            if value is not None:
+            value = nodes.string(entries, key, "", node, required=key in ("id", "name"))
+            if value is not None and (key not in _PATH_KEYS or nodes.posix_path(entries[key][1], key, value)):
                 values[key] = value
+        permissions = nodes.choice(entries, "permissions", "", node, PERMISSIONS)
+        if permissions is not None:
+            values["permissions"] = permissions
         if "runtimes" in entries:
             values["runtimes"] = self.runtimes(entries["runtimes"][1])
+        if "verify" in entries:
+            values["verify"] = self.verify(entries["verify"][1], values.get("quality_gates"))
+        if "hooks" in entries:
+            values["hooks"] = self.hooks(entries["hooks"][1])
+        if "loop" in entries:
+            values["loop"] = self.loop(entries["loop"][1])
         if "vars" in entries:
             vars_node = entries["vars"][1]
-            if self.mapping(vars_node, "vars", tuple(self._keys(vars_node))) is not None:
-                values["vars"] = MappingProxyType(self.value(vars_node))
+            if nodes.mapping(vars_node, "vars", tuple(nodes.keys(vars_node))) is not None:
+                values["vars"] = MappingProxyType(nodes.value(vars_node))
         if "milestones" in entries:
             values["milestones"] = self.milestones(entries["milestones"][1])
         return values
 
-    def _keys(self, node: yaml.Node) -> list[Any]:
-        if not isinstance(node, yaml.MappingNode):
-            return []
-        return [self.value(key) for key, _ in node.value]
-
     def runtimes(self, node: yaml.Node) -> Mapping[str, RuntimeSpec]:
-        entries = self.mapping(node, "runtimes", tuple(str(k) for k in self._keys(node)))
+        entries = self.nodes.mapping(node, "runtimes", tuple(str(k) for k in self.nodes.keys(node)))
         presets: dict[str, RuntimeSpec] = {}
         for name, (_, value_node) in (entries or {}).items():
-            spec = parse_runtime(self.value(value_node))
+            spec = parse_runtime(self.nodes.value(value_node))
             if isinstance(spec, str):
-                self.problem(value_node, f"runtimes.{name}", spec)
+                self.nodes.problem(value_node, f"runtimes.{name}", spec)
             else:
                 presets[name] = spec
         return MappingProxyType(presets)
 
+    def verify(self, node: yaml.Node, quality_gates: str | None) -> Verify | None:
+        nodes = self.nodes
+        if isinstance(node, yaml.ScalarNode):
+            value = nodes.value(node)
+            if value is None:
+                return None
+            if value != "quality_gates":
+                nodes.problem(node, "verify", "expected `quality_gates` or a mapping, e.g. {command: make test}")
+            elif quality_gates is None:
+                nodes.problem(node, "verify", "`quality_gates` is not set; set it, or give {command: ...}")
+            else:
+                return Verify(command=quality_gates)
+            return None
+        entries = nodes.mapping(node, "verify", _VERIFY_KEYS)
+        if entries is None:
+            return None
+        gates = nodes.string(entries, "command", "verify.", node, required=True)
+        timeout: float | None = 30 * 60.0
+        if "timeout" in entries:
+            timeout = parse_duration(nodes.value(entries["timeout"][1]))
+            if not timeout or not math.isfinite(timeout):
+                nodes.problem(entries["timeout"][1], "verify.timeout", "expected a duration more than 0, e.g. 30m")
+        change = nodes.boolean(entries, "require_change", "verify.")
+        if gates is None or not timeout or not math.isfinite(timeout):
+            return None
+        return Verify(command=gates, timeout=timeout, require_change=bool(change))
+
+    def hooks(self, node: yaml.Node) -> Hooks:
+        entries = self.nodes.mapping(node, "hooks", _HOOK_KEYS) or {}
+        commands = {key: self.nodes.string(entries, key, "hooks.", node) for key in _HOOK_KEYS}
+        return Hooks(**commands)
+
+    def loop(self, node: yaml.Node) -> Mapping[str, Cap]:
+        caps: dict[str, Cap] = {}
+        for key, (_, value_node) in (self.nodes.mapping(node, "loop", CAP_KEYS) or {}).items():
+            value = self.nodes.value(value_node)
+            if value is None:
+                continue
+            try:
+                caps[key] = read_cap(key, value)
+            except ValueError as error:
+                self.nodes.problem(value_node, f"loop.{key}", str(error))
+        return MappingProxyType(caps)
+
     def milestones(self, node: yaml.Node) -> tuple[Milestone, ...]:
+        nodes = self.nodes
         if not isinstance(node, yaml.SequenceNode):
-            self.problem(node, "milestones", "expected a list of {id, name} mappings")
+            nodes.problem(node, "milestones", "expected a list of {id, name} mappings")
             return ()
         milestones: list[Milestone] = []
         seen: dict[str, int] = {}
         for index, item in enumerate(node.value):
             where = f"milestones[{index}]"
-            entries = self.mapping(item, where, _MILESTONE_KEYS)
+            entries = nodes.mapping(item, where, _MILESTONE_KEYS)
             if entries is None:
                 continue
-            milestone_id = self.string(entries, "id", f"{where}.", item, required=True)
-            name = self.string(entries, "name", f"{where}.", item, required=True)
-            status_text = self.string(entries, "status", f"{where}.", item)
-            status = None
-            if status_text is not None:
-                try:
-                    status = MilestoneStatus(status_text)
-                except ValueError:
-                    known = ", ".join(s.value for s in MilestoneStatus)
-                    self.problem(
-                        entries["status"][1], f"{where}.status", f"unknown status {status_text!r}; use one of {known}"
-                    )
+            milestone_id = nodes.string(entries, "id", f"{where}.", item, required=True)
+            name = nodes.string(entries, "name", f"{where}.", item, required=True)
+            status = self.milestone_status(entries, where, item)
             if milestone_id is None or name is None:
                 continue
-            line = item.start_mark.line + 1
             if milestone_id in seen:
-                self.problem(
+                nodes.problem(
                     item, f"{where}.id", f"duplicate milestone id {milestone_id!r} (first on line {seen[milestone_id]})"
                 )
                 continue
-            seen[milestone_id] = line
+            seen[milestone_id] = item.start_mark.line + 1
             milestones.append(Milestone(id=milestone_id, name=name, status=status))
         return tuple(milestones)
+
+    def milestone_status(self, entries: Entries, where: str, item: yaml.Node) -> MilestoneStatus | None:
+        text = self.nodes.string(entries, "status", f"{where}.", item)
+        if text is None:
+            return None
+        try:
+            return MilestoneStatus(text)
+        except ValueError:
+            known = ", ".join(s.value for s in MilestoneStatus)
+            self.nodes.problem(entries["status"][1], f"{where}.status", f"unknown status {text!r}; use one of {known}")
+            return None

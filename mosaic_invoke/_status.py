@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ._clock import format_duration
+from ._exceptions import command
 from ._git import current_branch
 from ._locks import read_session_lock
 from ._mission import load_mission
@@ -113,7 +114,7 @@ def format_status(view: dict[str, Any]) -> str:
         s = view["stale_lock"]
         lines.append(
             f"stale    {s['session_id']} (pid {s['pid']}) is not running but left its lock; "
-            "recover with `invoke coord.resume`"
+            f"recover with `{command('resume')}`"
         )
     else:
         lines.append("running  nothing")

@@ -2,20 +2,79 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from invoke.exceptions import Exit, ParseError
+from invoke.config import AmbiguousMergeError, Config
+from invoke.exceptions import AmbiguousEnvVar, Exit, ParseError, UncastableEnvVar
+from invoke.parser.argument import Argument
 from invoke.program import Program
+from invoke.util import enable_logging
 
-from ._exceptions import CoordError
+from ._exceptions import CoordError, commands_as
 from ._mission import find_mission_file, project_root
 from .collection import make_collection
 
+# Invoke's core options that mean something without shell commands to run. The others
+# (--pty, --dry, --echo, --hide, --warn-only, -T, --prompt-for-sudo-password, --write-pyc)
+# set options of Invoke's `run()`, which coord never calls: mosaic-coord refuses them. The
+# kept ones lose the short flags -d, -f and -l, which mean --detach, --force and --template
+# in every command.
+_CORE = {
+    "complete": (),
+    "config": (),
+    "debug": (),
+    "help": ("h",),
+    "list": (),
+    "list-depth": ("D",),
+    "list-format": ("F",),
+    "print-completion-script": (),
+    "version": ("V",),
+}
+
+_CONFIG_CLASH = (
+    "config: a coord setting is a mapping in one place and a single value in another "
+    "(a config file, ns.configure, INVOKE_COORD_*); write it one way"
+)
+
+
+class CoordConfig(Config):
+    """Invoke's config, whose merge and environment errors are one-line coord errors."""
+
+    def merge(self) -> None:
+        try:
+            super().merge()
+        except AmbiguousMergeError:
+            raise Exit(f"coord: error: {_CONFIG_CLASH}", code=1) from None
+
+    def load_shell_env(self) -> None:
+        try:
+            super().load_shell_env()
+        except (UncastableEnvVar, AmbiguousEnvVar, ValueError):
+            msg = (
+                "coord: error: config: an INVOKE_COORD_* variable cannot replace a list or a number "
+                "written in a config file; write that key there as a string"
+            )
+            raise Exit(msg, code=1) from None
+
 
 class CoordProgram(Program):
-    """Loads the project's ``invoke.yaml`` (``Program(namespace=...)`` alone never does) and
-    exits 2 on wrong usage, where Invoke's parser exits 1."""
+    """Loads the project's ``invoke.yaml`` (``Program(namespace=...)`` alone never does), exits 2
+    on wrong usage (Invoke's parser exits 1), offers only the core options that do something,
+    and makes coord's hints name ``mosaic-coord``."""
+
+    def core_args(self) -> list[Argument]:
+        kept = []
+        for argument in super().core_args():
+            if argument.name in _CORE:
+                argument.names = (argument.name, *_CORE[argument.name])
+                kept.append(argument)
+        return kept
+
+    def run(self, argv: list[str] | None = None, exit: bool = True) -> None:
+        with commands_as("mosaic-coord "):
+            super().run(argv, exit)
 
     def print_version(self) -> None:
         from . import __version__
@@ -25,16 +84,38 @@ class CoordProgram(Program):
         super().print_version()
 
     def parse_core(self, argv: list[str] | None) -> None:
+        # Invoke's own, less the options mosaic-coord does not offer. Like Invoke without
+        # --write-pyc, no bytecode while config files (an invoke.py) load: see execute.
+        self.normalize_argv(argv)
+        sys.dont_write_bytecode = True
         try:
-            super().parse_core(argv)
+            self.parse_core_args()
         except ParseError as error:
             raise Exit(str(error), code=2) from None
+        if self.args.debug.value:
+            enable_logging()
+        if self.args.version.value:
+            self.print_version()
+            raise Exit
+        if self.args["print-completion-script"].value:
+            from invoke.completion.complete import print_completion_script
+
+            print_completion_script(shell=self.args["print-completion-script"].value, names=self.binary_names)
+            raise Exit
 
     def parse_tasks(self) -> None:
         try:
             super().parse_tasks()
         except ParseError as error:
             raise Exit(str(error), code=2) from None
+
+    def update_config(self, merge: bool = True) -> None:
+        # Invoke's own sets run()'s options from the flags dropped above; only --config is left.
+        path = self.args.config.value or os.environ.get("INVOKE_RUNTIME_CONFIG")
+        self.config.set_runtime_path(Path(path) if path else None)
+        self.config.load_runtime(merge=False)
+        if merge:
+            self.config.merge()
 
     def execute(self) -> None:
         # Invoke turns bytecode writing off so that loading a tasks.py leaves no .pyc beside
@@ -55,8 +136,20 @@ class CoordProgram(Program):
 
 
 def make_program() -> Program:
-    return CoordProgram(namespace=make_collection(), name="mosaic-coord", binary="mosaic-coord")
+    program: Program = CoordProgram(
+        namespace=make_collection(), name="mosaic-coord", binary="mosaic-coord", config_class=CoordConfig
+    )
+    return program
 
 
 def main() -> None:
-    make_program().run()
+    try:
+        try:
+            make_program().run()
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a failure is past catching
+    except BrokenPipeError:
+        # The reader went away (`mosaic-coord status | head`): end quietly, as other tools do;
+        # point stdout at /dev/null so that the interpreter's last flush fails no more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json as jsonlib
 import shlex
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,32 +13,15 @@ from typing import TYPE_CHECKING, Any
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
-from ._exceptions import CoordError
-from ._mission import locate_mission
-from ._runtimes import PROMPT, RuntimeSpec, parse_command, parse_runtime
+from ._exceptions import CoordError, command
+from ._flags import coord_task, help_for
+from ._mission import load_mission
+from ._runtimes import PROMPT
+from ._settings import DEFAULTS, mission_file, read_settings, run_options
 
 if TYPE_CHECKING:
-    from ._plan import Plan, RunOptions
-
-# Every key declared, with scalar defaults: Invoke reads INVOKE_COORD_X only for keys that
-# exist, and cannot cast an environment variable onto a list default.
-DEFAULTS: dict[str, Any] = {
-    "mission": "",
-    "runtime": "",
-    "template": "",
-    "command": "",
-    "env": "",
-    "runtimes": {},
-}
-
-
-def _setting(c: Context, key: str) -> Any:
-    # A parent's ns.configure({"coord": ...}) replaces our whole section: never assume a key.
-    section = c.config.get("coord") or {}
-    value = section.get(key) if hasattr(section, "get") else None
-    return value if value not in ("", None) else DEFAULTS[key] or None
+    from ._plan import Plan
 
 
 def _report(message: str) -> None:
@@ -55,72 +38,6 @@ def _exit_on_error() -> Iterator[None]:
         raise Exit(message, code=error.exit_code) from None
 
 
-def _pairs(values: Any, source: str) -> dict[str, str]:
-    """``KEY=VALUE`` items from a flag list, a config string, or a config mapping."""
-    if isinstance(values, Mapping):
-        return {str(key): str(value) for key, value in values.items()}
-    items = shlex.split(values) if isinstance(values, str) else list(values or ())
-    pairs = {}
-    for item in items:
-        key, sep, value = str(item).partition("=")
-        if not sep or not key:
-            msg = f"{source}: expected KEY=VALUE, got {item!r}"
-            raise CoordError(msg)
-        pairs[key] = value
-    return pairs
-
-
-def _command(value: Any, source: str) -> tuple[str, ...] | None:
-    if not value:
-        return None
-    argv = parse_command(value)
-    if argv is None:
-        msg = f"{source}: expected a command line or a list of strings, got {value!r}"
-        raise CoordError(msg)
-    return argv
-
-
-def _runtimes(value: Any) -> dict[str, RuntimeSpec]:
-    if not value:
-        return {}
-    if not isinstance(value, Mapping):
-        msg = "config `coord.runtimes`: expected a mapping of runtime name to command"
-        raise CoordError(msg)
-    specs = {}
-    for name, item in value.items():
-        spec = parse_runtime(item)
-        if isinstance(spec, str):
-            msg = f"config `coord.runtimes.{name}`: {spec}"
-            raise CoordError(msg)
-        specs[str(name)] = spec
-    return specs
-
-
-def _mission_file(c: Context, mission: str | None) -> Path:
-    return locate_mission(mission or _setting(c, "mission"))
-
-
-def _run_options(c: Context, **flags: Any) -> RunOptions:
-    from ._plan import RunOptions
-
-    return RunOptions(
-        task=flags["task"],
-        runtime=flags["runtime"] or _setting(c, "runtime"),
-        milestone=flags["milestone"],
-        print_only=flags.get("print_only", False),
-        command=_command(flags["command"], "--command") or _command(_setting(c, "command"), "config `coord.command`"),
-        env={
-            **_pairs(_setting(c, "env") or {}, "config `coord.env`"),
-            **_pairs(flags["env"] or [], "--env"),
-        },
-        template=flags["template"],
-        configured_template=_setting(c, "template"),
-        runtimes=_runtimes(_setting(c, "runtimes")),
-        force=flags.get("force", False),
-        detach=flags.get("detach", False),
-    )
-
-
 def _show_command(plan: Plan) -> str:
     """The launch command with ``{prompt}`` where the prompt goes."""
     return " ".join(PROMPT if part == plan.prompt else shlex.quote(part) for part in plan.argv)
@@ -131,9 +48,11 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
     from ._runner import run as run_mission
 
     with _exit_on_error():
-        options = _run_options(c, **flags)
+        settings = read_settings(c.config)
+        path = mission_file(settings, mission)
+        options = run_options(settings, load_mission(path).loop, **flags)
         display = sys.stderr if json else sys.stdout
-        outcome = run_mission(_mission_file(c, mission), options, _report, resume=resume, display=display)
+        outcome = run_mission(path, options, _report, resume=resume, display=display)
     plan = outcome.plan
     if outcome.session is None:
         if json:
@@ -162,21 +81,13 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
         raise Exit(code=outcome.exit_code)
 
 
-_RUN_HELP = {
-    "task": "mission task id to run, e.g. T-012 (default: the next runnable task)",
-    "runtime": "agent runtime: claude, codex, or one from `runtimes:` (default: mission.yaml, else claude)",
-    "milestone": "milestone id for the prompt and for choosing the next task (default: the task's own)",
-    "print-only": "write the capsule, print the launch command and the prompt, start nothing",
-    "command": 'launch command, e.g. "my-agent --prompt {prompt}"; without {prompt} the prompt is appended',
-    "env": "KEY=VALUE added to the agent's environment (repeatable)",
-    "template": "Jinja2 template for the prompt (default: .mosaic/templates/continuation.md.j2, else the packaged one)",
-    "json": "print JSON: the command, prompt and capsule with --print-only, else the session",
-    "detach": "run the agent in the background with its output in <orchestrator_dir>/logs/<session>.log",
-    "mission": "mission.yaml, or the project folder holding .mosaic/mission.yaml (default: found from here upward)",
-}
+_RUN_FLAGS = (
+    *("task", "runtime", "milestone", "print_only", "command", "env", "template", "detach", "json", "mission"),
+    *("session_timeout", "idle_timeout"),
+)
 
 
-@task(help=_RUN_HELP, iterable=["env"])
+@coord_task(help=help_for(*_RUN_FLAGS), iterable=["env"])
 def run(
     c: Context,
     task: str | None = None,
@@ -189,6 +100,8 @@ def run(
     detach: bool = False,
     json: bool = False,
     mission: str | None = None,
+    session_timeout: str | None = None,
+    idle_timeout: str | None = None,
 ) -> None:
     """Start an agent session on a task, with a continuation prompt."""
     _launch(
@@ -204,13 +117,12 @@ def run(
         env=env,
         template=template,
         detach=detach,
+        session_timeout=session_timeout,
+        idle_timeout=idle_timeout,
     )
 
 
-@task(
-    help={**_RUN_HELP, "force": "take over a lock written on another host (only once that session has ended)"},
-    iterable=["env"],
-)
+@coord_task(help=help_for(*_RUN_FLAGS, "force"), iterable=["env"])
 def resume(
     c: Context,
     task: str | None = None,
@@ -223,6 +135,8 @@ def resume(
     detach: bool = False,
     json: bool = False,
     mission: str | None = None,
+    session_timeout: str | None = None,
+    idle_timeout: str | None = None,
     force: bool = False,
 ) -> None:
     """Record a crashed session, then run again (the cut-off task by default)."""
@@ -239,46 +153,56 @@ def resume(
         env=env,
         template=template,
         detach=detach,
+        session_timeout=session_timeout,
+        idle_timeout=idle_timeout,
         force=force,
     )
 
 
-@task(
-    help={
-        "json": "print one JSON object (schema in the README) instead of text",
-        "mission": _RUN_HELP["mission"],
-    }
-)
+@coord_task(help=help_for("mission", json="print one JSON object (schema in the README) instead of text"))
 def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     """Show mission progress, milestones, the next task and recent sessions."""
     from ._status import format_status
     from ._status import status as mission_status
 
     with _exit_on_error():
-        view = mission_status(_mission_file(c, mission))
+        view = mission_status(mission_file(read_settings(c.config), mission))
     for warning in view["warnings"]:
         _report(f"warning: {warning}")
     print(jsonlib.dumps(view, indent=2) if json else format_status(view))
 
 
-@task(help={"template": "also copy the default prompt template to .mosaic/templates/ for editing"})
-def init(c: Context, template: bool = False) -> None:
+@coord_task(
+    help={
+        "template": "also copy the default prompt template to .mosaic/templates/ to edit (into a mission made before)",
+        "gitignore": "add .mosaic/orchestrator/ (coord's state, locks and logs) to .gitignore",
+    }
+)
+def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
     """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder."""
-    from ._scaffold import scaffold
+    from ._scaffold import IGNORED, scaffold
 
     with _exit_on_error():
-        created = scaffold(Path.cwd(), with_template=template)
-    for path in created:
+        done = scaffold(Path.cwd(), with_template=template, gitignore=gitignore)
+    for path in done.created:
         print(f"created {path}")
-    print("next: edit them, then `invoke coord.run --print-only` to see the first prompt")
+    if done.ignored == "added":
+        print(f"added {IGNORED} to .gitignore")
+    elif done.ignored == "present" and gitignore:
+        print(f".gitignore already holds {IGNORED}")
+    elif done.ignored == "missing":
+        print(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
+        print(f"(`{command('init')} --gitignore` adds it)")
+    if done.created:
+        print(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")
 
 
-@task(
-    help={
-        "output": "write the page to this file instead of <orchestrator_dir>/report.html",
-        "open": "then open the page in the default web browser",
-        "mission": _RUN_HELP["mission"],
-    }
+@coord_task(
+    help=help_for(
+        "mission",
+        output="write the page to this file instead of <orchestrator_dir>/report.html",
+        open="then open the page in the default web browser",
+    )
 )
 def report(c: Context, output: str | None = None, open: bool = False, mission: str | None = None) -> None:
     """Write the mission's report page: one self-contained HTML file; print its path."""
@@ -286,14 +210,14 @@ def report(c: Context, output: str | None = None, open: bool = False, mission: s
     from ._report import open_report, write_report
 
     with _exit_on_error():
-        path = write_report(_mission_file(c, mission), Path(output) if output else None)
+        path = write_report(mission_file(read_settings(c.config), mission), Path(output) if output else None)
     print(display_path(path))
     if open and not open_report(path):
         _report(f"no web browser found; open {path} in one")
 
 
 def make_collection() -> Collection:
-    """A fresh ``coord`` collection (Invoke's parser consumes task help: one per Program run)."""
+    """A fresh ``coord`` collection, its config declared (``DEFAULTS``)."""
     collection = Collection("coord", run, resume, status, init, report)
     collection.configure({"coord": dict(DEFAULTS)})
     return collection

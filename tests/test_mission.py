@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._mission import MilestoneStatus, find_mission_file, load_mission, locate_mission
+from mosaic_invoke._mission import Hooks, MilestoneStatus, Verify, find_mission_file, load_mission, locate_mission
 
 
 def write_mission(root: Path, text: str) -> Path:
@@ -118,11 +118,10 @@ def test_unknown_key_without_a_close_match_lists_the_known_ones(tmp_path: Path) 
     assert "`zzz`: unknown key; known keys: id, name," in problem
 
 
-def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    text = "name: 5\nqualty_gates: x\nmilestones:\n  - {id: M1}\n"
+def test_every_problem_is_reported_at_once_in_line_order(tmp_path: Path) -> None:
+    text = "name: 5\nqualty_gates: x\nmilestones:\n  - {id: M1}\nloop: {pause: -1}\n"
     found = problems(write_mission(tmp_path, text))
-    assert len(found) == 4
-    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in found] == ["2", "1", "1", "4"]
+    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in found] == ["1", "1", "2", "4", "5"]
 
 
 def test_paths_are_relative_to_the_current_folder_when_below_it(
@@ -180,3 +179,168 @@ def test_a_control_character_is_a_one_line_error_with_its_line(tmp_path: Path) -
         problem
         == f"{tmp_path / '.mosaic' / 'mission.yaml'}:2: invalid YAML: character '\\x00' is not allowed; remove it"
     )
+
+
+def test_defaults_of_the_keys_for_verification_hooks_and_loops(tmp_path: Path) -> None:
+    mission = load_mission(write_mission(tmp_path, "id: x\nname: X\n"))
+    assert mission.permissions == "workspace"
+    assert mission.verify is None
+    assert mission.hooks == Hooks()
+    assert dict(mission.loop) == {}
+
+
+def test_permissions_verify_hooks_and_loop(tmp_path: Path) -> None:
+    text = """\
+id: x
+name: X
+permissions: read-only
+verify: {command: make test, timeout: 1h30m, require_change: true}
+hooks: {after_session: invoke notify, after_loop: "echo done"}
+loop:
+  max_sessions: 50
+  max_hours: 8
+  max_failures: none
+  max_attempts: 2
+  max_cost_usd: 12.5
+  session_timeout: 45m
+  idle_timeout: 600
+  pause: 30s
+  backoff: 0
+  max_wait: 2h
+  report: false
+"""
+    mission = load_mission(write_mission(tmp_path, text))
+    assert mission.permissions == "read-only"
+    assert mission.verify == Verify(command="make test", timeout=5400.0, require_change=True)
+    assert mission.hooks == Hooks(after_session="invoke notify", after_loop="echo done")
+    assert dict(mission.loop) == {
+        "max_sessions": 50,
+        "max_hours": 8 * 3600.0,
+        "max_failures": None,
+        "max_attempts": 2,
+        "max_cost_usd": 12.5,
+        "session_timeout": 2700.0,
+        "idle_timeout": 600.0,
+        "pause": 30.0,
+        "backoff": 0.0,
+        "max_wait": 7200.0,
+        "report": False,
+    }
+
+
+def test_verify_quality_gates_runs_the_quality_gates_string(tmp_path: Path) -> None:
+    mission = load_mission(
+        write_mission(tmp_path, "id: x\nname: X\nquality_gates: make lint test\nverify: quality_gates\n")
+    )
+    assert mission.verify == Verify(command="make lint test", timeout=1800.0, require_change=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "permissions: admin\n",
+            ":3: `permissions`: unknown value 'admin'; use one of read-only, workspace, full",
+            id="permissions",
+        ),
+        pytest.param(
+            "verify: quality_gates\n",
+            ":3: `verify`: `quality_gates` is not set; set it, or give {command: ...}",
+            id="verify-no-gates",
+        ),
+        pytest.param(
+            "verify: make test\n",
+            ":3: `verify`: expected `quality_gates` or a mapping, e.g. {command: make test}",
+            id="verify-string",
+        ),
+        pytest.param("verify: {timeout: 5m}\n", ":3: `verify.command`: required", id="verify-command"),
+        pytest.param(
+            "verify:\n  command: make\n  timeout: soon\n",
+            ":5: `verify.timeout`: expected a duration more than 0, e.g. 30m",
+            id="verify-timeout",
+        ),
+        pytest.param(
+            "verify: {command: make, timeout: 0}\n",
+            ":3: `verify.timeout`: expected a duration more than 0",
+            id="verify-timeout-zero",
+        ),
+        pytest.param(
+            "verify: {command: make, timeout: .inf}\n",
+            ":3: `verify.timeout`: expected a duration more than 0",
+            id="verify-timeout-infinite",
+        ),
+        pytest.param(
+            "verify: {command: make, require_change: maybe}\n",
+            ":3: `verify.require_change`: must be true or false",
+            id="verify-bool",
+        ),
+        pytest.param(
+            "verify: {comand: make}\n", ":3: `verify.comand`: unknown key; did you mean `command`?", id="verify-typo"
+        ),
+        pytest.param(
+            "hooks: {after_sesion: x}\n",
+            ":3: `hooks.after_sesion`: unknown key; did you mean `after_session`?",
+            id="hooks-typo",
+        ),
+        pytest.param(
+            "hooks: {after_loop: [a, b]}\n",
+            ":3: `hooks.after_loop`: must be a string, not list; quote it",
+            id="hooks-type",
+        ),
+        pytest.param("hooks: notify\n", ":3: `hooks`: expected a mapping", id="hooks-mapping"),
+        pytest.param("loop: 5\n", ":3: `loop`: expected a mapping", id="loop-mapping"),
+        pytest.param(
+            "loop:\n  max_hour: 8\n", ":4: `loop.max_hour`: unknown key; did you mean `max_hours`?", id="loop-typo"
+        ),
+        pytest.param(
+            "loop:\n  max_sessions: 0\n",
+            ":4: `loop.max_sessions`: expected a whole number of 1 or more, or `none` for no limit; got `0`",
+            id="zero-sessions",
+        ),
+        pytest.param(
+            "loop:\n  max_failures: 2.5\n",
+            ":4: `loop.max_failures`: expected a whole number of 1 or more",
+            id="fraction",
+        ),
+        pytest.param(
+            "loop:\n  max_hours: -1\n", ":4: `loop.max_hours`: must not be negative; got `-1`", id="negative-hours"
+        ),
+        pytest.param(
+            "loop:\n  max_hours: 0\n",
+            ":4: `loop.max_hours`: a time must be more than 0; write `none` for no limit",
+            id="zero-hours",
+        ),
+        pytest.param(
+            "loop:\n  max_cost_usd: lots\n", ":4: `loop.max_cost_usd`: expected an amount in US dollars", id="cost"
+        ),
+        pytest.param(
+            "loop:\n  session_timeout: 10 minutes\n",
+            ":4: `loop.session_timeout`: expected a duration such as 90s, 45m, 8h or 1h30m",
+            id="duration",
+        ),
+        pytest.param("loop:\n  pause: -5s\n", ":4: `loop.pause`: expected a duration", id="negative-pause"),
+        pytest.param("loop:\n  report: sometimes\n", ":4: `loop.report`: expected true or false", id="report"),
+        pytest.param("loop:\n  max_wait: .inf\n", ":4: `loop.max_wait`: expected a finite number", id="infinite"),
+    ],
+)
+def test_new_keys_are_checked_at_their_line(tmp_path: Path, text: str, expected: str) -> None:
+    found = problems(write_mission(tmp_path, "id: x\nname: X\n" + text))
+    assert any(expected in problem for problem in found), found
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("tasks_file", "docs\\TASKS.md", "`docs\\TASKS.md` has a backslash; write paths with /, as in docs/TASKS.md"),
+        ("orchestrator_dir", "C:\\mosaic\\orch", "`C:\\mosaic\\orch` is a Windows path; write a path relative"),
+        ("orchestrator_dir", "D:/orch", "`D:/orch` is a Windows path"),
+        ("manifest_file", "docs\\M.md", "has a backslash"),
+        ("scratchpad_file", "pad\\x.md", "has a backslash"),
+        ("protocol_file", "~\\guides\\O.md", "has a backslash"),
+        ("template", ".mosaic\\t.md.j2", "has a backslash"),
+    ],
+)
+def test_windows_style_paths_are_an_error_at_their_line(tmp_path: Path, key: str, value: str, expected: str) -> None:
+    (problem,) = problems(write_mission(tmp_path, f"id: x\nname: X\n{key}: {value}\n"))
+    assert problem.startswith(f"{tmp_path / '.mosaic' / 'mission.yaml'}:3: `{key}`: ")
+    assert expected in problem

@@ -179,7 +179,7 @@ def test_sigkill_of_coord_and_agent_then_resume(project: Path, tmp_path: Path) -
 
     blocked = coord("run", "--command", AGENT_COMMAND, cwd=project)
     assert blocked.returncode == 1
-    assert "run `invoke coord.resume` to record it as crashed" in blocked.stderr
+    assert "run `mosaic-coord resume` to record it as crashed" in blocked.stderr
     assert (project / ORCH / "session.lock").exists()
 
     view = json.loads(coord("status", "--json", cwd=project).stdout)
@@ -250,7 +250,7 @@ def test_a_lock_from_another_host_needs_force(project: Path, tmp_path: Path) -> 
     for command in ("run", "resume"):
         result = coord(command, "--command", "false", cwd=project)
         assert result.returncode == 3
-        assert "started on host other-host-7" in result.stderr and "coord.resume --force" in result.stderr
+        assert "started on host other-host-7" in result.stderr and "run `mosaic-coord resume --force`" in result.stderr
     result = coord("resume", "--force", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert [s["ended_reason"] for s in state(project)["sessions"]] == ["crashed", "completed"]

@@ -70,7 +70,7 @@ def test_status_with_a_stale_lock(project: Path) -> None:
     assert view["session"] is None
     assert view["stale_lock"] == {"session_id": "sess-004", "pid": 999999, "host": socket.gethostname()}
     text = coord("status", cwd=project).stdout
-    assert "stale    sess-004 (pid 999999) is not running but left its lock; recover with `invoke coord.resume`" in text
+    assert "stale    sess-004 (pid 999999) is not running but left its lock; recover with `mosaic-coord resume`" in text
 
 
 def test_status_with_a_live_session(project: Path) -> None:

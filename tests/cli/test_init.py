@@ -1,0 +1,110 @@
+"""`init` as a new user meets it: checks before it writes, adds what is missing, says what git should ignore."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import BIN, coord
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def files_in(folder: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
+
+
+def test_templates_being_a_file_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / ".mosaic").mkdir()
+    (tmp_path / ".mosaic" / "templates").write_text("not a folder")
+    for args in (["init", "--template"], ["init", "-l"]):
+        result = coord(*args, cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.splitlines() == [
+            "coord: error: .mosaic/templates: a file where init needs a folder; move or rename it, then run init again"
+        ]
+        assert "Traceback" not in result.stderr
+        assert files_in(tmp_path) == {".mosaic": None, ".mosaic/templates": b"not a folder"}
+
+
+def test_init_says_what_git_should_ignore_and_adds_it_once(tmp_path: Path) -> None:
+    first = coord("init", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        "created .mosaic/mission.yaml",
+        "created docs/TASKS.md",
+        "add .mosaic/orchestrator/ to .gitignore: coord's state, locks and logs are not for git",
+        "(`mosaic-coord init --gitignore` adds it)",
+        "next: edit them, then `mosaic-coord run --print-only` to see the first prompt",
+    ]
+    (tmp_path / ".gitignore").write_text("__pycache__/")
+    for expected in ("added .mosaic/orchestrator/ to .gitignore", ".gitignore already holds .mosaic/orchestrator/"):
+        result = coord("init", "--gitignore", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == [expected]
+        assert (tmp_path / ".gitignore").read_text() == "__pycache__/\n.mosaic/orchestrator/\n"
+
+
+def test_gitignore_is_created_by_a_first_init(tmp_path: Path) -> None:
+    result = coord("init", "--gitignore", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "added .mosaic/orchestrator/ to .gitignore" in result.stdout
+    assert (tmp_path / ".gitignore").read_text() == ".mosaic/orchestrator/\n"
+
+
+def test_template_into_a_mission_made_before(tmp_path: Path) -> None:
+    assert coord("init", cwd=tmp_path).returncode == 0
+    mission = files_in(tmp_path)
+    result = coord("init", "--template", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "created .mosaic/templates/continuation.md.j2"
+    template = tmp_path / ".mosaic" / "templates" / "continuation.md.j2"
+    assert template.read_text() == (REPO / "templates" / "continuation.md.j2").read_text()
+    assert {key: value for key, value in files_in(tmp_path).items() if key in mission} == mission
+    again = coord("init", "--template", cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.splitlines() == [
+        "coord: error: .mosaic/templates/continuation.md.j2 already exists; "
+        "mosaic-coord init never overwrites (remove it to start again)"
+    ]
+
+
+def as_another_user() -> list[str]:
+    """Run as `nobody` when the tests run as root, who may write anywhere."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a folder unwritable")
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def test_an_unwritable_folder_is_one_line_and_writes_nothing() -> None:
+    # Not under tmp_path: pytest's folders are private to their owner, and `nobody` must reach this one.
+    with tempfile.TemporaryDirectory() as shared:
+        Path(shared).chmod(0o755)
+        check_unwritable(Path(shared))
+
+
+def check_unwritable(base: Path) -> None:
+    folder, home = base / "readonly", base / "home"
+    folder.mkdir()
+    folder.chmod(0o555)
+    home.mkdir()
+    home.chmod(0o777)
+    result = subprocess.run(
+        [*as_another_user(), str(BIN / "mosaic-coord"), "init", "--template", "--gitignore"],
+        cwd=folder,
+        env={**os.environ, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result
+    assert result.stderr.splitlines() == [
+        f"coord: error: {folder}: folder is not writable; init writes .mosaic/mission.yaml there"
+    ]
+    assert files_in(folder) == {}

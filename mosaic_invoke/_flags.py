@@ -36,6 +36,7 @@ HELP: dict[str, str] = {
     "json": "print JSON: the command, prompt and capsule with --print-only, else the session",
     "mission": "mission.yaml, or the project folder holding .mosaic/mission.yaml (default: found from here upward)",
     "force": "take over a lock written on another host (only once that session has ended)",
+    "fresh": "start a new agent conversation even where the cut-off one could be resumed",
 }
 
 # The loop's caps (SPEC section 11), ready for `coord.loop`; `run` takes the two timeouts.
@@ -74,9 +75,11 @@ class CoordTask(Task[Any]):
         return arguments
 
 
-def coord_task(*, help: dict[str, str], iterable: list[str] | None = None) -> Callable[[Callable[..., Any]], Task[Any]]:
+def coord_task(
+    *, help: dict[str, str], iterable: list[str] | None = None, positional: list[str] | None = None
+) -> Callable[[Callable[..., Any]], Task[Any]]:
     """``@task`` for coord's commands: short flags from `SHORT_FLAGS` only, help for every flag."""
-    return task(klass=CoordTask, auto_shortflags=False, help=help, iterable=iterable or [])
+    return task(klass=CoordTask, auto_shortflags=False, help=help, iterable=iterable or [], positional=positional or [])
 
 
 def help_for(*names: str, **texts: str) -> dict[str, str]:

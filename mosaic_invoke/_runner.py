@@ -324,6 +324,7 @@ def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -
             milestone_id=lock.milestone_id,
             task_id=chosen.task.id,
             log_path=str(log_path),
+            output=chosen.runtime.output,
             agent_session_id=chosen.invocation.agent_session_id,
             resumed_agent_session=chosen.invocation.resumed,
         )

@@ -30,6 +30,8 @@ class Session:
     milestone_id: str | None = None
     task_id: str | None = None
     log_path: str | None = None
+    output: str | None = None
+    """How the agent's output reads (text, claude-stream-json, codex-json): how to show its log."""
     loop_id: str | None = None
     # What the harness found after the session (section 12).
     task_status_after: str | None = None

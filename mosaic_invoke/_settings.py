@@ -93,6 +93,7 @@ def run_options(settings: Settings, mission_loop: Mapping[str, Cap], **flags: An
         runtimes=settings.runtimes,
         force=flags.get("force", False),
         detach=flags.get("detach", False),
+        fresh=flags.get("fresh", False),
         session_timeout=limits.session_timeout,
         idle_timeout=limits.idle_timeout,
     )

@@ -83,7 +83,7 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
 
 _RUN_FLAGS = (
     *("task", "runtime", "milestone", "print_only", "command", "env", "template", "detach", "json", "mission"),
-    *("session_timeout", "idle_timeout"),
+    *("session_timeout", "idle_timeout", "fresh"),
 )
 
 
@@ -102,6 +102,7 @@ def run(
     mission: str | None = None,
     session_timeout: str | None = None,
     idle_timeout: str | None = None,
+    fresh: bool = False,
 ) -> None:
     """Start an agent session on a task, with a continuation prompt."""
     _launch(
@@ -119,6 +120,7 @@ def run(
         detach=detach,
         session_timeout=session_timeout,
         idle_timeout=idle_timeout,
+        fresh=fresh,
     )
 
 
@@ -137,6 +139,7 @@ def resume(
     mission: str | None = None,
     session_timeout: str | None = None,
     idle_timeout: str | None = None,
+    fresh: bool = False,
     force: bool = False,
 ) -> None:
     """Record a crashed session, then run again (the cut-off task by default)."""
@@ -155,6 +158,7 @@ def resume(
         detach=detach,
         session_timeout=session_timeout,
         idle_timeout=idle_timeout,
+        fresh=fresh,
         force=force,
     )
 
@@ -216,9 +220,28 @@ def report(c: Context, output: str | None = None, open: bool = False, mission: s
         _report(f"no web browser found; open {path} in one")
 
 
+@coord_task(
+    help=help_for(
+        "mission",
+        session="the session whose log to show, e.g. sess-007 (default: the running one, else the newest)",
+        follow="keep showing the log as it grows, until the session ends",
+        raw="show the agent's output as it was written, not the compact view",
+    ),
+    positional=["session"],
+)
+def logs(
+    c: Context, session: str | None = None, follow: bool = False, raw: bool = False, mission: str | None = None
+) -> None:
+    """Show a session's output, detached ones too, as the live view shows it."""
+    from ._logs import show_session_log
+
+    with _exit_on_error():
+        show_session_log(mission_file(read_settings(c.config), mission), session, follow=follow, raw=raw, write=print)
+
+
 def make_collection() -> Collection:
     """A fresh ``coord`` collection, its config declared (``DEFAULTS``)."""
-    collection = Collection("coord", run, resume, status, init, report)
+    collection = Collection("coord", run, resume, status, init, report, logs)
     collection.configure({"coord": dict(DEFAULTS)})
     return collection
 

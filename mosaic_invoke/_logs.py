@@ -1,0 +1,58 @@
+"""``coord.logs``: any session's saved output, shown as the live view showed it (or raw)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ._agents import show_log
+from ._exceptions import CoordError
+from ._files import display_path
+from ._locks import read_session_lock
+from ._mission import load_mission
+from ._session import Session
+from ._state import load_state
+
+
+def show_session_log(
+    mission_file: Path, session_id: str | None, *, follow: bool, raw: bool, write: Callable[[str], None]
+) -> Session:
+    """Write the log of ``session_id`` (default: the running session, else the newest one)."""
+    mission = load_mission(mission_file)
+    orchestrator = mission.orchestrator_path
+    state = load_state(orchestrator, mission.id)
+    if session_id is None:
+        lock, _ = read_session_lock(orchestrator)
+        session = state.session(lock.session_id) if lock is not None else None
+        session = session or next(iter(state.last(1)), None)
+        if session is None:
+            msg = "no session has run yet: there is no log to show"
+            raise CoordError(msg)
+    else:
+        found = state.session(session_id)
+        if found is None:
+            known = [s.session_id for s in state.last(5)]
+            msg = f"unknown session {session_id!r}; the newest are {', '.join(known) or 'none'}"
+            raise CoordError(msg)
+        session = found
+    if session.log_path is None:
+        msg = f"session {session.session_id} kept no log (it ran before coord kept one for every session)"
+        raise CoordError(msg)
+    path = Path(session.log_path)
+    if not path.is_file():
+        msg = f"{display_path(path)}: the log of session {session.session_id} is gone"
+        raise CoordError(msg)
+    show_log(
+        path,
+        session.output or "text",
+        raw=raw,
+        follow=follow,
+        still_running=lambda: _running(orchestrator, session.session_id),
+        write=write,
+    )
+    return session
+
+
+def _running(orchestrator: Path, session_id: str) -> bool:
+    lock, _ = read_session_lock(orchestrator)
+    return lock is not None and lock.session_id == session_id and lock.judge() == "live"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -10,6 +11,11 @@ from typing import Any
 from ._mission import Mission
 
 HOOK_TIMEOUT = 600.0
+
+
+def hook_env(mission: Mission, **values: str) -> dict[str, str]:
+    """The environment hooks (and gates) run in: coord's, with the mission named."""
+    return {**os.environ, "MOSAIC_MISSION_ID": mission.id, **values}
 
 
 def run_hook(

@@ -26,7 +26,7 @@ from ._runtimes import agent_env
 from ._selection import check_milestones, open_dependencies
 from ._session import Session
 from ._state import LOGS_DIR, NEXT_TASK_FILE, State, load_state, save_state
-from ._tasksfile import TaskStatus, set_status
+from ._tasksfile import TasksFile, TaskStatus, set_status
 from ._tasksfile import load as load_tasks
 from ._watch import Limits, Watched, watch
 
@@ -80,11 +80,18 @@ def run(
     return Outcome(plan=started.plan, session=follow(started, options, report, display))
 
 
-def begin(mission: Mission, options: RunOptions, report: Report, *, resume: bool) -> Plan | Launched:
-    """Under the state lock: settle the session lock, plan, and (unless print-only) launch."""
+def begin(
+    mission: Mission, options: RunOptions, report: Report, *, resume: bool, loop_id: str | None = None
+) -> Plan | Launched:
+    """Under the state lock: settle the session lock, plan, and (unless print-only) launch.
+
+    A session of loop ``loop_id`` is that loop's; any other refuses while a loop runs.
+    """
     orchestrator = mission.orchestrator_path
     with state_lock(orchestrator):
         state = load_state(orchestrator, mission.id, writing=not options.print_only)
+        if not options.print_only:
+            state = _settle_loop(mission, state, loop_id)
         state, cut_off, live_task = _settle_lock(mission, state, options, report, resume=resume)
         tasks = load_tasks(mission.tasks_path)
         check_milestones(mission, tasks)
@@ -96,7 +103,7 @@ def begin(mission: Mission, options: RunOptions, report: Report, *, resume: bool
         write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
         if options.print_only:
             return chosen
-        return _launch(mission, state, chosen, options)
+        return _launch(mission, state, tasks, chosen, options, loop_id)
 
 
 def follow(
@@ -257,7 +264,37 @@ def _settle_lock(
     return state, lock.task_id, None
 
 
-def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -> Launched:
+def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
+    """Record a loop whose process died as crashed; refuse to run beside a live loop."""
+    from ._looprecord import read_loop, settle_crashed_loop
+
+    orchestrator = mission.orchestrator_path
+    settled = settle_crashed_loop(orchestrator, state)
+    if settled is not state:
+        save_state(orchestrator, settled)
+    record, _ = read_loop(orchestrator)
+    if loop_id is None and record is not None and record.running and record.judge() != "stale":
+        msg = (
+            f"loop {record.loop_id} is running (pid {record.pid} on {record.host}) and starts the sessions; "
+            f"stop it with `{command('stop')}`, or wait for it to end"
+        )
+        raise SessionActive(msg)
+    return settled
+
+
+def ended_line(session: Session) -> str:
+    """``session sess-001 completed (exit 0, 3s)``."""
+    from ._clock import format_duration
+
+    return (
+        f"session {session.session_id} {session.ended_reason} "
+        f"(exit {session.exit_code}, {format_duration(session.duration_seconds)})"
+    )
+
+
+def _launch(
+    mission: Mission, state: State, tasks: TasksFile, chosen: Plan, options: RunOptions, loop_id: str | None
+) -> Launched:
     """Mark the task, start the agent behind its gate, write the lock naming it, record the session.
 
     Any failure undoes all of it. The gate opens only once the lock and the record are
@@ -265,7 +302,6 @@ def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -
     """
     orchestrator = mission.orchestrator_path
     session_id = chosen.session_id
-    tasks = load_tasks(mission.tasks_path)
     begun = _verify.start(mission, tasks, chosen.task.id)
     log_path = orchestrator / LOGS_DIR / f"{session_id}{log_suffix(chosen.runtime.output)}"
     env = agent_env(
@@ -325,6 +361,7 @@ def _launch(mission: Mission, state: State, chosen: Plan, options: RunOptions) -
             task_id=chosen.task.id,
             log_path=str(log_path),
             output=chosen.runtime.output,
+            loop_id=loop_id,
             agent_session_id=chosen.invocation.agent_session_id,
             resumed_agent_session=chosen.invocation.resumed,
         )

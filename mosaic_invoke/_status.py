@@ -9,6 +9,7 @@ from ._clock import format_duration
 from ._exceptions import command
 from ._git import current_branch
 from ._locks import read_session_lock
+from ._loopview import loop_lines, loop_view
 from ._mission import load_mission
 from ._selection import Progress, check_milestones, current_milestone, milestone_status, next_runnable
 from ._state import load_state
@@ -63,6 +64,8 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
             }
     found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     finished = progress.total > 0 and by_status["done"] + by_status["cancelled"] == progress.total
+    loop, loop_warning = loop_view(mission.orchestrator_path)
+    totals = state.summary
     return {
         "mission": {"id": mission.id, "name": mission.name, "status": "completed" if finished else state.status},
         "project_path": str(mission.root),
@@ -75,7 +78,15 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
         "session": live,
         "stale_lock": stale,
         "sessions": [session.to_dict() for session in state.last(recent)],
-        "warnings": [*tasks.warnings, *([warning] if warning else [])],
+        "cost": {
+            "total_usd": totals["cost_usd"],
+            "input_tokens": totals["input_tokens"],
+            "output_tokens": totals["output_tokens"],
+            "by_milestone": dict(totals["by_milestone"]),
+        },
+        "current_milestone": current.id if current else None,
+        "loop": loop,
+        "warnings": [*tasks.warnings, *(w for w in (warning, loop_warning) if w)],
     }
 
 
@@ -118,13 +129,23 @@ def format_status(view: dict[str, Any]) -> str:
         )
     else:
         lines.append("running  nothing")
+    lines.extend(loop_lines(view["loop"], f"`{command('loop')}` or `{command('run')}`"))
+    cost = view["cost"]
+    if cost["total_usd"]:
+        current = view["current_milestone"]
+        here = cost["by_milestone"].get(current, 0.0) if current else None
+        where = f", ${here:.2f} in {current} (current)" if here is not None else ""
+        lines.append(f"cost     ${cost['total_usd']:.2f} in all{where}")
+    stale_id = view["stale_lock"]["session_id"] if view["stale_lock"] else None
     if view["sessions"]:
         lines.append("")
         lines.append("recent sessions")
         for s in view["sessions"]:
-            how = s.get("ended_reason") or "running"
+            how = s.get("ended_reason") or ("cut off (stale lock)" if s["session_id"] == stale_id else "running")
             if s.get("exit_code") not in (None, 0):
                 how += f" (exit {s['exit_code']})"
+            if s.get("verdict"):
+                how += f", {s['verdict']}"
             lines.append(
                 f"  {s['session_id']}  {s['runtime']:<7} {s.get('task_id') or '—':<10} "
                 f"{format_duration(s.get('duration_seconds')):>7}  {how}"

@@ -16,15 +16,19 @@ import contextlib
 import functools
 import json
 import os
+import pickle
 import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, cast
 
-from ._exceptions import CoordError
-from ._mission import Mission
+from ._caps import LoopCaps
+from ._exceptions import CoordError, SessionActive
+from ._looprecord import LoopRecord
+from ._mission import Mission, load_mission
 from ._plan import Plan, RunOptions
+from ._state import LOGS_DIR
 from ._verify import Start
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from mosaic_invoke._supervisor import main; sys.exit(main())"
@@ -107,7 +111,81 @@ def start_supervised(
     return Supervised(process, int(started["pid"]), started.get("pid_started_at"))
 
 
+def start_loop(mission_file: Path, options: RunOptions, caps: LoopCaps, *, allow_failing_gates: bool) -> dict[str, Any]:
+    """Start ``coord.loop`` under a supervisor of its own; returns its loop id, pid and log path
+    once its loop.json is written (or raises what stopped it from starting)."""
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOT, package_parent, "loop"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=mission_file.parent,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        msg = f"cannot start the loop's supervisor: {exc.strerror}"
+        raise CoordError(msg) from None
+    spec = pickle.dumps((mission_file, options, caps, allow_failing_gates))
+    stdin, stdout = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)
+    with contextlib.suppress(BrokenPipeError):
+        stdin.write(spec)
+        stdin.close()
+    reply = stdout.readline()
+    stdout.close()
+    try:
+        started: dict[str, Any] = json.loads(reply)
+    except json.JSONDecodeError:
+        errors = cast(IO[bytes], process.stderr).read().decode(errors="replace").strip()
+        process.wait()
+        msg = f"the loop's supervisor failed to start: {errors.splitlines()[-1] if errors else 'no reason given'}"
+        raise CoordError(msg) from None
+    cast(IO[bytes], process.stderr).close()
+    if "error" in started:
+        process.wait()
+        error = SessionActive(started["error"]) if started.get("code") == 3 else CoordError(started["error"])
+        raise error
+    return started
+
+
+def main_loop() -> int:
+    """The supervisor of a detached loop: the loop runs here, its output in logs/loop-<id>.log."""
+    from ._loop import exit_code, run_loop
+    from ._loopview import summary_lines
+
+    mission_file, options, caps, allow = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - coord's own pipe
+    reply = os.dup(sys.stdout.fileno())
+
+    def started(record: LoopRecord) -> None:
+        log = Path(load_mission(mission_file).orchestrator_path) / LOGS_DIR / f"{record.loop_id}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            os.dup2(out.fileno(), sys.stdout.fileno())
+            os.dup2(out.fileno(), sys.stderr.fileno())
+        answer = {"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log)}
+        os.write(reply, json.dumps(answer).encode() + b"\n")
+        os.close(reply)
+
+    def report(message: str) -> None:
+        print(f"coord: {message}", file=sys.stderr, flush=True)
+
+    try:
+        record = run_loop(
+            mission_file, options, caps, allow_failing_gates=allow, report=report, display=sys.stdout, on_start=started
+        )
+    except CoordError as error:
+        with contextlib.suppress(OSError):
+            os.write(reply, json.dumps({"error": str(error), "code": error.exit_code}).encode() + b"\n")
+        return error.exit_code
+    for line in summary_lines(record):
+        report(line)
+    return exit_code(record.stop_reason)
+
+
 def main() -> int:
+    if sys.argv[2:] == ["loop"]:
+        return main_loop()
     from ._mission import load_mission
     from ._output import Output
     from ._process import process_start_time, start_gated

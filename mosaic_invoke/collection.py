@@ -239,9 +239,104 @@ def logs(
         show_session_log(mission_file(read_settings(c.config), mission), session, follow=follow, raw=raw, write=print)
 
 
+_LOOP_FLAGS = ("milestone", "runtime", "command", "env", "template", "detach", "mission", "fresh")
+_CAPS = (
+    *("max_sessions", "max_hours", "max_failures", "max_attempts", "max_cost", "session_timeout", "idle_timeout"),
+    *("pause", "backoff", "max_wait", "allow_failing_gates"),
+)
+
+
+@coord_task(
+    help=help_for(
+        *_LOOP_FLAGS,
+        *_CAPS,
+        json="print only the loop's summary, as one JSON object (the agents' output goes to stderr)",
+    ),
+    iterable=["env"],
+)
+def loop(
+    c: Context,
+    milestone: str | None = None,
+    runtime: str | None = None,
+    command: str | None = None,
+    env: list[str] | None = None,
+    template: str | None = None,
+    detach: bool = False,
+    json: bool = False,
+    mission: str | None = None,
+    fresh: bool = False,
+    max_sessions: str | None = None,
+    max_hours: str | None = None,
+    max_failures: str | None = None,
+    max_attempts: str | None = None,
+    max_cost: str | None = None,
+    session_timeout: str | None = None,
+    idle_timeout: str | None = None,
+    pause: str | None = None,
+    backoff: str | None = None,
+    max_wait: str | None = None,
+    allow_failing_gates: bool = False,
+) -> None:
+    """Run sessions one after another until the mission is done or a cap stops them."""
+    from ._loop import exit_code, run_loop
+    from ._loopview import summary_lines
+    from ._settings import loop_caps
+
+    flags = dict(locals())
+    del flags["c"]
+    with _exit_on_error():
+        settings = read_settings(c.config)
+        path = mission_file(settings, mission)
+        mission_loop = load_mission(path).loop
+        caps = loop_caps(flags, settings, mission_loop)
+        options = run_options(settings, mission_loop, task=None, print_only=False, **flags)
+        if detach:
+            from ._supervisor import start_loop
+
+            started = start_loop(path, options, caps, allow_failing_gates=allow_failing_gates)
+            if json:
+                print(jsonlib.dumps(started))
+            else:
+                print(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
+                print(f"log: {started['log_path']}")
+            return
+        record = run_loop(
+            path,
+            options,
+            caps,
+            allow_failing_gates=allow_failing_gates,
+            report=_report,
+            display=sys.stderr if json else sys.stdout,
+        )
+    for line in summary_lines(record):
+        _report(line)
+    if json:
+        print(jsonlib.dumps(record.summary(), indent=2))
+    code = exit_code(record.stop_reason)
+    if code == 1:
+        raise Exit(f"coord: error: the loop stopped: {record.stop_detail}", code=1)
+    if code:
+        raise Exit(code=code)
+
+
+@coord_task(
+    help=help_for(
+        "mission",
+        now="interrupt the running session too (it is recorded as interrupted), instead of letting it finish",
+    )
+)
+def stop(c: Context, now: bool = False, mission: str | None = None) -> None:
+    """Stop the running loop after its current session (or at once, with --now)."""
+    from ._loopview import stop_loop
+
+    with _exit_on_error():
+        said = stop_loop(mission_file(read_settings(c.config), mission), now=now)
+    print(said)
+
+
 def make_collection() -> Collection:
     """A fresh ``coord`` collection, its config declared (``DEFAULTS``)."""
-    collection = Collection("coord", run, resume, status, init, report, logs)
+    collection = Collection("coord", run, resume, loop, stop, status, logs, report, init)
     collection.configure({"coord": dict(DEFAULTS)})
     return collection
 

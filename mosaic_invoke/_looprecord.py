@@ -1,0 +1,150 @@
+"""loop.json: the running (or last) loop, its counters and caps; stop requests; crashed loops."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ._clock import now_iso
+from ._files import display_path, write_json_atomic
+from ._process import hostname, is_alive, process_start_time
+from ._records import present_fields, schema, typed_fields
+from ._state import State
+
+LOOP_FILE = "loop.json"
+STOP_FILE = "stop-request.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopRecord:
+    """A loop as loop.json keeps it (SPEC section 11)."""
+
+    loop_id: str
+    pid: int
+    pid_started_at: int | None = None
+    host: str
+    started_at: str
+    milestone: str | None = None
+    caps: dict[str, Any] = field(default_factory=dict)
+    sessions: list[str] = field(default_factory=list)
+    failures_in_row: int = 0
+    attempts: dict[str, Any] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    accepted: int = 0
+    rejected: int = 0
+    failures: int = 0
+    current_session: str | None = None
+    waiting_until: str | None = None
+    waiting_for: str | None = None
+    ended_at: str | None = None
+    stop_reason: str | None = None
+    stop_detail: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.ended_at is None
+
+    def judge(self) -> str:
+        """``live``, ``stale`` (its process is gone) or ``foreign`` (another host's)."""
+        if self.host != hostname():
+            return "foreign"
+        return "live" if is_alive(self.pid, self.pid_started_at) else "stale"
+
+    def ended(self, reason: str, detail: str | None = None) -> LoopRecord:
+        return replace(
+            self, ended_at=now_iso(), stop_reason=reason, stop_detail=detail, current_session=None, waiting_until=None
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return present_fields(self)
+
+    def summary(self) -> dict[str, Any]:
+        """What state.json keeps of a past loop."""
+        keep = ("loop_id", "pid", "host", "started_at", "ended_at", "stop_reason", "stop_detail", "milestone")
+        data = self.to_dict()
+        return {
+            **{key: data[key] for key in keep if key in data},
+            "sessions": list(self.sessions),
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "failures": self.failures,
+            "cost_usd": round(self.cost_usd, 6),
+            "caps": dict(self.caps),
+        }
+
+
+_FIELDS, _REQUIRED = schema(LoopRecord)
+
+
+def loop_path(orchestrator: Path) -> Path:
+    return orchestrator / LOOP_FILE
+
+
+def read_loop(orchestrator: Path) -> tuple[LoopRecord | None, str | None]:
+    """The loop record, or None; a damaged one is treated as absent, with a warning."""
+    path = loop_path(orchestrator)
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None, f"{display_path(path)}: the loop record is not valid JSON; treated as absent"
+    fields = typed_fields(data, _FIELDS, _REQUIRED) if isinstance(data, dict) else "not a JSON object"
+    if isinstance(fields, str):
+        return None, f"{display_path(path)}: the loop record is damaged ({fields}); treated as absent"
+    return LoopRecord(**fields[0]), None
+
+
+def write_loop(orchestrator: Path, record: LoopRecord) -> None:
+    write_json_atomic(loop_path(orchestrator), record.to_dict())
+
+
+def new_loop(state: State, milestone: str | None, caps: dict[str, Any]) -> LoopRecord:
+    number = 1 + max((_number(str(item.get("loop_id", ""))) for item in state.loops), default=0)
+    pid = os.getpid()
+    return LoopRecord(
+        loop_id=f"loop-{number:03d}",
+        pid=pid,
+        pid_started_at=process_start_time(pid),
+        host=hostname(),
+        started_at=now_iso(),
+        milestone=milestone,
+        caps=caps,
+    )
+
+
+def settle_crashed_loop(orchestrator: Path, state: State) -> State:
+    """A loop whose process died without ending is recorded as ``crashed`` (call under the state lock)."""
+    record, _ = read_loop(orchestrator)
+    if record is None or not record.running or record.judge() != "stale":
+        return state
+    ended = record.ended("crashed", "its process ended without stopping the loop")
+    write_loop(orchestrator, ended)
+    return state.with_loop(ended.summary())
+
+
+def request_stop(orchestrator: Path, *, now: bool) -> None:
+    write_json_atomic(orchestrator / STOP_FILE, {"requested_at": now_iso(), "now": now})
+
+
+def stop_requested(orchestrator: Path) -> dict[str, Any] | None:
+    """The pending stop request, if any."""
+    try:
+        data = json.loads((orchestrator / STOP_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else {"now": False}
+
+
+def clear_stop(orchestrator: Path) -> None:
+    with contextlib.suppress(OSError):
+        (orchestrator / STOP_FILE).unlink(missing_ok=True)
+
+
+def _number(loop_id: str) -> int:
+    suffix = loop_id.removeprefix("loop-")
+    return int(suffix) if suffix.isdigit() else 0

@@ -91,11 +91,31 @@ _TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens")
 
 
 def summarise(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The totals over ``records``, from nothing."""
-    summary: dict[str, Any] = {**EMPTY_SUMMARY, "by_milestone": {}}
+    """The totals over ``records``, from nothing (one pass; thousands of records)."""
+    count, highest, micros = 0, 0, 0
+    tokens = dict.fromkeys(_TOKENS, 0)
+    by_milestone: dict[str, int] = {}
     for record in records:
-        summary = with_record(summary, None, record)
-    return summary
+        count += 1
+        highest = max(highest, _number(record))
+        cost = record.get("cost_usd")
+        if cost is not None and type(cost) in (int, float):
+            spent = _micros(cost)
+            micros += spent
+            milestone = record.get("milestone_id")
+            if isinstance(milestone, str):
+                by_milestone[milestone] = by_milestone.get(milestone, 0) + spent
+        for key in _TOKENS:
+            value = record.get(key)
+            if value is not None and type(value) is int:
+                tokens[key] += value
+    return {
+        "sessions": count,
+        "next_session": max(count, highest) + 1,
+        "cost_usd": micros / 1e6,
+        **tokens,
+        "by_milestone": {key: value / 1e6 for key, value in sorted(by_milestone.items()) if value},
+    }
 
 
 def with_record(summary: Mapping[str, Any], old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,11 +11,14 @@ it back in coord's layout.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -227,6 +230,14 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
     (``writing``) also keeps a copy beside it, so that a later hand edit cannot lose it.
     """
     path = state_path(orchestrator)
+    if path in _written:
+        try:
+            identity = _identity(path)
+        except OSError:
+            identity = None
+        known, state = _written[path]
+        if identity == known and state.mission_id == mission_id:
+            return state
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -238,7 +249,21 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
 
 
 def save_state(orchestrator: Path, state: State) -> None:
-    write_atomic(state_path(orchestrator), state.to_bytes())
+    path = state_path(orchestrator)
+    write_atomic(path, state.to_bytes())
+    with contextlib.suppress(OSError):
+        _written[path] = (_identity(path), state)
+
+
+# What this process last wrote, by path: a loop, or a run recording its end, reads back its
+# own state without decoding it, as long as no other process has replaced the file since.
+_written: dict[Path, tuple[tuple[int, int, int, int], State]] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    # Every write replaces the file: a new inode, a new change time.
+    info = os.stat(path)
+    return info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size
 
 
 def _own_layout(raw: bytes, mission_id: str, source: str) -> State | None:
@@ -294,24 +319,41 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
 
 
 def _check(data: Any) -> list[dict[str, Any]] | str:
-    """The session records of a decoded state, or what is wrong with it."""
+    """The session records of a decoded state, or what is wrong with it.
+
+    Every record needs its identity (checked a field at a time, in C: a mission has
+    thousands); the other fields are checked when a command reads that session.
+    """
     if not isinstance(data, dict):
         return "expected a JSON object"
     records = data.get("sessions", [])
     if not isinstance(records, list):
         return "`sessions` must be a list"
-    for index, item in enumerate(records):
-        if not isinstance(item, dict):
-            return f"sessions[{index}] must be an object"
-        fields = typed_fields(item, _SESSION_FIELDS, _SESSION_REQUIRED)
-        if isinstance(fields, str):
-            return f"sessions[{index}]: {fields}"
+    if not _identities_valid(records):
+        for index, item in enumerate(records):
+            if not isinstance(item, dict):
+                return f"sessions[{index}] must be an object"
+            identity = {key: item[key] for key in _SESSION_REQUIRED if key in item}
+            fields = typed_fields(identity, _SESSION_FIELDS, _SESSION_REQUIRED)
+            if isinstance(fields, str):
+                return f"sessions[{index}]: {fields}"
     if not isinstance(data.get("status", "pending"), str):
         return "`status` must be a string"
     loops = data.get("loops", [])
     if not isinstance(loops, list) or not all(isinstance(item, dict) for item in loops):
         return "`loops` must be a list of objects"
     return records
+
+
+def _identities_valid(records: list[Any]) -> bool:
+    """Whether every record is an object with the required fields, of the right types."""
+    try:
+        columns = list(zip(*map(itemgetter(*_SESSION_REQUIRED), records), strict=True))
+    except (TypeError, KeyError):
+        return False
+    expected = [_SESSION_FIELDS[key] for key in _SESSION_REQUIRED]
+    # `type(...) is`, not isinstance: True is no pid.
+    return all(set(map(type, column)) <= {kind} for column, kind in zip(columns, expected, strict=False))
 
 
 def _state(head: dict[str, Any], mission_id: str, source: str, records: _Records, summary: Mapping[str, Any]) -> State:

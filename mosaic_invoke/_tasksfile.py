@@ -134,6 +134,14 @@ class TasksFile:
                     depends_on[index] if depends_on else "",
                 )
 
+    def ids(self, status: TaskStatus) -> set[str]:
+        """The ids of the tasks with ``status``, chosen a column at a time."""
+        found: set[str] = set()
+        for table, status_of in zip(self.tables, self._status_lookups, strict=True):
+            wanted = {value for value, known in status_of.items() if known is status}
+            found.update(compress(table.cells("id"), map(wanted.__contains__, table.cells("status"))))
+        return found
+
     def status_of(self, task_id: str) -> TaskStatus | None:
         found = self._locate(task_id)
         return None if found is None else _status(found[0].cells("status")[found[1]])

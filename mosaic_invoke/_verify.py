@@ -69,7 +69,7 @@ def bookkeeping(mission: Mission) -> tuple[Path, ...]:
 
 
 def start(mission: Mission, tasks: TasksFile, task_id: str) -> Start:
-    done = frozenset(row.id for row in tasks.rows({TaskStatus.DONE}))
+    done = frozenset(tasks.ids(TaskStatus.DONE))
     return Start(
         task_id=task_id,
         done_before=done,
@@ -95,7 +95,7 @@ def verify(
         report(f"warning: cannot verify the session: {error}")
         return Findings({**fields, "verdict": "unfinished"})
     status = tasks.status_of(begun.task_id)
-    done_now = {row.id for row in tasks.rows({TaskStatus.DONE})}
+    done_now = tasks.ids(TaskStatus.DONE)
     fields["task_status_after"] = status.value if status else None
     fields["tasks_done"] = sorted(done_now - begun.done_before)
     if status is not TaskStatus.DONE:

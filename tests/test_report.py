@@ -247,12 +247,13 @@ def test_a_running_session_and_a_loop_with_only_an_id(project: Path) -> None:
     assert report.done.line is None and report.done.unknown == 0
 
 
-def test_unknown_values_show_as_such_and_wrong_types_are_the_state_error(project: Path) -> None:
+def test_fields_of_the_wrong_type_show_nothing(project: Path) -> None:
     (project / ORCH).mkdir(parents=True)
     record = {
         "session_id": "sess-001", "runtime": "claude", "pid": 1, "started_at": "2026-11-20T10:00:00.000Z",
         "ended_at": "2026-11-20T10:05:00.000Z", "ended_reason": "exploded", "verdict": "maybe",
-        "input_tokens": -4,
+        "cost_usd": "12", "input_tokens": -4, "output_tokens": True, "tasks_done": "T-001",
+        "verification": ["no"], "milestone_id": 7,
     }  # fmt: skip
     (project / ORCH / "state.json").write_text(json.dumps({"mission_id": "demo", "sessions": [record]}))
     (project / ORCH / "loop.json").write_text("[1, 2")
@@ -268,11 +269,6 @@ def test_unknown_values_show_as_such_and_wrong_types_are_the_state_error(project
     assert (report.total.costed, report.by_milestone[0].label) == (0, "no milestone")
     assert (report.done.unknown, report.loop) == (1, None)
     assert report.warnings == [f"{project / ORCH / 'loop.json'}: the loop record is not valid JSON; not shown"]
-    (project / ORCH / "state.json").write_text(
-        json.dumps({"mission_id": "demo", "sessions": [{**record, "cost_usd": "12"}]})
-    )
-    with pytest.raises(CoordError, match=r"sessions\[0\]: `cost_usd` must be a number"):
-        report_of(project)
 
 
 def test_long_histories_are_summarised(demo: Path) -> None:

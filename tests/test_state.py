@@ -147,13 +147,16 @@ def test_seconds_between() -> None:
     assert now_iso().endswith("Z") and len(now_iso()) == len("2026-11-20T10:00:00.000Z")
 
 
-def test_a_malformed_field_of_another_tool_is_reported_with_its_index(tmp_path: Path) -> None:
+def test_a_malformed_field_is_reported_when_its_session_is_read(tmp_path: Path) -> None:
+    """Identities are checked on load (in C, over thousands of records); the rest of a
+    record when a command reads that session."""
     data = {"sessions": [SESSION, {**SESSION, "session_id": "sess-002", "exit_code": "zero"}]}
     (tmp_path / "state.json").write_text(json.dumps(data))
+    state = load_state(tmp_path, "m")
     with pytest.raises(
-        CoordError, match=r"state.json: state is corrupt: sessions\[1\]: `exit_code` must be an integer"
+        CoordError, match=r"state.json: sessions\[1\]: state is corrupt: `exit_code` must be an integer"
     ):
-        load_state(tmp_path, "m")
+        state.last(1)
 
 
 # Values that look like the layout's own markers once inside a string or a nested value.
@@ -256,3 +259,18 @@ def test_a_checksum_mismatch_is_read_whole(tmp_path: Path) -> None:
     assert load_state(tmp_path, "m").last(1)[0].task_id == "T-009"
     head = json.loads(path.read_text().split("\n")[0][: -len(',"sessions":[')] + "}")
     assert head["sessions_crc32"] != zlib.crc32(path.read_bytes().split(b"\n", 1)[1][: -len(b"\n]}\n")])
+
+
+def test_a_state_this_process_wrote_is_read_back_until_another_replaces_it(tmp_path: Path) -> None:
+    """Reading back one's own write skips the decode; any other writer's file is read anew."""
+    mine = State.of("m", [SESSION], status="active")
+    save_state(tmp_path, mine)
+    assert load_state(tmp_path, "m") is mine
+    other = f"""
+from pathlib import Path
+from mosaic_invoke._state import State, save_state
+save_state(Path({str(tmp_path)!r}), State.of("m", [], status="paused"))
+"""
+    subprocess.run([sys.executable, "-c", other], check=True)
+    again = load_state(tmp_path, "m")
+    assert (again.status, again.count) == ("paused", 0)

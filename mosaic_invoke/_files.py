@@ -8,7 +8,7 @@ import gc
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, fsync it, then rename it over ``path``.
+def write_atomic(path: Path, data: bytes | Sequence[bytes]) -> None:
+    """Write ``data`` (bytes, or pieces of it) to a temp file beside ``path``, fsync it, then
+    rename it over ``path``.
 
     A symlink stays a link: the write goes to its target, atomically there."""
     try:
@@ -42,12 +43,12 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise CoordError(msg) from None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes | Sequence[bytes]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
+            tmp.writelines([data] if isinstance(data, bytes) else data)
             tmp.flush()
             os.fsync(tmp.fileno())
         if path.exists():

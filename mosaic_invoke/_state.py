@@ -26,6 +26,7 @@ from typing import Any
 from ._clock import now_iso
 from ._exceptions import CoordError
 from ._files import collector_paused, display_path, write_atomic
+from ._lines import RecordLines, dumps
 from ._records import schema, typed_fields
 from ._session import EMPTY_SUMMARY, Session, summarise, with_record
 
@@ -38,89 +39,6 @@ _SESSION_FIELDS, _SESSION_REQUIRED = schema(Session)
 _HEAD_KEYS = ("version", "mission_id", "status", "loops", "summary", "sessions_crc32", "sessions")
 _OPEN = b',"sessions":['
 _CLOSE = b"]}\n"
-_SEPARATOR = b",\n"
-_ID_KEY = b'{"session_id":'
-
-
-def _dumps(value: Any) -> bytes:
-    # Compact, so the C encoder does the work; JSON strings hold no raw newline.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _line(record: Mapping[str, Any]) -> bytes:
-    # The id first: a record's line is found by its start.
-    return _dumps({"session_id": record["session_id"], **record})
-
-
-class _Records:
-    """Session records, oldest first: coord's record lines (``body``), or decoded objects."""
-
-    __slots__ = ("_body", "_decoded")
-
-    def __init__(self, body: bytes = b"", decoded: list[dict[str, Any]] | None = None) -> None:
-        self._body = body
-        self._decoded = decoded
-
-    def newest(self, count: int) -> list[dict[str, Any]]:
-        if self._decoded is not None:
-            return self._decoded[-count:] if count > 0 else []
-        lines: list[bytes] = []
-        end = len(self._body)
-        while end > 0 and len(lines) < count:
-            start = self._body.rfind(_SEPARATOR, 0, end)
-            lines.append(self._body[start + len(_SEPARATOR) if start >= 0 else 0 : end])
-            end = start
-        return [json.loads(line) for line in reversed(lines)]
-
-    def all(self) -> list[dict[str, Any]]:
-        if self._decoded is not None:
-            return self._decoded
-        if not self._body:
-            return []
-        with collector_paused():
-            records: list[dict[str, Any]] = json.loads(b"[" + self._body + b"]")
-        return records
-
-    def find(self, session_id: str) -> dict[str, Any] | None:
-        if self._decoded is not None:
-            return next((r for r in reversed(self._decoded) if r.get("session_id") == session_id), None)
-        span = self._span(session_id)
-        return json.loads(self._body[span[0] : span[1]]) if span else None
-
-    def put(self, record: dict[str, Any]) -> _Records:
-        """These records with ``record`` replacing the one of its id, or appended."""
-        if self._decoded is not None:
-            decoded = list(self._decoded)
-            for index in range(len(decoded) - 1, -1, -1):
-                if decoded[index].get("session_id") == record["session_id"]:
-                    decoded[index] = record
-                    break
-            else:
-                decoded.append(record)
-            return _Records(decoded=decoded)
-        line = _line(record)
-        span = self._span(record["session_id"])
-        if span is not None:
-            return _Records(self._body[: span[0]] + line + self._body[span[1] :])
-        return _Records(self._body + _SEPARATOR + line if self._body else line)
-
-    def body(self) -> bytes:
-        if self._decoded is None:
-            return self._body
-        return _SEPARATOR.join(map(_line, self._decoded))
-
-    def _span(self, session_id: str) -> tuple[int, int] | None:
-        """Where the line of ``session_id`` is in the body, searched from the end."""
-        prefix = _ID_KEY + _dumps(session_id) + b","
-        end = len(self._body)
-        while True:
-            start = self._body.rfind(prefix, 0, end)
-            if start < 0:
-                return None
-            if start == 0 or self._body.startswith(_SEPARATOR, start - len(_SEPARATOR)):
-                stop = self._body.find(_SEPARATOR, start)
-                return start, stop if stop >= 0 else len(self._body)
-            end = start
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +54,7 @@ class State:
     """Top-level fields coord does not know: kept as they are."""
     source: str = field(default=STATE_FILE, compare=False)
     """Where the state was read from, for error messages."""
-    _records: _Records = field(default_factory=_Records, compare=False, repr=False)
+    _records: RecordLines = field(default_factory=RecordLines, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -156,7 +74,7 @@ class State:
             loops=tuple(loops),
             summary=summarise(decoded),
             extra=extra or {},
-            _records=_Records(decoded=decoded),
+            _records=RecordLines(decoded=decoded),
         )
 
     @property
@@ -205,7 +123,8 @@ class State:
         others = tuple(item for item in self.loops if item.get("loop_id") != loop.get("loop_id"))
         return replace(self, loops=(*others, dict(loop)))
 
-    def to_bytes(self) -> bytes:
+    def chunks(self) -> list[bytes]:
+        """The file, in pieces (the record lines are not copied once more to join them)."""
         body = self._records.body()
         head = {
             "version": STATE_VERSION,
@@ -214,9 +133,12 @@ class State:
             **self.extra,
             "loops": list(self.loops),
             "summary": dict(self.summary),
-            "sessions_crc32": zlib.crc32(body),
+            "sessions_crc32": self._records.crc(),
         }
-        return _dumps(head)[:-1] + _OPEN + b"\n" + (body + b"\n" if body else b"") + _CLOSE
+        return [dumps(head)[:-1] + _OPEN + b"\n", body, b"\n" if body else b"", _CLOSE]
+
+    def to_bytes(self) -> bytes:
+        return b"".join(self.chunks())
 
 
 def state_path(orchestrator: Path) -> Path:
@@ -250,7 +172,7 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
 
 def save_state(orchestrator: Path, state: State) -> None:
     path = state_path(orchestrator)
-    write_atomic(path, state.to_bytes())
+    write_atomic(path, state.chunks())
     with contextlib.suppress(OSError):
         _written[path] = (_identity(path), state)
 
@@ -286,7 +208,7 @@ def _own_layout(raw: bytes, mission_id: str, source: str) -> State | None:
     loops = head.get("loops", [])
     if not (isinstance(summary, dict) and isinstance(loops, list) and isinstance(head.get("status", ""), str)):
         return None
-    return _state(head, mission_id, source, _Records(body), summary)
+    return _state(head, mission_id, source, RecordLines(body, crc=head["sessions_crc32"]), summary)
 
 
 def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> State:
@@ -305,7 +227,7 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
         checked = _check(data)
         if not isinstance(checked, str):
             records = checked
-            return _state(data, mission_id, display_path(path), _Records(decoded=records), summarise(records))
+            return _state(data, mission_id, display_path(path), RecordLines(decoded=records), summarise(records))
         problem = f"{display_path(path)}: state is corrupt: {checked}"
     if keep_copy:
         stamp = now_iso().replace(":", "").replace(".", "-")
@@ -356,7 +278,9 @@ def _identities_valid(records: list[Any]) -> bool:
     return all(set(map(type, column)) <= {kind} for column, kind in zip(columns, expected, strict=False))
 
 
-def _state(head: dict[str, Any], mission_id: str, source: str, records: _Records, summary: Mapping[str, Any]) -> State:
+def _state(
+    head: dict[str, Any], mission_id: str, source: str, records: RecordLines, summary: Mapping[str, Any]
+) -> State:
     stored_id = head.get("mission_id", mission_id)
     return State(
         mission_id=stored_id if isinstance(stored_id, str) else mission_id,

@@ -182,11 +182,23 @@ class TasksFile:
 
 
 def load(path: Path) -> TasksFile:
+    """The tasks file at ``path``; parsed again only when its text changed since this process
+    last parsed it (a loop reads it several times per session)."""
     try:
         stat: tuple[int, int] | None = _stat(path)
     except OSError:
         stat = None  # read_text says why
-    return parse(path, read_text(path, "tasks file"), stat)
+    text = read_text(path, "tasks file")
+    known = _parsed.get(path)
+    if known is not None and known[0] == text:
+        known[1].stat = stat
+        return known[1]
+    tasks = parse(path, text, stat)
+    _parsed[path] = (text, tasks)
+    return tasks
+
+
+_parsed: dict[Path, tuple[str, TasksFile]] = {}
 
 
 def read_tasks(path: Path) -> list[Task]:

@@ -22,6 +22,7 @@ SHORT_FLAGS: dict[str, str] = {
     "json": "j",
     "mission": "i",
     "force": "f",
+    "session": "s",
 }
 
 HELP: dict[str, str] = {

@@ -227,16 +227,21 @@ def report(c: Context, output: str | None = None, open: bool = False, mission: s
         follow="keep showing the log as it grows, until the session ends",
         raw="show the agent's output as it was written, not the compact view",
     ),
-    positional=["session"],
 )
 def logs(
     c: Context, session: str | None = None, follow: bool = False, raw: bool = False, mission: str | None = None
 ) -> None:
-    """Show a session's output, detached ones too, as the live view shows it."""
+    """Show a session's output, detached ones too, as the live view shows it.
+
+    The session is a flag (``--session sess-007``): an Invoke task cannot take an optional
+    positional argument.
+    """
     from ._logs import show_session_log
 
     with _exit_on_error():
-        show_session_log(mission_file(read_settings(c.config), mission), session, follow=follow, raw=raw, write=print)
+        show_session_log(
+            mission_file(read_settings(c.config), mission), session or None, follow=follow, raw=raw, write=print
+        )
 
 
 _LOOP_FLAGS = ("milestone", "runtime", "command", "env", "template", "detach", "mission", "fresh")

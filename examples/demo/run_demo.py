@@ -1,8 +1,9 @@
 """`make demo`: run coord on a copy of the demo mission, with a stand-in agent.
 
 Copies examples/demo/project to a temporary folder (the repository stays clean), then runs
-the real `mosaic-coord` as a user would: status, a print-only prompt, three agent sessions
-(each picks the next runnable task), and status again.
+the real `mosaic-coord` as a user would: status, the prompt the next agent gets, one
+session, an unattended loop until the mission is done (each claim checked by the mission's
+gates), status again, the report page, and the last session's log.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ HERE = Path(__file__).resolve().parent
 COORD = str(Path(sys.executable).parent / "mosaic-coord")
 
 
-def step(title: str, *args: str, cwd: Path) -> str:
+def step(title: str, *args: str, cwd: Path, codes: tuple[int, ...] = (0,)) -> str:
     print(f"\n$ mosaic-coord {' '.join(args)}    # {title}", flush=True)
     result = subprocess.run([COORD, *args], cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     print(result.stdout.rstrip())
-    if result.returncode != 0:
+    if result.returncode not in codes:
         sys.exit(f"demo: `mosaic-coord {' '.join(args)}` exited {result.returncode}")
     return result.stdout
 
@@ -36,9 +37,13 @@ def main() -> None:
     prompt = step("the prompt the next agent gets", "run", "--print-only", cwd=root)
     if "## Continuation Mission" not in prompt:
         sys.exit("demo: the print-only run showed no continuation prompt")
-    for _ in range(3):
-        step("one agent session on the next runnable task", "run", cwd=root)
-    step("after three sessions", "status", cwd=root)
+    step("one agent session on the next runnable task", "run", cwd=root)
+    looped = step("sessions until the mission is done, each claim checked", "loop", cwd=root)
+    if "stopped: mission-done" not in looped:
+        sys.exit("demo: the loop did not finish the mission")
+    step("after the loop", "status", cwd=root)
+    step("the mission at a glance, as a web page", "report", cwd=root)
+    step("what the last agent printed", "logs", cwd=root)
     print(f"\ndemo done; the mission folder is kept in {root}")
 
 

@@ -109,7 +109,13 @@ def state_lock(orchestrator: Path) -> Iterator[None]:
     try:
         lock.acquire()
     except (OSError, threading.ThreadError) as exc:
-        msg = f"{display_path(orchestrator / STATE_LOCK_FILE)}: cannot take the state lock: {exc}"
+        # fasteners wraps the OS error in a message showing the path as bytes: say it plainly.
+        cause = exc if isinstance(exc, OSError) else exc.__cause__ or exc.__context__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else "the file system refused it"
+        msg = (
+            f"{display_path(orchestrator / STATE_LOCK_FILE)}: cannot take the state lock ({reason}); "
+            "check that the folder is writable and that this is a plain file"
+        )
         raise CoordError(msg) from None
     try:
         yield

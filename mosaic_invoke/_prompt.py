@@ -20,6 +20,7 @@ from ._runtimes import Runtime
 from ._selection import Progress
 from ._session import Session
 from ._tasksfile import Task
+from ._templatecheck import check_blocks, explain_undefined
 
 if TYPE_CHECKING:
     import jinja2
@@ -71,7 +72,11 @@ def render(
         environment = _environment(str(template.parent), html)
         name = template.name
     try:
+        if template is not None:
+            check_blocks(environment, name, display_path(template))
         return environment.get_template(name).render(context)
+    except CoordError:
+        raise
     except jinja2.TemplateSyntaxError as exc:
         where = f"{display_path(Path(exc.filename))}:{exc.lineno}" if exc.filename else name
         msg = f"{where}: template syntax error: {exc.message}"
@@ -79,7 +84,7 @@ def render(
         where = _location(exc, template, name)
         msg = f"{where}: template {exc.name!r} not found (the packaged ones are under `{PACKAGED_PREFIX}/`)"
     except jinja2.UndefinedError as exc:
-        msg = f"{_location(exc, template, name)}: {exc.message}; the names available are listed in the README"
+        msg = f"{_location(exc, template, name)}: {explain_undefined(exc.message or '', context)}"
     except Exception as exc:  # noqa: BLE001 - any error inside a user's template is the user's to fix
         msg = f"{_location(exc, template, name)}: template error: {exc}"
     raise CoordError(msg)

@@ -65,3 +65,17 @@ def test_a_session_lives_until_its_owner_has_recorded_its_end() -> None:
     assert ended_agent.judge() == "live"
     assert replace(ended_agent, owner_started_at=(process_start_time(me) or 0) + 1).judge() == "stale"
     assert replace(ended_agent, owner_pid=None).judge() == "stale"
+
+
+def test_a_state_lock_that_cannot_be_taken_is_said_plainly(tmp_path: Path) -> None:
+    from mosaic_invoke._exceptions import CoordError
+    from mosaic_invoke._locks import state_lock
+
+    (tmp_path / "coord.lock").mkdir()
+    with pytest.raises(CoordError) as info, state_lock(tmp_path):
+        pass
+    assert str(info.value).endswith(
+        "coord.lock: cannot take the state lock (Is a directory); "
+        "check that the folder is writable and that this is a plain file"
+    )
+    assert "b'" not in str(info.value)

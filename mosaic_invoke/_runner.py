@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from . import _process, _verify
-from ._agents import Reader, log_suffix
+from ._agents import Reader, log_suffix, reported_in_log
 from ._clock import now_iso
 from ._exceptions import CoordError, SessionActive, command
 from ._files import write_atomic, write_json_atomic
@@ -246,8 +246,8 @@ def _settle_lock(
             return state, None, None
         raise CoordError(msg)
     session = state.session(lock.session_id)
-    if session is not None and session.running:
-        state = state.with_session(session.ended("crashed"))
+    if session is not None and session.running:  # what its agent reported, coord may not have recorded
+        state = state.with_session(session.ended("crashed", **reported_in_log(session.log_path, session.output)))
         if options.print_only:  # a preview: the prompt as resume would write it, nothing recorded
             return state, lock.task_id, None
         save_state(orchestrator, state)

@@ -184,8 +184,8 @@ class Runtime:
         longest = max(map(_size, argv))
         if longest > _ARG_MAX:
             msg = (
-                f"the prompt is {longest // 1024} KiB, too long for one argument of runtime {self.name}; "
-                f'put "{PROMPT_FILE}" in its command to pass the prompt as a file'
+                f"the prompt is {longest // 1024} KiB, too long for one argument of `{Path(argv[0]).name}`; "
+                f'put "{PROMPT_FILE}" in its command (where "{PROMPT}" is), so that it gets the prompt as a file'
             )
             raise CoordError(msg)
         known = agent_session_id

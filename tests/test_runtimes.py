@@ -92,7 +92,7 @@ def test_a_user_command_takes_the_prompt_where_it_says_or_at_the_end(tmp_path: P
 
 def test_a_prompt_too_long_for_an_argument_asks_for_a_prompt_file() -> None:
     runtime = resolve_runtime("a", {"a": RuntimeSpec(command=("agent", "{prompt}"))})
-    with pytest.raises(CoordError, match=r"^the prompt is 200 KiB, too long for one argument of runtime a; put"):
+    with pytest.raises(CoordError, match=r"^the prompt is 200 KiB, too long for one argument of `agent`; put"):
         runtime.invocation("x" * 200 * 1024, session_uuid=UUID)
     by_file = resolve_runtime("a", {"a": RuntimeSpec(command=("agent", "{prompt_file}"))})
     assert by_file.invocation("x" * 200 * 1024, session_uuid=UUID, prompt_file="p.md").argv == ("agent", "p.md")

@@ -176,7 +176,8 @@ def test_a_prompt_too_long_for_an_argument_is_one_line_that_says_what_to_do(
     template = big_template(tmp_path, 200 * 1024)
     if how == "runtime":
         config = project / ".mosaic" / "mission.yaml"
-        config.write_text(config.read_text() + f'runtimes:\n  mine: [{REPLAY_COMMAND}, --message, "{{prompt}}"]\n')
+        listed = ", ".join(REPLAY_COMMAND.split())
+        config.write_text(config.read_text() + f'runtimes:\n  mine: [{listed}, --message, "{{prompt}}"]\n')
         args = ["--runtime", "mine"]
     else:
         args = ["--command", f"{REPLAY_COMMAND} --message {{prompt}}"]
@@ -184,7 +185,9 @@ def test_a_prompt_too_long_for_an_argument_is_one_line_that_says_what_to_do(
     result = coord("run", *args, "--template", str(template), cwd=project, env=env)
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
-    assert line.startswith("coord: error: the prompt is 200 KiB") and '"{prompt_file}"' in line, line
+    program = Path(REPLAY_COMMAND.split()[0]).name  # named: with --command the runtime's name would mislead
+    assert line.startswith(f"coord: error: the prompt is 200 KiB, too long for one argument of `{program}`; put")
+    assert 'put "{prompt_file}" in its command (where "{prompt}" is)' in line
     assert not (tmp_path / "agent.json").exists()
     assert sessions(project) == [] and not (project / ORCH / "session.lock").exists()
     assert task_status(project, "T-002") == "not-started"

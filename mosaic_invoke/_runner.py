@@ -8,7 +8,7 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -145,7 +145,8 @@ def finish(
     """Verify what the session did, record its end with what the agent reported, run the hook."""
     reason = ended_reason(watched)
     found: dict[str, Any] = dict(reader.telemetry())
-    wall = None if watched.timed_out or watched.interrupted else reader.verdict(datetime.now(timezone.utc))
+    # In local time: the agents print the time a limit lifts as a time of day on this machine's clock.
+    wall = None if watched.timed_out or watched.interrupted else reader.verdict(datetime.now().astimezone())
     if wall is not None and wall.kind == "transient":
         found["transient"] = True
     elif wall is not None:

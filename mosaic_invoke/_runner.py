@@ -163,6 +163,9 @@ def finish(
     ended = record_end(mission, session_id, reason, watched.exit_code, found, reopen=findings.reopen)
     if ended.verdict == "rejected":
         report(f"{ended.task_id} was marked done, but {ended.rejected_because}; it is in-progress again")
+    if ended.resumed_agent_session and reason == "failed":  # e.g. the agent lost that conversation
+        said = f"failed continuing agent session {ended.resumed_agent_session}"
+        report(f"session {session_id} {said}; the next one starts a new conversation")
     run_hook(mission, "after_session", ended.to_dict(), env, report)
     return ended
 

@@ -4,18 +4,24 @@ They are installed once into a cache folder outside the repository (set
 MOSAIC_INVOKE_NPM_CACHE to choose it); without npm or the registry the tests are skipped.
 No credentials reach them: claude gets as far as its "Not logged in" result, codex as far
 as `thread.started` (offline it then waits for the network without end, so it is killed).
+Both are node programs that start the agent as a child: each launch runs in a process group
+of its own, and the whole group is ended, else an orphaned codex keeps its thread locked
+("already has an active writer") and a resume of it prints nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import fasteners
@@ -98,17 +104,31 @@ def started(launch: Invocation, program: Path, cwd: Path, prompt: str, log: Path
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,
+            start_new_session=True,
         )
-        watchdog = threading.Timer(DEADLINE, process.kill)
+        watchdog = threading.Timer(DEADLINE, end_group, (process,))
         watchdog.start()
         try:
             yield process
         finally:
             watchdog.cancel()
-            process.kill()
-            process.wait()
+            end_group(process)
             if process.stdout is not None:
                 process.stdout.close()
+
+
+def end_group(process: subprocess.Popen[str]) -> None:
+    """Kill the launch and every process it started, and wait until all are gone."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def lines_until(process: subprocess.Popen[str], kind: str | None) -> list[dict[str, object]]:
@@ -128,10 +148,16 @@ def started_all(
 ) -> Iterator[dict[str, subprocess.Popen[str]]]:
     """Launches side by side (claude takes seconds to start); stderr of each in ``cwd/<name>.err``."""
     with ExitStack() as stack:
-        yield {
+        processes = {
             name: stack.enter_context(started(launch, program, cwd, prompt, cwd / f"{name}.err"))
             for name, (launch, prompt) in launches.items()
         }
+        try:
+            yield processes
+        finally:
+            for process in processes.values():  # all at once; each is then waited for
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
 
 
 def claude_events(
@@ -181,6 +207,48 @@ def test_claude_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], 
         assert seen[-1]["type"] == "result" and "Not logged in" in str(seen[-1]["result"])
 
 
+def codex_threads(
+    clis: Mapping[str, Path], project: Path, launches: Mapping[str, tuple[Invocation, str]]
+) -> dict[str, list[dict[str, object]]]:
+    """Each launch's events up to `thread.started`, once codex has saved that thread (killed
+    sooner, a resume of it finds none, or an empty one). A launch that printed nothing, as codex did once under
+    load, is tried once more on its own; its stderr is in ``project/<name>.err``."""
+    found = _codex_threads(clis, project, launches)
+    again = {name: launches[name] for name, seen in found.items() if not seen}
+    for name, launch in again.items():
+        found.update(_codex_threads(clis, project, {name: launch}))
+    return found
+
+
+def _codex_threads(
+    clis: Mapping[str, Path], project: Path, launches: Mapping[str, tuple[Invocation, str]]
+) -> dict[str, list[dict[str, object]]]:
+    saved = Path(os.environ["HOME"]) / ".codex" / "sessions"
+    found = {}
+    with started_all(clis["codex"], project, launches) as processes:
+        for name, process in processes.items():
+            found[name] = seen = lines_until(process, "thread.started")
+            thread = seen[-1].get("thread_id") if seen else None
+            if isinstance(thread, str):
+                wait_until(functools.partial(thread_saved, saved, thread))
+    return found
+
+
+def thread_saved(sessions: Path, thread: str) -> bool:
+    """Codex has written the thread's first record (an empty rollout cannot be resumed)."""
+    for rollout in sessions.glob(f"*/*/*/rollout-*{thread}.jsonl"):
+        with suppress(OSError):
+            if rollout.read_bytes().endswith(b"\n"):
+                return True
+    return False
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_codex_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -193,11 +261,9 @@ def test_codex_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], t
     by_stdin = runtimes["workspace"].invocation(long_prompt, session_uuid=str(uuid.uuid4()))
     assert by_stdin.argv[-1] == "-" and by_stdin.stdin == "prompt"
     threads = {}
-    with started_all(clis["codex"], project, {**launches, "stdin": (by_stdin, long_prompt)}) as processes:
-        for name, process in processes.items():
-            seen = lines_until(process, "thread.started")
-            assert seen and seen[-1]["type"] == "thread.started", (project / f"{name}.err").read_text()
-            threads[name] = str(seen[-1]["thread_id"])
+    for name, seen in codex_threads(clis, project, {**launches, "stdin": (by_stdin, long_prompt)}).items():
+        assert seen and seen[-1]["type"] == "thread.started", (project / f"{name}.err").read_text()
+        threads[name] = str(seen[-1]["thread_id"])
     resumed = {
         level: (
             runtimes[level].invocation("Go on.", session_uuid=str(uuid.uuid4()), agent_session_id=threads[level]),
@@ -205,9 +271,7 @@ def test_codex_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], t
         )
         for level in PERMISSIONS
     }
-    with started_all(clis["codex"], project, resumed) as processes:
-        for name, process in processes.items():
-            seen = lines_until(process, "thread.started")
-            assert seen and seen[-1] == {"type": "thread.started", "thread_id": threads[name]}, (
-                project / f"{name}.err"
-            ).read_text()
+    for name, seen in codex_threads(clis, project, resumed).items():
+        assert seen and seen[-1] == {"type": "thread.started", "thread_id": threads[name]}, (
+            project / f"{name}.err"
+        ).read_text()

@@ -133,21 +133,23 @@ def big_template(tmp_path: Path, size: int) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("runtime", "argv"),
+    ("runtime", "argv", "detach"),
     [
         pytest.param(
-            "claude", ["-p", *STREAM_JSON, "--session-id", "*", "--permission-mode", "acceptEdits"], id="claude"
+            "claude", ["-p", *STREAM_JSON, "--session-id", "*", "--permission-mode", "acceptEdits"], [], id="claude"
         ),
-        pytest.param("codex", ["exec", "-s", "workspace-write", "--json", "-"], id="codex"),
+        pytest.param("codex", ["exec", "-s", "workspace-write", "--json", "-"], [], id="codex"),
+        pytest.param("codex", ["exec", "-s", "workspace-write", "--json", "-"], ["--detach"], id="codex-detached"),
     ],
 )
 def test_a_prompt_over_100_kib_goes_to_the_presets_by_stdin(
-    project: Path, tmp_path: Path, runtime: str, argv: list[str]
+    project: Path, tmp_path: Path, runtime: str, argv: list[str], detach: list[str]
 ) -> None:
     template = big_template(tmp_path, 110 * 1024)
     env = agent_env(tmp_path, f"{runtime}-success.jsonl", read_stdin=1)
-    result = coord("run", "--runtime", runtime, "--template", str(template), cwd=project, env=env)
+    result = coord("run", *detach, "--runtime", runtime, "--template", str(template), cwd=project, env=env)
     assert result.returncode == 0, result.stderr
+    wait_for(lambda: ended(project))
     facts = launched(tmp_path)
     given = facts["argv"]
     assert given == [given[i] if part == "*" else part for i, part in enumerate(argv)]  # no prompt argument

@@ -114,5 +114,7 @@ def test_a_running_detached_codex_log_shows_its_thread(project: Path, tmp_path: 
     wait_for(lambda: b"waiting for network" in log.read_bytes())
     shown = coord("logs", "sess-001", cwd=project)
     assert shown.stdout.splitlines()[0] == "· session 01a21af3-d3b0-7880-a5f5-fb33c7be8ba8"
+    (running,) = sessions(project)  # the supervisor recorded the thread as soon as codex named it
+    assert "ended_at" not in running and running["agent_session_id"] == "01a21af3-d3b0-7880-a5f5-fb33c7be8ba8"
     wait_for(lambda: ended(project))
     assert sessions(project)[0]["ended_reason"] == "timeout"

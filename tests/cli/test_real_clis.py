@@ -30,7 +30,7 @@ from cli.real_clis import (
     wait_until,
 )
 from mosaic_invoke._agents import reader_for
-from mosaic_invoke._runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, resolve_runtime
+from mosaic_invoke._runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, Runtime, resolve_runtime
 
 PERMISSION_MODES = {"read-only": "default", "workspace": "acceptEdits", "full": "bypassPermissions"}
 PROMPT = "Reply with the word ready."
@@ -53,6 +53,12 @@ def claude_events(
         return events
 
 
+def resumed_by_stdin(runtime: Runtime, agent_session_id: str, prompt: str) -> Invocation:
+    launch = runtime.invocation(prompt, session_uuid=str(uuid.uuid4()), agent_session_id=agent_session_id)
+    assert launch.stdin == "prompt" and prompt not in launch.argv and agent_session_id in launch.argv
+    return launch
+
+
 def test_claude_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -60,7 +66,8 @@ def test_claude_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], 
     runtimes = {level: resolve_runtime("claude", {}, permissions=level) for level in PERMISSIONS}
     fresh = {level: (runtimes[level].invocation(PROMPT, session_uuid=ids[level]), PROMPT) for level in PERMISSIONS}
     long_prompt = PROMPT + " " * PROMPT_ARG_LIMIT
-    by_stdin = runtimes["workspace"].invocation(long_prompt, session_uuid=str(uuid.uuid4()))
+    ids["stdin"] = str(uuid.uuid4())
+    by_stdin = runtimes["workspace"].invocation(long_prompt, session_uuid=ids["stdin"])
     assert by_stdin.stdin == "prompt" and long_prompt not in by_stdin.argv
     events = claude_events(clis, project, {**fresh, "stdin": (by_stdin, long_prompt)})
     for name, seen in events.items():
@@ -81,8 +88,10 @@ def test_claude_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], 
         )
         for level in PERMISSIONS
     }
+    resumed["stdin"] = (resumed_by_stdin(runtimes["workspace"], ids["stdin"], long_prompt), long_prompt)
     for name, seen in claude_events(clis, project, resumed).items():
-        assert seen[0]["type"] == "system" and seen[0]["permissionMode"] == PERMISSION_MODES[name], (
+        mode = PERMISSION_MODES.get(name, "acceptEdits")
+        assert seen and seen[0]["type"] == "system" and seen[0]["permissionMode"] == mode, (
             project / f"{name}.err"
         ).read_text()
         assert seen[-1]["type"] == "result" and "Not logged in" in str(seen[-1]["result"])
@@ -137,6 +146,7 @@ def test_codex_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], t
         )
         for level in PERMISSIONS
     }
+    resumed["stdin"] = (resumed_by_stdin(runtimes["workspace"], threads["stdin"], long_prompt), long_prompt)
     for name, seen in codex_threads(clis, project, resumed).items():
         assert seen and seen[-1] == {"type": "thread.started", "thread_id": threads[name]}, (
             project / f"{name}.err"

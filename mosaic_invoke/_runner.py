@@ -149,12 +149,14 @@ def finish(
     wall = None if watched.timed_out or watched.interrupted else reader.verdict(datetime.now().astimezone())
     if wall is not None and wall.kind == "transient":
         found["transient"] = True
+        report(f"session {session_id} met a transient error, worth another try: {wall.message}")
     elif wall is not None:
         reason = "usage-limit"
         found["resume_at"] = wall.resume_at
         if wall.kind == "hard-wall" or wall.resume_at is None:
             found["limit"] = "hard"
-        report(f"session {session_id} hit a usage limit: {wall.message}")
+        lifts = f"until {wall.resume_at}" if "limit" not in found else "that no wait lifts"
+        report(f"session {session_id} hit a usage limit {lifts}: {wall.message}")
     gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
     findings = _verify.verify(mission, begun, reason, gate_log, env, report)
     if watched.timed_out:

@@ -21,13 +21,14 @@ LIMIT_KEYS = ("ended_reason", "exit_code", "resume_at", "limit", "transient")
 def session_of(
     project: Path, tmp_path: Path, runtime: str, stream: str, *args: str, **settings: object
 ) -> dict[str, Any]:
-    """Run one session with ``runtime`` playing ``stream``; its record, as `run --json` prints it."""
+    """Run one session with ``runtime`` playing ``stream``; its record, as `run --json` prints it,
+    with what coord said on stderr (the live view too) as ``said``."""
     env = {**agent_env(tmp_path, stream, **settings), "TZ": ZONE}
     result = coord("run", "--json", "--runtime", runtime, *args, cwd=project, env=env)
     record: dict[str, Any] = json.loads(result.stdout)
     assert record == sessions(project)[-1], result.stderr
     assert result.returncode == record["exit_code"]
-    return record
+    return {**record, "said": result.stderr}
 
 
 def limit_of(record: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +46,8 @@ def test_claude_rejected_with_resets_at_is_a_usage_limit(project: Path, tmp_path
     assert "limit" not in record and "transient" not in record
     assert abs(moment(record["resume_at"]) - (before + timedelta(hours=1))) < timedelta(seconds=30)
     assert (record["cost_usd"], record["num_turns"], record["is_error"]) == (0.0512, 3, True)
+    told = f"coord: session sess-001 hit a usage limit until {record['resume_at']}: You've hit your session limit"
+    assert told in record["said"]
 
 
 @pytest.mark.parametrize(
@@ -77,6 +80,7 @@ def test_codex_try_again_is_a_usage_limit(project: Path, tmp_path: Path, stream:
 def test_a_hard_wall_is_a_usage_limit_no_wait_lifts(project: Path, tmp_path: Path, runtime: str, stream: str) -> None:
     record = session_of(project, tmp_path, runtime, stream, exit=1)
     assert limit_of(record) == {"ended_reason": "usage-limit", "exit_code": 1, "limit": "hard"}
+    assert "coord: session sess-001 hit a usage limit that no wait lifts: " in record["said"]
 
 
 @pytest.mark.parametrize(
@@ -88,6 +92,7 @@ def test_a_transient_429_is_a_failure_worth_another_try(
 ) -> None:
     record = session_of(project, tmp_path, runtime, stream, exit=1)
     assert limit_of(record) == {"ended_reason": "failed", "exit_code": 1, "transient": True}
+    assert "coord: session sess-001 met a transient error, worth another try: " in record["said"]
 
 
 @pytest.mark.parametrize(
@@ -99,6 +104,7 @@ def test_a_session_ended_by_its_timeout_is_never_a_usage_limit(
 ) -> None:
     record = session_of(project, tmp_path, runtime, stream, "--session-timeout", "1s", hang=1, resets_in=3600)
     assert limit_of(record) == {"ended_reason": "timeout", "exit_code": 143}
+    assert "hit a usage limit" not in record["said"] and "transient" not in record["said"]
 
 
 @pytest.mark.parametrize(
@@ -116,6 +122,7 @@ def test_limit_words_in_tool_output_files_or_the_agents_text_are_no_limit(
     record = session_of(project, tmp_path, runtime, stream, exit=code)
     reason = "completed" if code == 0 else "failed"
     assert limit_of(record) == {"ended_reason": reason, "exit_code": code}
+    assert "hit a usage limit" not in record["said"] and "transient" not in record["said"]
     assert "usage limit" in record["final_message"] or "hit your limit" in record["final_message"]
 
 
@@ -153,5 +160,10 @@ def test_detached_sessions_get_the_same_verdicts(
     assert (resume_at is not None) == (runtime == "claude")
     assert record["agent_session_id"] and record["output"] == OUTPUTS[runtime]
     log = Path(record["log_path"]).read_text()
-    if expected["ended_reason"] == "usage-limit":  # the supervisor says so where the session's output goes
-        assert f"coord: session {record['session_id']} hit a usage limit: " in log
+    said = {  # the supervisor says so where the session's output goes
+        "transient": "met a transient error, worth another try: ",
+        "hard": "hit a usage limit that no wait lifts: ",
+        "claude": f"hit a usage limit until {resume_at}: ",
+    }
+    told = said["transient" if "transient" in found else "hard" if "limit" in found else "claude"]
+    assert f"coord: session sess-001 {told}" in log

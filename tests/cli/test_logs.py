@@ -55,7 +55,10 @@ def test_follow_shows_a_detached_session_until_it_ends(project: Path, tmp_path: 
     shown = followed.stdout.splitlines()
     assert shown[0].startswith("· session ") and "→ Bash: pytest -x tests/test_api.py" in shown
     assert shown[-2] == "✗ result: error, 3 turns, $0.05: You've hit your session limit · resets 3pm (UTC)"
-    assert shown[-1] == "coord: session sess-001 hit a usage limit: You've hit your session limit · resets 3pm (UTC)"
+    until = sessions(project)[0]["resume_at"]
+    assert shown[-1] == (
+        f"coord: session sess-001 hit a usage limit until {until}: You've hit your session limit · resets 3pm (UTC)"
+    )
     again = coord("logs", "sess-001", cwd=project)
     assert again.stdout == followed.stdout  # following missed nothing
 

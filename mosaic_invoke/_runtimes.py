@@ -191,7 +191,9 @@ class Runtime:
         known = agent_session_id
         if known is None and any(UUID in part for part in template):
             known = session_uuid
-        stdin: Stdin = "prompt" if by_stdin else "null" if self.preset_launch else "inherit"
+        # claude -p and codex exec read a piped stdin (and wait on one left open), in any command
+        headless = self.preset_launch is not None or Path(template[0]).name in _PERMISSION_FLAGS
+        stdin: Stdin = "prompt" if by_stdin else "null" if headless else "inherit"
         return Invocation(tuple(argv), stdin, known, agent_session_id)
 
 

@@ -121,7 +121,7 @@ def test_a_configured_runtime_resumes_with_its_own_form_and_permissions() -> Non
     assert runtime.permissions == "full" and runtime.output == "claude-stream-json" and runtime.can_resume
     fresh = runtime.invocation("p", session_uuid=UUID)
     assert list(fresh.argv) == ["claude", "-p", "p", "--model", "opus", "--dangerously-skip-permissions"]
-    assert fresh.stdin == "inherit"
+    assert fresh.stdin == "null"  # claude, as the preset: a piped stdin would join the prompt
     resumed = runtime.invocation("q", session_uuid=UUID, agent_session_id="s1")
     assert list(resumed.argv) == ["claude", "-p", "q", "--resume", "s1", "--dangerously-skip-permissions"]
 

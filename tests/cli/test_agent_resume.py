@@ -134,3 +134,29 @@ def test_a_resume_the_agent_refuses_fails_and_the_next_session_starts_anew(proje
     result, argv, third = next_session(project, tmp_path, "--runtime", "claude")
     assert result.returncode == 0, result.stderr
     assert "--resume" not in argv and "--session-id" in argv and "resumed_agent_session" not in third
+
+
+def test_a_runtime_from_mission_yaml_resumes_with_its_own_form(project: Path, tmp_path: Path) -> None:
+    config = project / ".mosaic" / "mission.yaml"
+    config.write_text(
+        config.read_text()
+        + "runtimes:\n"
+        + "  claude-opus:\n"
+        + '    command: [claude, -p, "{prompt}", --model, opus]\n'
+        + "    output: claude-stream-json\n"
+        + '    resume: [claude, -p, "{prompt}", --resume, "{agent_session_id}"]\n'
+        + "    permissions: read-only\n"
+    )
+    env = agent_env(tmp_path, "claude-usage-limit.jsonl", exit=1, resets_in=60)
+    first = coord("run", "--runtime", "claude-opus", cwd=project, env=env, input="piped\n")
+    assert first.returncode == 1, first.stderr
+    facts = launched(tmp_path)
+    assert facts["argv"] == ["-p", facts["argv"][1], "--model", "opus"]
+    assert facts["stdin_devnull"] is True  # claude -p would read coord's piped stdin into the prompt
+    (cut,) = sessions(project)
+    assert (cut["ended_reason"], cut["agent_session_id"]) == ("usage-limit", "9d2e4b61-7c3a-4f08-b5d1-6a2f0e9c8b17")
+
+    result, argv, second = next_session(project, tmp_path, "--runtime", "claude-opus")
+    assert result.returncode == 0, result.stderr
+    assert argv == ["-p", argv[1], "--resume", cut["agent_session_id"]]
+    assert (second["resumed_agent_session"], second["agent_session_id"]) == (cut["agent_session_id"], RESUMED_ID)

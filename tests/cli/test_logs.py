@@ -82,7 +82,7 @@ def test_an_unknown_session_names_the_known_ones(project: Path, tmp_path: Path) 
     two_sessions(project, tmp_path)
     result = coord("logs", "sess-009", cwd=project)
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == "coord: error: unknown session 'sess-009'; the newest are sess-001, sess-002\n"
+    assert result.stderr == "coord: error: unknown session 'sess-009'; the newest are sess-002, sess-001\n"
 
 
 def test_a_session_without_a_log_or_whose_log_is_gone(project: Path, tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_a_session_without_a_log_or_whose_log_is_gone(project: Path, tmp_path: P
 
 def test_no_session_yet(project: Path) -> None:
     result = coord("logs", "sess-001", cwd=project)
-    assert (result.returncode, result.stderr) == (1, "coord: error: unknown session 'sess-001'; the newest are none\n")
+    assert (result.returncode, result.stderr) == (1, "coord: error: no session has run yet: there is no log to show\n")
 
 
 def test_a_running_detached_codex_log_shows_its_thread(project: Path, tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 They are installed once into a cache folder outside the repository (set
 MOSAIC_INVOKE_NPM_CACHE to choose it); without npm or the registry the tests are skipped.
-Both are node programs that start the agent as a child: each launch runs in a process group
-of its own, and the whole group is ended, else an orphaned codex keeps its thread locked
-("already has an active writer") and a resume of it prints nothing.
+`codex` is a node launcher that starts the native codex as its child: each launch runs in a
+process group of its own, and the whole group is ended, else the orphaned codex keeps its
+thread locked ("already has an active writer") and a resume of it prints nothing.
 """
 
 from __future__ import annotations

@@ -116,8 +116,8 @@ class Invocation:
 
     argv: tuple[str, ...]
     stdin: Stdin
-    """``null``: /dev/null; ``prompt``: the prompt's text (e.g. the prompt file opened for
-    reading); ``inherit``: the caller's choice (/dev/null in loops and detached sessions)."""
+    """``null``: /dev/null (claude and codex read a piped stdin); ``prompt``: the prompt's text (the
+    prompt file opened for reading); ``inherit``: the caller's choice (/dev/null in loops, detached)."""
     agent_session_id: str | None
     """The agent session id known at launch: the ``{uuid}`` chosen, or the session resumed."""
     resumed: str | None
@@ -191,8 +191,7 @@ class Runtime:
         known = agent_session_id
         if known is None and any(UUID in part for part in template):
             known = session_uuid
-        # claude -p and codex exec read a piped stdin (and wait on one left open), in any command
-        headless = self.preset_launch is not None or Path(template[0]).name in _PERMISSION_FLAGS
+        headless = self.preset_launch is not None or Path(template[0]).name in _PERMISSION_FLAGS  # reads a pipe
         stdin: Stdin = "prompt" if by_stdin else "null" if headless else "inherit"
         return Invocation(tuple(argv), stdin, known, agent_session_id)
 

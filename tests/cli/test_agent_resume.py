@@ -34,12 +34,14 @@ def cut_off(project: Path, tmp_path: Path, how: str, runtime: str = "claude") ->
     else:  # interrupted (coord sent SIGTERM) or crashed (coord and agent killed)
         process = start_coord(project, agent_env(tmp_path, hangs, hang=1), "run", "--runtime", runtime)
         log = project / ".mosaic/orchestrator/logs/sess-001.jsonl"
-        wait_for(lambda: log.exists() and log.stat().st_size > 0)  # the agent is at work
-        if how == "interrupted":
-            process.send_signal(signal.SIGTERM)
-        else:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate(timeout=20)
+        try:
+            wait_for(lambda: log.exists() and log.stat().st_size > 0)  # the agent is at work
+        finally:
+            if how == "interrupted":
+                process.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=20)
         wait_for(lambda: not is_alive(sessions(project)[0]["pid"], None))
     first = sessions(project)[0]
     assert first.get("ended_reason", "crashed") == how, first

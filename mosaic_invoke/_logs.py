@@ -21,18 +21,18 @@ def show_session_log(
     mission = load_mission(mission_file)
     orchestrator = mission.orchestrator_path
     state = load_state(orchestrator, mission.id)
+    newest = state.last(5)
+    if not newest:
+        msg = "no session has run yet: there is no log to show"
+        raise CoordError(msg)
     if session_id is None:
         lock, _ = read_session_lock(orchestrator)
-        session = state.session(lock.session_id) if lock is not None else None
-        session = session or next(iter(state.last(1)), None)
-        if session is None:
-            msg = "no session has run yet: there is no log to show"
-            raise CoordError(msg)
+        session = (state.session(lock.session_id) if lock is not None else None) or newest[-1]
     else:
         found = state.session(session_id)
         if found is None:
-            known = [s.session_id for s in state.last(5)]
-            msg = f"unknown session {session_id!r}; the newest are {', '.join(known) or 'none'}"
+            known = ", ".join(s.session_id for s in reversed(newest))
+            msg = f"unknown session {session_id!r}; the newest are {known}"
             raise CoordError(msg)
         session = found
     if session.log_path is None:

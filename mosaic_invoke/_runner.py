@@ -8,12 +8,12 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from . import _process, _verify
-from ._agents import Reader, log_suffix
+from ._agents import Reader, log_suffix, reported_in_log
 from ._clock import now_iso
 from ._exceptions import CoordError, SessionActive, command
 from ._files import write_atomic, write_json_atomic
@@ -152,15 +152,18 @@ def finish(
     """Verify what the session did, record its end with what the agent reported, run the hook."""
     reason = ended_reason(watched)
     found: dict[str, Any] = dict(reader.telemetry())
-    wall = None if watched.timed_out or watched.interrupted else reader.verdict(datetime.now(timezone.utc))
+    # In local time: the agents print the time a limit lifts as a time of day on this machine's clock.
+    wall = None if watched.timed_out or watched.interrupted else reader.verdict(datetime.now().astimezone())
     if wall is not None and wall.kind == "transient":
         found["transient"] = True
+        report(f"session {session_id} met a transient error, worth another try: {wall.message}")
     elif wall is not None:
         reason = "usage-limit"
         found["resume_at"] = wall.resume_at
         if wall.kind == "hard-wall" or wall.resume_at is None:
             found["limit"] = "hard"
-        report(f"session {session_id} hit a usage limit: {wall.message}")
+        lifts = f"until {wall.resume_at}" if "limit" not in found else "that no wait lifts"
+        report(f"session {session_id} hit a usage limit {lifts}: {wall.message}")
     gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
     findings = _verify.verify(mission, begun, reason, gate_log, env, report)
     if watched.timed_out:
@@ -169,6 +172,9 @@ def finish(
     ended = record_end(mission, session_id, reason, watched.exit_code, found, reopen=findings.reopen)
     if ended.verdict == "rejected":
         report(f"{ended.task_id} was marked done, but {ended.rejected_because}; it is in-progress again")
+    if ended.resumed_agent_session and reason == "failed":  # e.g. the agent lost that conversation
+        said = f"failed continuing agent session {ended.resumed_agent_session}"
+        report(f"session {session_id} {said}; the next one starts a new conversation")
     run_hook(mission, "after_session", ended.to_dict(), env, report)
     return ended
 
@@ -253,8 +259,8 @@ def _settle_lock(
             return state, None, None
         raise CoordError(msg)
     session = state.session(lock.session_id)
-    if session is not None and session.running:
-        state = state.with_session(session.ended("crashed"))
+    if session is not None and session.running:  # what its agent reported, coord may not have recorded
+        state = state.with_session(session.ended("crashed", **reported_in_log(session.log_path, session.output)))
         if options.print_only:  # a preview: the prompt as resume would write it, nothing recorded
             return state, lock.task_id, None
         save_state(orchestrator, state)

@@ -116,8 +116,8 @@ class Invocation:
 
     argv: tuple[str, ...]
     stdin: Stdin
-    """``null``: /dev/null; ``prompt``: the prompt's text (e.g. the prompt file opened for
-    reading); ``inherit``: the caller's choice (/dev/null in loops and detached sessions)."""
+    """``null``: /dev/null (claude and codex read a piped stdin); ``prompt``: the prompt's text (the
+    prompt file opened for reading); ``inherit``: the caller's choice (/dev/null in loops, detached)."""
     agent_session_id: str | None
     """The agent session id known at launch: the ``{uuid}`` chosen, or the session resumed."""
     resumed: str | None
@@ -184,14 +184,15 @@ class Runtime:
         longest = max(map(_size, argv))
         if longest > _ARG_MAX:
             msg = (
-                f"the prompt is {longest // 1024} KiB, too long for one argument of runtime {self.name}; "
-                f'put "{PROMPT_FILE}" in its command to pass the prompt as a file'
+                f"the prompt is {longest // 1024} KiB, too long for one argument of `{Path(argv[0]).name}`; "
+                f'put "{PROMPT_FILE}" in its command (where "{PROMPT}" is), so that it gets the prompt as a file'
             )
             raise CoordError(msg)
         known = agent_session_id
         if known is None and any(UUID in part for part in template):
             known = session_uuid
-        stdin: Stdin = "prompt" if by_stdin else "null" if self.preset_launch else "inherit"
+        headless = self.preset_launch is not None or Path(template[0]).name in _PERMISSION_FLAGS  # reads a pipe
+        stdin: Stdin = "prompt" if by_stdin else "null" if headless else "inherit"
         return Invocation(tuple(argv), stdin, known, agent_session_id)
 
 

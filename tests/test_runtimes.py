@@ -92,7 +92,7 @@ def test_a_user_command_takes_the_prompt_where_it_says_or_at_the_end(tmp_path: P
 
 def test_a_prompt_too_long_for_an_argument_asks_for_a_prompt_file() -> None:
     runtime = resolve_runtime("a", {"a": RuntimeSpec(command=("agent", "{prompt}"))})
-    with pytest.raises(CoordError, match=r"^the prompt is 200 KiB, too long for one argument of runtime a; put"):
+    with pytest.raises(CoordError, match=r"^the prompt is 200 KiB, too long for one argument of `agent`; put"):
         runtime.invocation("x" * 200 * 1024, session_uuid=UUID)
     by_file = resolve_runtime("a", {"a": RuntimeSpec(command=("agent", "{prompt_file}"))})
     assert by_file.invocation("x" * 200 * 1024, session_uuid=UUID, prompt_file="p.md").argv == ("agent", "p.md")
@@ -121,7 +121,7 @@ def test_a_configured_runtime_resumes_with_its_own_form_and_permissions() -> Non
     assert runtime.permissions == "full" and runtime.output == "claude-stream-json" and runtime.can_resume
     fresh = runtime.invocation("p", session_uuid=UUID)
     assert list(fresh.argv) == ["claude", "-p", "p", "--model", "opus", "--dangerously-skip-permissions"]
-    assert fresh.stdin == "inherit"
+    assert fresh.stdin == "null"  # claude, as the preset: a piped stdin would join the prompt
     resumed = runtime.invocation("q", session_uuid=UUID, agent_session_id="s1")
     assert list(resumed.argv) == ["claude", "-p", "q", "--resume", "s1", "--dangerously-skip-permissions"]
 

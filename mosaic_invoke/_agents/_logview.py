@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .._exceptions import CoordError
 from ._formats import reader_for
@@ -46,6 +46,17 @@ def read_log(path: Path, output: str) -> Reader:
     for line in _lines(path, follow=False, still_running=lambda: False, poll=0):
         reader.feed(line)
     return reader
+
+
+def reported_in_log(path: str | None, output: str | None) -> dict[str, Any]:
+    """The telemetry in a saved log (the agent's session id, tokens, cost); {} when there is none
+    to read: no log, a log gone, or a format this version does not know."""
+    if path is None or output is None:
+        return {}
+    try:
+        return read_log(Path(path), output).telemetry()
+    except (CoordError, ValueError):
+        return {}
 
 
 def _lines(path: Path, *, follow: bool, still_running: Callable[[], bool], poll: float) -> Iterator[str]:

@@ -15,9 +15,10 @@ as ``--stream FILE`` etc. before any other argument):
 - FAKE_AGENT_RECORD: a JSON file to write argv, cwd, env and stdin to (stdin is read only
   when FAKE_AGENT_READ_STDIN is set; else whether it is /dev/null is recorded).
 
-Like the real agents, it takes the session id from its arguments: ``--session-id ID`` or
-``--resume ID`` (claude) replaces every ``"session_id"`` in the stream, and ``resume ID``
-(codex) every ``"thread_id"``.
+Like the real agents, it takes the session id from its arguments: ``--session-id ID``
+(claude) replaces every ``"session_id"`` in the stream, and ``resume ID`` (codex) every
+``"thread_id"``. A claude ``--resume ID`` keeps the stream's own ids: a resumed claude names a
+new session.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def main() -> int:
         record(chosen["record"], argv, "read-stdin" in chosen)
     if "stderr" in chosen:
         print(chosen["stderr"], file=sys.stderr, flush=True)
-    session = value_after(argv, "--session-id") or value_after(argv, "--resume")
+    session = value_after(argv, "--session-id")
     thread = value_after(argv, "resume")
     resets_in = chosen.get("resets-in")
     delay = float(chosen.get("delay", "0"))

@@ -1,137 +1,44 @@
-"""The presets' argv against the real claude and codex CLIs (npm packages, not logged in).
+"""The presets' argv against the real claude and codex CLIs, and coord recording their sessions.
 
-They are installed once into a cache folder outside the repository (set
-MOSAIC_INVOKE_NPM_CACHE to choose it); without npm or the registry the tests are skipped.
 No credentials reach them: claude gets as far as its "Not logged in" result, codex as far
 as `thread.started` (offline it then waits for the network without end, so it is killed).
+Skipped, with the reason, when npm cannot install them (see `cli/real_clis.py`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import shutil
 import subprocess
-import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
-import fasteners
 import pytest
+from conftest import BIN
 
-from mosaic_invoke._agents import reader_for
-from mosaic_invoke._runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, agent_env, resolve_runtime
-
-PACKAGES = ("@anthropic-ai/claude-code@2.1.197", "@openai/codex@0.171.0")
-# Computed before the tests give each its own HOME: the install outlives them.
-REAL_HOME = os.environ.get("HOME", "")
-CACHE = Path(
-    os.environ.get("MOSAIC_INVOKE_NPM_CACHE")
-    or Path(os.environ.get("XDG_CACHE_HOME") or Path(REAL_HOME or "/tmp") / ".cache") / "mosaic-invoke" / "npm"
+from cli.real_clis import (
+    DEADLINE,
+    agent_environment,
+    end_group,
+    group_members,
+    install,
+    lines_until,
+    started_all,
+    thread_saved,
+    wait_until,
 )
-FOLDER = CACHE / "+".join(p.replace("@", "").replace("/", "-") for p in PACKAGES)
-CREDENTIALS = ("ANTHROPIC_", "CLAUDE_", "OPENAI_", "CODEX_", "AWS_", "GOOGLE_", "VERTEX_")
+from mosaic_invoke._agents import reader_for
+from mosaic_invoke._runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, Runtime, resolve_runtime
+
 PERMISSION_MODES = {"read-only": "default", "workspace": "acceptEdits", "full": "bypassPermissions"}
 PROMPT = "Reply with the word ready."
-DEADLINE = 60
 
 
 @pytest.fixture(scope="module")
 def clis() -> dict[str, Path]:
-    bins = {name: FOLDER / "node_modules" / ".bin" / name for name in ("claude", "codex")}
-    if all(path.exists() for path in bins.values()):
-        return bins
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed: cannot install the real claude and codex CLIs to check the presets")
-    FOLDER.mkdir(parents=True, exist_ok=True)
-    with fasteners.InterProcessLock(str(FOLDER / ".install.lock")):
-        if not all(path.exists() for path in bins.values()):
-            try:
-                installed = subprocess.run(
-                    [
-                        npm,
-                        "install",
-                        "--prefix",
-                        str(FOLDER),
-                        "--no-audit",
-                        "--no-fund",
-                        "--fetch-retries=0",
-                        *PACKAGES,
-                    ],
-                    env={**os.environ, "HOME": REAL_HOME},
-                    capture_output=True,
-                    text=True,
-                    timeout=900,
-                )
-            except subprocess.TimeoutExpired:
-                pytest.skip(f"npm install of {' '.join(PACKAGES)} took more than 15 minutes")
-            if installed.returncode != 0 or not all(path.exists() for path in bins.values()):
-                said = [line for line in installed.stderr.splitlines() if "error" in line.lower()]
-                why = " ".join(said[:2]) or "no output"
-                pytest.skip(f"npm could not install {' '.join(PACKAGES)} (is the registry reachable?): {why}")
-    return bins
-
-
-def agent_environment() -> dict[str, str]:
-    """The agent's environment without any credential: these runs must never reach a model."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CREDENTIALS)}
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        env["IS_SANDBOX"] = "1"  # claude refuses --dangerously-skip-permissions as root otherwise
-    return agent_env(env)
-
-
-@contextmanager
-def started(launch: Invocation, program: Path, cwd: Path, prompt: str, log: Path) -> Iterator[subprocess.Popen[str]]:
-    """The launch as coord starts it: stdin /dev/null (or the prompt), killed after the deadline."""
-    stdin_file = cwd / f"{log.stem}.prompt.md"
-    stdin_file.write_text(prompt)
-    with stdin_file.open() as prompt_in, log.open("w") as errors:
-        stdin = prompt_in if launch.stdin == "prompt" else subprocess.DEVNULL
-        process = subprocess.Popen(
-            [str(program), *launch.argv[1:]],
-            cwd=cwd,
-            env=agent_environment(),
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-        watchdog = threading.Timer(DEADLINE, process.kill)
-        watchdog.start()
-        try:
-            yield process
-        finally:
-            watchdog.cancel()
-            process.kill()
-            process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
-
-
-def lines_until(process: subprocess.Popen[str], kind: str | None) -> list[dict[str, object]]:
-    """Events read until one of type ``kind`` (None: the end of the output)."""
-    assert process.stdout is not None
-    events = []
-    for line in process.stdout:
-        events.append(json.loads(line))
-        if events[-1].get("type") == kind:
-            break
-    return events
-
-
-@contextmanager
-def started_all(
-    program: Path, cwd: Path, launches: Mapping[str, tuple[Invocation, str]]
-) -> Iterator[dict[str, subprocess.Popen[str]]]:
-    """Launches side by side (claude takes seconds to start); stderr of each in ``cwd/<name>.err``."""
-    with ExitStack() as stack:
-        yield {
-            name: stack.enter_context(started(launch, program, cwd, prompt, cwd / f"{name}.err"))
-            for name, (launch, prompt) in launches.items()
-        }
+    return install()
 
 
 def claude_events(
@@ -146,6 +53,12 @@ def claude_events(
         return events
 
 
+def resumed_by_stdin(runtime: Runtime, agent_session_id: str, prompt: str) -> Invocation:
+    launch = runtime.invocation(prompt, session_uuid=str(uuid.uuid4()), agent_session_id=agent_session_id)
+    assert launch.stdin == "prompt" and prompt not in launch.argv and agent_session_id in launch.argv
+    return launch
+
+
 def test_claude_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -153,7 +66,8 @@ def test_claude_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], 
     runtimes = {level: resolve_runtime("claude", {}, permissions=level) for level in PERMISSIONS}
     fresh = {level: (runtimes[level].invocation(PROMPT, session_uuid=ids[level]), PROMPT) for level in PERMISSIONS}
     long_prompt = PROMPT + " " * PROMPT_ARG_LIMIT
-    by_stdin = runtimes["workspace"].invocation(long_prompt, session_uuid=str(uuid.uuid4()))
+    ids["stdin"] = str(uuid.uuid4())
+    by_stdin = runtimes["workspace"].invocation(long_prompt, session_uuid=ids["stdin"])
     assert by_stdin.stdin == "prompt" and long_prompt not in by_stdin.argv
     events = claude_events(clis, project, {**fresh, "stdin": (by_stdin, long_prompt)})
     for name, seen in events.items():
@@ -174,11 +88,40 @@ def test_claude_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], 
         )
         for level in PERMISSIONS
     }
+    resumed["stdin"] = (resumed_by_stdin(runtimes["workspace"], ids["stdin"], long_prompt), long_prompt)
     for name, seen in claude_events(clis, project, resumed).items():
-        assert seen[0]["type"] == "system" and seen[0]["permissionMode"] == PERMISSION_MODES[name], (
+        mode = PERMISSION_MODES.get(name, "acceptEdits")
+        assert seen and seen[0]["type"] == "system" and seen[0]["permissionMode"] == mode, (
             project / f"{name}.err"
         ).read_text()
         assert seen[-1]["type"] == "result" and "Not logged in" in str(seen[-1]["result"])
+
+
+def codex_threads(
+    clis: Mapping[str, Path], project: Path, launches: Mapping[str, tuple[Invocation, str]]
+) -> dict[str, list[dict[str, object]]]:
+    """Each launch's events up to `thread.started`, once codex has saved that thread (killed
+    sooner, a resume of it finds none, or an empty one). A launch that printed nothing, as codex did once under
+    load, is tried once more on its own; its stderr is in ``project/<name>.err``."""
+    found = _codex_threads(clis, project, launches)
+    again = {name: launches[name] for name, seen in found.items() if not seen}
+    for name, launch in again.items():
+        found.update(_codex_threads(clis, project, {name: launch}))
+    return found
+
+
+def _codex_threads(
+    clis: Mapping[str, Path], project: Path, launches: Mapping[str, tuple[Invocation, str]]
+) -> dict[str, list[dict[str, object]]]:
+    saved = Path(os.environ["HOME"]) / ".codex" / "sessions"
+    found = {}
+    with started_all(clis["codex"], project, launches) as processes:
+        for name, process in processes.items():
+            found[name] = seen = lines_until(process, "thread.started")
+            thread = seen[-1].get("thread_id") if seen else None
+            if isinstance(thread, str):
+                wait_until(functools.partial(thread_saved, saved, thread))
+    return found
 
 
 def test_codex_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], tmp_path: Path) -> None:
@@ -193,11 +136,9 @@ def test_codex_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], t
     by_stdin = runtimes["workspace"].invocation(long_prompt, session_uuid=str(uuid.uuid4()))
     assert by_stdin.argv[-1] == "-" and by_stdin.stdin == "prompt"
     threads = {}
-    with started_all(clis["codex"], project, {**launches, "stdin": (by_stdin, long_prompt)}) as processes:
-        for name, process in processes.items():
-            seen = lines_until(process, "thread.started")
-            assert seen and seen[-1]["type"] == "thread.started", (project / f"{name}.err").read_text()
-            threads[name] = str(seen[-1]["thread_id"])
+    for name, seen in codex_threads(clis, project, {**launches, "stdin": (by_stdin, long_prompt)}).items():
+        assert seen and seen[-1]["type"] == "thread.started", (project / f"{name}.err").read_text()
+        threads[name] = str(seen[-1]["thread_id"])
     resumed = {
         level: (
             runtimes[level].invocation("Go on.", session_uuid=str(uuid.uuid4()), agent_session_id=threads[level]),
@@ -205,9 +146,67 @@ def test_codex_presets_parse_fresh_resumed_and_by_stdin(clis: dict[str, Path], t
         )
         for level in PERMISSIONS
     }
-    with started_all(clis["codex"], project, resumed) as processes:
-        for name, process in processes.items():
-            seen = lines_until(process, "thread.started")
-            assert seen and seen[-1] == {"type": "thread.started", "thread_id": threads[name]}, (
-                project / f"{name}.err"
-            ).read_text()
+    resumed["stdin"] = (resumed_by_stdin(runtimes["workspace"], threads["stdin"], long_prompt), long_prompt)
+    for name, seen in codex_threads(clis, project, resumed).items():
+        assert seen and seen[-1] == {"type": "thread.started", "thread_id": threads[name]}, (
+            project / f"{name}.err"
+        ).read_text()
+
+
+def coord_session(clis: Mapping[str, Path], project: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """`mosaic-coord run` with the real CLIs first on PATH and no credentials; its one session.
+
+    coord runs in a process group of its own: once it returns, nothing it started may be left.
+    """
+    env = {**agent_environment(), "PATH": f"{clis['claude'].parent}{os.pathsep}{os.environ['PATH']}"}
+    process = subprocess.Popen(
+        [str(BIN / "mosaic-coord"), "run", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=DEADLINE * 2)
+        wait_until(lambda: not group_members(process.pid), timeout=10)
+        left = group_members(process.pid)
+    finally:
+        end_group(process)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    (session,) = json.loads((project / ".mosaic" / "orchestrator" / "state.json").read_text())["sessions"]
+    return result, {**session, "left_running": left}
+
+
+def first_event(session: dict) -> dict:
+    """The first event in the session's log (the agents' stderr shares it)."""
+    lines = Path(session["log_path"]).read_text().splitlines()
+    return dict(json.loads(next(line for line in lines if line.startswith("{"))))
+
+
+def test_coord_records_a_real_claude_session(clis: dict[str, Path], project: Path) -> None:
+    result, session = coord_session(clis, project, "--runtime", "claude")
+    assert result.returncode == 1, result.stderr
+    assert (session["ended_reason"], session["output"], session["is_error"]) == ("failed", "claude-stream-json", True)
+    assert "Not logged in" in session["final_message"]
+    assert (session["result_subtype"], session["num_turns"]) == ("success", 1)
+    init = first_event(session)
+    assert (init["type"], init["session_id"], init["permissionMode"]) == (
+        "system",
+        session["agent_session_id"],
+        "acceptEdits",
+    )
+    assert "✗ result: error, 1 turn, $0.00: Not logged in · Please run /login" in result.stdout.splitlines()
+    assert not session["left_running"]
+
+
+def test_coord_records_a_real_codex_session_ended_by_its_timeout(clis: dict[str, Path], project: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    result, session = coord_session(clis, project, "--runtime", "codex", "--session-timeout", "5s")
+    assert result.returncode == 143, result.stderr
+    assert (session["ended_reason"], session["output"]) == ("timeout", "codex-json")
+    started = first_event(session)
+    assert started["type"] == "thread.started" and session["agent_session_id"] == started["thread_id"]
+    assert f"· session {started['thread_id']}" in result.stdout.splitlines()
+    assert not session["left_running"]  # SIGTERM reached codex itself, not only its node launcher

@@ -134,14 +134,21 @@ def _cannot_start(argv: Sequence[str], exc: OSError) -> str:
     return f"cannot start the agent `{argv[0]}`: {exc.strerror}"
 
 
+def leads_group(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the agent leads a process group of its own (started away from a terminal)."""
+    try:
+        return os.getpgid(process.pid) == process.pid
+    except ProcessLookupError:
+        return False
+
+
 def signal_agent(process: subprocess.Popen[bytes], signum: int) -> None:
     """Send ``signum`` to the agent, and to its whole process group when it leads one."""
-    if process.poll() is not None:
-        return
+    group = leads_group(process)
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.getpgid(process.pid) == process.pid:
-            os.killpg(process.pid, signum)
-        else:
+        if group:
+            os.killpg(process.pid, signum)  # the tools it started too, even once it has exited
+        elif process.poll() is None:
             process.send_signal(signum)
 
 

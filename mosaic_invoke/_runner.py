@@ -336,8 +336,16 @@ def _launch(
             output, write_end = os.pipe()
             try:
                 with agent_stdin(chosen, unattended=options.unattended) as stdin:
+                    # Not at a terminal, the agent leads a process group of its own: an end
+                    # (timeout, stop, signal) reaches the tools it started too.
                     agent = _process.start_gated(
-                        chosen.argv, mission.root, env, stdin=stdin, stdout=write_end, stderr=write_end
+                        chosen.argv,
+                        mission.root,
+                        env,
+                        stdin=stdin,
+                        stdout=write_end,
+                        stderr=write_end,
+                        new_session=stdin is not None,
                     )
             finally:
                 os.close(write_end)

@@ -198,7 +198,13 @@ def main() -> int:
         read_end, write_end = os.pipe()
         with open(spec["stdin"] or os.devnull, "rb") as stdin:
             agent = start_gated(
-                spec["argv"], mission.root, spec["env"], stdin=stdin.fileno(), stdout=write_end, stderr=write_end
+                spec["argv"],
+                mission.root,
+                spec["env"],
+                stdin=stdin.fileno(),
+                stdout=write_end,
+                stderr=write_end,
+                new_session=True,
             )
         os.close(write_end)
     except CoordError as error:

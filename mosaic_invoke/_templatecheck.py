@@ -21,8 +21,8 @@ def check_blocks(environment: jinja2.Environment, name: str, where: str) -> None
     import jinja2
     from jinja2 import meta, nodes
 
-    source, _, _ = environment.loader.get_source(environment, name)  # type: ignore[union-attr]
-    tree = environment.parse(source)
+    source, filename, _ = environment.loader.get_source(environment, name)  # type: ignore[union-attr]
+    tree = environment.parse(source, name, filename)
     parents = [parent for parent in meta.find_referenced_templates(tree) if parent]
     extends = [node for node in tree.find_all(nodes.Extends)]
     if not extends or not parents:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 
-from ._process import exit_status, signal_agent
+from ._process import exit_status, leads_group, signal_agent
 
 KILL_GRACE = 10.0
 """Seconds between SIGTERM and SIGKILL when coord ends an agent."""
@@ -185,9 +185,12 @@ class _Watcher:
         return self._read()
 
     def _on_signal(self, signum: int) -> None:
-        if signum == signal.SIGINT:
+        if signum == signal.SIGINT and not leads_group(self.process):
             # From a terminal the agent has it already; from `kill -INT coord` it has not.
             self.interrupt_at = self.interrupt_at or time.monotonic() + INTERRUPT_GRACE
+        elif signum == signal.SIGINT:
+            signal_agent(self.process, signal.SIGINT)  # in a group of its own, no terminal reaches it
+            self.kill_at = self.kill_at or time.monotonic() + self.limits.kill_grace
         else:
             signal_agent(self.process, signal.SIGTERM)
             self.kill_at = self.kill_at or time.monotonic() + self.limits.kill_grace

@@ -145,12 +145,17 @@ def test_a_missing_template_is_a_clear_error(golden_root: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        pytest.param("ok\n{{ mission.name }}\n{{ nope }}\n", 3, "'nope' is undefined", id="undefined"),
+        pytest.param(
+            "ok\n{{ mission.name }}\n{{ nope }}\n",
+            3,
+            "`nope` is not defined; the names are: branch, milestone",
+            id="undefined",
+        ),
         pytest.param("ok\n\n{% if %}\n", 3, "template syntax error", id="syntax"),
         pytest.param(
             "{% extends 'mosaic/continuation.md.j2' %}\n{% block setup %}{{ task.nope }}{% endblock %}\n",
             2,
-            "has no attribute 'nope'",
+            "`task` has no `nope`; it has: cells, columns",
             id="undefined-in-block",
         ),
         pytest.param(

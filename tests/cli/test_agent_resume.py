@@ -41,6 +41,7 @@ def cut_off(project: Path, tmp_path: Path, how: str, runtime: str = "claude") ->
                 process.send_signal(signal.SIGTERM)
             else:
                 os.killpg(process.pid, signal.SIGKILL)
+                os.killpg(sessions(project)[0]["pid"], signal.SIGKILL)  # the agent leads its own group
             process.communicate(timeout=20)
         wait_for(lambda: not is_alive(sessions(project)[0]["pid"], None))
     first = sessions(project)[0]

@@ -108,6 +108,7 @@ def test_the_codex_thread_is_recorded_once_printed_and_recovered_from_the_log_af
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate(timeout=20)
+    os.killpg(running["pid"], signal.SIGKILL)  # away from a terminal the agent leads its own group
     wait_for(lambda: not is_alive(running["pid"], None))
 
     # coord killed between the agent's first event and its record of it: only the log has the id

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from conftest import coord, wait_for
 
 from cli.agent_stand_ins import ORCH, REPLAY_COMMAND, agent_env, ended, sessions
@@ -23,21 +22,17 @@ def test_any_session_is_shown_as_it_was_live_or_raw(project: Path, tmp_path: Pat
     claude_view, codex_view = two_sessions(project, tmp_path)
     assert "→ Bash: make test" in claude_view and "→ shell: bash -lc 'make test'" in codex_view
 
-    for args in (["sess-001"], ["--session", "sess-001"]):
+    for args in (["-s", "sess-001"], ["--session", "sess-001"]):
         shown = coord("logs", *args, cwd=project)
         assert (shown.returncode, shown.stdout, shown.stderr) == (0, claude_view, "")
-    shown = coord("logs", "sess-002", cwd=project)
+    shown = coord("logs", "--session", "sess-002", cwd=project)
     assert shown.stdout == codex_view
 
-    raw = coord("logs", "sess-001", "--raw", cwd=project)
+    raw = coord("logs", "--session", "sess-001", "--raw", cwd=project)
     assert raw.stdout == (project / ORCH / "logs" / "sess-001.jsonl").read_text()
     assert all(json.loads(line)["session_id"] for line in raw.stdout.splitlines())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collection.py: Invoke requires every positional argument, so `logs` without SESSION is refused",
-)
 def test_without_a_session_the_newest_is_shown(project: Path, tmp_path: Path) -> None:
     _, codex_view = two_sessions(project, tmp_path)
     shown = coord("logs", cwd=project)
@@ -49,7 +44,7 @@ def test_follow_shows_a_detached_session_until_it_ends(project: Path, tmp_path: 
     started = coord("run", "--detach", "--runtime", "claude", cwd=project, env=env)
     assert started.returncode == 0, started.stderr
     assert not ended(project)  # still at work: its log is not whole yet
-    followed = coord("logs", "sess-001", "--follow", cwd=project, timeout=30)
+    followed = coord("logs", "--session", "sess-001", "--follow", cwd=project, timeout=30)
     assert followed.returncode == 0, followed.stderr
     assert ended(project)
     shown = followed.stdout.splitlines()
@@ -59,13 +54,13 @@ def test_follow_shows_a_detached_session_until_it_ends(project: Path, tmp_path: 
     assert shown[-1] == (
         f"coord: session sess-001 hit a usage limit until {until}: You've hit your session limit · resets 3pm (UTC)"
     )
-    again = coord("logs", "sess-001", cwd=project)
+    again = coord("logs", "--session", "sess-001", cwd=project)
     assert again.stdout == followed.stdout  # following missed nothing
 
 
 def test_follow_of_a_session_that_ended_shows_it_and_returns(project: Path, tmp_path: Path) -> None:
     coord("run", "--runtime", "codex", cwd=project, env=agent_env(tmp_path, "codex-usage-limit-at-time.jsonl"))
-    followed = coord("logs", "sess-001", "--follow", cwd=project, timeout=10)
+    followed = coord("logs", "--session", "sess-001", "--follow", cwd=project, timeout=10)
     assert followed.returncode == 0 and followed.stdout.splitlines()[-1].startswith("✗ turn failed: You've hit")
 
 
@@ -75,12 +70,12 @@ def test_a_text_runtime_log_is_shown_as_written(project: Path, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     (session,) = sessions(project)
     assert (session["output"], Path(session["log_path"]).name) == ("text", "sess-001.log")
-    assert coord("logs", "sess-001", cwd=project).stdout == Path(session["log_path"]).read_text()
+    assert coord("logs", "--session", "sess-001", cwd=project).stdout == Path(session["log_path"]).read_text()
 
 
 def test_an_unknown_session_names_the_known_ones(project: Path, tmp_path: Path) -> None:
     two_sessions(project, tmp_path)
-    result = coord("logs", "sess-009", cwd=project)
+    result = coord("logs", "--session", "sess-009", cwd=project)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "coord: error: unknown session 'sess-009'; the newest are sess-002, sess-001\n"
 
@@ -91,13 +86,13 @@ def test_a_session_without_a_log_or_whose_log_is_gone(project: Path, tmp_path: P
     data = json.loads(path.read_text())
     del data["sessions"][0]["log_path"]  # as a version that kept no log recorded it
     path.write_text(json.dumps(data))
-    result = coord("logs", "sess-001", cwd=project)
+    result = coord("logs", "--session", "sess-001", cwd=project)
     assert result.returncode == 1
     assert result.stderr == (
         "coord: error: session sess-001 kept no log (it ran before coord kept one for every session)\n"
     )
     (project / ORCH / "logs" / "sess-002.jsonl").unlink()
-    result = coord("logs", "sess-002", cwd=project)
+    result = coord("logs", "--session", "sess-002", cwd=project)
     assert result.returncode == 1
     assert (
         result.stderr == "coord: error: .mosaic/orchestrator/logs/sess-002.jsonl: the log of session sess-002 is gone\n"
@@ -105,7 +100,7 @@ def test_a_session_without_a_log_or_whose_log_is_gone(project: Path, tmp_path: P
 
 
 def test_no_session_yet(project: Path) -> None:
-    result = coord("logs", "sess-001", cwd=project)
+    result = coord("logs", "--session", "sess-001", cwd=project)
     assert (result.returncode, result.stderr) == (1, "coord: error: no session has run yet: there is no log to show\n")
 
 
@@ -115,7 +110,7 @@ def test_a_running_detached_codex_log_shows_its_thread(project: Path, tmp_path: 
     assert started.returncode == 0, started.stderr
     log = project / ORCH / "logs" / "sess-001.jsonl"
     wait_for(lambda: b"waiting for network" in log.read_bytes())
-    shown = coord("logs", "sess-001", cwd=project)
+    shown = coord("logs", "--session", "sess-001", cwd=project)
     assert shown.stdout.splitlines()[0] == "· session 01a21af3-d3b0-7880-a5f5-fb33c7be8ba8"
     (running,) = sessions(project)  # the supervisor recorded the thread as soon as codex named it
     assert "ended_at" not in running and running["agent_session_id"] == "01a21af3-d3b0-7880-a5f5-fb33c7be8ba8"

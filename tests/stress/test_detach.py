@@ -58,8 +58,10 @@ def test_sigkill_of_the_agent_alone_is_recorded_by_the_supervisor(project: Path,
 
 def test_sigkill_of_agent_and_supervisor_leaves_a_stale_lock_that_resume_recovers(project: Path) -> None:
     started = start_detached(project, {"FAKE_AGENT_SLEEP": "30"})
-    os.killpg(os.getpgid(started["pid"]), signal.SIGKILL)  # the agent shares its supervisor's session
-    wait_for(lambda: not is_alive(started["pid"], None), timeout=30)
+    supervisor = json.loads((project / ORCH / "session.lock").read_text())["owner_pid"]
+    os.kill(supervisor, signal.SIGKILL)
+    os.killpg(started["pid"], signal.SIGKILL)  # the agent leads a process group of its own
+    wait_for(lambda: not is_alive(started["pid"], None) and not is_alive(supervisor, None), timeout=30)
     view = status(project)
     assert view["stale_lock"]["session_id"] == "sess-001"
     resumed = coord("resume", "--command", AGENT_COMMAND, cwd=project)

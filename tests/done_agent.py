@@ -4,7 +4,8 @@ It edits the status cell of each task's row, as an agent editing the markdown wo
 optionally writes a file and commits. Driven by the environment coord gives it
 (MOSAIC_TASK_ID) and by: DONE_AGENT_TASKS (ids to mark, space-separated; default the
 session's task), DONE_AGENT_STATUS (the status to write; default done), DONE_AGENT_WRITE
-(`path=text`: write a file, e.g. one the gates read), DONE_AGENT_COMMIT (a commit message:
+(`path=text`: write a file, e.g. one the gates read), DONE_AGENT_SNAPSHOT (a path to copy
+the tasks file to, as the agent left it), DONE_AGENT_COMMIT (a commit message:
 commit everything), DONE_AGENT_SLEEP (seconds, after the edit), DONE_AGENT_EXIT (exit code).
 The tasks file is docs/TASKS.md under the project root (coord starts agents there).
 """
@@ -25,6 +26,9 @@ for number, line in enumerate(lines):
         cells[2] = f" {status} ".encode()
         lines[number] = b"|".join(cells)
 tasks_file.write_bytes(b"\n".join(lines))
+snapshot = os.environ.get("DONE_AGENT_SNAPSHOT")
+if snapshot:
+    Path(snapshot).write_bytes(tasks_file.read_bytes())
 write = os.environ.get("DONE_AGENT_WRITE")
 if write:
     path, _, text = write.partition("=")

@@ -74,7 +74,7 @@ def start(mission: Mission, tasks: TasksFile, task_id: str) -> Start:
         task_id=task_id,
         done_before=done,
         head_before=_git.head(mission.root),
-        tree_before=_git.work_tree_status(mission.root, bookkeeping(mission)),
+        tree_before=_git.work_tree_state(mission.root, bookkeeping(mission)),
     )
 
 

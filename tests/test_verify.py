@@ -218,3 +218,13 @@ def test_a_detached_session_is_verified_by_its_supervisor(repo: Path) -> None:
     said = "coord: T-002 was marked done, but `sh gate.sh` failed (exit 3); it is in-progress again"
     wait_for(lambda: said in log.read_text())
     assert not (repo / ORCH / "session.lock").exists()
+
+
+@pytest.mark.parametrize("tracked", [pytest.param(True, id="tracked"), pytest.param(False, id="untracked")])
+def test_more_changes_to_a_file_already_changed_count_as_a_change(repo: Path, *, tracked: bool) -> None:
+    """Work left uncommitted before the session, taken further by the agent: git status reads the same."""
+    with_verify(repo, "{command: 'true', require_change: true}")
+    draft = repo / ("gate.sh" if tracked else "draft.txt")
+    draft.write_text(draft.read_text() + "# begun\n" if tracked else "begun\n")
+    _, record = run(repo, DONE_AGENT_WRITE=f"{draft.name}=begun, and taken further\n")
+    assert (record["verdict"], record["git"]["dirty"]) == ("accepted", True), record.get("rejected_because")

@@ -10,6 +10,7 @@ from typing import Any
 from ._mission import Mission
 
 HOOK_TIMEOUT = 600.0
+_STDERR = 2
 
 
 def run_hook(
@@ -28,7 +29,7 @@ def run_hook(
             cwd=mission.root,
             env={**env, "MOSAIC_HOOK": name},
             input=json.dumps(payload, ensure_ascii=False).encode(),
-            stdout=None,
+            stdout=_STDERR,  # never coord's stdout: with --json that holds coord's object only
             timeout=HOOK_TIMEOUT,
             check=False,
         )

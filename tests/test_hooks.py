@@ -59,6 +59,14 @@ def test_a_failing_hook_is_reported_and_the_exit_code_is_the_agents(
     assert not (project / ORCH / "session.lock").exists()
 
 
+def test_a_hook_that_prints_leaves_run_json_parseable(project: Path) -> None:
+    with_hook(project, "echo the hook has something to say")
+    result = coord("run", "--json", "--command", AGENT_COMMAND, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["session_id"] == "sess-001"
+    assert "the hook has something to say" in result.stderr
+
+
 def test_after_session_runs_for_a_detached_session(project: Path) -> None:
     with_hook(project, RECORDING_HOOK + "; echo hook done")
     started = coord("run", "--detach", "--json", "--command", AGENT_COMMAND, cwd=project)

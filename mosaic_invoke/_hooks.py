@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._mission import Mission
+from ._process import exit_status
 
 HOOK_TIMEOUT = 600.0
 _STDERR = 2
@@ -40,4 +41,4 @@ def run_hook(
         report(f"warning: hook {name} (`{command}`) could not run: {exc.strerror}")
         return
     if result.returncode != 0:
-        report(f"warning: hook {name} (`{command}`) failed (exit {result.returncode}); carrying on")
+        report(f"warning: hook {name} (`{command}`) failed (exit {exit_status(result.returncode)}); carrying on")

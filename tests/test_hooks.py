@@ -42,6 +42,7 @@ def test_after_session_gets_the_record_as_json_and_the_mosaic_variables(project:
     ("hook", "said"),
     [
         pytest.param("exit 5", "failed (exit 5)", id="exit"),
+        pytest.param("kill -9 $$", "failed (exit 137)", id="killed"),
     ],
 )
 @pytest.mark.parametrize("agent_exit", [0, 4])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_COMMAND, coord, wait_for
+from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
 ORCH = Path(".mosaic") / "orchestrator"
 # Prints a line every 0.1 s for 1.2 s in all: never idle for 0.5 s, yet longer than that.
@@ -69,3 +71,23 @@ def test_timeouts_end_a_hung_agent(
         assert messages.count("tick") == 12  # on stderr, or in the log when detached
         assert detach or exit_code == 0
     assert not (project / ORCH / "session.lock").exists()
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_session_being_followed(project: Path) -> None:
+    """`mosaic-coord run | head -1`: the view stops, the log and the record go on."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # before coord starts: its first line of the agent's view meets a closed pipe
+    process = subprocess.Popen(
+        [str(BIN / "mosaic-coord"), "run", "--command", CHATTY],
+        cwd=project,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write_end)
+    _, stderr = process.communicate(timeout=30)
+    (session,) = sessions(project)
+    assert (session["ended_reason"], session["exit_code"]) == ("completed", 0), stderr
+    assert Path(session["log_path"]).read_text() == "tick\n" * 12
+    assert not (project / ORCH / "session.lock").exists()
+    assert "Traceback" not in stderr

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_COMMAND, coord, wait_for
+from conftest import AGENT_COMMAND, BIN, coord, wait_for
+
+from mosaic_invoke._process import is_alive
 
 ORCH = Path(".mosaic") / "orchestrator"
 DONE_AGENT = f"{sys.executable} {Path(__file__).with_name('done_agent.py')}"
@@ -228,3 +232,42 @@ def test_more_changes_to_a_file_already_changed_count_as_a_change(repo: Path, *,
     draft.write_text(draft.read_text() + "# begun\n" if tracked else "begun\n")
     _, record = run(repo, DONE_AGENT_WRITE=f"{draft.name}=begun, and taken further\n")
     assert (record["verdict"], record["git"]["dirty"]) == ("accepted", True), record.get("rejected_because")
+
+
+@pytest.mark.parametrize(
+    ("signum", "whom"),
+    [
+        pytest.param(signal.SIGINT, "group", id="ctrl-c"),
+        pytest.param(signal.SIGTERM, "coord", id="sigterm"),
+    ],
+)
+def test_a_signal_while_the_gates_run_stops_them_and_the_session_is_recorded(
+    repo: Path, signum: int, whom: str
+) -> None:
+    """Ctrl-C reaches coord's process group, not the gates (they run in a session of their own)."""
+    with_verify(repo, "{command: 'echo $$ > gates.pid; exec sleep 30'}")
+    process = subprocess.Popen(
+        [str(BIN / "mosaic-coord"), "run", "--command", DONE_AGENT],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    pid_file = repo / "gates.pid"
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().endswith("\n"))
+    gates = int(pid_file.read_text())
+    if whom == "group":
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    _, stderr = process.communicate(timeout=20)
+    name = signal.Signals(signum).name
+    (record,) = json.loads((repo / ORCH / "state.json").read_text())["sessions"]
+    assert (record["ended_reason"], record["exit_code"], record["verdict"]) == ("completed", 0, "rejected"), stderr
+    assert record["rejected_because"] == f"`echo $$ > gates.pid; exec sleep 30` was interrupted ({name})"
+    assert (record["verification"]["exit_code"], record["verification"]["passed"]) == (None, False)
+    assert rows(repo)["T-002"][2] == " in-progress "
+    assert not (repo / ORCH / "session.lock").exists()
+    wait_for(lambda: not is_alive(gates, None), timeout=5)
+    assert (repo / ORCH / "logs" / "sess-001.verify.log").read_text().endswith(f"\ncoord: stopped by {name}\n")

@@ -18,6 +18,7 @@ from . import _git
 from ._clock import format_span
 from ._exceptions import CoordError
 from ._mission import Mission
+from ._process import exit_status
 from ._tasksfile import TasksFile, TaskStatus
 from ._tasksfile import load as load_tasks
 
@@ -147,7 +148,7 @@ def run_gates(mission: Mission, command: str, timeout: float, log_path: Path, en
         stopped_by = None
         try:
             with _interruptible():
-                code: int | None = process.wait(timeout=timeout)
+                code: int | None = exit_status(process.wait(timeout=timeout))
         except subprocess.TimeoutExpired:
             _kill_group(process)
             code = None

@@ -271,3 +271,10 @@ def test_a_signal_while_the_gates_run_stops_them_and_the_session_is_recorded(
     assert not (repo / ORCH / "session.lock").exists()
     wait_for(lambda: not is_alive(gates, None), timeout=5)
     assert (repo / ORCH / "logs" / "sess-001.verify.log").read_text().endswith(f"\ncoord: stopped by {name}\n")
+
+
+def test_gates_killed_by_a_signal_read_as_a_shell_reads_them(repo: Path) -> None:
+    with_verify(repo, "{command: 'kill -9 $$'}")
+    _, record = run(repo)
+    assert record["rejected_because"] == "`kill -9 $$` failed (exit 137)"
+    assert record["verification"]["exit_code"] == 137

@@ -113,3 +113,14 @@ def test_print_only_previews_while_a_detached_session_runs(project: Path, tmp_pa
         release.touch()
     wait_for(lambda: status(project)["session"] is None, timeout=30)
     assert [s["session_id"] for s in status(project)["sessions"]] == ["sess-001"]
+
+
+def test_sigterm_to_the_supervisor_ends_the_agent_and_is_recorded(project: Path) -> None:
+    started = start_detached(project, {"FAKE_AGENT_SLEEP": "30"})
+    supervisor = json.loads((project / ORCH / "session.lock").read_text())["owner_pid"]
+    assert supervisor not in (started["pid"], os.getpid())
+    os.kill(supervisor, signal.SIGTERM)
+    wait_for(lambda: status(project)["session"] is None, timeout=30)
+    (session,) = status(project)["sessions"]
+    assert (session["ended_reason"], session["exit_code"]) == ("interrupted", 128 + signal.SIGTERM)
+    wait_for(lambda: not is_alive(started["pid"], None))

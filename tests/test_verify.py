@@ -69,9 +69,10 @@ def test_a_done_task_with_passing_gates_is_accepted(repo: Path) -> None:
         "command": "sh gate.sh",
         "exit_code": 0,
         "passed": True,
-        "duration_seconds": 0,
+        "duration_seconds": record["verification"]["duration_seconds"],
         "log_path": str(log),
     }
+    assert record["verification"]["duration_seconds"] in range(5)  # whole seconds
     assert log.read_text() == "$ sh gate.sh\ngate ran\n"
     assert "rejected_because" not in record
     head = git(repo, "rev-parse", "HEAD")

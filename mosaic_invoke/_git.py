@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,12 @@ def head(root: Path) -> str | None:
     return _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
 
 
-def work_tree_status(root: Path, ignore: tuple[Path, ...] = ()) -> str | None:
-    """``git status --porcelain`` of the work tree, without the ``ignore`` paths (coord's own
-    bookkeeping); None outside a work tree."""
-    if not in_work_tree(root):
+def work_tree_state(root: Path, ignore: tuple[Path, ...] = ()) -> str | None:
+    """What differs from HEAD in the work tree, without the ``ignore`` paths (coord's own
+    bookkeeping): each changed or untracked file with its size and modification time, so
+    that more work on a file already changed reads differently. None outside a work tree."""
+    top = _top(root)
+    if top is None:
         return None
     excluded = []
     for path in ignore:
@@ -41,11 +44,28 @@ def work_tree_status(root: Path, ignore: tuple[Path, ...] = ()) -> str | None:
             excluded.append(f":(exclude){path.resolve().relative_to(root.resolve()).as_posix()}")
         except ValueError:
             continue  # outside the project: git does not see it anyway
-    return _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", *excluded)
+    listing = _git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--", ".", *excluded, strip=False)
+    if listing is None:
+        return None
+    entries = []
+    fields = iter(listing.split("\0"))
+    for field in fields:
+        if not field:
+            continue
+        code, name = field[:2], field[3:]
+        if "R" in code or "C" in code:
+            next(fields, None)  # the path it was renamed or copied from
+        try:
+            stat = os.lstat(top / name)
+        except OSError:
+            entries.append(f"{code} {name}")
+            continue
+        entries.append(f"{code} {name} {stat.st_size} {stat.st_mtime_ns}")
+    return "\n".join(entries)
 
 
 def changes(
-    root: Path, head_before: str | None, status_before: str | None, ignore: tuple[Path, ...] = ()
+    root: Path, head_before: str | None, state_before: str | None, ignore: tuple[Path, ...] = ()
 ) -> dict[str, Any] | None:
     """``{head_before, head_after, commits, dirty, changed}`` since the session began; None
     outside a work tree. ``changed``: HEAD moved or the work tree differs from before."""
@@ -57,17 +77,17 @@ def changes(
         span = f"{head_before}..{head_after}" if head_before else head_after
         counted = _git(root, "rev-list", "--count", span)
         commits = int(counted) if counted and counted.isdigit() else 0
-    status = work_tree_status(root, ignore)
+    state = work_tree_state(root, ignore)
     return {
         "head_before": head_before,
         "head_after": head_after,
         "commits": commits,
-        "dirty": bool(status),
-        "changed": head_after != head_before or (status or "") != (status_before or ""),
+        "dirty": bool(state),
+        "changed": head_after != head_before or (state or "") != (state_before or ""),
     }
 
 
-def _git(root: Path, *args: str) -> str | None:
+def _git(root: Path, *args: str, strip: bool = True) -> str | None:
     try:
         result = subprocess.run(
             ["git", "-C", str(root), *args],
@@ -78,7 +98,14 @@ def _git(root: Path, *args: str) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return result.stdout.strip() if result.returncode == 0 else None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() if strip else result.stdout
+
+
+def _top(root: Path) -> Path | None:
+    """The folder of the work tree that holds ``root`` (where its ``.git`` is), or None."""
+    return next((folder for folder in (root, *root.parents) if (folder / ".git").exists()), None)
 
 
 def _git_dir(root: Path) -> Path | None:

@@ -9,8 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._mission import Mission
+from ._process import exit_status
 
 HOOK_TIMEOUT = 600.0
+_STDERR = 2
 
 
 def hook_env(mission: Mission, **values: str) -> dict[str, str]:
@@ -34,7 +36,7 @@ def run_hook(
             cwd=mission.root,
             env={**env, "MOSAIC_HOOK": name},
             input=json.dumps(payload, ensure_ascii=False).encode(),
-            stdout=None,
+            stdout=_STDERR,  # never coord's stdout: with --json that holds coord's object only
             timeout=HOOK_TIMEOUT,
             check=False,
         )
@@ -45,4 +47,4 @@ def run_hook(
         report(f"warning: hook {name} (`{command}`) could not run: {exc.strerror}")
         return
     if result.returncode != 0:
-        report(f"warning: hook {name} (`{command}`) failed (exit {result.returncode}); carrying on")
+        report(f"warning: hook {name} (`{command}`) failed (exit {exit_status(result.returncode)}); carrying on")

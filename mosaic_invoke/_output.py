@@ -48,8 +48,11 @@ class Output:
             self._log.flush()
         shown = self.reader.feed(raw.decode("utf-8", "replace"))
         if self.display is not None and shown:
-            self.display.write("".join(f"{text}\n" for text in shown))
-            self.display.flush()
+            try:
+                self.display.write("".join(f"{text}\n" for text in shown))
+                self.display.flush()
+            except OSError:  # the reader went away (`run | head`, a closed terminal): the log goes on
+                self.display = None
         found = self.reader.agent_session_id
         if found and found != self._known:
             self._known = found

@@ -88,7 +88,7 @@ def start_gated(
             # The gate reads fd 3 (sh names only fds 0-9). Python opens every other file
             # non-inheritable (PEP 446), so nothing else reaches the agent.
             close_fds=False,
-            preexec_fn=functools.partial(os.dup2, read_end, 3),
+            preexec_fn=functools.partial(_onto_fd_3, read_end),
             start_new_session=new_session,
         )
     except OSError as exc:
@@ -97,6 +97,14 @@ def start_gated(
     finally:
         os.close(read_end)
     return Gated(process, write_end)
+
+
+def _onto_fd_3(fd: int) -> None:
+    """In the child, before exec: the gate's pipe as an inheritable fd 3."""
+    if fd == 3:
+        os.set_inheritable(3, True)  # dup2 onto itself would leave it close-on-exec
+    else:
+        os.dup2(fd, 3)
 
 
 def find_program(name: str, cwd: Path, env: Mapping[str, str]) -> str:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from . import _git
 from ._clock import format_span
 from ._exceptions import CoordError
 from ._mission import Mission
+from ._process import exit_status
 from ._tasksfile import TasksFile, TaskStatus
 from ._tasksfile import load as load_tasks
 
@@ -40,9 +45,11 @@ class Findings:
 class GateRun:
     command: str
     exit_code: int | None
-    """None when the gates ran past their timeout and were killed."""
+    """None when the gates ran past their timeout, or were stopped by a signal to coord."""
     duration_seconds: int
     log_path: str
+    stopped_by: str | None = None
+    """The signal (``SIGINT``...) that reached coord while the gates ran; coord stopped them."""
 
     @property
     def passed(self) -> bool:
@@ -58,6 +65,8 @@ class GateRun:
         }
 
     def failure(self, timeout: float) -> str:
+        if self.stopped_by is not None:
+            return f"`{self.command}` was interrupted ({self.stopped_by})"
         if self.exit_code is None:
             return f"`{self.command}` timed out after {format_span(timeout)}"
         return f"`{self.command}` failed (exit {self.exit_code})"
@@ -74,7 +83,7 @@ def start(mission: Mission, tasks: TasksFile, task_id: str) -> Start:
         task_id=task_id,
         done_before=done,
         head_before=_git.head(mission.root),
-        tree_before=_git.work_tree_status(mission.root, bookkeeping(mission)),
+        tree_before=_git.work_tree_state(mission.root, bookkeeping(mission)),
     )
 
 
@@ -136,14 +145,49 @@ def run_gates(mission: Mission, command: str, timeout: float, log_path: Path, en
         except OSError as exc:
             log.write(f"cannot run: {exc.strerror}\n".encode())
             return GateRun(command, 127, 0, str(log_path))
+        stopped_by = None
         try:
-            code: int | None = process.wait(timeout=timeout)
+            with _interruptible():
+                code: int | None = exit_status(process.wait(timeout=timeout))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
+            _kill_group(process)
             code = None
             log.write(f"\ncoord: killed after {format_span(timeout)}\n".encode())
-    return GateRun(command, code, int(time.monotonic() - began), str(log_path))
+        except _Interrupted as signalled:
+            _kill_group(process)
+            code, stopped_by = None, str(signalled)
+            log.write(f"\ncoord: stopped by {stopped_by}\n".encode())
+    return GateRun(command, code, int(time.monotonic() - began), str(log_path), stopped_by)
+
+
+class _Interrupted(Exception):
+    """SIGINT, SIGTERM or SIGHUP reached coord while the gates ran."""
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP into `_Interrupted` meanwhile, so that coord stops the
+    gates (a session of their own: Ctrl-C does not reach them) and still records the session."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals; elsewhere they act as before
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise _Interrupted(signal.Signals(signum).name)
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, interrupt) for signum in handled}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def tail(path: Path, lines: int = 15) -> str:

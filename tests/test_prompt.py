@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import coord
+from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
 from mosaic_invoke._clock import format_duration
+from mosaic_invoke._process import is_alive
+
+DONE_AGENT = f"{sys.executable} {Path(__file__).with_name('done_agent.py')}"
 
 GOLDEN = Path(__file__).with_name("golden")
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
@@ -228,3 +233,71 @@ def test_an_unusable_cache_folder_does_not_stop_rendering(golden_root: Path, tmp
     result = coord("run", "--print-only", "-t", "B-2", cwd=golden_root, env={"XDG_CACHE_HOME": str(blocker)})
     assert result.returncode == 0, result.stderr
     assert "## Continuation Mission" in result.stdout
+
+
+# The previous session's lines (SPEC section 9): what the next prompt says after each ending.
+
+
+def next_prompt(root: Path, command: str = "run") -> str:
+    result = coord(command, "--print-only", "--json", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout)["prompt"])
+
+
+def previous_lines(prompt: str) -> list[str]:
+    section = prompt.split("## Previous Session Context\n\n", 1)[1].split("\n\n", 1)[0]
+    return section.splitlines()[1:]  # after the Session line, which holds a duration
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "expected"),
+    [
+        pytest.param(
+            1,
+            ["- **Ended:** failed", "- **Last completed task:** —", "- **Unfinished task:** T-002 (failed, exit 1)"],
+            id="failed",
+        ),
+        pytest.param(0, ["- **Ended:** completed", "- **Last completed task:** T-002"], id="completed"),
+    ],
+)
+def test_the_prompt_after_a_session_says_how_its_task_ended(project: Path, exit_code: int, expected: list[str]) -> None:
+    ran = coord("run", "--command", AGENT_COMMAND, cwd=project, env={"FAKE_AGENT_EXIT": str(exit_code)})
+    assert ran.returncode == exit_code, ran.stderr
+    assert previous_lines(next_prompt(project)) == expected
+
+
+def test_the_prompt_after_a_crashed_session(project: Path, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    first = subprocess.Popen(
+        [str(BIN / "mosaic-coord"), "run", "--command", AGENT_COMMAND],
+        cwd=project,
+        env={**os.environ, "FAKE_AGENT_SLEEP": "30", "FAKE_AGENT_READY": str(ready)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for(ready.exists)
+    agent = int(ready.read_text())
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=20)
+    wait_for(lambda: not is_alive(agent, None))
+    expected = ["- **Ended:** crashed", "- **Last completed task:** —", "- **Unfinished task:** T-002 (crashed)"]
+    assert previous_lines(next_prompt(project, "resume")) == expected
+    resumed = coord("resume", "--command", "true", cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    assert previous_lines(next_prompt(project)) == ["- **Ended:** completed", "- **Last completed task:** T-002"]
+
+
+def test_a_rejected_claim_adds_the_verification_line(project: Path) -> None:
+    config = project / ".mosaic" / "mission.yaml"
+    config.write_text(config.read_text() + "verify: {command: 'echo checking; exit 2'}\n")
+    ran = coord("run", "--command", DONE_AGENT, cwd=project)
+    assert ran.returncode == 0, ran.stderr
+    log = project.resolve() / ".mosaic" / "orchestrator" / "logs" / "sess-001.verify.log"
+    assert previous_lines(next_prompt(project)) == [
+        "- **Ended:** completed",
+        "- **Last completed task:** T-002",
+        "- **Verification:** T-002 was marked done, but `echo checking; exit 2` failed (exit 2); "
+        f"it is in-progress again; output: {log}",
+    ]
+    assert log.read_text() == "$ echo checking; exit 2\nchecking\n"

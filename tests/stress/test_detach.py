@@ -83,3 +83,46 @@ def test_a_detached_launch_that_fails_rolls_back(project: Path) -> None:
     assert (project / "docs" / "TASKS.md").read_bytes() == tasks_before
     assert not (project / ORCH / "session.lock").exists()
     assert not (project / ORCH / "state.json").exists()
+
+
+def test_a_project_module_named_like_the_standard_library_does_not_break_detach(project: Path) -> None:
+    """The supervisor runs in the project root, yet imports none of the project's modules."""
+    for name in ("json", "subprocess", "signal", "selectors"):
+        (project / f"{name}.py").write_text("raise SystemExit('the project module was imported')\n")
+    started = start_detached(project, {})
+    wait_for(lambda: status(project)["session"] is None, timeout=30)
+    (session,) = status(project)["sessions"]
+    assert (session["session_id"], session["ended_reason"], session["exit_code"]) == ("sess-001", "completed", 0)
+    log = Path(started["log_path"]).read_text()
+    assert "fake agent done" in log
+    assert "the project module was imported" not in log
+
+
+def test_print_only_previews_while_a_detached_session_runs(project: Path, tmp_path: Path) -> None:
+    tasks = project / "docs" / "TASKS.md"
+    tasks.write_text(tasks.read_text() + "| T-006 | not-started | M2 | Docs | |\n")
+    release = tmp_path / "release"
+    start_detached(project, {"FAKE_AGENT_WAIT_FOR": str(release)})
+    try:
+        result = coord("run", "--print-only", cwd=project)
+        assert result.returncode == 0, result.stderr
+        assert "note: session sess-001 is still running (pid " in result.stderr
+        assert "- **Next task:** T-006" in result.stdout  # T-002 is the live session's
+        resumed = coord("resume", "--print-only", "--json", cwd=project)
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads(resumed.stdout)["capsule"]["next_task"] == "T-006"
+    finally:
+        release.touch()
+    wait_for(lambda: status(project)["session"] is None, timeout=30)
+    assert [s["session_id"] for s in status(project)["sessions"]] == ["sess-001"]
+
+
+def test_sigterm_to_the_supervisor_ends_the_agent_and_is_recorded(project: Path) -> None:
+    started = start_detached(project, {"FAKE_AGENT_SLEEP": "30"})
+    supervisor = json.loads((project / ORCH / "session.lock").read_text())["owner_pid"]
+    assert supervisor not in (started["pid"], os.getpid())
+    os.kill(supervisor, signal.SIGTERM)
+    wait_for(lambda: status(project)["session"] is None, timeout=30)
+    (session,) = status(project)["sessions"]
+    assert (session["ended_reason"], session["exit_code"]) == ("interrupted", 128 + signal.SIGTERM)
+    wait_for(lambda: not is_alive(started["pid"], None))

@@ -1,0 +1,47 @@
+"""_process.start_gated: the agent exists behind its gate, and runs only once told to."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mosaic_invoke._process import GATE_CLOSED, process_start_time, start_gated
+
+
+def test_the_agent_runs_only_after_go_as_the_same_process(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    gated = start_gated(
+        [sys.executable, "-c", f"import os; open({str(marker)!r}, 'w').write(str(os.getpid()))"], tmp_path, os.environ
+    )
+    started_at = process_start_time(gated.pid)
+    assert gated.process.poll() is None and not marker.exists()  # waiting at the gate
+    gated.go()
+    assert gated.process.wait(timeout=10) == 0
+    assert int(marker.read_text()) == gated.pid  # exec: the pid the lock names is the agent's
+    assert started_at is not None
+
+
+def test_a_gate_never_opened_never_runs_the_agent(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    gated = start_gated([sys.executable, "-c", f"open({str(marker)!r}, 'w')"], tmp_path, os.environ)
+    gated.cancel()
+    assert gated.process.returncode == GATE_CLOSED
+    assert not marker.exists()
+
+
+def test_the_gate_works_when_its_pipe_is_fd_3(tmp_path: Path) -> None:
+    """In a process with only 0, 1 and 2 open, the gate's own pipe gets fd 3, where the gate reads."""
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from mosaic_invoke._process import start_gated\n"
+        "gated = start_gated(['/bin/echo', 'agent ran'], Path('.'), os.environ)\n"
+        "gated.go()\n"
+        "sys.exit(gated.process.wait())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=30, close_fds=True
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "agent ran\n", "")

@@ -1,0 +1,159 @@
+"""_watch.watch on real processes: lines as they come, timeouts, SIGTERM then SIGKILL, signals to coord."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from mosaic_invoke import _watch
+from mosaic_invoke._watch import Limits, Watched, watch
+
+FAST = 0.3  # seconds: grace and timeouts small enough for a fast suite
+
+
+class Agent:
+    """A Python program as the agent, its output (stdout and stderr) on a pipe, each line kept."""
+
+    def __init__(self, code: str) -> None:
+        self.read_end, write_end = os.pipe()
+        self.process = subprocess.Popen([sys.executable, "-u", "-c", code], stdout=write_end, stderr=write_end)
+        os.close(write_end)
+        self.lines: list[bytes] = []
+        self.seen_at: list[float] = []
+
+    def on_line(self, line: bytes) -> None:
+        self.lines.append(line)
+        self.seen_at.append(time.monotonic())
+
+    def watch(self, limits: Limits | None = None, started: Callable[[], None] | None = None) -> Watched:
+        return watch(self.process, self.read_end, self.on_line, limits or Limits(), started=started)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        os.close(self.read_end)
+
+
+@pytest.fixture
+def agents() -> Iterator[list[Agent]]:
+    started: list[Agent] = []
+    yield started
+    for agent in started:
+        agent.close()
+
+
+def agent(agents: list[Agent], code: str) -> Agent:
+    started = Agent(code)
+    agents.append(started)
+    return started
+
+
+def test_lines_come_as_printed_and_a_partial_last_line_is_delivered(agents: list[Agent]) -> None:
+    code = (
+        "import sys, time\n"
+        "sys.stdout.write('one\\ntw'); sys.stdout.flush(); time.sleep(0.3)\n"
+        "sys.stdout.write('o\\nlast without newline'); sys.stdout.flush()\n"
+    )
+    watched = agent(agents, code)
+    assert watched.watch() == Watched(0)
+    assert watched.lines == [b"one", b"two", b"last without newline"]
+    assert watched.seen_at[1] - watched.seen_at[0] >= 0.1  # "one" was seen before the agent went on
+
+
+def test_an_exit_code_and_a_signal_death_read_as_a_shell_reads_them(agents: list[Agent]) -> None:
+    assert agent(agents, "raise SystemExit(7)").watch() == Watched(7)
+    killed = agent(agents, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert killed.watch() == Watched(137)
+
+
+def test_a_session_timeout_sends_sigterm_then_sigkill_to_an_agent_that_ignores_sigterm(agents: list[Agent]) -> None:
+    code = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: print('got SIGTERM, carrying on', flush=True))\n"
+        "print('working', flush=True)\n"
+        "while True: time.sleep(0.05)\n"
+    )
+    stubborn = agent(agents, code)
+    began = time.monotonic()
+    watched = stubborn.watch(Limits(session=FAST, kill_grace=FAST))
+    took = time.monotonic() - began
+    assert watched == Watched(128 + signal.SIGKILL, timed_out="session")
+    assert stubborn.lines == [b"working", b"got SIGTERM, carrying on"]
+    assert 2 * FAST <= took < 2 * FAST + 1.5
+
+
+def test_an_agent_that_obeys_sigterm_is_not_killed(agents: list[Agent]) -> None:
+    watched = agent(agents, "import time; time.sleep(30)").watch(Limits(session=FAST, kill_grace=30))
+    assert watched == Watched(128 + signal.SIGTERM, timed_out="session")
+
+
+def test_the_idle_timeout_counts_from_the_last_line(agents: list[Agent]) -> None:
+    # A line every 0.1 s for 0.8 s: longer than the idle limit in all, never idle that long.
+    chatty = "import time\nfor _ in range(8): print('tick', flush=True); time.sleep(0.1)\n"
+    assert agent(agents, chatty).watch(Limits(idle=2 * FAST, kill_grace=FAST)) == Watched(0)
+    silent = agent(agents, "import time; print('one line, then nothing', flush=True); time.sleep(30)")
+    assert silent.watch(Limits(idle=FAST, kill_grace=FAST)) == Watched(143, timed_out="idle")
+    assert silent.lines == [b"one line, then nothing"]
+
+
+def test_a_stop_request_ends_the_agent(agents: list[Agent]) -> None:
+    asked = [False]
+    sleeper = agent(agents, "import time; print('go', flush=True); time.sleep(30)")
+
+    def on_line(line: bytes) -> None:
+        asked[0] = True
+
+    watched = watch(sleeper.process, sleeper.read_end, on_line, Limits(kill_grace=FAST), lambda: asked[0])
+    assert watched == Watched(143, interrupted=True, stopped=True)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_to_coord_is_passed_on_to_the_agent(agents: list[Agent], signum: int) -> None:
+    sleeper = agent(agents, "import time; print('ready', flush=True); time.sleep(30)")
+
+    def on_line(line: bytes) -> None:
+        os.kill(os.getpid(), signum)  # to coord: this process
+
+    previous = signal.getsignal(signum)
+    watched = watch(sleeper.process, sleeper.read_end, on_line, Limits(kill_grace=FAST))
+    assert watched == Watched(143, interrupted=True, signalled=True)
+    assert signal.getsignal(signum) == previous  # coord's own handling is back
+
+
+def test_sigint_to_coord_alone_reaches_the_agent_after_a_grace(
+    agents: list[Agent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a terminal the agent gets Ctrl-C itself; `kill -INT coord` reaches it only through coord."""
+    monkeypatch.setattr(_watch, "INTERRUPT_GRACE", 0.2)
+    sleeper = agent(agents, "import time; print('ready', flush=True); time.sleep(30)")
+    watched = watch(sleeper.process, sleeper.read_end, lambda _: os.kill(os.getpid(), signal.SIGINT))
+    assert watched == Watched(128 + signal.SIGINT, interrupted=True, signalled=True)
+
+
+def test_started_is_called_once_the_watch_is_ready(agents: list[Agent]) -> None:
+    calls: list[str] = []
+    quick = agent(agents, "print('hi')")
+    quick.watch(started=lambda: calls.append("started"))
+    assert calls == ["started"]
+
+
+def test_a_child_that_keeps_the_output_open_is_not_waited_for(agents: list[Agent]) -> None:
+    """The agent exits but left a background child holding the pipe: coord returns anyway,
+    with the agent's last words even without a newline."""
+    code = (
+        "import subprocess, sys\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3)'])\n"
+        "sys.stdout.write('bye')\n"
+    )
+    parent = agent(agents, code)
+    began = time.monotonic()
+    assert parent.watch() == Watched(0)
+    assert parent.lines == [b"bye"]
+    assert time.monotonic() - began < 5

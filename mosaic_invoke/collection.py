@@ -163,7 +163,7 @@ def resume(
     )
 
 
-@coord_task(help=help_for("mission", json="print one JSON object (schema in the README) instead of text"))
+@coord_task(help=help_for("mission", json="print one JSON object (schema in docs/commands.md) instead of text"))
 def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     """Show mission progress, milestones, the next task and recent sessions."""
     from ._status import format_status
@@ -256,6 +256,7 @@ _CAPS = (
         *_LOOP_FLAGS,
         *_CAPS,
         json="print only the loop's summary, as one JSON object (the agents' output goes to stderr)",
+        detach="run the whole loop in the background, its output in <orchestrator_dir>/logs/<loop id>.log",
     ),
     iterable=["env"],
 )

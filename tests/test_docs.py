@@ -488,3 +488,57 @@ def test_the_unfinished_and_verification_examples_are_what_the_default_template_
 
 def test_the_status_help_points_at_the_schema() -> None:
     assert "docs/commands.md" in " ".join(real_help("status").split())
+
+
+README = ROOT / "README.md"
+
+
+def test_the_readme_mission_example_loads_and_its_tasks_table_parses(tmp_path: Path) -> None:
+    """The README's first yaml block is a mission.yaml, its markdown block a tasks file: coord reads both."""
+    text = README.read_text()
+    mission_yaml = blocks(text, "yaml")[0]
+    (tmp_path / ".mosaic").mkdir()
+    (tmp_path / ".mosaic" / "mission.yaml").write_text(mission_yaml)
+    mission = load_mission(tmp_path / ".mosaic" / "mission.yaml")
+    assert (mission.id, mission.permissions, mission.verify is not None) == ("auth-rewrite", "workspace", True)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "TASKS.md").write_text(blocks(text, "markdown")[0])
+    tasks = load_tasks(tmp_path / "docs" / "TASKS.md")
+    assert [(t.id, t.status) for t in tasks.tasks] == [("T-001", TaskStatus.DONE), ("T-002", TaskStatus.NOT_STARTED)]
+
+
+def test_the_readme_invoke_yaml_example_gives_the_caps_it_shows(tmp_path: Path) -> None:
+    (example,) = [block for block in blocks(README.read_text(), "yaml") if block.startswith("# invoke.yaml")]
+    settings = read_settings({"coord": yaml.safe_load(example)["coord"]}, environ={})
+    caps = loop_caps({}, settings, {})
+    assert (settings.runtime, dict(settings.env), caps.max_sessions, caps.max_cost_usd) == (
+        "codex",
+        {"TEAM": "payments"},
+        50,
+        40.0,
+    )
+
+
+def test_the_readme_caps_table_has_each_flag_with_its_real_default() -> None:
+    rows = next(table for table in tables(README.read_text()) if table[0][:2] == ["flag", "default"])
+    defaults = LoopCaps()
+    for flag, default, _ in rows[1:]:
+        name = flag.strip("`").removeprefix("--").replace("-", "_")
+        key = {value: key for key, value in CAP_FLAGS.items()}.get(name, name)
+        expected = read_cap(key, default) if default != "none" else None
+        assert getattr(defaults, key) == expected, flag
+    assert {row[0].strip("`") for row in rows[1:]} <= set(flag_names("loop"))
+
+
+def test_the_readme_exit_codes_are_the_programs() -> None:
+    rows = next(table for table in tables(README.read_text()) if table[0] == ["code", "meaning"])
+    codes = {row[0] for row in rows[1:]}
+    assert {str(code) for code in EXIT_CODES.values()} | {"4"} <= codes
+
+
+def flag_names(command: str) -> list[str]:
+    """The long flags of ``command`` as its real help lists them."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        make_program().run(["mosaic-coord", "--help", command])
+    return re.findall(r"--[a-z-]+", out.getvalue())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +109,7 @@ def plan(
     prompt_file = mission.orchestrator_path / LOGS_DIR / f"{session_id}.prompt.md"
     continued = None if options.fresh else resumable(state, task.id, runtime)
     invocation = runtime.invocation(
-        prompt, session_uuid=str(uuid.uuid4()), agent_session_id=continued, prompt_file=prompt_file
+        prompt, session_uuid=new_uuid(), agent_session_id=continued, prompt_file=prompt_file
     )
     return Plan(
         session_id=session_id,
@@ -144,3 +144,13 @@ def resumable(state: State, task_id: str, runtime: _runtimes.Runtime) -> str | N
     if previous.ended_reason not in RESUMABLE or not runtime.can_resume:
         return None
     return previous.agent_session_id
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID, as ``uuid.uuid4()`` makes it, without importing ``uuid``
+    (and ``platform`` with it) on every launch."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

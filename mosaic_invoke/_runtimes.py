@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,10 +150,6 @@ class Runtime:
     @property
     def can_resume(self) -> bool:
         return self.resume is not None
-
-    def argv(self, prompt: str, session_uuid: str | None = None) -> list[str]:
-        """The fresh launch's argv with the prompt as an argument (``{prompt_file}`` left as is)."""
-        return _fill(self.command, prompt, session_uuid or str(uuid.uuid4()), None, None)
 
     def invocation(
         self,

@@ -84,7 +84,7 @@ def test_a_user_command_takes_the_prompt_where_it_says_or_at_the_end(tmp_path: P
     shown = resolve_runtime("f", {"f": by_file}).invocation("hello", session_uuid=UUID)
     assert list(shown.argv) == ["agent", "--file={prompt_file}"]  # print-only shows where it goes
     bare = resolve_runtime("b", {"b": RuntimeSpec(command=("agent", "--yes"))})
-    assert bare.argv("hello") == ["agent", "--yes", "hello"]
+    assert list(bare.invocation("hello", session_uuid="u").argv) == ["agent", "--yes", "hello"]
     assert resolve_runtime("x", {}, ["agent", "-m", "{prompt}", "--id", "{uuid}"]).invocation(
         "hi", session_uuid=UUID
     ).argv == ("agent", "-m", "hi", "--id", UUID)
@@ -220,3 +220,13 @@ def test_the_agent_does_not_inherit_claudecode() -> None:
     env = {"CLAUDECODE": "1", "PATH": "/bin", "CLAUDE_CONFIG_DIR": "/c"}
     assert agent_env(env) == {"PATH": "/bin", "CLAUDE_CONFIG_DIR": "/c"}
     assert env["CLAUDECODE"] == "1"  # the caller's mapping is left alone
+
+
+def test_a_new_uuid_is_a_random_version_4_uuid() -> None:
+    import uuid
+
+    from mosaic_invoke._plan import new_uuid
+
+    made = {new_uuid() for _ in range(50)}
+    assert len(made) == 50
+    assert all(uuid.UUID(text).version == 4 and str(uuid.UUID(text)) == text for text in made)

@@ -5,10 +5,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Literal
-from zoneinfo import ZoneInfo
+from typing import Any, Literal
 
 VerdictKind = Literal["usage-limit", "hard-wall", "transient"]
+
+
+class _Lazy:
+    """A regular expression compiled when first used: most sessions never hit a limit, and
+    compiling these costs every command that reads an agent's output a few milliseconds."""
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self._source = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._source)
+        return getattr(self._compiled, name)
 
 
 @dataclass(frozen=True)
@@ -25,17 +38,17 @@ class Verdict:
 
 
 # Messages of the agents themselves (never matched against tool output or files).
-HARD_WALLS = re.compile(
+HARD_WALLS = _Lazy(
     r"allocation has been disabled|monthly (?:usage|spend) limit|org is out of usage|disabled for your org"
     r"|usage limit is set to \$0|seat type doesn't include usage|quota exceeded|upgrade to plus"
     r"|credit balance is too low",
     re.IGNORECASE,
 )
-USAGE_LIMITS = re.compile(
+USAGE_LIMITS = _Lazy(
     r"(?<!not your )usage limit|hit your (?:[\w']+ )?limit|\d+-hour limit|out of (?:extra )?usage",
     re.IGNORECASE,
 )
-TRANSIENT = re.compile(
+TRANSIENT = _Lazy(
     r"not your usage limit|overloaded|too many requests|high demand|temporarily|status:? (?:429|5\d\d)\b",
     re.IGNORECASE,
 )
@@ -43,16 +56,16 @@ TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504, 529})
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = r"(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-_CODEX_AT = re.compile(
+_CODEX_AT = _Lazy(
     rf"try again at (?:{_MONTH} (?P<day>\d{{1,2}})(?:st|nd|rd|th)?,? (?:(?P<year>\d{{4}}),? )?)?"
     r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))? ?(?P<half>[ap])\.?m\b",
     re.IGNORECASE,
 )
-_CODEX_IN = re.compile(r"try again in (?P<span>\d+\s*[a-z]+(?:[\s,]+(?:and\s+)?\d+\s*[a-z]+)*)", re.IGNORECASE)
-_SPAN_PART = re.compile(r"(\d+)\s*([a-z]+)", re.IGNORECASE)
+_CODEX_IN = _Lazy(r"try again in (?P<span>\d+\s*[a-z]+(?:[\s,]+(?:and\s+)?\d+\s*[a-z]+)*)", re.IGNORECASE)
+_SPAN_PART = _Lazy(r"(\d+)\s*([a-z]+)", re.IGNORECASE)
 _UNITS = {"d": 86400, "day": 86400, "h": 3600, "hr": 3600, "hour": 3600, "m": 60, "min": 60, "minute": 60}
 _UNITS |= {"s": 1, "sec": 1, "second": 1}
-_CLAUDE_RESETS = re.compile(
+_CLAUDE_RESETS = _Lazy(
     rf"resets (?:at )?(?:{_MONTH} (?P<day>\d{{1,2}}),? (?:(?P<year>\d{{4}}),? )?(?:at )?)?"
     r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))? ?(?P<half>[ap])\.?m\b(?: \((?P<zone>[^)\s]+)\))?",
     re.IGNORECASE,
@@ -109,6 +122,8 @@ def iso(moment: datetime) -> str:
 
 def _zone(name: str | None, now: datetime) -> tzinfo:
     if name:
+        from zoneinfo import ZoneInfo
+
         try:
             return ZoneInfo(name)
         except (ValueError, KeyError, OSError):  # an unknown zone: the local one then

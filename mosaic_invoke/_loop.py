@@ -28,7 +28,7 @@ from ._looprecord import (
     stop_requested,
     write_loop,
 )
-from ._loopsteps import LIMIT_MARGIN, Stop, after_session, before_session, describe, gates_fail
+from ._loopsteps import LIMIT_MARGIN, Stop, after_session, before_session, counted, describe, gates_fail
 from ._mission import Mission, load_mission
 from ._plan import Plan, RunOptions
 from ._session import Session
@@ -144,7 +144,12 @@ class _Loop:
                 ended = self.session()
                 if isinstance(ended, tuple):
                     return self.stop(*ended)
-                self.record, reason = after_session(
+                # Counted and saved first: whatever goes wrong next, the loop keeps its session.
+                self.record = counted(self.record, ended, self.caps)
+                self.save()
+                self.report(describe(self.record, ended, self.caps))
+                self.rewrite_report()
+                reason = after_session(
                     self.mission,
                     self.options,
                     self.caps,
@@ -153,9 +158,6 @@ class _Loop:
                     self._elapsed(),
                     interrupted=bool(self.signalled),
                 )
-                self.report(describe(self.record, ended, self.caps))
-                self.save()
-                self.rewrite_report()
                 if reason:
                     return self.stop(*reason)
         except CoordError as error:

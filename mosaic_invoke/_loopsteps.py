@@ -58,13 +58,12 @@ def after_session(
     elapsed: float,
     *,
     interrupted: bool,
-) -> tuple[LoopRecord, Stop | None]:
-    """The loop record counted on from ``session``, and the stop reason that applies, if any.
+) -> Stop | None:
+    """The stop reason that applies after ``session``, already counted in ``record``, if any.
 
     When several apply, the first in the SPEC's order wins (an always-failing agent on one
     task stops with ``max-failures``, not ``max-attempts``).
     """
-    record = counted(record, session, caps)
     found = [*_progress(mission, options), *_caps_reached(caps, record, elapsed)]
     if caps.max_failures and record.failures_in_row >= caps.max_failures:
         found.append(("max-failures", f"{record.failures_in_row} sessions in a row failed or were rejected"))
@@ -82,7 +81,7 @@ def after_session(
             )
         elif caps.max_wait is not None and _seconds_until(record.waiting_until) > caps.max_wait:
             found.append(("usage-limit", f"the limit lifts at {record.waiting_until}, past --max-wait"))
-    return record, _first(found)
+    return _first(found)
 
 
 def counted(record: LoopRecord, session: Session, caps: LoopCaps) -> LoopRecord:

@@ -85,7 +85,8 @@ class _Loop:
         self.caps = caps
         self.report = report
         self.display = display
-        self.signalled: list[int] = []
+        self.interrupted = False
+        """coord was sent SIGINT, SIGTERM or SIGHUP (during a session too): the loop stops."""
         self.began = time.monotonic()
         self.reporter: subprocess.Popen[bytes] | None = None
 
@@ -93,7 +94,7 @@ class _Loop:
     def signals(self) -> Iterator[None]:
         def on_signal(signum: int, frame: FrameType | None) -> None:
             if signum != signal.SIGUSR1:  # SIGUSR1 only wakes the loop to read a stop request
-                self.signalled.append(signum)
+                self._interrupt()
 
         handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
         previous = {signum: signal.signal(signum, on_signal) for signum in handled}
@@ -156,7 +157,7 @@ class _Loop:
                     self.record,
                     ended,
                     self._elapsed(),
-                    interrupted=bool(self.signalled),
+                    interrupted=self.interrupted,
                 )
                 if reason:
                     return self.stop(*reason)
@@ -165,7 +166,7 @@ class _Loop:
 
     def before(self) -> Stop | None:
         """A stop reason found before the next session starts."""
-        if self.signalled:
+        if self.interrupted:
             return "interrupted", "coord was interrupted"
         request = stop_requested(self.orchestrator)
         if request is not None:
@@ -184,7 +185,7 @@ class _Loop:
             deadline = time.monotonic() + seconds
             last_said = time.monotonic()
             while time.monotonic() < deadline:
-                if self.signalled:
+                if self.interrupted:
                     return "interrupted", "coord was interrupted while it waited"
                 if stop_requested(self.orchestrator) is not None:
                     return "stopped", f"`{command('stop')}` asked for it"
@@ -213,13 +214,16 @@ class _Loop:
         self.report(
             f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}"
         )
-        ended = _runner.follow(started, self.options, self.report, self.display, self._stop_now)
+        ended = _runner.follow(started, self.options, self.report, self.display, self._stop_now, self._interrupt)
         self.report(_runner.ended_line(ended))
         return ended
 
+    def _interrupt(self) -> None:
+        self.interrupted = True
+
     def _stop_now(self) -> bool:
         request = stop_requested(self.orchestrator)
-        return bool(request and request.get("now")) or bool(self.signalled)
+        return bool(request and request.get("now")) or self.interrupted
 
     def stop(self, reason: str, detail: str | None = None) -> LoopRecord:
         self.record = self.record.ended(reason, detail)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,9 +32,7 @@ def agent(mode: str) -> str:
     return f"{sys.executable} {AGENT} {mode}"
 
 
-def make_project(
-    root: Path, *, gates: bool = False, git: bool = False, extra: str = "", tasks: str = TASKS_MD
-) -> Path:
+def make_project(root: Path, *, gates: bool = False, git: bool = False, extra: str = "", tasks: str = TASKS_MD) -> Path:
     """A mission whose T-002..T-004 wait to be done; with ``gates``, `verify:` checks gate.txt."""
     (root / ".mosaic").mkdir(parents=True)
     (root / "docs").mkdir()
@@ -60,7 +60,8 @@ def run_loop(root: Path, *args: str, env: dict[str, str] | None = None, timeout:
 
 
 def start_loop(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """``mosaic-coord loop ARGS`` in the background (stdout and stderr piped, text)."""
+    """``mosaic-coord loop ARGS`` in the background (stdout and stderr piped, text), in a process
+    group of its own that its agents share: :func:`end_group` ends them all."""
     backoff = () if "--backoff" in args else ("--backoff", "0")
     return subprocess.Popen(
         [str(BIN / "mosaic-coord"), "loop", *backoff, *args],
@@ -69,7 +70,18 @@ def start_loop(root: Path, *args: str, env: dict[str, str] | None = None) -> sub
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
+
+
+def end_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL a background loop's process group (its agents too), if anything in it still runs."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.kill()
+    if process.stdout is not None and not process.stdout.closed:
+        process.communicate()
 
 
 def state(root: Path) -> dict[str, Any]:

@@ -95,7 +95,13 @@ def main() -> int:
         mark_done(task)
     cost = os.environ.get("LOOP_AGENT_COST")
     if cost:
-        result = {"type": "result", "subtype": "success", "is_error": False, "num_turns": 1, "total_cost_usd": float(cost)}
+        result = {
+            "type": "result",
+            "subtype": "success",
+            "is_error": False,
+            "num_turns": 1,
+            "total_cost_usd": float(cost),
+        }
         print(json.dumps(result), flush=True)
     log(f"end {session} {task}")
     return 0

@@ -297,7 +297,8 @@ def _caps_shown(caps: LoopCaps) -> dict[str, object]:
 
 
 def _caps_line(caps: LoopCaps) -> str:
-    parts = [f"at most {caps.max_sessions} sessions" if caps.max_sessions else "no session cap"]
+    most = caps.max_sessions
+    parts = [f"at most {most} session{'s' if most != 1 else ''}" if most else "no session cap"]
     if caps.max_hours:
         parts.append(f"{format_span(caps.max_hours)} in all")
     if caps.max_cost_usd:

@@ -107,7 +107,7 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps) -> LoopRecord:
         sessions=[*record.sessions, session.session_id],
         current_session=None,
         failures_in_row=in_row,
-        failures=record.failures + failed,
+        failures=record.failures + (not limited and session.ended_reason != "completed"),
         accepted=record.accepted + (session.verdict == "accepted"),
         rejected=record.rejected + (session.verdict == "rejected"),
         attempts=attempts,
@@ -124,18 +124,18 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps) -> str:
     if session.verdict:
         how += f", {session.verdict}"
     notes = []
-    if session.verification:
+    if session.rejected_because:  # it says what failed
+        notes.append(session.rejected_because)
+    elif session.verification:
         notes.append("gates passed" if session.verification.get("passed") else "gates failed")
     if session.git and session.git.get("commits"):
         commits = session.git["commits"]
         notes.append(f"{commits} commit{'s' if commits != 1 else ''}")
-    if session.rejected_because:
-        notes.append(session.rejected_because)
     if session.cost_usd:
         notes.append(f"${session.cost_usd:.2f}")
     if record.waiting_until and record.waiting_for:
         notes.append(f"next after {format_span(max(0.0, _seconds_until(record.waiting_until)))}: {record.waiting_for}")
-    detail = f" ({'; '.join(notes)})" if notes else ""
+    detail = f" ({', '.join(notes)})" if notes else ""
     return f"loop {len(record.sessions)}{cap}: {session.session_id} {session.task_id or '—'} {how}{detail}"
 
 
@@ -176,7 +176,8 @@ def _progress(mission: Mission, options: RunOptions) -> list[Stop]:
 def _caps_reached(caps: LoopCaps, record: LoopRecord, elapsed: float) -> list[Stop]:
     found: list[Stop] = []
     if caps.max_sessions and len(record.sessions) >= caps.max_sessions:
-        found.append(("max-sessions", f"{len(record.sessions)} sessions ran"))
+        count = len(record.sessions)
+        found.append(("max-sessions", f"{count} session{'s' if count != 1 else ''} ran"))
     if caps.max_hours and elapsed >= caps.max_hours:
         found.append(("max-hours", f"the loop ran {format_span(elapsed)}"))
     if caps.max_cost_usd and record.cost_usd >= caps.max_cost_usd:

@@ -16,7 +16,7 @@ from conftest import BIN, TASKS_MD, coord
 AGENT = Path(__file__).parent / "agents_for_loop" / "agent.py"
 REPLAY = Path(__file__).parent / "agents" / "replay_agent.py"
 ORCH = Path(".mosaic") / "orchestrator"
-GATE = "grep -qx ok gate.txt"
+GATE = "cat gate.txt; grep -qx ok gate.txt"
 
 MISSION = """\
 id: demo

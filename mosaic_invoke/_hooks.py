@@ -34,7 +34,7 @@ def run_hook(
             cwd=mission.root,
             env={**env, "MOSAIC_HOOK": name},
             input=json.dumps(payload, ensure_ascii=False).encode(),
-            stdout=None,
+            stdout=2,  # coord's standard error: its stdout may be a JSON object (`--json`)
             timeout=HOOK_TIMEOUT,
             check=False,
         )

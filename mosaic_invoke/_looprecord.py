@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ._clock import now_iso
+from ._clock import now_iso, seconds_between
 from ._files import display_path, write_json_atomic
 from ._process import hostname, is_alive, process_start_time
 from ._records import present_fields, schema, typed_fields
@@ -73,6 +73,7 @@ class LoopRecord:
             "rejected": self.rejected,
             "failures": self.failures,
             "cost_usd": round(self.cost_usd, 6),
+            "duration_seconds": seconds_between(self.started_at, self.ended_at) if self.ended_at else None,
             "caps": dict(self.caps),
         }
 

@@ -70,8 +70,9 @@ def run_loop(
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
     with loop.signals():
         record = loop.start()
-        if on_start is not None:
+        if on_start is not None:  # a detached loop's output goes to its log from here on
             on_start(record)
+        report(f"loop {record.loop_id} started: {_caps_line(caps)}")
         return loop.run(allow_failing_gates=allow_failing_gates)
 
 
@@ -131,7 +132,6 @@ class _Loop:
                 record = replace(record, waiting_for="a usage limit to lift (as the last loop left it)")
             write_loop(self.orchestrator, record)
         self.record = record
-        self.report(f"loop {record.loop_id} started: {_caps_line(self.caps)}")
         return record
 
     def run(self, *, allow_failing_gates: bool) -> LoopRecord:

@@ -15,7 +15,7 @@ from typing import IO
 
 from . import _runner
 from ._caps import LoopCaps
-from ._clock import format_span, iso_at, parse_iso
+from ._clock import format_span, parse_iso
 from ._exceptions import CoordError, SessionActive, command
 from ._hooks import hook_env, run_hook
 from ._locks import read_session_lock, state_lock
@@ -28,11 +28,12 @@ from ._looprecord import (
     stop_requested,
     write_loop,
 )
-from ._loopsteps import LIMIT_MARGIN, Stop, after_session, before_session, counted, describe, gates_fail
+from ._loopsteps import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
+from ._loopview import caps_line
 from ._mission import Mission, load_mission
 from ._plan import Plan, RunOptions
 from ._session import Session
-from ._state import State, load_state, save_state
+from ._state import load_state, save_state
 
 EXIT_CODES = {
     "mission-done": 0,
@@ -72,7 +73,7 @@ def run_loop(
         record = loop.start()
         if on_start is not None:  # a detached loop's output goes to its log from here on
             on_start(record)
-        report(f"loop {record.loop_id} started: {_caps_line(caps)}")
+        report(f"loop {record.loop_id} started: {caps_line(caps)}")
         return loop.run(allow_failing_gates=allow_failing_gates)
 
 
@@ -126,8 +127,12 @@ class _Loop:
                 msg = f"session {lock.session_id} is still running (pid {lock.pid}); wait for it to end"
                 raise SessionActive(msg)
             clear_stop(self.orchestrator)
-            record = new_loop(settled, self.options.milestone, _caps_shown(self.caps))
-            record = replace(record, waiting_until=_inherited_wait(previous, settled))
+            record = new_loop(
+                settled,
+                self.options.milestone,
+                {key: value for key, value in asdict(self.caps).items() if value is not None},
+            )
+            record = replace(record, waiting_until=inherited_wait(previous, settled))
             if record.waiting_until:
                 record = replace(record, waiting_for="a usage limit to lift (as the last loop left it)")
             write_loop(self.orchestrator, record)
@@ -276,33 +281,3 @@ class _Loop:
 
     def _elapsed(self) -> float:
         return time.monotonic() - self.began
-
-
-def _inherited_wait(previous: LoopRecord | None, state: State) -> str | None:
-    """A usage-limit wait the last loop (or the last session) left, still in the future."""
-    candidates = []
-    if previous is not None and previous.waiting_until:
-        candidates.append(previous.waiting_until)
-    last = next(iter(state.last(1)), None)
-    if last is not None and last.ended_reason == "usage-limit" and last.resume_at and last.limit != "hard":
-        resets = parse_iso(last.resume_at)
-        if resets is not None:
-            candidates.append(iso_at(resets.timestamp() + LIMIT_MARGIN))
-    future = [moment for moment in candidates if (found := parse_iso(moment)) and found.timestamp() > time.time()]
-    return max(future, default=None)
-
-
-def _caps_shown(caps: LoopCaps) -> dict[str, object]:
-    return {key: value for key, value in asdict(caps).items() if value is not None}
-
-
-def _caps_line(caps: LoopCaps) -> str:
-    most = caps.max_sessions
-    parts = [f"at most {most} session{'s' if most != 1 else ''}" if most else "no session cap"]
-    if caps.max_hours:
-        parts.append(f"{format_span(caps.max_hours)} in all")
-    if caps.max_cost_usd:
-        parts.append(f"${caps.max_cost_usd:.2f}")
-    if caps.max_failures:
-        parts.append(f"{caps.max_failures} failures in a row")
-    return ", ".join(parts)

@@ -13,7 +13,7 @@ from ._mission import Mission
 from ._plan import RunOptions
 from ._selection import milestone_status, next_runnable
 from ._session import Session
-from ._state import LOGS_DIR
+from ._state import LOGS_DIR, State
 from ._tasksfile import TaskStatus
 from ._tasksfile import load as load_tasks
 from ._verify import run_gates, tail
@@ -137,6 +137,20 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps) -> str:
         notes.append(f"next after {format_span(max(0.0, _seconds_until(record.waiting_until)))}: {record.waiting_for}")
     detail = f" ({', '.join(notes)})" if notes else ""
     return f"loop {len(record.sessions)}{cap}: {session.session_id} {session.task_id or '—'} {how}{detail}"
+
+
+def inherited_wait(previous: LoopRecord | None, state: State) -> str | None:
+    """A usage-limit wait the last loop (or the last session) left, still in the future."""
+    candidates = []
+    if previous is not None and previous.waiting_until:
+        candidates.append(previous.waiting_until)
+    last = next(iter(state.last(1)), None)
+    if last is not None and last.ended_reason == "usage-limit" and last.resume_at and last.limit != "hard":
+        resets = parse_iso(last.resume_at)
+        if resets is not None:
+            candidates.append(iso_at(resets.timestamp() + LIMIT_MARGIN))
+    future = [moment for moment in candidates if (found := parse_iso(moment)) and found.timestamp() > time.time()]
+    return max(future, default=None)
 
 
 def gates_fail(mission: Mission) -> str | None:

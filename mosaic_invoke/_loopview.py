@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from ._caps import LoopCaps
 from ._clock import format_span, seconds_between
 from ._exceptions import CoordError
 from ._looprecord import LoopRecord, read_loop, request_stop
@@ -24,6 +25,19 @@ def summary_lines(record: LoopRecord) -> list[str]:
         f"{count} session{'s' if count != 1 else ''}: {record.accepted} accepted, {record.rejected} rejected, "
         f"{record.failures} failed; cost ${record.cost_usd:.2f}; wall time {format_span(wall or 0)}",
     ]
+
+
+def caps_line(caps: LoopCaps) -> str:
+    """What a loop says of its caps as it starts: ``at most 20 sessions, 3 failures in a row``."""
+    most = caps.max_sessions
+    parts = [f"at most {most} session{'s' if most != 1 else ''}" if most else "no session cap"]
+    if caps.max_hours:
+        parts.append(f"{format_span(caps.max_hours)} in all")
+    if caps.max_cost_usd:
+        parts.append(f"${caps.max_cost_usd:.2f}")
+    if caps.max_failures:
+        parts.append(f"{caps.max_failures} failures in a row")
+    return ", ".join(parts)
 
 
 def loop_view(orchestrator: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -123,7 +123,11 @@ def settle_crashed_loop(orchestrator: Path, state: State) -> State:
     record, _ = read_loop(orchestrator)
     if record is None or not record.running or record.judge() != "stale":
         return state
-    ended = record.ended("crashed", "its process ended without stopping the loop")
+    # The session it had started is its own, even if loop.json did not yet count or name it.
+    newest = next(iter(state.last(1)), None)
+    own = [record.current_session, newest.session_id if newest and newest.loop_id == record.loop_id else None]
+    sessions = [*record.sessions, *(sid for sid in dict.fromkeys(own) if sid and sid not in record.sessions)]
+    ended = replace(record, sessions=sessions).ended("crashed", "its process ended without stopping the loop")
     write_loop(orchestrator, ended)
     return state.with_loop(ended.summary())
 

@@ -140,7 +140,8 @@ def test_a_loop_killed_while_its_agent_runs_is_continued_once_the_agent_ends(roo
     found = [(s["session_id"], s["task_id"], s["ended_reason"]) for s in sessions(root)]
     assert found[0] == ("sess-001", "T-002", "crashed")
     assert [task for _, task, _ in found[1:]] == ["T-002", "T-003", "T-004"]  # the cut-off task first
-    assert state(root)["loops"][0]["stop_reason"] == "crashed"
+    crashed = state(root)["loops"][0]
+    assert (crashed["stop_reason"], crashed["sessions"]) == ("crashed", ["sess-001"])  # the one it had started
     assert loop_record(root)["stop_reason"] == "mission-done"  # type: ignore[index]
 
 

@@ -184,6 +184,8 @@ class _Loop:
         if until is None:
             return None
         seconds = until.timestamp() - time.time()
+        if seconds > 0 and self.caps.max_hours and self._elapsed() + seconds >= self.caps.max_hours:
+            return "max-hours", f"the wait would outlast the loop's {format_span(self.caps.max_hours)}"
         if seconds > 0:
             why = self.record.waiting_for or "the next session"
             self.report(f"loop waits {format_span(seconds)}, until {self.record.waiting_until}, for {why}")

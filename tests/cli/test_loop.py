@@ -97,6 +97,13 @@ def test_max_hours_is_checked_between_sessions(root: Path) -> None:
     assert stopped(root) == ("max-hours", 1)
 
 
+def test_max_hours_stops_at_once_when_a_wait_would_outlast_it(root: Path) -> None:
+    result = run_loop(root, "--max-hours", "30s", "--pause", "1m", "--command", agent("done"), timeout=20)
+    assert result.returncode == 4, result.stderr
+    assert stopped(root) == ("max-hours", 1)
+    assert "the wait would outlast the loop's 30s" in result.stderr
+
+
 def test_max_failures_exits_4(root: Path) -> None:
     result = run_loop(root, "--max-failures", "2", "--max-attempts", "9", "--command", agent("fail"))
     assert result.returncode == 4, result.stderr

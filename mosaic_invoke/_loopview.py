@@ -28,16 +28,21 @@ def summary_lines(record: LoopRecord) -> list[str]:
 
 
 def caps_line(caps: LoopCaps) -> str:
-    """What a loop says of its caps as it starts: ``at most 20 sessions, 3 failures in a row``."""
-    most = caps.max_sessions
-    parts = [f"at most {most} session{'s' if most != 1 else ''}" if most else "no session cap"]
+    """What a loop says of its caps as it starts: ``at most 20 sessions, 3 failures in a row, ...``."""
+    parts = [_count(caps.max_sessions, "at most {} session") if caps.max_sessions else "no session cap"]
+    if caps.max_failures:
+        parts.append(_count(caps.max_failures, "{} failure") + " in a row")
+    if caps.max_attempts:
+        parts.append(_count(caps.max_attempts, "{} attempt") + " per task")
     if caps.max_hours:
         parts.append(f"{format_span(caps.max_hours)} in all")
     if caps.max_cost_usd:
-        parts.append(f"${caps.max_cost_usd:.2f}")
-    if caps.max_failures:
-        parts.append(f"{caps.max_failures} failures in a row")
+        parts.append(f"${caps.max_cost_usd:.2f} of agent cost")
     return ", ".join(parts)
+
+
+def _count(number: int, words: str) -> str:
+    return words.format(number) + ("s" if number != 1 else "")
 
 
 def loop_view(orchestrator: Path) -> tuple[dict[str, Any] | None, str | None]:

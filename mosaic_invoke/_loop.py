@@ -234,10 +234,10 @@ class _Loop:
 
     def stop(self, reason: str, detail: str | None = None) -> LoopRecord:
         self.record = self.record.ended(reason, detail)
-        with state_lock(self.orchestrator):
-            write_loop(self.orchestrator, self.record)
+        with state_lock(self.orchestrator):  # the state first: a kill in between is settled from it
             state = load_state(self.orchestrator, self.mission.id, writing=True)
             save_state(self.orchestrator, state.with_loop(self.record.summary()))
+            write_loop(self.orchestrator, self.record)
         clear_stop(self.orchestrator)
         self.rewrite_report(wait=True)
         run_hook(self.mission, "after_loop", self.record.summary(), hook_env(self.mission), self.report)

@@ -123,6 +123,10 @@ def settle_crashed_loop(orchestrator: Path, state: State) -> State:
     record, _ = read_loop(orchestrator)
     if record is None or not record.running or record.judge() != "stale":
         return state
+    summary = next((item for item in state.loops if item.get("loop_id") == record.loop_id), None)
+    if summary is not None:  # it recorded its end in the state, then died before loop.json said so
+        write_loop(orchestrator, record.ended(str(summary.get("stop_reason")), summary.get("stop_detail")))
+        return state
     # The session it had started is its own, even if loop.json did not yet count or name it.
     newest = next(iter(state.last(1)), None)
     own = [record.current_session, newest.session_id if newest and newest.loop_id == record.loop_id else None]

@@ -172,3 +172,21 @@ def test_detach_json_prints_the_loop_id_pid_and_log(root: Path) -> None:
     assert started["loop_id"] == "loop-001" and isinstance(started["pid"], int)
     assert started["log_path"].endswith("logs/loop-001.log")
     wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions", timeout=30)
+
+
+def test_stop_reaches_a_detached_loop_and_now_interrupts_its_session(root: Path) -> None:
+    started = coord("loop", "--detach", "--json", "--command", agent("hang"), cwd=root)
+    assert started.returncode == 0, started.stderr
+    pid = json.loads(started.stdout)["pid"]
+    try:
+        wait_for(lambda: now_running(root, "sess-001"))
+        said = coord("stop", "--now", cwd=root)
+        assert said.returncode == 0, said.stderr
+        wait_for(lambda: (loop_record(root) or {}).get("stop_reason") is not None, timeout=30)
+    finally:
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert loop_record(root)["stop_reason"] == "stopped"  # type: ignore[index]
+    (session,) = sessions(root)
+    assert session["ended_reason"] == "interrupted"
+    wait_for(lambda: gone(session["pid"]))

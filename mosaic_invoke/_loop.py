@@ -32,6 +32,7 @@ from ._loopsteps import Stop, after_session, before_session, counted, describe, 
 from ._loopview import caps_line
 from ._mission import Mission, load_mission
 from ._plan import Plan, RunOptions
+from ._selection import named_milestone
 from ._session import Session
 from ._state import load_state, save_state
 
@@ -68,6 +69,8 @@ def run_loop(
 ) -> LoopRecord:
     """Run the mission's sessions until a stop; returns the loop record as it ended."""
     mission = load_mission(mission_file)
+    if options.milestone:  # a mistake to refuse before any loop starts
+        named_milestone(mission, options.milestone)
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
     with loop.signals():
         record = loop.start()

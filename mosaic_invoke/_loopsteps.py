@@ -11,7 +11,7 @@ from ._clock import format_span, iso_at, parse_iso
 from ._looprecord import LoopRecord, stop_requested
 from ._mission import Mission
 from ._plan import RunOptions
-from ._selection import milestone_status, next_runnable
+from ._selection import milestone_status, named_milestone, next_runnable
 from ._session import Session
 from ._state import LOGS_DIR, State
 from ._tasksfile import TaskStatus
@@ -177,7 +177,7 @@ def _progress(mission: Mission, options: RunOptions) -> list[Stop]:
     found: list[Stop] = []
     if total and finished == total:
         found.append(("mission-done", f"all {total} tasks are done or cancelled"))
-    milestone = mission.milestone(options.milestone) if options.milestone else None
+    milestone = named_milestone(mission, options.milestone) if options.milestone else None
     if milestone is not None and milestone_status(milestone, counts).value == "done":
         found.append(("milestone-done", f"milestone {milestone.id} is done"))
     if not found:

@@ -59,6 +59,13 @@ def test_milestone_done_stops_at_the_end_of_the_milestone(root: Path) -> None:
     assert task_status(root, "T-004") == "not-started"
 
 
+def test_an_unknown_milestone_is_refused_before_any_loop_starts(root: Path) -> None:
+    result = run_loop(root, "--milestone", "M3", "--command", agent("done"))
+    assert result.returncode == 1
+    assert result.stderr == "coord: error: unknown milestone 'M3' in mission.yaml\n"
+    assert loop_record(root) is None
+
+
 def test_no_runnable_task_exits_5_with_the_reason(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project", tasks=BLOCKED)
     result = run_loop(root, "--command", agent("done"))

@@ -53,10 +53,20 @@ def git_env() -> dict[str, str]:
     return {**os.environ, **names, **mails}
 
 
+DEFAULT_REPORT = {"INVOKE_COORD_LOOP_REPORT": ""}
+"""An environment that leaves the report page to mission.yaml and the default."""
+
+
+def loop_env(env: dict[str, str] | None) -> dict[str, str]:
+    """The environment loops run in: git's names, and no report page unless ``env`` asks for one
+    (writing it after each session costs a process; tests/cli/test_loop_after.py checks it)."""
+    return {**git_env(), "INVOKE_COORD_LOOP_REPORT": "false", **(env or {})}
+
+
 def run_loop(root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
     """``mosaic-coord loop ARGS`` to its end, without back-off unless ``args`` sets one."""
     backoff = () if "--backoff" in args else ("--backoff", "0")
-    return coord("loop", *backoff, *args, cwd=root, env={**git_env(), **(env or {})}, timeout=timeout)
+    return coord("loop", *backoff, *args, cwd=root, env=loop_env(env), timeout=timeout)
 
 
 def start_loop(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -66,7 +76,7 @@ def start_loop(root: Path, *args: str, env: dict[str, str] | None = None) -> sub
     return subprocess.Popen(
         [str(BIN / "mosaic-coord"), "loop", *backoff, *args],
         cwd=root,
-        env={**git_env(), **(env or {})},
+        env=loop_env(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import wait_for
-from loopkit import ORCH, agent, end_group, loop_record, make_project, run_loop, start_loop
+from loopkit import DEFAULT_REPORT, ORCH, agent, end_group, loop_record, make_project, run_loop, start_loop
 
 
 def test_after_loop_gets_the_summary_as_json_on_stdin(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_the_hook_runs_for_a_loop_that_stops_on_an_error(tmp_path: Path) -> None
 def test_the_report_page_is_rewritten_after_each_session(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project")
     page = root / ORCH / "report.html"
-    env = {"LOOP_AGENT_WAIT_FOR": str(tmp_path / "release-{session}")}
+    env = {"LOOP_AGENT_WAIT_FOR": str(tmp_path / "release-{session}"), **DEFAULT_REPORT}
     loop = start_loop(root, "--command", agent("done"), env=env)
     try:
         for number in (1, 2):
@@ -66,7 +66,7 @@ def test_the_report_page_is_rewritten_after_each_session(tmp_path: Path) -> None
 
 def test_no_report_page_with_report_false(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project", extra="loop: {report: false}\n")
-    result = run_loop(root, "--command", agent("done"))
+    result = run_loop(root, "--command", agent("done"), env=DEFAULT_REPORT)
     assert result.returncode == 0, result.stderr
     assert loop_record(root)["caps"]["report"] is False  # type: ignore[index]
     assert not (root / ORCH / "report.html").exists()

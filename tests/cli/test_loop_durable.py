@@ -74,13 +74,17 @@ def test_nothing_else_starts_a_session_beside_a_running_loop(root: Path, tmp_pat
     release = tmp_path / "release"
     loop = start_loop(root, "--pause", "60", "--command", agent("done"), env={"LOOP_AGENT_WAIT_FOR": str(release)})
     try:
-        for moment in ("in a session", "between sessions"):
+        refusing = {
+            "in a session": (["loop"], ["run"], ["resume"]),
+            "between sessions": (["run"], ["loop", "--detach"]),
+        }
+        for moment, commands in refusing.items():
             if moment == "in a session":
                 wait_for(lambda: now_running(root, "sess-001"))
             else:
                 release.touch()
                 wait_for(lambda: (loop_record(root) or {}).get("waiting_until") is not None)
-            for command in (["loop"], ["run"], ["resume"], ["loop", "--detach"]):
+            for command in commands:
                 refused = coord(*command, "--command", agent("done"), cwd=root)
                 assert refused.returncode == 3, (moment, command, refused.stderr)
                 assert "loop-001" in refused.stderr or "sess-001" in refused.stderr

@@ -154,7 +154,7 @@ class _Loop:
                 if isinstance(ended, tuple):
                     return self.stop(*ended)
                 # Counted and saved first: whatever goes wrong next, the loop keeps its session.
-                self.record = counted(self.record, ended, self.caps)
+                self.record = counted(self.record, ended, self.caps, stopped=self._stop_now())
                 self.save()
                 self.report(describe(self.record, ended, self.caps))
                 self.rewrite_report()

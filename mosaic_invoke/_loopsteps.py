@@ -84,13 +84,19 @@ def after_session(
     return _first(found)
 
 
-def counted(record: LoopRecord, session: Session, caps: LoopCaps) -> LoopRecord:
-    """``record`` with ``session`` counted, and the wait before the next session set."""
+def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bool = False) -> LoopRecord:
+    """``record`` with ``session`` counted, and the wait before the next session set.
+
+    A usage limit is neither a failure nor an attempt; nor is a session ``stopped`` on the
+    user's word (`coord.stop --now`, a signal to coord): its loop stops as asked, not with a
+    breaker the interruption itself tripped.
+    """
     limited = session.ended_reason == "usage-limit"
-    failed = not limited and (session.ended_reason != "completed" or session.verdict == "rejected")
-    in_row = record.failures_in_row if limited else (record.failures_in_row + 1 if failed else 0)
+    uncounted = limited or (stopped and session.ended_reason == "interrupted")
+    failed = not uncounted and (session.ended_reason != "completed" or session.verdict == "rejected")
+    in_row = record.failures_in_row if uncounted else (record.failures_in_row + 1 if failed else 0)
     attempts = dict(record.attempts)
-    if not limited and session.task_id:
+    if not uncounted and session.task_id:
         attempts[session.task_id] = int(attempts.get(session.task_id, 0)) + 1
     wait_until, wait_for = None, None
     if limited and session.resume_at and session.limit != "hard":
@@ -107,7 +113,7 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps) -> LoopRecord:
         sessions=[*record.sessions, session.session_id],
         current_session=None,
         failures_in_row=in_row,
-        failures=record.failures + (not limited and session.ended_reason != "completed"),
+        failures=record.failures + (not uncounted and session.ended_reason != "completed"),
         accepted=record.accepted + (session.verdict == "accepted"),
         rejected=record.rejected + (session.verdict == "rejected"),
         attempts=attempts,

@@ -115,6 +115,13 @@ def test_failures_in_a_row(ended: Session, in_row: int, failures: int, rejected:
     assert record.attempts == {"T-002": 1}
 
 
+def test_a_session_interrupted_on_request_is_no_failure_nor_attempt() -> None:
+    record = counted(loop(failures_in_row=2), session("interrupted", "none"), LoopCaps(), stopped=True)
+    assert (record.failures_in_row, record.failures, record.attempts, record.waiting_until) == (2, 0, {}, None)
+    failed = counted(loop(failures_in_row=2), session("failed", "none"), LoopCaps(backoff=0.0), stopped=True)
+    assert (failed.failures_in_row, failed.attempts) == (3, {"T-002": 1})  # it failed on its own
+
+
 def test_a_usage_limit_is_no_failure_nor_attempt_and_waits_past_the_reset() -> None:
     resets = iso_at(time.time() + 100)
     record = counted(loop(failures_in_row=1), session("usage-limit", "none", resume_at=resets), LoopCaps())

@@ -70,7 +70,8 @@ def test_stop_during_a_pause_ends_the_wait(root: Path) -> None:
 
 
 def test_stop_now_interrupts_the_session_and_records_it(root: Path) -> None:
-    loop = start_loop(root, "--command", agent("hang"))
+    """The interruption asked for is no failure: even with --max-failures 1 the loop stops as asked."""
+    loop = start_loop(root, "--max-failures", "1", "--command", agent("hang"))
     try:
         wait_for(lambda: running(root, "sess-001"))
         said = coord("stop", "--now", cwd=root)
@@ -89,7 +90,7 @@ def test_stop_now_interrupts_the_session_and_records_it(root: Path) -> None:
 def test_a_signal_to_the_loop_alone_interrupts_and_records_the_session_then_exits_130(
     root: Path, signum: signal.Signals
 ) -> None:
-    loop = start_loop(root, "--command", agent("hang"))
+    loop = start_loop(root, "--max-failures", "1", "--max-attempts", "1", "--command", agent("hang"))
     try:
         wait_for(lambda: running(root, "sess-001"))
         time.sleep(0.2)  # the agent is at work

@@ -52,7 +52,8 @@ def loop_view(orchestrator: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, warning
     view = record.to_dict()
     view["state"] = "ended" if not record.running else {"live": "running"}.get(record.judge(), record.judge())
-    view["step"] = len(record.sessions)
+    running = 1 if record.current_session and record.running else 0
+    view["step"] = len(record.sessions) + running  # the session now running is this step
     view["max_sessions"] = record.caps.get("max_sessions")
     if view["state"] == "stale":
         view["state"] = "crashed"

@@ -45,14 +45,10 @@ def test_loop_json_and_status_follow_a_running_loop(root: Path, tmp_path: Path) 
         assert (record["sessions"], record["failures_in_row"], record["attempts"]) == (["sess-001"], 0, {"T-002": 1})
         assert (record["cost_usd"], record.get("waiting_until"), record.get("ended_at")) == (0.0, None, None)
         view = json.loads(coord("status", "--json", cwd=root).stdout)["loop"]
-        assert (view["state"], view["step"], view["max_sessions"], view["current_session"]) == (
-            "running",
-            1,
-            5,
-            "sess-002",
-        )
+        found = (view["state"], view["step"], view["max_sessions"], view["current_session"])
+        assert found == ("running", 2, 5, "sess-002")  # step 2: the session running counts
         text = coord("status", cwd=root).stdout
-        assert f"loop     loop-001 running (pid {loop.pid}), step 1/5, since {record['started_at']}" in text
+        assert f"loop     loop-001 running (pid {loop.pid}), step 2/5, since {record['started_at']}" in text
         assert "now running sess-002" in text
         for name in ("release-sess-002", "release-sess-003"):
             (tmp_path / name).touch()

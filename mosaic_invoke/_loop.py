@@ -76,6 +76,8 @@ def run_loop(
         record = loop.start()
         if on_start is not None:  # a detached loop's output goes to its log from here on
             on_start(record)
+        if loop.warning:
+            report(f"warning: {loop.warning}")
         report(f"loop {record.loop_id} started: {caps_line(caps)}")
         return loop.run(allow_failing_gates=allow_failing_gates)
 
@@ -94,6 +96,8 @@ class _Loop:
         """coord was sent SIGINT, SIGTERM or SIGHUP (during a session too): the loop stops."""
         self.began = time.monotonic()
         self.reporter: subprocess.Popen[bytes] | None = None
+        self.warning: str | None = None
+        """What was wrong with the last loop's record, said once the loop's output has its place."""
 
     @contextmanager
     def signals(self) -> Iterator[None]:
@@ -116,9 +120,7 @@ class _Loop:
             settled = settle_crashed_loop(self.orchestrator, state)
             if settled is not state:
                 save_state(self.orchestrator, settled)
-            previous, warning = read_loop(self.orchestrator)
-            if warning:
-                self.report(f"warning: {warning}")
+            previous, self.warning = read_loop(self.orchestrator)
             if previous is not None and previous.running and previous.judge() != "stale":
                 msg = (
                     f"loop {previous.loop_id} is still running (pid {previous.pid} on {previous.host}); "

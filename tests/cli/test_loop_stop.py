@@ -131,14 +131,16 @@ def test_stop_without_a_running_loop_says_so(root: Path) -> None:
     assert "no loop is running; the last one, loop-001, stopped: max-sessions" in after.stderr
 
 
-def test_a_session_timeout_in_a_loop_ends_the_agent_and_counts_as_a_failure(root: Path) -> None:
-    result = run_loop(root, "--session-timeout", "1s", "--max-failures", "2", "--command", agent("hang"), timeout=30)
+@pytest.mark.parametrize("kind", ["session", "idle"])
+def test_a_timeout_in_a_loop_ends_the_agent_and_counts_as_a_failure(root: Path, kind: str) -> None:
+    flag = f"--{kind}-timeout"
+    result = run_loop(root, flag, "1s", "--max-failures", "2", "--command", agent("hang"), timeout=30)
     assert result.returncode == 4, result.stderr
     record = loop_record(root)
     assert record is not None
-    assert (record["stop_reason"], record["failures"]) == ("max-failures", 2)
+    assert (record["stop_reason"], record["failures"], record["caps"][f"{kind}_timeout"]) == ("max-failures", 2, 1.0)
     assert [s["ended_reason"] for s in sessions(root)] == ["timeout", "timeout"]
-    assert "ran past its session timeout" in result.stderr
+    assert f"ran past its {kind} timeout" in result.stderr
 
 
 def test_stop_json_state_holds_the_loop_summary(root: Path) -> None:

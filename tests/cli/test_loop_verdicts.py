@@ -71,7 +71,7 @@ def test_unfinished_and_failed_sessions_in_the_step_lines(tmp_path: Path) -> Non
 
 def test_the_summary_names_sessions_verdicts_cost_wall_time_and_reason(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project")
-    result = run_loop(root, "--command", agent("done"), env={"LOOP_AGENT_SLEEP": "0.5"})
+    result = run_loop(root, "--command", agent("done"))
     lines = result.stderr.splitlines()
     assert lines[-2] == "coord: loop loop-001 stopped: mission-done (all 4 tasks are done or cancelled)"
     assert re.fullmatch(r"coord: 3 sessions: 3 accepted, 0 rejected, 0 failed; cost \$0\.00; wall time \ds", lines[-1])

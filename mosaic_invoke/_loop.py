@@ -15,7 +15,7 @@ from typing import IO
 
 from . import _runner
 from ._caps import LoopCaps
-from ._clock import format_span, iso_at, parse_iso
+from ._clock import format_span, parse_iso
 from ._exceptions import CoordError, SessionActive, command
 from ._hooks import hook_env, run_hook
 from ._locks import read_session_lock, state_lock
@@ -28,11 +28,13 @@ from ._looprecord import (
     stop_requested,
     write_loop,
 )
-from ._loopsteps import LIMIT_MARGIN, Stop, after_session, before_session, describe, gates_fail
+from ._loopsteps import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
+from ._loopview import caps_line
 from ._mission import Mission, load_mission
 from ._plan import Plan, RunOptions
+from ._selection import named_milestone
 from ._session import Session
-from ._state import State, load_state, save_state
+from ._state import load_state, save_state
 
 EXIT_CODES = {
     "mission-done": 0,
@@ -67,11 +69,16 @@ def run_loop(
 ) -> LoopRecord:
     """Run the mission's sessions until a stop; returns the loop record as it ended."""
     mission = load_mission(mission_file)
+    if options.milestone:  # a mistake to refuse before any loop starts
+        named_milestone(mission, options.milestone)
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
     with loop.signals():
         record = loop.start()
-        if on_start is not None:
+        if on_start is not None:  # a detached loop's output goes to its log from here on
             on_start(record)
+        if loop.warning:
+            report(f"warning: {loop.warning}")
+        report(f"loop {record.loop_id} started: {caps_line(caps)}")
         return loop.run(allow_failing_gates=allow_failing_gates)
 
 
@@ -85,15 +92,18 @@ class _Loop:
         self.caps = caps
         self.report = report
         self.display = display
-        self.signalled: list[int] = []
+        self.interrupted = False
+        """coord was sent SIGINT, SIGTERM or SIGHUP (during a session too): the loop stops."""
         self.began = time.monotonic()
         self.reporter: subprocess.Popen[bytes] | None = None
+        self.warning: str | None = None
+        """What was wrong with the last loop's record, said once the loop's output has its place."""
 
     @contextmanager
     def signals(self) -> Iterator[None]:
         def on_signal(signum: int, frame: FrameType | None) -> None:
             if signum != signal.SIGUSR1:  # SIGUSR1 only wakes the loop to read a stop request
-                self.signalled.append(signum)
+                self._interrupt()
 
         handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
         previous = {signum: signal.signal(signum, on_signal) for signum in handled}
@@ -110,9 +120,7 @@ class _Loop:
             settled = settle_crashed_loop(self.orchestrator, state)
             if settled is not state:
                 save_state(self.orchestrator, settled)
-            previous, warning = read_loop(self.orchestrator)
-            if warning:
-                self.report(f"warning: {warning}")
+            previous, self.warning = read_loop(self.orchestrator)
             if previous is not None and previous.running and previous.judge() != "stale":
                 msg = (
                     f"loop {previous.loop_id} is still running (pid {previous.pid} on {previous.host}); "
@@ -124,13 +132,16 @@ class _Loop:
                 msg = f"session {lock.session_id} is still running (pid {lock.pid}); wait for it to end"
                 raise SessionActive(msg)
             clear_stop(self.orchestrator)
-            record = new_loop(settled, self.options.milestone, _caps_shown(self.caps))
-            record = replace(record, waiting_until=_inherited_wait(previous, settled))
+            record = new_loop(
+                settled,
+                self.options.milestone,
+                {key: value for key, value in asdict(self.caps).items() if value is not None},
+            )
+            record = replace(record, waiting_until=inherited_wait(previous, settled))
             if record.waiting_until:
                 record = replace(record, waiting_for="a usage limit to lift (as the last loop left it)")
             write_loop(self.orchestrator, record)
         self.record = record
-        self.report(f"loop {record.loop_id} started: {_caps_line(self.caps)}")
         return record
 
     def run(self, *, allow_failing_gates: bool) -> LoopRecord:
@@ -144,18 +155,20 @@ class _Loop:
                 ended = self.session()
                 if isinstance(ended, tuple):
                     return self.stop(*ended)
-                self.record, reason = after_session(
+                # Counted and saved first: whatever goes wrong next, the loop keeps its session.
+                self.record = counted(self.record, ended, self.caps, stopped=self._stop_now())
+                self.save()
+                self.report(describe(self.record, ended, self.caps))
+                self.rewrite_report()
+                reason = after_session(
                     self.mission,
                     self.options,
                     self.caps,
                     self.record,
                     ended,
                     self._elapsed(),
-                    interrupted=bool(self.signalled),
+                    interrupted=self.interrupted,
                 )
-                self.report(describe(self.record, ended, self.caps))
-                self.save()
-                self.rewrite_report()
                 if reason:
                     return self.stop(*reason)
         except CoordError as error:
@@ -163,7 +176,7 @@ class _Loop:
 
     def before(self) -> Stop | None:
         """A stop reason found before the next session starts."""
-        if self.signalled:
+        if self.interrupted:
             return "interrupted", "coord was interrupted"
         request = stop_requested(self.orchestrator)
         if request is not None:
@@ -176,13 +189,15 @@ class _Loop:
         if until is None:
             return None
         seconds = until.timestamp() - time.time()
+        if seconds > 0 and self.caps.max_hours and self._elapsed() + seconds >= self.caps.max_hours:
+            return "max-hours", f"the wait would outlast the loop's {format_span(self.caps.max_hours)}"
         if seconds > 0:
             why = self.record.waiting_for or "the next session"
             self.report(f"loop waits {format_span(seconds)}, until {self.record.waiting_until}, for {why}")
             deadline = time.monotonic() + seconds
             last_said = time.monotonic()
             while time.monotonic() < deadline:
-                if self.signalled:
+                if self.interrupted:
                     return "interrupted", "coord was interrupted while it waited"
                 if stop_requested(self.orchestrator) is not None:
                     return "stopped", f"`{command('stop')}` asked for it"
@@ -211,20 +226,23 @@ class _Loop:
         self.report(
             f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}"
         )
-        ended = _runner.follow(started, self.options, self.report, self.display, self._stop_now)
+        ended = _runner.follow(started, self.options, self.report, self.display, self._stop_now, self._interrupt)
         self.report(_runner.ended_line(ended))
         return ended
 
+    def _interrupt(self) -> None:
+        self.interrupted = True
+
     def _stop_now(self) -> bool:
         request = stop_requested(self.orchestrator)
-        return bool(request and request.get("now")) or bool(self.signalled)
+        return bool(request and request.get("now")) or self.interrupted
 
     def stop(self, reason: str, detail: str | None = None) -> LoopRecord:
         self.record = self.record.ended(reason, detail)
-        with state_lock(self.orchestrator):
-            write_loop(self.orchestrator, self.record)
+        with state_lock(self.orchestrator):  # the state first: a kill in between is settled from it
             state = load_state(self.orchestrator, self.mission.id, writing=True)
             save_state(self.orchestrator, state.with_loop(self.record.summary()))
+            write_loop(self.orchestrator, self.record)
         clear_stop(self.orchestrator)
         self.rewrite_report(wait=True)
         run_hook(self.mission, "after_loop", self.record.summary(), hook_env(self.mission), self.report)
@@ -270,32 +288,3 @@ class _Loop:
 
     def _elapsed(self) -> float:
         return time.monotonic() - self.began
-
-
-def _inherited_wait(previous: LoopRecord | None, state: State) -> str | None:
-    """A usage-limit wait the last loop (or the last session) left, still in the future."""
-    candidates = []
-    if previous is not None and previous.waiting_until:
-        candidates.append(previous.waiting_until)
-    last = next(iter(state.last(1)), None)
-    if last is not None and last.ended_reason == "usage-limit" and last.resume_at and last.limit != "hard":
-        resets = parse_iso(last.resume_at)
-        if resets is not None:
-            candidates.append(iso_at(resets.timestamp() + LIMIT_MARGIN))
-    future = [moment for moment in candidates if (found := parse_iso(moment)) and found.timestamp() > time.time()]
-    return max(future, default=None)
-
-
-def _caps_shown(caps: LoopCaps) -> dict[str, object]:
-    return {key: value for key, value in asdict(caps).items() if value is not None}
-
-
-def _caps_line(caps: LoopCaps) -> str:
-    parts = [f"at most {caps.max_sessions} sessions" if caps.max_sessions else "no session cap"]
-    if caps.max_hours:
-        parts.append(f"{format_span(caps.max_hours)} in all")
-    if caps.max_cost_usd:
-        parts.append(f"${caps.max_cost_usd:.2f}")
-    if caps.max_failures:
-        parts.append(f"{caps.max_failures} failures in a row")
-    return ", ".join(parts)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ._clock import now_iso
+from ._clock import now_iso, seconds_between
 from ._files import display_path, write_json_atomic
 from ._process import hostname, is_alive, process_start_time
 from ._records import present_fields, schema, typed_fields
@@ -73,6 +73,7 @@ class LoopRecord:
             "rejected": self.rejected,
             "failures": self.failures,
             "cost_usd": round(self.cost_usd, 6),
+            "duration_seconds": seconds_between(self.started_at, self.ended_at) if self.ended_at else None,
             "caps": dict(self.caps),
         }
 
@@ -122,7 +123,15 @@ def settle_crashed_loop(orchestrator: Path, state: State) -> State:
     record, _ = read_loop(orchestrator)
     if record is None or not record.running or record.judge() != "stale":
         return state
-    ended = record.ended("crashed", "its process ended without stopping the loop")
+    summary = next((item for item in state.loops if item.get("loop_id") == record.loop_id), None)
+    if summary is not None:  # it recorded its end in the state, then died before loop.json said so
+        write_loop(orchestrator, record.ended(str(summary.get("stop_reason")), summary.get("stop_detail")))
+        return state
+    # The session it had started is its own, even if loop.json did not yet count or name it.
+    newest = next(iter(state.last(1)), None)
+    own = [record.current_session, newest.session_id if newest and newest.loop_id == record.loop_id else None]
+    sessions = [*record.sessions, *(sid for sid in dict.fromkeys(own) if sid and sid not in record.sessions)]
+    ended = replace(record, sessions=sessions).ended("crashed", "its process ended without stopping the loop")
     write_loop(orchestrator, ended)
     return state.with_loop(ended.summary())
 

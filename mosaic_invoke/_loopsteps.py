@@ -11,9 +11,9 @@ from ._clock import format_span, iso_at, parse_iso
 from ._looprecord import LoopRecord, stop_requested
 from ._mission import Mission
 from ._plan import RunOptions
-from ._selection import milestone_status, next_runnable
+from ._selection import milestone_status, named_milestone, next_runnable
 from ._session import Session
-from ._state import LOGS_DIR
+from ._state import LOGS_DIR, State
 from ._tasksfile import TaskStatus
 from ._tasksfile import load as load_tasks
 from ._verify import run_gates, tail
@@ -58,13 +58,12 @@ def after_session(
     elapsed: float,
     *,
     interrupted: bool,
-) -> tuple[LoopRecord, Stop | None]:
-    """The loop record counted on from ``session``, and the stop reason that applies, if any.
+) -> Stop | None:
+    """The stop reason that applies after ``session``, already counted in ``record``, if any.
 
     When several apply, the first in the SPEC's order wins (an always-failing agent on one
     task stops with ``max-failures``, not ``max-attempts``).
     """
-    record = counted(record, session, caps)
     found = [*_progress(mission, options), *_caps_reached(caps, record, elapsed)]
     if caps.max_failures and record.failures_in_row >= caps.max_failures:
         found.append(("max-failures", f"{record.failures_in_row} sessions in a row failed or were rejected"))
@@ -82,16 +81,22 @@ def after_session(
             )
         elif caps.max_wait is not None and _seconds_until(record.waiting_until) > caps.max_wait:
             found.append(("usage-limit", f"the limit lifts at {record.waiting_until}, past --max-wait"))
-    return record, _first(found)
+    return _first(found)
 
 
-def counted(record: LoopRecord, session: Session, caps: LoopCaps) -> LoopRecord:
-    """``record`` with ``session`` counted, and the wait before the next session set."""
+def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bool = False) -> LoopRecord:
+    """``record`` with ``session`` counted, and the wait before the next session set.
+
+    A usage limit is neither a failure nor an attempt; nor is a session ``stopped`` on the
+    user's word (`coord.stop --now`, a signal to coord): its loop stops as asked, not with a
+    breaker the interruption itself tripped.
+    """
     limited = session.ended_reason == "usage-limit"
-    failed = not limited and (session.ended_reason != "completed" or session.verdict == "rejected")
-    in_row = record.failures_in_row if limited else (record.failures_in_row + 1 if failed else 0)
+    uncounted = limited or (stopped and session.ended_reason == "interrupted")
+    failed = not uncounted and (session.ended_reason != "completed" or session.verdict == "rejected")
+    in_row = record.failures_in_row if uncounted else (record.failures_in_row + 1 if failed else 0)
     attempts = dict(record.attempts)
-    if not limited and session.task_id:
+    if not uncounted and session.task_id:
         attempts[session.task_id] = int(attempts.get(session.task_id, 0)) + 1
     wait_until, wait_for = None, None
     if limited and session.resume_at and session.limit != "hard":
@@ -108,7 +113,7 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps) -> LoopRecord:
         sessions=[*record.sessions, session.session_id],
         current_session=None,
         failures_in_row=in_row,
-        failures=record.failures + failed,
+        failures=record.failures + (not uncounted and session.ended_reason != "completed"),
         accepted=record.accepted + (session.verdict == "accepted"),
         rejected=record.rejected + (session.verdict == "rejected"),
         attempts=attempts,
@@ -125,19 +130,33 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps) -> str:
     if session.verdict:
         how += f", {session.verdict}"
     notes = []
-    if session.verification:
+    if session.rejected_because:  # it says what failed
+        notes.append(session.rejected_because)
+    elif session.verification:
         notes.append("gates passed" if session.verification.get("passed") else "gates failed")
     if session.git and session.git.get("commits"):
         commits = session.git["commits"]
         notes.append(f"{commits} commit{'s' if commits != 1 else ''}")
-    if session.rejected_because:
-        notes.append(session.rejected_because)
     if session.cost_usd:
         notes.append(f"${session.cost_usd:.2f}")
     if record.waiting_until and record.waiting_for:
         notes.append(f"next after {format_span(max(0.0, _seconds_until(record.waiting_until)))}: {record.waiting_for}")
-    detail = f" ({'; '.join(notes)})" if notes else ""
+    detail = f" ({', '.join(notes)})" if notes else ""
     return f"loop {len(record.sessions)}{cap}: {session.session_id} {session.task_id or '—'} {how}{detail}"
+
+
+def inherited_wait(previous: LoopRecord | None, state: State) -> str | None:
+    """A usage-limit wait the last loop (or the last session) left, still in the future."""
+    candidates = []
+    if previous is not None and previous.waiting_until:
+        candidates.append(previous.waiting_until)
+    last = next(iter(state.last(1)), None)
+    if last is not None and last.ended_reason == "usage-limit" and last.resume_at and last.limit != "hard":
+        resets = parse_iso(last.resume_at)
+        if resets is not None:
+            candidates.append(iso_at(resets.timestamp() + LIMIT_MARGIN))
+    future = [moment for moment in candidates if (found := parse_iso(moment)) and found.timestamp() > time.time()]
+    return max(future, default=None)
 
 
 def gates_fail(mission: Mission) -> str | None:
@@ -164,7 +183,7 @@ def _progress(mission: Mission, options: RunOptions) -> list[Stop]:
     found: list[Stop] = []
     if total and finished == total:
         found.append(("mission-done", f"all {total} tasks are done or cancelled"))
-    milestone = mission.milestone(options.milestone) if options.milestone else None
+    milestone = named_milestone(mission, options.milestone) if options.milestone else None
     if milestone is not None and milestone_status(milestone, counts).value == "done":
         found.append(("milestone-done", f"milestone {milestone.id} is done"))
     if not found:
@@ -177,7 +196,8 @@ def _progress(mission: Mission, options: RunOptions) -> list[Stop]:
 def _caps_reached(caps: LoopCaps, record: LoopRecord, elapsed: float) -> list[Stop]:
     found: list[Stop] = []
     if caps.max_sessions and len(record.sessions) >= caps.max_sessions:
-        found.append(("max-sessions", f"{len(record.sessions)} sessions ran"))
+        count = len(record.sessions)
+        found.append(("max-sessions", f"{count} session{'s' if count != 1 else ''} ran"))
     if caps.max_hours and elapsed >= caps.max_hours:
         found.append(("max-hours", f"the loop ran {format_span(elapsed)}"))
     if caps.max_cost_usd and record.cost_usd >= caps.max_cost_usd:

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from ._caps import LoopCaps
 from ._clock import format_span, seconds_between
 from ._exceptions import CoordError
 from ._looprecord import LoopRecord, read_loop, request_stop
@@ -26,6 +27,24 @@ def summary_lines(record: LoopRecord) -> list[str]:
     ]
 
 
+def caps_line(caps: LoopCaps) -> str:
+    """What a loop says of its caps as it starts: ``at most 20 sessions, 3 failures in a row, ...``."""
+    parts = [_count(caps.max_sessions, "at most {} session") if caps.max_sessions else "no session cap"]
+    if caps.max_failures:
+        parts.append(_count(caps.max_failures, "{} failure") + " in a row")
+    if caps.max_attempts:
+        parts.append(_count(caps.max_attempts, "{} attempt") + " per task")
+    if caps.max_hours:
+        parts.append(f"{format_span(caps.max_hours)} in all")
+    if caps.max_cost_usd:
+        parts.append(f"${caps.max_cost_usd:.2f} of agent cost")
+    return ", ".join(parts)
+
+
+def _count(number: int, words: str) -> str:
+    return words.format(number) + ("s" if number != 1 else "")
+
+
 def loop_view(orchestrator: Path) -> tuple[dict[str, Any] | None, str | None]:
     """The loop as `status --json` shows it (None: never a loop here), and a warning."""
     record, warning = read_loop(orchestrator)
@@ -33,7 +52,8 @@ def loop_view(orchestrator: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, warning
     view = record.to_dict()
     view["state"] = "ended" if not record.running else {"live": "running"}.get(record.judge(), record.judge())
-    view["step"] = len(record.sessions)
+    running = 1 if record.current_session and record.running else 0
+    view["step"] = len(record.sessions) + running  # the session now running is this step
     view["max_sessions"] = record.caps.get("max_sessions")
     if view["state"] == "stale":
         view["state"] = "crashed"

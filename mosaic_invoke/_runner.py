@@ -112,8 +112,13 @@ def follow(
     report: Report,
     display: IO[str] | None,
     stop_requested: Callable[[], bool] | None = None,
+    on_signal: Callable[[], None] | None = None,
 ) -> Session:
-    """Open the gate, follow the agent to its end, then verify and record the session."""
+    """Open the gate, follow the agent to its end, then verify and record the session.
+
+    ``on_signal`` is called when coord itself was sent SIGINT, SIGTERM or SIGHUP meanwhile
+    (the watcher's handlers hide it from the caller's): a loop then stops.
+    """
     agent, pipe = launched.agent, launched.output
     if agent is None or pipe is None:
         msg = f"session {launched.session.session_id} is followed by its supervisor, not here"
@@ -135,6 +140,8 @@ def follow(
             started=launched.release,
         )
     os.close(pipe)
+    if watched.signalled and on_signal is not None:
+        on_signal()
     return finish(
         launched.mission, launched.session.session_id, launched.begun, watched, output.reader, launched.env, report
     )

@@ -26,7 +26,7 @@ from typing import IO, Any, cast
 from ._caps import LoopCaps
 from ._exceptions import CoordError, SessionActive
 from ._looprecord import LoopRecord
-from ._mission import Mission, load_mission
+from ._mission import Mission, load_mission, project_root
 from ._plan import Plan, RunOptions
 from ._state import LOGS_DIR
 from ._verify import Start
@@ -121,7 +121,7 @@ def start_loop(mission_file: Path, options: RunOptions, caps: LoopCaps, *, allow
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=mission_file.parent,
+            cwd=project_root(mission_file),  # as a detached session's: paths in its log read from the root
             start_new_session=True,
         )
     except OSError as exc:

@@ -1,0 +1,112 @@
+"""A stand-in agent for loop tests: does one kind of work on the task coord gave it.
+
+Launched as ``python agent.py MODE [PROMPT]``; the task is ``MOSAIC_TASK_ID``, the session
+``MOSAIC_SESSION_ID``, the project root the working directory. MODE is one of:
+
+- ``done``: marks its task done in docs/TASKS.md and exits 0;
+- ``commit``: writes ``work/<task>.txt``, commits it with git, marks its task done;
+- ``fail``: touches nothing and exits 1;
+- ``hang``: waits until it is ended by a signal;
+- ``break``: marks its task done but writes ``broken`` into ``gate.txt`` (the gate
+  ``grep -qx ok gate.txt`` then fails);
+- ``fix``: writes ``ok`` into ``gate.txt`` and marks its task done;
+- ``idle``: exits 0 without touching anything.
+
+A comma-separated MODE plays one mode per run, in order, then the last one again (runs are
+counted in LOOP_AGENT_COUNT, a file). LOOP_AGENT_SLEEP: seconds to wait before working;
+LOOP_AGENT_WAIT_FOR: a file to wait for first (30 s at most; ``{session}`` in it is replaced
+by the session id). LOOP_AGENT_COMMITS: how many
+commits ``commit`` makes (default 1).
+LOOP_AGENT_LOG: a file that gets ``start <session> <task> <pid>`` when the agent starts and
+``end <session> <task>`` once its work is written. LOOP_AGENT_COST: a claude-like result
+line with that cost is printed (for a runtime whose output is claude-stream-json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TASKS = Path("docs/TASKS.md")
+
+
+def mode_for_this_run(modes: str) -> str:
+    chosen = [mode.strip() for mode in modes.split(",") if mode.strip()]
+    counter = os.environ.get("LOOP_AGENT_COUNT")
+    runs = 0
+    if len(chosen) > 1 and counter:
+        path = Path(counter)
+        runs = int(path.read_text()) if path.exists() else 0
+        path.write_text(str(runs + 1))
+    return chosen[min(runs, len(chosen) - 1)]
+
+
+def log(line: str) -> None:
+    path = os.environ.get("LOOP_AGENT_LOG")
+    if path:
+        with open(path, "a") as out:
+            out.write(line + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+
+def mark_done(task: str) -> None:
+    text = TASKS.read_text()
+    pattern = re.compile(rf"^(\|\s*{re.escape(task)}\s*\|\s*)[a-z-]+(\s*\|)", re.MULTILINE)
+    TASKS.write_text(pattern.sub(r"\1done\2", text, count=1))
+
+
+def commit(task: str) -> None:
+    Path("work").mkdir(exist_ok=True)
+    for number in range(int(os.environ.get("LOOP_AGENT_COMMITS", "1"))):
+        Path("work", f"{task}.txt").write_text(f"{task} part {number} by {os.environ.get('MOSAIC_SESSION_ID')}\n")
+        subprocess.run(["git", "add", "work"], check=True, capture_output=True)
+        subprocess.run(["git", "commit", "-q", "-m", f"work on {task}"], check=True, capture_output=True)
+
+
+def main() -> int:
+    mode = mode_for_this_run(sys.argv[1] if len(sys.argv) > 1 else "done")
+    task = os.environ["MOSAIC_TASK_ID"]
+    session = os.environ.get("MOSAIC_SESSION_ID", "?")
+    log(f"start {session} {task} {os.getpid()}")
+    time.sleep(float(os.environ.get("LOOP_AGENT_SLEEP", "0")))
+    release = os.environ.get("LOOP_AGENT_WAIT_FOR", "").replace("{session}", session)
+    deadline = time.monotonic() + 30
+    while release and not Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print(f"agent {mode} on {task}", flush=True)
+    if mode == "hang":
+        while True:
+            time.sleep(3600)
+    if mode == "fail":
+        log(f"end {session} {task}")
+        return 1
+    if mode == "commit":
+        commit(task)
+    if mode == "break":
+        Path("gate.txt").write_text("broken\n")
+    if mode == "fix":
+        Path("gate.txt").write_text("ok\n")
+    if mode in ("done", "commit", "break", "fix"):
+        mark_done(task)
+    cost = os.environ.get("LOOP_AGENT_COST")
+    if cost:
+        result = {
+            "type": "result",
+            "subtype": "success",
+            "is_error": False,
+            "num_turns": 1,
+            "total_cost_usd": float(cost),
+        }
+        print(json.dumps(result), flush=True)
+    log(f"end {session} {task}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

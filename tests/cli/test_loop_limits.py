@@ -1,0 +1,116 @@
+"""A loop against what agents report: cost, usage limits (waits, hard walls, --max-wait), and gates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import coord, wait_for
+from loopkit import REPLAY, agent, end_group, loop_record, make_project, run_loop, sessions, start_loop, state
+
+
+@pytest.fixture
+def claude_env(tmp_path: Path) -> dict[str, str]:
+    """A `claude` on PATH that replays recorded streams (FAKE_AGENT_STREAM)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    claude = folder / "claude"
+    claude.write_text(f'#!/bin/sh\nexec {sys.executable} {REPLAY} "$@"\n')
+    claude.chmod(0o755)
+    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project")
+
+
+def test_max_cost_stops_once_the_summed_cost_reaches_it(root: Path, claude_env: dict[str, str]) -> None:
+    env = {**claude_env, "FAKE_AGENT_STREAM": "claude-success.jsonl"}
+    result = run_loop(root, "--max-cost", "0.8", env=env)
+    assert result.returncode == 4, result.stderr
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], len(record["sessions"]), record["cost_usd"]) == ("max-cost", 2, 0.8426)
+    assert [s["cost_usd"] for s in sessions(root)] == [0.4213, 0.4213]
+    assert "loop 1/20: sess-001 T-002 completed, unfinished ($0.42)" in result.stderr
+    assert "cost $0.84" in result.stderr.splitlines()[-1]
+
+
+def test_a_hard_wall_stops_the_loop_at_once(root: Path, claude_env: dict[str, str]) -> None:
+    result = run_loop(root, env={**claude_env, "FAKE_AGENT_STREAM": "claude-hard-wall.jsonl"})
+    assert result.returncode == 4, result.stderr
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], len(record["sessions"])) == ("usage-limit", 1)
+    (session,) = sessions(root)
+    assert (session["ended_reason"], session["limit"]) == ("usage-limit", "hard")
+
+
+def test_a_limit_that_lifts_past_max_wait_stops_the_loop(root: Path, claude_env: dict[str, str]) -> None:
+    env = {**claude_env, "FAKE_AGENT_STREAM": "claude-usage-limit.jsonl", "FAKE_AGENT_RESETS_IN": "3600"}
+    result = run_loop(root, "--max-wait", "30m", env=env, timeout=20)
+    assert result.returncode == 4, result.stderr
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], len(record["sessions"])) == ("usage-limit", 1)
+    assert "past --max-wait" in record["stop_detail"]
+    assert record["failures_in_row"] == 0 and record["attempts"] == {}
+
+
+def test_a_usage_limit_wait_is_shown_and_outlives_a_killed_loop(root: Path, claude_env: dict[str, str]) -> None:
+    env = {**claude_env, "FAKE_AGENT_STREAM": "claude-usage-limit.jsonl", "FAKE_AGENT_RESETS_IN": "5"}
+    first = start_loop(root, env=env)
+    try:
+        wait_for(lambda: (loop_record(root) or {}).get("waiting_until") is not None)
+        until = loop_record(root)["waiting_until"]  # type: ignore[index]
+        assert sessions(root)[0]["ended_reason"] == "usage-limit"
+        view = coord("status", "--json", cwd=root)
+        assert f'"waiting_until": "{until}"' in view.stdout
+        text = coord("status", cwd=root).stdout
+        assert f"waiting until {until} for a usage limit to lift" in text
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        assert "is no longer running" in coord("status", cwd=root).stdout
+        second = start_loop(root, env=env)
+        try:
+            wait_for(lambda: (loop_record(root) or {}).get("loop_id") == "loop-002")
+            record = loop_record(root)
+            assert record is not None
+            assert record["waiting_until"] == until
+            assert "as the last loop left it" in record["waiting_for"]
+            assert coord("stop", cwd=root).returncode == 0
+            _, err = second.communicate(timeout=15)
+            assert second.returncode == 0, err
+        finally:
+            end_group(second)
+    finally:
+        end_group(first)
+    assert len(sessions(root)) == 1  # no session started before the limit lifts
+    loops = {item["loop_id"]: item["stop_reason"] for item in state(root)["loops"]}
+    assert loops == {"loop-001": "crashed", "loop-002": "stopped"}
+
+
+def test_failing_gates_refuse_to_start_with_their_output(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", gates=True)
+    (root / "gate.txt").write_text("broken before the loop\n")
+    result = run_loop(root, "--command", agent("fix"))
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("coord: error: the loop stopped: the gates already fail before any session: ")
+    assert "--allow-failing-gates" in last and "broken before the loop" in last
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], record["sessions"]) == ("gates-failing", [])
+    assert state(root)["sessions"] == []
+
+
+def test_allow_failing_gates_starts_anyway(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", gates=True)
+    (root / "gate.txt").write_text("broken before the loop\n")
+    result = run_loop(root, "--allow-failing-gates", "--command", agent("fix"))
+    assert result.returncode == 0, result.stderr
+    assert [s["verdict"] for s in sessions(root)] == ["accepted"] * 3

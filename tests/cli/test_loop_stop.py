@@ -1,0 +1,154 @@
+"""Stopping a loop: `coord.stop` (after the session, or --now), SIGINT and SIGTERM, timeouts."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import coord, wait_for
+from loopkit import agent, end_group, loop_record, make_project, run_loop, sessions, start_loop, task_status
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project")
+
+
+def running(root: Path, session: str) -> bool:
+    record = loop_record(root)
+    return record is not None and record.get("current_session") == session
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, err
+
+
+def test_stop_lets_the_session_finish_then_stops_with_0(root: Path, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    loop = start_loop(root, "--command", agent("done"), env={"LOOP_AGENT_WAIT_FOR": str(release)})
+    try:
+        wait_for(lambda: running(root, "sess-001"))
+        said = coord("stop", cwd=root)
+        assert said.returncode == 0, said.stderr
+        assert "asked loop loop-001" in said.stdout and "after its current session" in said.stdout
+        time.sleep(0.3)
+        assert loop.poll() is None  # the session goes on
+        release.touch()
+        code, err = finish(loop)
+    finally:
+        release.touch()
+        end_group(loop)
+    assert code == 0, err
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], record["sessions"]) == ("stopped", ["sess-001"])
+    (session,) = sessions(root)
+    assert (session["ended_reason"], session["verdict"]) == ("completed", "accepted")
+    assert not (root / ".mosaic" / "orchestrator" / "stop-request.json").exists()
+
+
+def test_stop_during_a_pause_ends_the_wait(root: Path) -> None:
+    loop = start_loop(root, "--pause", "60", "--command", agent("done"))
+    try:
+        wait_for(lambda: (loop_record(root) or {}).get("waiting_until") is not None)
+        asked = time.monotonic()
+        assert coord("stop", cwd=root).returncode == 0
+        code, err = finish(loop)
+    finally:
+        end_group(loop)
+    assert code == 0, err
+    assert time.monotonic() - asked < 5
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], len(record["sessions"])) == ("stopped", 1)
+    assert record.get("waiting_until") is None
+
+
+def test_stop_now_interrupts_the_session_and_records_it(root: Path) -> None:
+    """The interruption asked for is no failure: even with --max-failures 1 the loop stops as asked."""
+    loop = start_loop(root, "--max-failures", "1", "--command", agent("hang"))
+    try:
+        wait_for(lambda: running(root, "sess-001"))
+        said = coord("stop", "--now", cwd=root)
+        assert said.returncode == 0 and "interrupting its session" in said.stdout
+        code, err = finish(loop)
+    finally:
+        end_group(loop)
+    assert code == 0, err
+    assert loop_record(root)["stop_reason"] == "stopped"  # type: ignore[index]
+    (session,) = sessions(root)
+    assert session["ended_reason"] == "interrupted"
+    assert not (root / ".mosaic" / "orchestrator" / "session.lock").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_loop_alone_interrupts_and_records_the_session_then_exits_130(
+    root: Path, signum: signal.Signals
+) -> None:
+    loop = start_loop(root, "--max-failures", "1", "--max-attempts", "1", "--command", agent("hang"))
+    try:
+        wait_for(lambda: running(root, "sess-001"))
+        time.sleep(0.2)  # the agent is at work
+        loop.send_signal(signum)
+        code, err = finish(loop)
+    finally:
+        end_group(loop)
+    assert code == 130, err
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], record["sessions"]) == ("interrupted", ["sess-001"])
+    (session,) = sessions(root)
+    assert session["ended_reason"] == "interrupted"
+    assert task_status(root, "T-002") == "in-progress"
+    assert not (root / ".mosaic" / "orchestrator" / "session.lock").exists()
+
+
+def test_a_signal_between_sessions_stops_the_loop(root: Path) -> None:
+    loop = start_loop(root, "--pause", "60", "--command", agent("done"))
+    try:
+        wait_for(lambda: (loop_record(root) or {}).get("waiting_until") is not None)
+        loop.send_signal(signal.SIGTERM)
+        code, err = finish(loop)
+    finally:
+        end_group(loop)
+    assert code == 130, err
+    assert loop_record(root)["stop_reason"] == "interrupted"  # type: ignore[index]
+    assert len(sessions(root)) == 1
+
+
+def test_stop_without_a_running_loop_says_so(root: Path) -> None:
+    never = coord("stop", cwd=root)
+    assert never.returncode == 1
+    assert never.stderr.startswith("coord: error: no loop has run")
+    run_loop(root, "--max-sessions", "1", "--command", agent("done"))
+    after = coord("stop", cwd=root)
+    assert after.returncode == 1
+    assert "no loop is running; the last one, loop-001, stopped: max-sessions" in after.stderr
+
+
+@pytest.mark.parametrize("kind", ["session", "idle"])
+def test_a_timeout_in_a_loop_ends_the_agent_and_counts_as_a_failure(root: Path, kind: str) -> None:
+    flag = f"--{kind}-timeout"
+    result = run_loop(root, flag, "1s", "--max-failures", "2", "--command", agent("hang"), timeout=30)
+    assert result.returncode == 4, result.stderr
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], record["failures"], record["caps"][f"{kind}_timeout"]) == ("max-failures", 2, 1.0)
+    assert [s["ended_reason"] for s in sessions(root)] == ["timeout", "timeout"]
+    assert f"ran past its {kind} timeout" in result.stderr
+
+
+def test_stop_json_state_holds_the_loop_summary(root: Path) -> None:
+    """Each loop that ends leaves one summary in state.json's `loops`."""
+    run_loop(root, "--max-sessions", "1", "--command", agent("done"))
+    run_loop(root, "--max-sessions", "1", "--command", agent("done"))
+    loops = json.loads((root / ".mosaic" / "orchestrator" / "state.json").read_text())["loops"]
+    assert [(item["loop_id"], item["stop_reason"], item["sessions"]) for item in loops] == [
+        ("loop-001", "max-sessions", ["sess-001"]),
+        ("loop-002", "max-sessions", ["sess-002"]),
+    ]

@@ -1,0 +1,125 @@
+"""SIGKILL a loop at random instants (also while its agent works), continue with a new loop each time:
+no session lost or doubled, every agent run recorded once, each agent's work kept, the mission done."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import wait_for
+from loopkit import ORCH, agent, end_group, loop_record, make_project, sessions, start_loop, task_status
+
+ROUNDS = 12
+TASKS = 8
+SEED = 20261120
+ARGS = ("--max-failures", "100", "--max-attempts", "100", "--max-sessions", "100", "--command", agent("done"))
+
+
+def tasks_file() -> str:
+    rows = "".join(f"| T-{n:03d} | not-started | M1 | Task {n} | |\n" for n in range(1, TASKS + 1))
+    return "| id | status | milestone | description | depends_on |\n|---|---|---|---|---|\n" + rows
+
+
+def agent_lines(log: Path, kind: str) -> list[tuple[str, str]]:
+    """(session, task) of each agent that started (``start``) or finished its work (``end``)."""
+    if not log.exists():
+        return []
+    return [tuple(line.split()[1:3]) for line in log.read_text().splitlines() if line.startswith(kind + " ")]  # type: ignore[misc]
+
+
+def next_agent(log: Path, loop: subprocess.Popen[str]) -> Callable[[], bool]:
+    """True once another agent has started (or the loop has ended)."""
+    seen = len(agent_lines(log, "start"))
+    return lambda: len(agent_lines(log, "start")) > seen or loop.poll() is not None
+
+
+def start_when_free(root: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """A new loop; while the killed loop's agent still works it refuses (exit 3): try again."""
+    deadline = time.monotonic() + 20
+    while True:
+        loop = start_loop(root, *ARGS, env=env)
+        time.sleep(0.05)
+        if loop.poll() is None or loop.wait() != 3:
+            return loop
+        end_group(loop)
+        assert time.monotonic() < deadline, "the killed loop's agent never ended"
+        time.sleep(0.1)
+
+
+def test_loops_killed_at_random_and_continued_lose_and_double_nothing(tmp_path: Path) -> None:
+    rng = random.Random(SEED)
+    root = make_project(tmp_path / "project", tasks=tasks_file())
+    log = tmp_path / "agents.log"
+    env = {"LOOP_AGENT_LOG": str(log), "LOOP_AGENT_SLEEP": "0.15"}
+    for _ in range(ROUNDS):
+        loop = start_when_free(root, env)
+        try:
+            if rng.random() < 0.4:  # while its agent works
+                wait_for(next_agent(log, loop), timeout=20)
+                time.sleep(rng.uniform(0, 0.1))
+            else:
+                time.sleep(rng.uniform(0, 1.0))
+            loop.send_signal(signal.SIGKILL)  # the loop alone: its agent lives on
+            loop.wait(timeout=10)
+        finally:
+            if loop.poll() is None:
+                loop.kill()
+            loop.communicate()
+    final = start_when_free(root, env)
+    try:
+        _, err = final.communicate(timeout=60)
+    finally:
+        end_group(final)
+    assert final.returncode == 0, err
+
+    record = loop_record(root)
+    assert record is not None and record["stop_reason"] == "mission-done"
+    assert all(task_status(root, f"T-{n:03d}") == "done" for n in range(1, TASKS + 1))
+    recorded = sessions(root)
+    ids = [s["session_id"] for s in recorded]
+    assert ids == [f"sess-{n:03d}" for n in range(1, len(ids) + 1)]  # unique, none lost
+    assert all(s.get("ended_at") for s in recorded)
+    assert not (root / ORCH / "session.lock").exists()
+
+    # Every agent run is one recorded session; a session no agent ran was cut off before its gate.
+    started = agent_lines(log, "start")
+    assert len({sid for sid, _ in started}) == len(started)
+    by_id = {s["session_id"]: s for s in recorded}
+    for sid, task in started:
+        assert by_id[sid]["task_id"] == task
+    for session in recorded:
+        if session["session_id"] not in dict(started):
+            assert session["ended_reason"] == "crashed", session
+
+    # Each task's work was done once and kept: no agent ran on a task after one finished it.
+    finished = agent_lines(log, "end")
+    assert Counter(task for _, task in finished) == Counter(f"T-{n:03d}" for n in range(1, TASKS + 1))
+    order = [sid for sid, _ in started]
+    for sid, task in finished:
+        later = order[order.index(sid) + 1 :]
+        assert all(by_id[other]["task_id"] != task for other in later), (sid, task)
+
+    # One session at a time: each starts after the one before it was over.
+    for before, after in itertools.pairwise(recorded):
+        assert after["started_at"] >= before["ended_at"], (before, after)
+
+    # Each loop's summary names its own sessions; the killed ones are crashed.
+    loops = json.loads((root / ORCH / "state.json").read_text())["loops"]
+    assert loops[-1]["stop_reason"] == "mission-done"
+    owners = Counter(sid for item in loops for sid in item["sessions"])
+    assert all(count == 1 for count in owners.values())
+    for item in loops:
+        assert all(by_id[sid]["loop_id"] == item["loop_id"] for sid in item["sessions"])
+    named = {s["session_id"] for s in recorded if s.get("loop_id")}
+    assert set(owners) == named
+    assert {item["stop_reason"] for item in loops[:-1]} <= {"crashed", "mission-done"}  # done before its kill
+    # The seed kills some loops while their agents work: those sessions were cut off, and redone.
+    cut_off = [sid for sid, _ in started if by_id[sid]["ended_reason"] == "crashed"]
+    assert cut_off and len(recorded) > TASKS

@@ -1,0 +1,50 @@
+"""_loop.run_loop in this process, where a test must shorten what the SPEC fixes (the minute past a limit)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+from loopkit import REPLAY, make_project, sessions
+
+from mosaic_invoke import _loopsteps
+from mosaic_invoke._caps import LoopCaps
+from mosaic_invoke._clock import parse_iso
+from mosaic_invoke._loop import run_loop
+from mosaic_invoke._plan import RunOptions
+
+RUNTIME = f"""\
+runtime: replay
+runtimes:
+  replay: {{command: [{sys.executable}, {REPLAY}, "{{prompt}}"], output: claude-stream-json}}
+"""
+
+
+def test_a_usage_limit_is_waited_out_then_the_next_session_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path / "project", extra=RUNTIME)
+    monkeypatch.setattr(_loopsteps, "LIMIT_MARGIN", 0.5)
+    monkeypatch.setenv("FAKE_AGENT_STREAM", "claude-usage-limit.jsonl,claude-success.jsonl")
+    monkeypatch.setenv("FAKE_AGENT_STATE", str(tmp_path / "runs"))
+    monkeypatch.setenv("FAKE_AGENT_RESETS_IN", "1")
+    said: list[str] = []
+    caps = LoopCaps(max_sessions=2, backoff=0.0, report=False)
+    record = run_loop(
+        root / ".mosaic" / "mission.yaml",
+        RunOptions(),
+        caps,
+        allow_failing_gates=False,
+        report=said.append,
+        display=io.StringIO(),
+    )
+    assert (record.stop_reason, record.sessions) == ("max-sessions", ["sess-001", "sess-002"])
+    first, second = sessions(root)
+    assert (first["ended_reason"], second["ended_reason"]) == ("usage-limit", "completed")
+    resets, started = parse_iso(first["resume_at"]), parse_iso(second["started_at"])
+    assert resets is not None and started is not None
+    assert (started - resets).total_seconds() >= 0.5 - 0.01  # not before the reset plus the margin
+    assert any(line.startswith("loop waits ") and "for a usage limit to lift" in line for line in said)
+    assert (record.failures_in_row, record.attempts, record.cost_usd) == (0, {"T-002": 1}, 0.4725)

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from . import _runner
+from . import _ending, _runner
 from ._caps import LoopCaps
 from ._clock import format_span, parse_iso
 from ._exceptions import CoordError, SessionActive, command
@@ -226,8 +226,8 @@ class _Loop:
         self.report(
             f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}"
         )
-        ended = _runner.follow(started, self.options, self.report, self.display, self._stop_now, self._interrupt)
-        self.report(_runner.ended_line(ended))
+        ended = _ending.follow(started, self.options, self.report, self.display, self._stop_now, self._interrupt)
+        self.report(_ending.ended_line(ended))
         return ended
 
     def _interrupt(self) -> None:

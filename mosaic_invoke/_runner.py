@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, NamedTuple
 
 from . import _process, _verify
-from ._agents import Reader, log_suffix, reported_in_log
+from ._agents import log_suffix, reported_in_log
 from ._clock import now_iso
+from ._ending import Launched, follow
 from ._exceptions import CoordError, SessionActive, command
 from ._files import write_atomic, write_json_atomic
-from ._hooks import run_hook
 from ._locks import SessionLock, read_session_lock, remove_session_lock, state_lock, write_session_lock
 from ._mission import Mission, load_mission
-from ._output import Output
 from ._plan import Plan, RunOptions, plan
 from ._runtimes import agent_env
 from ._selection import check_milestones, open_dependencies
@@ -28,7 +25,6 @@ from ._session import Session
 from ._state import LOGS_DIR, NEXT_TASK_FILE, State, load_state, save_state
 from ._tasksfile import TasksFile, TaskStatus, set_status
 from ._tasksfile import load as load_tasks
-from ._watch import Limits, Watched, watch
 
 Report = Callable[[str], None]
 
@@ -45,24 +41,6 @@ class Outcome(NamedTuple):
         if self.session is None or self.session.exit_code is None:
             return 0
         return self.session.exit_code
-
-
-@dataclass(frozen=True)
-class Launched:
-    """A session recorded and its agent started behind its gate (or under a supervisor)."""
-
-    mission: Mission
-    plan: Plan
-    session: Session
-    begun: _verify.Start
-    env: dict[str, str]
-    log_path: Path
-    agent: _process.Gated | None
-    """The agent, in the foreground; None when a supervisor owns it."""
-    output: int | None
-    """The read end of the agent's output pipe, in the foreground."""
-    release: Callable[[], None]
-    """Opens the gate: the agent starts working."""
 
 
 def run(
@@ -104,125 +82,6 @@ def begin(
         if options.print_only:
             return chosen
         return _launch(mission, state, tasks, chosen, options, loop_id)
-
-
-def follow(
-    launched: Launched,
-    options: RunOptions,
-    report: Report,
-    display: IO[str] | None,
-    stop_requested: Callable[[], bool] | None = None,
-    on_signal: Callable[[], None] | None = None,
-) -> Session:
-    """Open the gate, follow the agent to its end, then verify and record the session.
-
-    ``on_signal`` is called when coord itself was sent SIGINT, SIGTERM or SIGHUP meanwhile
-    (the watcher's handlers hide it from the caller's): a loop then stops.
-    """
-    agent, pipe = launched.agent, launched.output
-    if agent is None or pipe is None:
-        msg = f"session {launched.session.session_id} is followed by its supervisor, not here"
-        raise CoordError(msg)
-    output = Output(
-        launched.log_path,
-        launched.plan.runtime.output,
-        display,
-        known_session_id=launched.session.agent_session_id,
-        on_session_id=functools.partial(note_agent_session, launched.mission, launched.session.session_id),
-    )
-    with output:
-        watched = watch(
-            agent.process,
-            pipe,
-            output.line,
-            Limits(session=options.session_timeout, idle=options.idle_timeout),
-            stop_requested=stop_requested,
-            started=launched.release,
-        )
-    os.close(pipe)
-    if watched.signalled and on_signal is not None:
-        on_signal()
-    return finish(
-        launched.mission, launched.session.session_id, launched.begun, watched, output.reader, launched.env, report
-    )
-
-
-def finish(
-    mission: Mission,
-    session_id: str,
-    begun: _verify.Start,
-    watched: Watched,
-    reader: Reader,
-    env: dict[str, str],
-    report: Report,
-) -> Session:
-    """Verify what the session did, record its end with what the agent reported, run the hook."""
-    reason = ended_reason(watched)
-    found: dict[str, Any] = dict(reader.telemetry())
-    # In local time: the agents print the time a limit lifts as a time of day on this machine's clock.
-    wall = None if watched.timed_out or watched.interrupted else reader.verdict(datetime.now().astimezone())
-    if wall is not None and wall.kind == "transient":
-        found["transient"] = True
-        report(f"session {session_id} met a transient error, worth another try: {wall.message}")
-    elif wall is not None:
-        reason = "usage-limit"
-        found["resume_at"] = wall.resume_at
-        if wall.kind == "hard-wall" or wall.resume_at is None:
-            found["limit"] = "hard"
-        lifts = f"until {wall.resume_at}" if "limit" not in found else "that no wait lifts"
-        report(f"session {session_id} hit a usage limit {lifts}: {wall.message}")
-    gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
-    findings = _verify.verify(mission, begun, reason, gate_log, env, report)
-    if watched.timed_out:
-        report(f"session {session_id} ran past its {watched.timed_out} timeout and was ended")
-    found.update(findings.fields)
-    ended = record_end(mission, session_id, reason, watched.exit_code, found, reopen=findings.reopen)
-    if ended.verdict == "rejected":
-        report(f"{ended.task_id} was marked done, but {ended.rejected_because}; it is in-progress again")
-    if ended.resumed_agent_session and reason == "failed":  # e.g. the agent lost that conversation
-        said = f"failed continuing agent session {ended.resumed_agent_session}"
-        report(f"session {session_id} {said}; the next one starts a new conversation")
-    run_hook(mission, "after_session", ended.to_dict(), env, report)
-    return ended
-
-
-def note_agent_session(mission: Mission, session_id: str, agent_session_id: str) -> None:
-    """Record the agent's own session id as soon as it is known: a crash must not lose it."""
-    orchestrator = mission.orchestrator_path
-    with state_lock(orchestrator):
-        state = load_state(orchestrator, mission.id, writing=True)
-        session = state.session(session_id)
-        if session is not None and session.running:
-            save_state(orchestrator, state.with_session(replace(session, agent_session_id=agent_session_id)))
-
-
-def ended_reason(watched: Watched) -> str:
-    if watched.timed_out:
-        return "timeout"
-    if watched.interrupted:
-        return "interrupted"
-    return "completed" if watched.exit_code == 0 else "failed"
-
-
-def record_end(
-    mission: Mission, session_id: str, reason: str, exit_code: int, found: dict[str, Any], *, reopen: bool = False
-) -> Session:
-    """Record how session ``session_id`` ended, reopen a rejected task, remove the lock."""
-    orchestrator = mission.orchestrator_path
-    with state_lock(orchestrator):
-        state = load_state(orchestrator, mission.id, writing=True)
-        session = state.session(session_id)
-        if session is None:
-            msg = f"session {session_id} is missing from the state; its end could not be recorded"
-            raise CoordError(msg)
-        if reopen and session.task_id:
-            set_status(mission.tasks_path, session.task_id, TaskStatus.IN_PROGRESS)
-        ended = session.ended(reason, exit_code, **found)
-        save_state(orchestrator, state.with_session(ended))
-        lock, _ = read_session_lock(orchestrator)
-        if lock is not None and lock.session_id == session_id:
-            remove_session_lock(orchestrator)
-    return ended
 
 
 def _settle_lock(
@@ -293,16 +152,6 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
         )
         raise SessionActive(msg)
     return settled
-
-
-def ended_line(session: Session) -> str:
-    """``session sess-001 completed (exit 0, 3s)``."""
-    from ._clock import format_duration
-
-    return (
-        f"session {session.session_id} {session.ended_reason} "
-        f"(exit {session.exit_code}, {format_duration(session.duration_seconds)})"
-    )
 
 
 def _launch(

@@ -186,10 +186,10 @@ def main_loop() -> int:
 def main() -> int:
     if sys.argv[2:] == ["loop"]:
         return main_loop()
+    from ._ending import finish, note_agent_session
     from ._mission import load_mission
     from ._output import Output
     from ._process import process_start_time, start_gated
-    from ._runner import finish, note_agent_session
     from ._watch import Limits, watch
 
     spec: dict[str, Any] = json.loads(sys.stdin.readline())

@@ -6,69 +6,21 @@ Missions reach 100k tasks: queries work a column at a time and build only the ro
 from __future__ import annotations
 
 import bisect
-import enum
 import functools
 import os
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from itertools import compress, filterfalse, repeat
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import cast
 
 from ._exceptions import CoordError
 from ._files import collector_paused, display_path, read_text, write_atomic
 from ._markdown import Table, read_tables, replace_cell, split_lines
+from ._task import KNOWN_STATUSES, Row, Task, TaskStatus, split_ids, status_lookup, status_named
 
-
-class TaskStatus(str, enum.Enum):
-    NOT_STARTED = "not-started"
-    IN_PROGRESS = "in-progress"
-    DONE = "done"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_STATUSES = {status.value: status for status in TaskStatus}
-_KNOWN_STATUSES = ", ".join(_STATUSES)
-
-
-class Task(NamedTuple):
-    """One row of a task table. Immutable; a NamedTuple because 100k of them build
-    several times faster than frozen dataclasses."""
-
-    id: str
-    status: TaskStatus
-    milestone: str | None
-    description: str
-    depends_on: tuple[str, ...]
-    line: int
-    cells: tuple[str, ...]
-    header: tuple[str, ...]
-
-    @property
-    def columns(self) -> dict[str, str]:
-        """Every cell of the row, keyed by its lower-case header."""
-        return dict(zip(self.header, self.cells, strict=True))
-
-
-class Row(NamedTuple):
-    """What choosing the next task needs of a row: cheaper than a `Task`."""
-
-    id: str
-    status: TaskStatus
-    milestone: str
-    """The cell as written; empty when the task has no milestone."""
-    depends_on: str
-    """The cell as written: comma-separated ids."""
-
-    @property
-    def dependencies(self) -> tuple[str, ...]:
-        return _split_ids(self.depends_on)
+__all__ = ["Row", "Task", "TaskStatus", "TasksFile", "load", "parse", "read_tasks", "set_status"]
 
 
 @dataclass(eq=False)
@@ -108,7 +60,7 @@ class TasksFile:
     @functools.cached_property
     def _status_lookups(self) -> list[dict[str, TaskStatus]]:
         """Each table's distinct status cells, to their statuses: made once, used by every query."""
-        return [_status_lookup(table.cells("status")) for table in self.tables]
+        return [status_lookup(table.cells("status")) for table in self.tables]
 
     def rows(self, statuses: Collection[TaskStatus], milestone: str | None = None) -> Iterator[Row]:
         """The id, status, milestone and dependencies of each task with one of ``statuses`` (and in
@@ -144,7 +96,7 @@ class TasksFile:
 
     def status_of(self, task_id: str) -> TaskStatus | None:
         found = self._locate(task_id)
-        return None if found is None else _status(found[0].cells("status")[found[1]])
+        return None if found is None else status_named(found[0].cells("status")[found[1]])
 
     def task(self, task_id: str) -> Task | None:
         found = self._locate(task_id)
@@ -246,13 +198,13 @@ def _index_table(label: str, table: Table, line_of: dict[str, int], problems: li
             first = line_of.setdefault(task_id, index)
             if first != index:
                 problems.append(f"{label}:{index + 1}: duplicate task id {task_id} (also on line {first + 1})")
-    unknown = {value for value in set(statuses) if _status(value) is None}
+    unknown = {value for value in set(statuses) if status_named(value) is None}
     if not unknown:
         return
     for task_id, value, index in zip(ids, statuses, table.line_indices, strict=True):
         if value in unknown:
             problems.append(
-                f"{label}:{index + 1}: task {task_id} has unknown status {value!r}; use one of {_KNOWN_STATUSES}"
+                f"{label}:{index + 1}: task {task_id} has unknown status {value!r}; use one of {KNOWN_STATUSES}"
             )
 
 
@@ -263,13 +215,13 @@ def _check(label: str, tables: list[Table], line_of: dict[str, int], reported: s
         depends = table.column("depends_on") or ()
         # Most cells name one known id: a scan in C, in file order, leaves the few worth a look.
         suspects = set(filterfalse(known.__contains__, depends)) - {""}
-        suspects = {cell for cell in suspects if not all(map(known.__contains__, _split_ids(cell)))}
+        suspects = {cell for cell in suspects if not all(map(known.__contains__, split_ids(cell)))}
         if suspects:
             for task_id, cell, index in zip(table.cells("id"), depends, table.line_indices, strict=True):
                 if cell in suspects:
                     problems.extend(
                         f"{label}:{index + 1}: task {task_id} depends on unknown task {dependency!r}"
-                        for dependency in _split_ids(cell)
+                        for dependency in split_ids(cell)
                         if dependency not in known
                     )
 
@@ -279,7 +231,7 @@ def _tasks_of(table: Table, first: int = 0, last: int | None = None) -> list[Tas
     columns = [values[first:last] for values in table.columns]
     named = dict(zip(reversed(table.header), reversed(columns), strict=True))  # the first column of a name wins
     blank = [""] * len(table.line_indices[first:last])
-    status_of = _status_lookup(named["status"])
+    status_of = status_lookup(named["status"])
     return list(
         map(
             Task._make,
@@ -288,7 +240,7 @@ def _tasks_of(table: Table, first: int = 0, last: int | None = None) -> list[Tas
                 map(status_of.__getitem__, named["status"]),
                 [value or None for value in named.get("milestone", blank)],
                 named.get("description", blank),
-                list(map(_split_ids, named.get("depends_on", blank))),
+                list(map(split_ids, named.get("depends_on", blank))),
                 [index + 1 for index in table.line_indices[first:last]],
                 zip(*columns, strict=True),
                 repeat(table.header),
@@ -296,23 +248,6 @@ def _tasks_of(table: Table, first: int = 0, last: int | None = None) -> list[Tas
             ),
         )
     )
-
-
-def _status_lookup(values: Sequence[str]) -> dict[str, TaskStatus]:
-    """Each distinct status cell of a parsed (so valid) column, to its status."""
-    return {value: cast(TaskStatus, _status(value)) for value in set(values)}
-
-
-def _status(value: str) -> TaskStatus | None:
-    """The status a cell names (exactly, else in another case)."""
-    return _STATUSES.get(value) or _STATUSES.get(value.lower())
-
-
-def _split_ids(cell: str) -> tuple[str, ...]:
-    """The ids a (stripped) depends_on cell names; most cells name one, or none."""
-    if "," not in cell:
-        return (cell,) if cell else ()
-    return tuple(part.strip() for part in cell.split(",") if part.strip())
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json as jsonlib
-import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
+from ._console import print_loop, print_loop_started, print_run
 from ._exceptions import CoordError, command
 from ._flags import coord_task, help_for
 from ._mission import load_mission
-from ._runtimes import PROMPT
 from ._settings import DEFAULTS, mission_file, read_settings, run_options
-
-if TYPE_CHECKING:
-    from ._plan import Plan
 
 
 def _report(message: str) -> None:
@@ -38,11 +34,6 @@ def _exit_on_error() -> Iterator[None]:
         raise Exit(message, code=error.exit_code) from None
 
 
-def _show_command(plan: Plan) -> str:
-    """The launch command with ``{prompt}`` where the prompt goes."""
-    return " ".join(PROMPT if part == plan.prompt else shlex.quote(part) for part in plan.argv)
-
-
 def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flags: Any) -> None:
     """``run`` and ``resume``: their flags are spelled out in each signature, as Invoke reads them there."""
     from ._runner import run as run_mission
@@ -53,32 +44,9 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
         options = run_options(settings, load_mission(path).loop, **flags)
         display = sys.stderr if json else sys.stdout
         outcome = run_mission(path, options, _report, resume=resume, display=display)
-    plan = outcome.plan
-    if outcome.session is None:
-        if json:
-            print(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
-        else:
-            print(f"command: {_show_command(plan)}\n")
-            print(plan.prompt)
-        return
-    session = outcome.session
-    if session.running:
-        if json:
-            print(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))
-        else:
-            print(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
-            print(f"log: {session.log_path}")
-        return
-    from ._clock import format_duration
-
-    _report(
-        f"session {session.session_id} {session.ended_reason} "
-        f"(exit {session.exit_code}, {format_duration(session.duration_seconds)})"
-    )
-    if json:
-        print(jsonlib.dumps(session.to_dict(), indent=2))
-    if outcome.exit_code:
-        raise Exit(code=outcome.exit_code)
+    code = print_run(outcome, json=json, report=_report)
+    if code:
+        raise Exit(code=code)
 
 
 _RUN_FLAGS = (
@@ -284,8 +252,7 @@ def loop(
     allow_failing_gates: bool = False,
 ) -> None:
     """Run sessions one after another until the mission is done or a cap stops them."""
-    from ._loop import exit_code, run_loop
-    from ._loopview import summary_lines
+    from ._loop import run_loop
     from ._settings import loop_caps
 
     flags = dict(locals())
@@ -299,30 +266,13 @@ def loop(
         if detach:
             from ._supervisor import start_loop
 
-            started = start_loop(path, options, caps, allow_failing_gates=allow_failing_gates)
-            if json:
-                print(jsonlib.dumps(started))
-            else:
-                print(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
-                print(f"log: {started['log_path']}")
+            print_loop_started(start_loop(path, options, caps, allow_failing_gates=allow_failing_gates), json=json)
             return
-        record = run_loop(
-            path,
-            options,
-            caps,
-            allow_failing_gates=allow_failing_gates,
-            report=_report,
-            display=sys.stderr if json else sys.stdout,
-        )
-    for line in summary_lines(record):
-        _report(line)
-    if json:
-        print(jsonlib.dumps(record.summary(), indent=2))
-    code = exit_code(record.stop_reason)
-    if code == 1:
-        raise Exit(f"coord: error: the loop stopped: {record.stop_detail}", code=1)
+        display = sys.stderr if json else sys.stdout
+        record = run_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=_report, display=display)
+    code, error = print_loop(record, json=json, report=_report)
     if code:
-        raise Exit(code=code)
+        raise Exit(error, code=code)
 
 
 @coord_task(

@@ -1,0 +1,68 @@
+"""What the commands print: a run's outcome, a loop's start and summary (stdout holds JSON with --json)."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import shlex
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._runtimes import PROMPT
+
+if TYPE_CHECKING:
+    from ._looprecord import LoopRecord
+    from ._plan import Plan
+    from ._runner import Outcome
+
+Report = Callable[[str], None]
+
+
+def show_command(plan: Plan) -> str:
+    """The launch command with ``{prompt}`` where the prompt goes."""
+    return " ".join(PROMPT if part == plan.prompt else shlex.quote(part) for part in plan.argv)
+
+
+def print_run(outcome: Outcome, *, json: bool, report: Report) -> int:
+    """Print what `run` or `resume` did; returns the exit code (the agent's, in the foreground)."""
+    from ._ending import ended_line
+
+    plan, session = outcome.plan, outcome.session
+    if session is None:
+        if json:
+            print(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
+        else:
+            print(f"command: {show_command(plan)}\n")
+            print(plan.prompt)
+        return 0
+    if session.running:
+        if json:
+            print(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))
+        else:
+            print(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
+            print(f"log: {session.log_path}")
+        return 0
+    report(ended_line(session))
+    if json:
+        print(jsonlib.dumps(session.to_dict(), indent=2))
+    return outcome.exit_code
+
+
+def print_loop_started(started: Mapping[str, Any], *, json: bool) -> None:
+    if json:
+        print(jsonlib.dumps(started))
+    else:
+        print(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
+        print(f"log: {started['log_path']}")
+
+
+def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, str | None]:
+    """Print a loop's summary; returns its exit code, and the error line when it stopped on one."""
+    from ._loop import exit_code
+    from ._loopview import summary_lines
+
+    for line in summary_lines(record):
+        report(line)
+    if json:
+        print(jsonlib.dumps(record.summary(), indent=2))
+    code = exit_code(record.stop_reason)
+    return code, f"coord: error: the loop stopped: {record.stop_detail}" if code == 1 else None

@@ -91,16 +91,19 @@ _TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens")
 
 
 def summarise(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The totals over ``records``, from nothing (one pass; thousands of records)."""
-    count, highest, micros = 0, 0, 0
+    """The totals over ``records``, from nothing (one pass over thousands of records)."""
+    records = list(records)
+    highest = 0
+    micros = 0
     tokens = dict.fromkeys(_TOKENS, 0)
     by_milestone: dict[str, int] = {}
     for record in records:
-        count += 1
-        highest = max(highest, _number(record))
+        suffix = str(record.get("session_id", ""))[5:]
+        if suffix.isdigit() and len(suffix) >= len(str(highest)):
+            highest = max(highest, int(suffix))
         cost = record.get("cost_usd")
         if cost is not None and type(cost) in (int, float):
-            spent = _micros(cost)
+            spent = round(cost * 1_000_000)
             micros += spent
             milestone = record.get("milestone_id")
             if isinstance(milestone, str):
@@ -110,8 +113,8 @@ def summarise(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             if value is not None and type(value) is int:
                 tokens[key] += value
     return {
-        "sessions": count,
-        "next_session": max(count, highest) + 1,
+        "sessions": len(records),
+        "next_session": max(len(records), highest) + 1,
         "cost_usd": micros / 1e6,
         **tokens,
         "by_milestone": {key: value / 1e6 for key, value in sorted(by_milestone.items()) if value},

@@ -224,10 +224,13 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
     except RecursionError:
         problem = f"{display_path(path)}: state is not valid JSON (nested too deeply)"
     if problem is None:
-        checked = _check(data)
+        with collector_paused():
+            checked = _check(data)
         if not isinstance(checked, str):
             records = checked
-            return _state(data, mission_id, display_path(path), RecordLines(decoded=records), summarise(records))
+            with collector_paused():
+                summary = summarise(records)
+            return _state(data, mission_id, display_path(path), RecordLines(decoded=records), summary)
         problem = f"{display_path(path)}: state is corrupt: {checked}"
     if keep_copy:
         stamp = now_iso().replace(":", "").replace(".", "-")
@@ -268,14 +271,18 @@ def _check(data: Any) -> list[dict[str, Any]] | str:
 
 
 def _identities_valid(records: list[Any]) -> bool:
-    """Whether every record is an object with the required fields, of the right types."""
-    try:
-        columns = list(zip(*map(itemgetter(*_SESSION_REQUIRED), records), strict=True))
-    except (TypeError, KeyError):
+    """Whether every record is an object with the required fields, of the right types:
+    a field at a time, in C (a mission has thousands of records)."""
+    if set(map(type, records)) - {dict}:
         return False
-    expected = [_SESSION_FIELDS[key] for key in _SESSION_REQUIRED]
-    # `type(...) is`, not isinstance: True is no pid.
-    return all(set(map(type, column)) <= {kind} for column, kind in zip(columns, expected, strict=False))
+    try:
+        for key in _SESSION_REQUIRED:
+            # `type(...) is`, not isinstance: True is no pid.
+            if set(map(type, map(itemgetter(key), records))) - {_SESSION_FIELDS[key]}:
+                return False
+    except KeyError:
+        return False
+    return True
 
 
 def _state(

@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/ruff check mosaic_invoke tests benchmarks examples tasks.py
 	$(BIN)/ruff format --check mosaic_invoke tests benchmarks examples tasks.py
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n auto --maxprocesses 4
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check mosaic_invoke tests benchmarks examples tasks.py

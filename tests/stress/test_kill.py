@@ -16,7 +16,7 @@ from conftest import AGENT_COMMAND, BIN, coord
 from mosaic_invoke._tasksfile import read_tasks
 
 ORCH = Path(".mosaic") / "orchestrator"
-ROUNDS = 30
+ROUNDS = 20
 
 
 def check_files(root: Path) -> list[str]:

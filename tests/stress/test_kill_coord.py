@@ -22,7 +22,7 @@ from pathlib import Path
 from conftest import BIN, FAKE_AGENT, coord
 
 ORCH = Path(".mosaic") / "orchestrator"
-ROUNDS = 12
+ROUNDS = 10
 PROBE = f"{sys.executable} {FAKE_AGENT} probe"
 
 

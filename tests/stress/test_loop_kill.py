@@ -16,7 +16,7 @@ from pathlib import Path
 from conftest import wait_for
 from loopkit import ORCH, agent, end_group, loop_record, make_project, sessions, start_loop, task_status
 
-ROUNDS = 12
+ROUNDS = 8
 TASKS = 8
 SEED = 20261120
 ARGS = ("--max-failures", "100", "--max-attempts", "100", "--max-sessions", "100", "--command", agent("done"))

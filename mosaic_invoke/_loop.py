@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from . import _ending, _runner
+from . import _ending, _runner, _runtimes
 from ._caps import LoopCaps
 from ._clock import format_span, parse_iso
 from ._exceptions import CoordError, SessionActive, command
@@ -111,10 +111,16 @@ class _Loop:
             yield
         finally:
             for signum, handler in previous.items():
-                signal.signal(signum, handler)
+                # A stop asked for as the loop ends must not kill it: SIGUSR1 stays ignored.
+                signal.signal(signum, signal.SIG_IGN if signum == signal.SIGUSR1 else handler)
 
     def start(self) -> LoopRecord:
         """Under the state lock: settle a crashed loop, refuse a live one, write loop.json."""
+        _runtimes.resolve_runtime(  # an unknown runtime is refused before any loop starts
+            self.options.runtime or self.mission.runtime or _runtimes.DEFAULT_RUNTIME,
+            {**self.mission.runtimes, **self.options.runtimes},
+            self.options.command,
+        )
         with state_lock(self.orchestrator):
             state = load_state(self.orchestrator, self.mission.id, writing=True)
             settled = settle_crashed_loop(self.orchestrator, state)

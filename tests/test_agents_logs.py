@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke._agents import log_suffix, read_log, reader_for, relay, show_log
+from mosaic_invoke._agents import log_suffix, read_log, reader_for, show_log
 from mosaic_invoke._exceptions import CoordError
+from mosaic_invoke._output import Output
 
 STREAMS = Path(__file__).with_name("agents")
 REPLAY = STREAMS / "replay_agent.py"
@@ -149,7 +151,8 @@ def test_the_stand_in_plays_one_stream_per_run_and_can_hang(tmp_path: Path) -> N
     assert len(out.splitlines()) == 9  # every line printed before it hung
 
 
-def test_relay_saves_each_line_shows_the_view_and_reports_the_session_id_once_known(tmp_path: Path) -> None:
+def test_output_saves_each_line_shows_the_view_and_reports_the_session_id_once_known(tmp_path: Path) -> None:
+    """What coord does with an agent's output as it comes (mosaic_invoke._output.Output)."""
     env = {"FAKE_AGENT_STREAM": "claude-success.jsonl", "FAKE_AGENT_DELAY": "0.01"}
     agent = subprocess.Popen(
         [sys.executable, str(REPLAY), "-p", "hi", "--session-id", "chosen"],
@@ -158,21 +161,23 @@ def test_relay_saves_each_line_shows_the_view_and_reports_the_session_id_once_kn
         stdout=subprocess.PIPE,
     )
     log = tmp_path / "sess-001.jsonl"
-    shown: list[str] = []
+    shown = io.StringIO()
     named: list[tuple[str, int]] = []
     assert agent.stdout is not None
-    with agent.stdout, log.open("wb") as saved:
-        reader = relay(
-            agent.stdout,
-            saved,
-            reader_for("claude-stream-json"),
-            write=shown.append,
-            on_session_id=lambda sid: named.append((sid, len(log.read_bytes()))),
-        )
+    output = Output(
+        log,
+        "claude-stream-json",
+        shown,
+        on_session_id=lambda sid: named.append((sid, len(log.read_bytes()))),
+    )
+    with agent.stdout, output:
+        for line in agent.stdout:
+            output.line(line.rstrip(b"\n"))
     assert agent.wait(timeout=10) == 0
     stream = (STREAMS / "claude-success.jsonl").read_text().replace("0c6f8a52-5b1e-4d7a-9f3c-2e8b7a1d4c60", "chosen")
     assert log.read_text() == stream
-    assert shown[0] == "· session chosen (model claude-sonnet-4-5, permissions acceptEdits)"
-    assert shown[1:] == compact("claude-success.jsonl", "claude-stream-json")[1:]
+    lines = shown.getvalue().splitlines()
+    assert lines[0] == "· session chosen (model claude-sonnet-4-5, permissions acceptEdits)"
+    assert lines[1:] == compact("claude-success.jsonl", "claude-stream-json")[1:]
     assert named == [("chosen", len(stream.splitlines()[0]) + 1)]  # as soon as the first line named it
-    assert reader.telemetry()["num_turns"] == 12
+    assert output.reader.telemetry()["num_turns"] == 12

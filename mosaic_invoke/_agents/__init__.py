@@ -12,6 +12,5 @@ from ._formats import log_suffix, reader_for
 from ._limits import Verdict
 from ._logview import read_log, reported_in_log, show_log
 from ._reader import Reader
-from ._relay import relay
 
-__all__ = ["Reader", "Verdict", "log_suffix", "read_log", "reader_for", "relay", "reported_in_log", "show_log"]
+__all__ = ["Reader", "Verdict", "log_suffix", "read_log", "reader_for", "reported_in_log", "show_log"]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import coord
 from loopkit import agent, loop_record, make_project, run_loop, sessions, state, task_status
 
 ALL_DONE = """\
@@ -173,3 +174,13 @@ def test_json_prints_only_the_summary_on_stdout(root: Path) -> None:
     assert summary["cost_usd"] == 0
     assert "agent done on T-002" in result.stderr
     assert "loop 1/20: sess-001 T-002 completed, accepted" in result.stderr
+
+
+def test_an_unknown_runtime_is_refused_before_any_loop_starts(project: Path) -> None:
+    result = coord("loop", "--runtime", "nope", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "coord: error: unknown runtime 'nope'; known: claude, codex; "
+        "add it under `runtimes:` in mission.yaml or pass --command"
+    )
+    assert not (project / ".mosaic" / "orchestrator" / "loop.json").exists()

@@ -142,3 +142,38 @@ def test_status_of_a_long_history_finds_a_live_session_far_back_and_any_damage(p
         assert result.returncode == 1
         assert "state.json:" in result.stderr and "state is not valid JSON" in result.stderr
     assert "a copy is kept" in result.stderr
+
+
+def test_a_stale_session_is_listed_as_cut_off_not_running(project: Path) -> None:
+    """Beside the stale-lock line, the session itself does not read as running."""
+    from mosaic_invoke._state import State, save_state
+
+    record = {"session_id": "sess-001", "runtime": "codex", "pid": 999999, "started_at": "2026-11-20T10:00:00.000Z"}
+    save_state(project / ORCH, State.of("demo", [record], status="active"))
+    lock = {**record, "project_path": str(project), "host": socket.gethostname()}
+    (project / ORCH / "session.lock").write_text(json.dumps(lock))
+    text = coord("status", cwd=project).stdout
+    (line,) = [line for line in text.splitlines() if line.startswith("  sess-001")]
+    assert line.endswith("cut off (stale lock)")
+    assert "running" not in line
+
+
+def test_status_shows_the_cost_in_all_and_in_the_current_milestone(project: Path) -> None:
+    from mosaic_invoke._state import State, save_state
+
+    base = {"runtime": "claude", "pid": 1, "started_at": "2026-11-20T10:00:00.000Z", "ended_reason": "completed"}
+    records = [
+        {**base, "session_id": "sess-001", "milestone_id": "M1", "cost_usd": 0.42, "input_tokens": 1000},
+        {**base, "session_id": "sess-002", "milestone_id": "M2", "cost_usd": 1.5, "output_tokens": 20},
+        {**base, "session_id": "sess-003", "milestone_id": "M1"},  # a runtime that reports no cost
+    ]
+    save_state(project / ORCH, State.of("demo", records, status="active"))
+    view = status_json(project)
+    assert view["cost"] == {
+        "total_usd": 1.92,
+        "input_tokens": 1000,
+        "output_tokens": 20,
+        "by_milestone": {"M1": 0.42, "M2": 1.5},
+    }
+    assert view["current_milestone"] == "M1"
+    assert "cost     $1.92 in all, $0.42 in M1 (current)" in coord("status", cwd=project).stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from typing import Any
 
 from ._exceptions import CoordError
 from ._files import display_path, write_json_atomic
-from ._records import present_fields, schema, typed_fields
+from ._records import present_fields, read_record
 
 SESSION_LOCK_FILE = "session.lock"
 # A file nothing reads or writes: closing any handle to a POSIX record lock drops it.
@@ -54,32 +53,13 @@ class SessionLock:
         return "live" if owner_alive else "stale"
 
 
-_LOCK_FIELDS, _LOCK_REQUIRED = schema(SessionLock)
-
-
 def lock_path(orchestrator: Path) -> Path:
     return orchestrator / SESSION_LOCK_FILE
 
 
 def read_session_lock(orchestrator: Path) -> tuple[SessionLock | None, str | None]:
     """The session lock, or None; a corrupt lock is treated as absent, with a warning."""
-    path = lock_path(orchestrator)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None, None
-    except OSError as exc:
-        return None, f"{display_path(path)}: cannot read lock ({exc.strerror}); treated as absent"
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return None, f"{display_path(path)}: lock is not valid JSON; treated as absent"
-    if not isinstance(data, dict):
-        return None, f"{display_path(path)}: lock is not a JSON object; treated as absent"
-    fields = typed_fields(data, _LOCK_FIELDS, _LOCK_REQUIRED)
-    if isinstance(fields, str):
-        return None, f"{display_path(path)}: lock is corrupt ({fields}); treated as absent"
-    return SessionLock(**fields[0]), None
+    return read_record(lock_path(orchestrator), SessionLock, "lock")
 
 
 def write_session_lock(orchestrator: Path, lock: SessionLock) -> None:

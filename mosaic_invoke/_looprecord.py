@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ._clock import now_iso, seconds_between
-from ._files import display_path, write_json_atomic
+from ._files import write_json_atomic
 from ._process import hostname, is_alive, process_start_time
-from ._records import present_fields, schema, typed_fields
+from ._records import present_fields, read_record
 from ._state import State
 
 LOOP_FILE = "loop.json"
@@ -78,26 +78,13 @@ class LoopRecord:
         }
 
 
-_FIELDS, _REQUIRED = schema(LoopRecord)
-
-
 def loop_path(orchestrator: Path) -> Path:
     return orchestrator / LOOP_FILE
 
 
 def read_loop(orchestrator: Path) -> tuple[LoopRecord | None, str | None]:
     """The loop record, or None; a damaged one is treated as absent, with a warning."""
-    path = loop_path(orchestrator)
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        return None, None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return None, f"{display_path(path)}: the loop record is not valid JSON; treated as absent"
-    fields = typed_fields(data, _FIELDS, _REQUIRED) if isinstance(data, dict) else "not a JSON object"
-    if isinstance(fields, str):
-        return None, f"{display_path(path)}: the loop record is damaged ({fields}); treated as absent"
-    return LoopRecord(**fields[0]), None
+    return read_record(loop_path(orchestrator), LoopRecord, "the loop record")
 
 
 def write_loop(orchestrator: Path, record: LoopRecord) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 # What an annotation's first part says a JSON value must be; `extra` (unknown fields) is not stored as such.
 _JSON_TYPES: Mapping[str, type] = {
@@ -79,3 +83,27 @@ def _is(value: Any, expected: type) -> bool:
     if expected is float:
         return isinstance(value, (int, float))
     return isinstance(value, expected)
+
+
+def read_record(path: Path, build: Callable[..., R], what: str) -> tuple[R | None, str | None]:
+    """The record in the JSON file ``path`` (None when there is none), built from its fields by
+    ``build`` (a record dataclass); a damaged file is treated as absent, with a warning."""
+    from ._files import display_path
+
+    types, required = schema(build)  # type: ignore[arg-type]
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"{display_path(path)}: cannot read {what} ({exc.strerror}); treated as absent"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None, f"{display_path(path)}: {what} is not valid JSON; treated as absent"
+    if not isinstance(data, dict):
+        return None, f"{display_path(path)}: {what} is not a JSON object; treated as absent"
+    fields = typed_fields(data, types, required)
+    if isinstance(fields, str):
+        return None, f"{display_path(path)}: {what} is damaged ({fields}); treated as absent"
+    return build(**fields[0]), None

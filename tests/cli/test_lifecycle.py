@@ -39,7 +39,9 @@ def run_until_ended(project: Path, args: list[str], env: dict[str, str], *, deta
     result = coord("run", "--detach", "--json", *args, cwd=project, env=env)
     assert result.returncode == 0, result.stderr
     log = Path(json.loads(result.stdout)["log_path"])
-    wait_for(lambda: bool(sessions(project)[0].get("ended_at")), timeout=20)
+    # The supervisor records the end, then removes the lock: both done once the lock is gone.
+    lock = project / ORCH / "session.lock"
+    wait_for(lambda: bool(sessions(project)[0].get("ended_at")) and not lock.exists(), timeout=20)
     return result.returncode, sessions(project)[0], log.read_text()
 
 

@@ -13,9 +13,8 @@ from ._clock import now_iso, seconds_between
 from ._files import write_json_atomic
 from ._process import hostname, is_alive, process_start_time
 from ._records import present_fields, read_record
-from ._state import State
+from ._state import LOOP_FILE, State
 
-LOOP_FILE = "loop.json"
 STOP_FILE = "stop-request.json"
 
 

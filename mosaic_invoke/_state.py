@@ -32,6 +32,7 @@ from ._session import EMPTY_SUMMARY, Session, summarise, with_record
 
 STATE_FILE = "state.json"
 NEXT_TASK_FILE = "next-task.json"
+LOOP_FILE = "loop.json"
 LOGS_DIR = "logs"
 STATE_VERSION = 1
 

@@ -9,10 +9,9 @@ from ._clock import format_duration
 from ._exceptions import command
 from ._git import current_branch
 from ._locks import read_session_lock
-from ._loopview import loop_lines, loop_view
 from ._mission import load_mission
 from ._selection import Progress, check_milestones, current_milestone, milestone_status, next_runnable
-from ._state import load_state
+from ._state import LOOP_FILE, load_state
 from ._tasksfile import TaskStatus
 from ._tasksfile import load as load_tasks
 
@@ -64,7 +63,11 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
             }
     found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     finished = progress.total > 0 and by_status["done"] + by_status["cancelled"] == progress.total
-    loop, loop_warning = loop_view(mission.orchestrator_path)
+    loop, loop_warning = None, None
+    if (mission.orchestrator_path / LOOP_FILE).exists():  # most missions never ran a loop: import nothing
+        from ._loopview import loop_view
+
+        loop, loop_warning = loop_view(mission.orchestrator_path)
     totals = state.summary
     return {
         "mission": {"id": mission.id, "name": mission.name, "status": "completed" if finished else state.status},
@@ -129,7 +132,10 @@ def format_status(view: dict[str, Any]) -> str:
         )
     else:
         lines.append("running  nothing")
-    lines.extend(loop_lines(view["loop"], f"`{command('loop')}` or `{command('run')}`"))
+    if view["loop"] is not None:
+        from ._loopview import loop_lines
+
+        lines.extend(loop_lines(view["loop"], f"`{command('loop')}` or `{command('run')}`"))
     cost = view["cost"]
     if cost["total_usd"]:
         current = view["current_milestone"]

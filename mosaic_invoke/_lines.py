@@ -24,24 +24,30 @@ def line_of(record: Mapping[str, Any]) -> bytes:
 
 
 class RecordLines:
-    """Session records, oldest first: coord's record lines (``body``), or decoded objects.
+    """Session records, oldest first: coord's record lines, or decoded objects.
 
-    The checksum of the lines is carried along as they change: appending a line, or replacing
-    the last one (a session's start and end), costs no pass over the others.
+    The lines are a window (``start`` to ``end``) of a buffer: of the file as read, so that a
+    reader copies nothing. The checksum of the lines is carried along as they change:
+    appending a line, or replacing the last one (a session's start and end), costs no pass
+    over the others.
     """
 
-    __slots__ = ("_body", "_crc", "_decoded", "_last", "_prefix_crc")
+    __slots__ = ("_buf", "_crc", "_decoded", "_end", "_last", "_prefix_crc", "_start")
 
     def __init__(
         self,
         body: bytes = b"",
         decoded: list[dict[str, Any]] | None = None,
         *,
+        start: int = 0,
+        end: int | None = None,
         crc: int | None = None,
         last: int | None = None,
         prefix_crc: int | None = None,
     ) -> None:
-        self._body = body
+        self._buf = body
+        self._start = start
+        self._end = len(body) if end is None else end
         self._decoded = decoded
         self._crc = crc
         self._last = last
@@ -58,27 +64,27 @@ class RecordLines:
         if self._decoded is not None:
             return self._decoded[-count:] if count > 0 else []
         lines: list[bytes] = []
-        end = len(self._body)
-        while end > 0 and len(lines) < count:
-            start = self._body.rfind(SEPARATOR, 0, end)
-            lines.append(self._body[start + len(SEPARATOR) if start >= 0 else 0 : end])
-            end = start
+        end = self._end
+        while end > self._start and len(lines) < count:
+            found = self._buf.rfind(SEPARATOR, self._start, end)
+            lines.append(self._buf[found + len(SEPARATOR) if found >= 0 else self._start : end])
+            end = found
         return [json.loads(line) for line in reversed(lines)]
 
     def all(self) -> list[dict[str, Any]]:
         if self._decoded is not None:
             return self._decoded
-        if not self._body:
+        if self._end <= self._start:
             return []
         with collector_paused():
-            records: list[dict[str, Any]] = json.loads(b"[" + self._body + b"]")
+            records: list[dict[str, Any]] = json.loads(b"[" + self.body() + b"]")
         return records
 
     def find(self, session_id: str) -> dict[str, Any] | None:
         if self._decoded is not None:
             return next((r for r in reversed(self._decoded) if r.get("session_id") == session_id), None)
         span = self._span(session_id)
-        return json.loads(self._body[span[0] : span[1]]) if span else None
+        return json.loads(self._buf[span[0] : span[1]]) if span else None
 
     def put(self, record: dict[str, Any]) -> RecordLines:
         """These records with ``record`` replacing the one of its id, or appended."""
@@ -92,39 +98,42 @@ class RecordLines:
                 decoded.append(record)
             return RecordLines(decoded=decoded)
         line = line_of(record)
+        body = self.body()
         span = self._span(record["session_id"])
         if span is None:
-            if not self._body:
+            if not body:
                 return RecordLines(line, crc=zlib.crc32(line), last=0, prefix_crc=0)
             prefix_crc = zlib.crc32(SEPARATOR, self.crc())
             return RecordLines(
-                self._body + SEPARATOR + line,
+                body + SEPARATOR + line,
                 crc=zlib.crc32(line, prefix_crc),
-                last=len(self._body) + len(SEPARATOR),
+                last=len(body) + len(SEPARATOR),
                 prefix_crc=prefix_crc,
             )
-        start, end = span
-        body = self._body[:start] + line + self._body[end:]
-        if end != len(self._body):
-            return RecordLines(body)
+        start, end = span[0] - self._start, span[1] - self._start
+        replaced = body[:start] + line + body[end:]
+        if end != len(body):
+            return RecordLines(replaced)
         known = self._prefix_crc if self._last == start else None
-        prefix_crc = zlib.crc32(self._body[:start]) if known is None else known
-        return RecordLines(body, crc=zlib.crc32(line, prefix_crc), last=start, prefix_crc=prefix_crc)
+        prefix_crc = zlib.crc32(body[:start]) if known is None else known
+        return RecordLines(replaced, crc=zlib.crc32(line, prefix_crc), last=start, prefix_crc=prefix_crc)
 
     def body(self) -> bytes:
-        if self._decoded is None:
-            return self._body
-        return SEPARATOR.join(map(line_of, self._decoded))
+        if self._decoded is not None:
+            return SEPARATOR.join(map(line_of, self._decoded))
+        if self._start == 0 and self._end == len(self._buf):
+            return self._buf
+        return self._buf[self._start : self._end]
 
     def _span(self, session_id: str) -> tuple[int, int] | None:
-        """Where the line of ``session_id`` is in the body, searched from the end."""
+        """Where the line of ``session_id`` is in the buffer, searched from the end."""
         prefix = _ID_KEY + dumps(session_id) + b","
-        end = len(self._body)
+        end = self._end
         while True:
-            start = self._body.rfind(prefix, 0, end)
+            start = self._buf.rfind(prefix, self._start, end)
             if start < 0:
                 return None
-            if start == 0 or self._body.startswith(SEPARATOR, start - len(SEPARATOR)):
-                stop = self._body.find(SEPARATOR, start)
-                return start, stop if stop >= 0 else len(self._body)
+            if start == self._start or self._buf.startswith(SEPARATOR, start - len(SEPARATOR)):
+                stop = self._buf.find(SEPARATOR, start, self._end)
+                return start, stop if stop >= 0 else self._end
             end = start

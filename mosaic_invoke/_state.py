@@ -194,22 +194,26 @@ def _own_layout(raw: bytes, mission_id: str, source: str) -> State | None:
     newline = raw.find(b"\n")
     if newline < 0 or not raw.endswith(_CLOSE) or not raw.startswith(_OPEN, newline - len(_OPEN)):
         return None
-    body = raw[newline + 1 : len(raw) - len(_CLOSE)]
-    if body.endswith(b"\n"):
-        body = body[:-1]
-    elif body:
+    start, end = newline + 1, len(raw) - len(_CLOSE)
+    if end > start:  # the last record line ends with a newline
+        if raw[end - 1] != ord("\n"):
+            return None
+        end -= 1
+    elif end < start:
         return None
     try:
         head = json.loads(raw[: newline - len(_OPEN)] + b"}")
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
-    if not isinstance(head, dict) or head.get("sessions_crc32") != zlib.crc32(body):
+    # The checksum over the record lines where they lie in the file: nothing is copied.
+    if not isinstance(head, dict) or head.get("sessions_crc32") != zlib.crc32(memoryview(raw)[start:end]):
         return None
     summary = head.get("summary")
     loops = head.get("loops", [])
     if not (isinstance(summary, dict) and isinstance(loops, list) and isinstance(head.get("status", ""), str)):
         return None
-    return _state(head, mission_id, source, RecordLines(body, crc=head["sessions_crc32"]), summary)
+    lines = RecordLines(raw, start=start, end=end, crc=head["sessions_crc32"])
+    return _state(head, mission_id, source, lines, summary)
 
 
 def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> State:

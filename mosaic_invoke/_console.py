@@ -7,8 +7,6 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._runtimes import PROMPT
-
 if TYPE_CHECKING:
     from ._looprecord import LoopRecord
     from ._plan import Plan
@@ -19,6 +17,8 @@ Report = Callable[[str], None]
 
 def show_command(plan: Plan) -> str:
     """The launch command with ``{prompt}`` where the prompt goes."""
+    from ._runtimes import PROMPT
+
     return " ".join(PROMPT if part == plan.prompt else shlex.quote(part) for part in plan.argv)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -17,8 +17,10 @@ from ._caps import CAP_KEYS, Cap, read_cap
 from ._clock import parse_duration
 from ._exceptions import CoordError, command
 from ._files import expand_user
-from ._runtimes import PERMISSIONS, RuntimeSpec, parse_runtime
 from ._yamlcheck import Entries, NodeChecker, check_yaml
+
+if TYPE_CHECKING:
+    from ._runtimes import RuntimeSpec
 
 MISSION_FILE = Path(".mosaic") / "mission.yaml"
 
@@ -185,7 +187,11 @@ class _Checker:
             value = nodes.string(entries, key, "", node, required=key in ("id", "name"))
             if value is not None and (key not in _PATH_KEYS or nodes.posix_path(entries[key][1], key, value)):
                 values[key] = value
-        permissions = nodes.choice(entries, "permissions", "", node, PERMISSIONS)
+        permissions = None
+        if "permissions" in entries:  # the runtimes module only when mission.yaml needs it
+            from ._runtimes import PERMISSIONS
+
+            permissions = nodes.choice(entries, "permissions", "", node, PERMISSIONS)
         if permissions is not None:
             values["permissions"] = permissions
         if "runtimes" in entries:
@@ -208,6 +214,8 @@ class _Checker:
         entries = self.nodes.mapping(node, "runtimes", tuple(str(k) for k in self.nodes.keys(node)))
         presets: dict[str, RuntimeSpec] = {}
         for name, (_, value_node) in (entries or {}).items():
+            from ._runtimes import parse_runtime
+
             spec = parse_runtime(self.nodes.value(value_node))
             if isinstance(spec, str):
                 self.nodes.problem(value_node, f"runtimes.{name}", spec)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from ._caps import CAP_KEYS, Cap, LoopCaps, read_cap
 from ._exceptions import CoordError
 from ._mission import locate_mission
-from ._runtimes import RuntimeSpec, parse_command, parse_runtime
 
 if TYPE_CHECKING:
     from ._plan import RunOptions
+    from ._runtimes import RuntimeSpec
 
 __all__ = ["DEFAULTS", "LoopCaps", "Settings", "loop_caps", "mission_file", "read_settings", "run_options"]
 
@@ -213,6 +213,8 @@ def _pairs(values: Any, source: str) -> dict[str, str]:
 def _command(value: Any, source: str) -> tuple[str, ...] | None:
     if not value:
         return None
+    from ._runtimes import parse_command  # imported only when a command is configured
+
     argv = parse_command(value)
     if argv is None:
         msg = f"{source}: expected a command line or a list of strings, not {_kind(value)}"
@@ -226,6 +228,8 @@ def _runtimes(value: Any) -> dict[str, RuntimeSpec]:
     if not hasattr(value, "keys"):
         msg = "config `coord.runtimes`: expected a mapping of runtime name to command"
         raise CoordError(msg)
+    from ._runtimes import parse_runtime
+
     specs = {}
     for name, item in value.items():
         spec = parse_runtime(_plain(item))

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +79,37 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+ORCH = Path(".mosaic") / "orchestrator"
+
+
+def sessions(root: Path) -> list[dict[str, Any]]:
+    """The session records of state.json as written (none before the first session)."""
+    path = root / ORCH / "state.json"
+    if not path.exists():
+        return []
+    found: list[dict[str, Any]] = json.loads(path.read_text())["sessions"]
+    return found
+
+
+def task_status(root: Path, task_id: str) -> str:
+    """The status cell of ``task_id`` in docs/TASKS.md, as written."""
+    for line in (root / "docs" / "TASKS.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells and cells[0] == task_id:
+            return cells[1]
+    raise AssertionError(f"{task_id} is not in the tasks file")
+
+
+def start_coord(root: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """mosaic-coord in its own process group, as a terminal's foreground job would be."""
+    return subprocess.Popen(
+        [str(BIN / "mosaic-coord"), *args],
+        cwd=root,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )

@@ -98,21 +98,9 @@ def state(root: Path) -> dict[str, Any]:
     return json.loads((root / ORCH / "state.json").read_text())  # type: ignore[no-any-return]
 
 
-def sessions(root: Path) -> list[dict[str, Any]]:
-    return state(root)["sessions"]  # type: ignore[no-any-return]
-
-
 def loop_record(root: Path) -> dict[str, Any] | None:
     """loop.json, or None while it is absent (or being replaced)."""
     try:
         return json.loads((root / ORCH / "loop.json").read_text())  # type: ignore[no-any-return]
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-
-
-def task_status(root: Path, task: str) -> str:
-    for line in (root / "docs" / "TASKS.md").read_text().splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if cells and cells[0] == task:
-            return cells[1]
-    raise AssertionError(f"{task} is not in the tasks file")

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from loopkit import REPLAY, make_project, sessions
+from conftest import sessions
+from loopkit import REPLAY, make_project
 
 from mosaic_invoke import _loopsteps
 from mosaic_invoke._caps import LoopCaps

@@ -6,11 +6,10 @@ import json
 import os
 import signal
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_COMMAND, BIN, coord, wait_for
+from conftest import AGENT_COMMAND, coord, start_coord, task_status, wait_for
 
 from mosaic_invoke._process import is_alive, process_start_time
 
@@ -21,14 +20,6 @@ def state(root: Path) -> dict:
     return json.loads((root / ORCH / "state.json").read_text())
 
 
-def task_status(root: Path, task_id: str) -> str:
-    for line in (root / "docs" / "TASKS.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[0] == task_id:
-            return cells[1]
-    raise AssertionError(task_id)
-
-
 def agent_env(tmp_path: Path, sleep: float = 0, exit_code: int = 0) -> dict[str, str]:
     return {
         "FAKE_AGENT_RECORD": str(tmp_path / "record.json"),
@@ -36,19 +27,6 @@ def agent_env(tmp_path: Path, sleep: float = 0, exit_code: int = 0) -> dict[str,
         "FAKE_AGENT_SLEEP": str(sleep),
         "FAKE_AGENT_EXIT": str(exit_code),
     }
-
-
-def start_coord(root: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    """mosaic-coord in its own process group, as a terminal's foreground job would be."""
-    return subprocess.Popen(
-        [str(BIN / "mosaic-coord"), *args],
-        cwd=root,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def test_a_completed_session(project: Path, tmp_path: Path) -> None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from conftest import BIN
+from conftest import sessions
 
 STREAMS = Path(__file__).resolve().parent.parent / "agents"
 REPLAY = STREAMS / "replay_agent.py"
@@ -53,38 +52,10 @@ def state(root: Path) -> dict[str, Any]:
     return data
 
 
-def sessions(root: Path) -> list[dict[str, Any]]:
-    if not (root / ORCH / "state.json").exists():
-        return []
-    found: list[dict[str, Any]] = state(root)["sessions"]
-    return found
-
-
 def ended(root: Path) -> bool:
     """Every session recorded has ended and its lock is gone (a detached one too)."""
     found = sessions(root)
     return bool(found) and all("ended_at" in s for s in found) and not (root / ORCH / "session.lock").exists()
-
-
-def task_status(root: Path, task_id: str) -> str:
-    for line in (root / "docs" / "TASKS.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[0] == task_id:
-            return cells[1]
-    raise AssertionError(task_id)
-
-
-def start_coord(root: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    """mosaic-coord in its own process group, as a terminal's foreground job would be."""
-    return subprocess.Popen(
-        [str(BIN / "mosaic-coord"), *args],
-        cwd=root,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def set_permissions(root: Path, level: str) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import coord, wait_for
+from conftest import coord, sessions, start_coord, wait_for
 
-from cli.agent_stand_ins import agent_env, launched, sessions, set_permissions, start_coord
+from cli.agent_stand_ins import agent_env, launched, set_permissions
 from mosaic_invoke._process import is_alive
 
 STREAM_JSON = ["--output-format", "stream-json", "--verbose"]

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import coord, wait_for
+from conftest import coord, sessions, start_coord, task_status, wait_for
 
 from cli.agent_stand_ins import (
     ORCH,
@@ -19,10 +19,7 @@ from cli.agent_stand_ins import (
     agent_env,
     ended,
     launched,
-    sessions,
     set_permissions,
-    start_coord,
-    task_status,
 )
 from mosaic_invoke._process import is_alive
 

@@ -10,15 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_COMMAND, BIN, coord, wait_for
+from conftest import AGENT_COMMAND, BIN, coord, sessions, wait_for
 
 ORCH = Path(".mosaic") / "orchestrator"
 # Prints a line every 0.1 s for 0.8 s in all: never idle for 0.5 s, yet longer than that.
 CHATTY = f"{sys.executable} -u -c 'import time\nfor _ in range(8): print(\"tick\"); time.sleep(0.1)'"
-
-
-def sessions(root: Path) -> list[dict]:
-    return json.loads((root / ORCH / "state.json").read_text())["sessions"]
 
 
 def test_run_json_prints_one_object_and_the_agent_output_on_stderr(project: Path) -> None:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import coord
-from loopkit import agent, loop_record, make_project, run_loop, sessions, state, task_status
+from conftest import coord, sessions, task_status
+from loopkit import agent, loop_record, make_project, run_loop, state
 
 ALL_DONE = """\
 | id | status | milestone | description | depends_on |

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from loopkit import agent, loop_record, make_project, run_loop, sessions
+from conftest import sessions
+from loopkit import agent, loop_record, make_project, run_loop
 
 ALL_DONE = """\
 | id | status | milestone | description | depends_on |

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import coord, wait_for
-from loopkit import REPLAY, agent, end_group, loop_record, make_project, run_loop, sessions, start_loop, state
+from conftest import coord, sessions, wait_for
+from loopkit import REPLAY, agent, end_group, loop_record, make_project, run_loop, start_loop, state
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import coord, wait_for
-from loopkit import agent, end_group, loop_record, make_project, run_loop, sessions, start_loop, task_status
+from conftest import coord, sessions, task_status, wait_for
+from loopkit import agent, end_group, loop_record, make_project, run_loop, start_loop
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from loopkit import ORCH, agent, loop_record, make_project, run_loop, sessions, task_status
+from conftest import sessions, task_status
+from loopkit import ORCH, agent, loop_record, make_project, run_loop
 
 
 def test_a_rejected_claim_reopens_the_task_and_the_next_prompt_says_why(tmp_path: Path) -> None:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import threading
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_COMMAND, BIN, coord, wait_for
+from conftest import AGENT_COMMAND, BIN, coord, sessions, wait_for
 
 ORCH = Path(".mosaic") / "orchestrator"
-
-
-def sessions(root: Path) -> list[dict]:
-    return json.loads((root / ORCH / "state.json").read_text())["sessions"]
 
 
 @pytest.mark.parametrize("detach", [False, True], ids=["foreground", "detached"])

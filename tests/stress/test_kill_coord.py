@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import BIN, FAKE_AGENT, coord
+from conftest import BIN, FAKE_AGENT, coord, sessions
 
 ORCH = Path(".mosaic") / "orchestrator"
 ROUNDS = 10
@@ -71,11 +71,6 @@ def lock_owner_gone(root: Path) -> bool:
     except json.JSONDecodeError:
         return False  # never: the lock is written atomically; read again
     return not alive(lock.get("pid")) and not alive(lock.get("owner_pid"))
-
-
-def sessions(root: Path) -> list[dict]:
-    path = root / ORCH / "state.json"
-    return json.loads(path.read_text())["sessions"] if path.exists() else []
 
 
 def agent_runs(log: Path) -> list[tuple[int, str]]:

@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import wait_for
-from loopkit import ORCH, agent, end_group, loop_record, make_project, sessions, start_loop, task_status
+from conftest import sessions, task_status, wait_for
+from loopkit import ORCH, agent, end_group, loop_record, make_project, start_loop
 
 ROUNDS = 8
 TASKS = 8

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import coord
+from conftest import BIN, coord
 
 from mosaic_invoke._caps import CAP_KEYS, LoopCaps, read_cap
 from mosaic_invoke._locks import SessionLock, write_session_lock
@@ -542,3 +542,45 @@ def flag_names(command: str) -> list[str]:
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
         make_program().run(["mosaic-coord", "--help", command])
     return re.findall(r"--[a-z-]+", out.getvalue())
+
+
+def normalised(text: str) -> list[str]:
+    """Transcript lines with what differs from run to run (pids, paths, seconds) blanked."""
+    text = re.sub(r"pid \d+", "pid N", text)
+    text = re.sub(r"/tmp/[^\s)]+/project", "PROJECT", text)
+    return [re.sub(r"\b\d+s\b", "Ns", line) for line in text.strip().splitlines()]
+
+
+def transcript(text: str, command: str, first_line: str = "") -> list[str]:
+    """The output under ``$ <command>`` in the README's console blocks, up to the next prompt
+    (the first such transcript whose output starts with ``first_line``)."""
+    for block in blocks(text, "console"):
+        lines = block.splitlines()
+        if f"$ {command}" in lines:
+            start = lines.index(f"$ {command}") + 1
+            end = next((i for i in range(start, len(lines)) if lines[i].startswith("$ ")), len(lines))
+            if lines[start].startswith(first_line):
+                return lines[start:end]
+    raise AssertionError(f"no `$ {command}` transcript")
+
+
+def test_the_readme_demo_transcripts_are_what_the_demo_mission_prints(tmp_path: Path) -> None:
+    """`run`, `loop` and `status` on the demo mission print what the README shows."""
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "examples" / "demo" / "project", root)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    readme = README.read_text()
+
+    def said(*args: str) -> list[str]:  # stdout and stderr as a terminal shows them, in order
+        result = subprocess.run(
+            [str(BIN / "mosaic-coord"), *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert result.returncode == 0, result.stdout
+        return normalised(result.stdout)
+
+    assert said("run") == normalised("\n".join(transcript(readme, "mosaic-coord run")))
+    status = transcript(readme, "mosaic-coord status", "Demo mission")
+    expected = [line for line in status if not line.startswith("project")]
+    shown = [line for line in said("status") if not line.startswith("project")]
+    assert shown == normalised("\n".join(expected))
+    assert said("loop") == normalised("\n".join(transcript(readme, "mosaic-coord loop")))

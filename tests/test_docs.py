@@ -544,7 +544,7 @@ def flag_names(command: str) -> list[str]:
     return re.findall(r"--[a-z-]+", out.getvalue())
 
 
-def normalised(text: str) -> list[str]:
+def as_seen(text: str) -> list[str]:
     """Transcript lines with what differs from run to run (pids, paths, seconds) blanked."""
     text = re.sub(r"pid \d+", "pid N", text)
     text = re.sub(r"/tmp/[^\s)]+/project", "PROJECT", text)
@@ -576,11 +576,11 @@ def test_the_readme_demo_transcripts_are_what_the_demo_mission_prints(tmp_path: 
             [str(BIN / "mosaic-coord"), *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         assert result.returncode == 0, result.stdout
-        return normalised(result.stdout)
+        return as_seen(result.stdout)
 
-    assert said("run") == normalised("\n".join(transcript(readme, "mosaic-coord run")))
+    assert said("run") == as_seen("\n".join(transcript(readme, "mosaic-coord run")))
     status = transcript(readme, "mosaic-coord status", "Demo mission")
     expected = [line for line in status if not line.startswith("project")]
     shown = [line for line in said("status") if not line.startswith("project")]
-    assert shown == normalised("\n".join(expected))
-    assert said("loop") == normalised("\n".join(transcript(readme, "mosaic-coord loop")))
+    assert shown == as_seen("\n".join(expected))
+    assert said("loop") == as_seen("\n".join(transcript(readme, "mosaic-coord loop")))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -66,23 +69,46 @@ def follow(
         launched.plan.runtime.output,
         display,
         known_session_id=launched.session.agent_session_id,
-        on_session_id=functools.partial(note_agent_session, launched.mission, launched.session.session_id),
+        on_session_id=functools.partial(note_agent_session, launched.mission, launched.session.session_id, report),
     )
-    with output:
+    limits = Limits(session=options.session_timeout, idle=options.idle_timeout)
+    with output, abandoning(launched.mission, launched.session.session_id, agent.process, limits):
         watched = watch(
-            agent.process,
-            pipe,
-            output.line,
-            Limits(session=options.session_timeout, idle=options.idle_timeout),
-            stop_requested=stop_requested,
-            started=launched.release,
+            agent.process, pipe, output.line, limits, stop_requested=stop_requested, started=launched.release
         )
     os.close(pipe)
+    if output.log_error is not None:
+        report(f"warning: {output.log_error}")
     if watched.signalled and on_signal is not None:
         on_signal()
     return finish(
-        launched.mission, launched.session.session_id, launched.begun, watched, output.reader, launched.env, report
+        launched.mission,
+        launched.session.session_id,
+        launched.begun,
+        watched,
+        output.reader,
+        launched.env,
+        report,
+        on_signal=on_signal,
     )
+
+
+@contextlib.contextmanager
+def abandoning(mission: Mission, session_id: str, process: subprocess.Popen[bytes], limits: Limits) -> Iterator[None]:
+    """Should coord itself fail while it follows the agent, it ends the agent and records the
+    session as crashed: no agent is left running unrecorded."""
+    try:
+        yield
+    except BaseException:
+        _process.signal_agent(process, signal.SIGTERM)
+        try:
+            process.wait(timeout=limits.kill_grace)
+        except subprocess.TimeoutExpired:
+            _process.signal_agent(process, signal.SIGKILL)
+            process.wait()
+        with contextlib.suppress(Exception):
+            record_end(mission, session_id, "crashed", _process.exit_status(process.returncode), {})
+        raise
 
 
 def finish(
@@ -93,8 +119,13 @@ def finish(
     reader: Reader,
     env: dict[str, str],
     report: Report,
+    *,
+    on_signal: Callable[[], None] | None = None,
 ) -> Session:
-    """Verify what the session did, record its end with what the agent reported, run the hook."""
+    """Verify what the session did, record its end with what the agent reported, run the hook.
+
+    ``on_signal`` is called when coord was sent SIGINT, SIGTERM or SIGHUP while the gates ran.
+    """
     reason = ended_reason(watched)
     found: dict[str, Any] = dict(reader.telemetry())
     # In local time: the agents print the time a limit lifts as a time of day on this machine's clock.
@@ -121,11 +152,23 @@ def finish(
         said = f"failed continuing agent session {ended.resumed_agent_session}"
         report(f"session {session_id} {said}; the next one starts a new conversation")
     run_hook(mission, "after_session", ended.to_dict(), env, report)
+    if findings.signalled and on_signal is not None:
+        on_signal()
     return ended
 
 
-def note_agent_session(mission: Mission, session_id: str, agent_session_id: str) -> None:
-    """Record the agent's own session id as soon as it is known: a crash must not lose it."""
+def note_agent_session(mission: Mission, session_id: str, report: Report, agent_session_id: str) -> None:
+    """Record the agent's own session id as soon as it is known: a crash must not lose it.
+
+    Never fatal: the session's end records the id too (the agent reported it).
+    """
+    try:
+        _note_agent_session(mission, session_id, agent_session_id)
+    except CoordError as error:
+        report(f"warning: the agent's session id {agent_session_id} is not recorded yet: {error}")
+
+
+def _note_agent_session(mission: Mission, session_id: str, agent_session_id: str) -> None:
     orchestrator = mission.orchestrator_path
     with state_lock(orchestrator):
         state = load_state(orchestrator, mission.id, writing=True)

@@ -29,6 +29,10 @@ class CoordError(Exception):
         return "\n".join(self.problems)
 
 
+class NoRunnableTask(CoordError):
+    """No task can run now: all done, or waiting on others (a loop stops with `no-runnable-task`)."""
+
+
 class SessionActive(CoordError):
     """A live agent session blocks the action (exit code 3)."""
 

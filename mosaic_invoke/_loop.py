@@ -16,7 +16,7 @@ from typing import IO
 from . import _ending, _runner, _runtimes
 from ._caps import LoopCaps
 from ._clock import format_span, parse_iso
-from ._exceptions import CoordError, SessionActive, command
+from ._exceptions import CoordError, NoRunnableTask, SessionActive, command
 from ._hooks import hook_env, run_hook
 from ._locks import read_session_lock, state_lock
 from ._looprecord import (
@@ -153,7 +153,7 @@ class _Loop:
     def run(self, *, allow_failing_gates: bool) -> LoopRecord:
         try:
             if not allow_failing_gates and (failing := gates_fail(self.mission)):
-                return self.stop("gates-failing", failing)
+                return self.stop(*failing)
             while True:
                 reason = self.before() or self.wait()
                 if reason:
@@ -221,10 +221,8 @@ class _Loop:
             started = _runner.begin(self.mission, self.options, self.report, resume=True, loop_id=self.record.loop_id)
         except SessionActive as error:
             return "error", str(error)
-        except CoordError as error:
-            if "no runnable task" in str(error) or "every task" in str(error):
-                return "no-runnable-task", str(error).removesuffix("; pass --task to choose one")
-            raise
+        except NoRunnableTask as error:
+            return "no-runnable-task", str(error).removesuffix("; pass --task to choose one")
         if isinstance(started, Plan):  # a loop never previews
             return "error", "a loop cannot preview"
         self.record = replace(self.record, current_session=started.session.session_id)

@@ -159,8 +159,9 @@ def inherited_wait(previous: LoopRecord | None, state: State) -> str | None:
     return max(future, default=None)
 
 
-def gates_fail(mission: Mission) -> str | None:
-    """Run the gates once before a loop's first session; what is wrong if they already fail."""
+def gates_fail(mission: Mission) -> Stop | None:
+    """Run the gates once before a loop's first session: why not to start, if they already fail
+    (or coord was interrupted while they ran)."""
     checks = mission.verify
     if checks is None:
         return None
@@ -168,8 +169,10 @@ def gates_fail(mission: Mission) -> str | None:
     gates = run_gates(mission, checks.command, checks.timeout, log, dict(os.environ))
     if gates.passed:
         return None
+    if gates.stopped_by is not None:
+        return "interrupted", f"coord was interrupted ({gates.stopped_by}) while the gates ran before any session"
     output = tail(log, 10).replace("\n", " | ")
-    return (
+    return "gates-failing", (
         f"the gates already fail before any session: {gates.failure(checks.timeout)}; fix them first, "
         f"or pass --allow-failing-gates; output: {log} (last lines: {output})"
     )

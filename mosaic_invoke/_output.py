@@ -29,6 +29,7 @@ class Output:
         self._known = known_session_id
         self._on_session_id = on_session_id
         self._log: IO[bytes] | None = None
+        self.log_error: str | None = None
 
     def __enter__(self) -> Output:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,8 +45,12 @@ class Output:
 
     def line(self, raw: bytes) -> None:
         if self._log is not None:
-            self._log.write(raw + b"\n")
-            self._log.flush()
+            try:
+                self._log.write(raw + b"\n")
+                self._log.flush()
+            except OSError as exc:  # a full disk: the session goes on, unlogged from here
+                self.log_error = f"{self.log_path}: cannot write the agent's output: {exc.strerror}"
+                self._log = None
         shown = self.reader.feed(raw.decode("utf-8", "replace"))
         if self.display is not None and shown:
             try:

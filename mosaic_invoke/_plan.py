@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from . import _runtimes
 from ._clock import now_iso
-from ._exceptions import CoordError
+from ._exceptions import NoRunnableTask
 from ._git import current_branch
 from ._mission import Milestone, Mission
 from ._prompt import build_context, capsule, find_template, render
@@ -84,7 +84,7 @@ def plan(
     else:
         found = next_runnable(mission, tasks, milestone=chosen_milestone, live_task=live_task)
         if isinstance(found, str):
-            raise CoordError(f"{found}; pass --task to choose one")
+            raise NoRunnableTask(f"{found}; pass --task to choose one")
         task = found
     milestone = chosen_milestone or mission.milestone(task.milestone) or current
     runtime = _runtimes.resolve_runtime(

@@ -119,7 +119,7 @@ def _environment(search_dir: str | None, html: bool = False) -> jinja2.Environme
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=html,  # noqa: S701 - off for the prompt: markdown for an agent, not HTML
-        auto_reload=False,
+        auto_reload=True,  # a loop runs for days: an edited template is read again
     )
     environment.filters["duration"] = format_duration
     return environment

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._clock import format_duration, now_iso, parse_iso
+from ._exceptions import command
 from ._files import display_path, write_atomic
 from ._git import current_branch
 from ._locks import read_session_lock
@@ -51,7 +52,7 @@ def build_report(mission: Mission, page_dir: Path) -> Report:
         if lock is None or lock.session_id != newest.get("session_id") or lock.judge() == "stale":
             warnings.append(
                 f"{newest.get('session_id')} has no end recorded and no live process holds its lock: "
-                "it was cut off; `coord.resume` records it"
+                f"it was cut off; `{command('resume')}` records it"
             )
     return summarise(
         mission=mission,

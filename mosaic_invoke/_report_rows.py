@@ -17,11 +17,13 @@ from urllib.parse import quote
 
 from ._clock import format_duration
 from ._mission import Mission
+from ._session import ENDED_REASONS
+from ._session import VERDICTS as SESSION_VERDICTS
 from ._tasksfile import TasksFile
 
-KNOWN_ENDINGS = ("completed", "failed", "interrupted", "crashed", "timeout", "usage-limit")
+KNOWN_ENDINGS = ENDED_REASONS
 ENDINGS = (*KNOWN_ENDINGS, "running", "other")
-VERDICTS = ("accepted", "rejected", "unfinished", "none", "unknown")
+VERDICTS = (*SESSION_VERDICTS, "unknown")
 """`unknown`: no verdict recorded (sessions from before verification, or still running)."""
 _JUDGED = VERDICTS[:-1]
 

@@ -237,15 +237,21 @@ def _launch(
         )
         save_state(orchestrator, replace(state.with_session(session), status="active"))
     except BaseException:
-        if agent is not None:
-            agent.cancel()
-        if supervisor is not None:
-            supervisor.cancel()
-        if output is not None:
-            os.close(output)
-        if before != TaskStatus.IN_PROGRESS:
-            set_status(mission.tasks_path, chosen.task.id, before)
-        remove_session_lock(orchestrator)
+        # Every step undone that can be; none may hide the failure that needed them.
+        with contextlib.suppress(Exception):
+            if agent is not None:
+                agent.cancel()
+        with contextlib.suppress(Exception):
+            if supervisor is not None:
+                supervisor.cancel()
+        with contextlib.suppress(OSError):
+            if output is not None:
+                os.close(output)
+        with contextlib.suppress(Exception):
+            if before != TaskStatus.IN_PROGRESS:
+                set_status(mission.tasks_path, chosen.task.id, before)
+        with contextlib.suppress(Exception):
+            remove_session_lock(orchestrator)
         raise
     release = agent.go if agent is not None else supervisor.go  # type: ignore[union-attr]
     return Launched(mission, chosen, session, begun, env, log_path, agent, output, release)

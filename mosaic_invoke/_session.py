@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -92,60 +93,65 @@ _TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens")
 
 def summarise(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The totals over ``records``, from nothing (one pass over thousands of records)."""
-    records = list(records)
-    highest = 0
-    micros = 0
-    tokens = dict.fromkeys(_TOKENS, 0)
-    by_milestone: dict[str, int] = {}
+    totals = _Totals()
+    count = highest = 0
     for record in records:
-        suffix = str(record.get("session_id", ""))[5:]
-        if suffix.isdigit() and len(suffix) >= len(str(highest)):
-            highest = max(highest, int(suffix))
-        cost = record.get("cost_usd")
-        if cost is not None and type(cost) in (int, float):
-            spent = round(cost * 1_000_000)
-            micros += spent
-            milestone = record.get("milestone_id")
-            if isinstance(milestone, str):
-                by_milestone[milestone] = by_milestone.get(milestone, 0) + spent
-        for key in _TOKENS:
-            value = record.get(key)
-            if value is not None and type(value) is int:
-                tokens[key] += value
-    return {
-        "sessions": len(records),
-        "next_session": max(len(records), highest) + 1,
-        "cost_usd": micros / 1e6,
-        **tokens,
-        "by_milestone": {key: value / 1e6 for key, value in sorted(by_milestone.items()) if value},
-    }
+        count += 1
+        highest = max(highest, _number(record))
+        totals.add(record, 1)
+    return totals.summary({"sessions": count, "next_session": max(count, highest) + 1})
 
 
 def with_record(summary: Mapping[str, Any], old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
     """``summary`` with the record ``old`` (None: a new session) replaced by ``new``."""
-    totals = {**summary, "by_milestone": dict(summary.get("by_milestone") or {})}
+    count, following = int(summary["sessions"]), int(summary["next_session"])
     if old is None:
-        totals["sessions"] = int(totals["sessions"]) + 1
-        totals["next_session"] = max(int(totals["next_session"]), totals["sessions"] + 1, _number(new) + 1)
-    # Cost is summed in whole micro-dollars, so that any order of changes gives the same total.
-    micros = _micros(totals["cost_usd"])
-    by_milestone = {key: _micros(value) for key, value in totals["by_milestone"].items()}
-    for record, sign in ((old, -1), (new, 1)):
-        if record is None:
-            continue
+        count += 1
+        following = max(following, count + 1, _number(new) + 1)
+    totals = _Totals.of(summary)
+    if old is not None:
+        totals.add(old, -1)
+    totals.add(new, 1)
+    return totals.summary({"sessions": count, "next_session": following})
+
+
+class _Totals:
+    """Cost (in whole micro-dollars, so that any order of changes gives the same total) and
+    tokens, over records added and taken away."""
+
+    def __init__(self) -> None:
+        self.micros = 0
+        self.by_milestone: dict[str, int] = {}
+        self.tokens = dict.fromkeys(_TOKENS, 0)
+
+    @classmethod
+    def of(cls, summary: Mapping[str, Any]) -> _Totals:
+        totals = cls()
+        totals.micros = _micros(summary["cost_usd"])
+        totals.by_milestone = {key: _micros(value) for key, value in (summary.get("by_milestone") or {}).items()}
+        totals.tokens = {key: int(summary[key]) for key in _TOKENS}
+        return totals
+
+    def add(self, record: Mapping[str, Any], sign: int) -> None:
         cost = record.get("cost_usd")
-        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
-            micros += sign * _micros(cost)
+        if cost is not None and type(cost) in (int, float):
+            spent = sign * _micros(cost)
+            self.micros += spent
             milestone = record.get("milestone_id")
             if isinstance(milestone, str):
-                by_milestone[milestone] = by_milestone.get(milestone, 0) + sign * _micros(cost)
+                self.by_milestone[milestone] = self.by_milestone.get(milestone, 0) + spent
         for key in _TOKENS:
             value = record.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                totals[key] = int(totals[key]) + sign * value
-    totals["cost_usd"] = micros / 1e6
-    totals["by_milestone"] = {key: value / 1e6 for key, value in sorted(by_milestone.items()) if value}
-    return totals
+            if value is not None and type(value) is int:
+                self.tokens[key] += sign * value
+
+    def summary(self, counts: Mapping[str, int]) -> dict[str, Any]:
+        return {
+            **counts,
+            "cost_usd": self.micros / 1e6,
+            **self.tokens,
+            "by_milestone": {key: value / 1e6 for key, value in sorted(self.by_milestone.items()) if value},
+        }
 
 
 def _number(record: Mapping[str, Any]) -> int:
@@ -155,4 +161,5 @@ def _number(record: Mapping[str, Any]) -> int:
 
 
 def _micros(usd: float) -> int:
-    return round(usd * 1_000_000)
+    """Whole micro-dollars; 0 for what is no amount (infinity, not a number)."""
+    return round(usd * 1_000_000) if math.isfinite(usd) else 0

@@ -18,17 +18,17 @@ import shutil
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from ._clock import now_iso
 from ._exceptions import CoordError
 from ._files import collector_paused, display_path, write_atomic
 from ._lines import RecordLines, dumps
-from ._records import schema, typed_fields
+from ._records import typed_fields
 from ._session import EMPTY_SUMMARY, Session, summarise, with_record
+from ._statecheck import SESSION_FIELDS, SESSION_REQUIRED, check_decoded, summary_sound
 
 STATE_FILE = "state.json"
 NEXT_TASK_FILE = "next-task.json"
@@ -36,7 +36,6 @@ LOOP_FILE = "loop.json"
 LOGS_DIR = "logs"
 STATE_VERSION = 1
 
-_SESSION_FIELDS, _SESSION_REQUIRED = schema(Session)
 _HEAD_KEYS = ("version", "mission_id", "status", "loops", "summary", "sessions_crc32", "sessions")
 _OPEN = b',"sessions":['
 _CLOSE = b"]}\n"
@@ -101,7 +100,7 @@ class State:
         return None if record is None else self._session(record, None)
 
     def _session(self, record: Any, index: int | None) -> Session:
-        fields = typed_fields(record, _SESSION_FIELDS, _SESSION_REQUIRED) if isinstance(record, dict) else None
+        fields = typed_fields(record, SESSION_FIELDS, SESSION_REQUIRED) if isinstance(record, dict) else None
         if not isinstance(fields, tuple):
             where = f"sessions[{index}]" if index is not None else "a session"
             problem = fields or "must be an object"
@@ -208,12 +207,11 @@ def _own_layout(raw: bytes, mission_id: str, source: str) -> State | None:
     # The checksum over the record lines where they lie in the file: nothing is copied.
     if not isinstance(head, dict) or head.get("sessions_crc32") != zlib.crc32(memoryview(raw)[start:end]):
         return None
-    summary = head.get("summary")
-    loops = head.get("loops", [])
-    if not (isinstance(summary, dict) and isinstance(loops, list) and isinstance(head.get("status", ""), str)):
-        return None
+    summary, loops = head.get("summary"), head.get("loops", [])
+    if not (summary_sound(summary) and isinstance(loops, list) and isinstance(head.get("status", ""), str)):
+        return None  # the head line is not under the checksum: a hand edit there is read whole too
     lines = RecordLines(raw, start=start, end=end, crc=head["sessions_crc32"])
-    return _state(head, mission_id, source, lines, summary)
+    return _state(head, mission_id, source, lines, cast(dict[str, Any], summary))
 
 
 def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> State:
@@ -230,7 +228,7 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
         problem = f"{display_path(path)}: state is not valid JSON (nested too deeply)"
     if problem is None:
         with collector_paused():
-            checked = _check(data)
+            checked = check_decoded(data)
         if not isinstance(checked, str):
             records = checked
             with collector_paused():
@@ -246,48 +244,6 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
         except OSError as exc:
             problem += f"; no copy could be kept ({exc.strerror})"
     raise CoordError(f"{problem}; fix it by hand or move it away (coord never overwrites it)")
-
-
-def _check(data: Any) -> list[dict[str, Any]] | str:
-    """The session records of a decoded state, or what is wrong with it.
-
-    Every record needs its identity (checked a field at a time, in C: a mission has
-    thousands); the other fields are checked when a command reads that session.
-    """
-    if not isinstance(data, dict):
-        return "expected a JSON object"
-    records = data.get("sessions", [])
-    if not isinstance(records, list):
-        return "`sessions` must be a list"
-    if not _identities_valid(records):
-        for index, item in enumerate(records):
-            if not isinstance(item, dict):
-                return f"sessions[{index}] must be an object"
-            identity = {key: item[key] for key in _SESSION_REQUIRED if key in item}
-            fields = typed_fields(identity, _SESSION_FIELDS, _SESSION_REQUIRED)
-            if isinstance(fields, str):
-                return f"sessions[{index}]: {fields}"
-    if not isinstance(data.get("status", "pending"), str):
-        return "`status` must be a string"
-    loops = data.get("loops", [])
-    if not isinstance(loops, list) or not all(isinstance(item, dict) for item in loops):
-        return "`loops` must be a list of objects"
-    return records
-
-
-def _identities_valid(records: list[Any]) -> bool:
-    """Whether every record is an object with the required fields, of the right types:
-    a field at a time, in C (a mission has thousands of records)."""
-    if set(map(type, records)) - {dict}:
-        return False
-    try:
-        for key in _SESSION_REQUIRED:
-            # `type(...) is`, not isinstance: True is no pid.
-            if set(map(type, map(itemgetter(key), records))) - {_SESSION_FIELDS[key]}:
-                return False
-    except KeyError:
-        return False
-    return True
 
 
 def _state(

@@ -155,17 +155,20 @@ def main_loop() -> int:
     from ._loopview import summary_lines
 
     mission_file, options, caps, allow = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - coord's own pipe
-    reply = os.dup(sys.stdout.fileno())
+    reply: int | None = os.dup(sys.stdout.fileno())
 
     def started(record: LoopRecord) -> None:
+        nonlocal reply
         log = Path(load_mission(mission_file).orchestrator_path) / LOGS_DIR / f"{record.loop_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             os.dup2(out.fileno(), sys.stdout.fileno())
             os.dup2(out.fileno(), sys.stderr.fileno())
         answer = {"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log)}
-        os.write(reply, json.dumps(answer).encode() + b"\n")
-        os.close(reply)
+        if reply is not None:
+            os.write(reply, json.dumps(answer).encode() + b"\n")
+            os.close(reply)
+            reply = None  # from now on the log hears of everything, errors included
 
     def report(message: str) -> None:
         print(f"coord: {message}", file=sys.stderr, flush=True)
@@ -175,8 +178,11 @@ def main_loop() -> int:
             mission_file, options, caps, allow_failing_gates=allow, report=report, display=sys.stdout, on_start=started
         )
     except CoordError as error:
-        with contextlib.suppress(OSError):
-            os.write(reply, json.dumps({"error": str(error), "code": error.exit_code}).encode() + b"\n")
+        if reply is None:
+            report(f"error: {error}")
+        else:
+            with contextlib.suppress(OSError):
+                os.write(reply, json.dumps({"error": str(error), "code": error.exit_code}).encode() + b"\n")
         return error.exit_code
     for line in summary_lines(record):
         report(line)
@@ -186,7 +192,7 @@ def main_loop() -> int:
 def main() -> int:
     if sys.argv[2:] == ["loop"]:
         return main_loop()
-    from ._ending import finish, note_agent_session
+    from ._ending import abandoning, finish, note_agent_session
     from ._mission import load_mission
     from ._output import Output
     from ._process import process_start_time, start_gated
@@ -229,9 +235,9 @@ def main() -> int:
         spec["output"],
         None,
         known_session_id=spec["agent_session_id"],
-        on_session_id=functools.partial(note_agent_session, mission, session_id),
+        on_session_id=functools.partial(note_agent_session, mission, session_id, report),
     )
-    with output:
+    with output, abandoning(mission, session_id, agent.process, limits):
         watched = watch(agent.process, read_end, output.line, limits, started=agent.go)
     try:
         finish(mission, session_id, begun, watched, output.reader, spec["env"], report)

@@ -28,11 +28,10 @@ def check_blocks(environment: jinja2.Environment, name: str, where: str) -> None
     if not extends or not parents:
         return
     known: set[str] = set()
-    for parent in parents:
-        try:
-            known |= set(environment.get_template(parent).blocks)
-        except jinja2.TemplateError:
-            return  # the render says what is wrong with the parent
+    try:
+        known = _blocks_along(environment, parents, set())
+    except jinja2.TemplateError:
+        return  # the render says what is wrong with a parent
     problems = []
     for block in tree.find_all(nodes.Block):
         if block.name not in known:
@@ -44,6 +43,22 @@ def check_blocks(environment: jinja2.Environment, name: str, where: str) -> None
             )
     if problems:
         raise CoordError.from_problems(problems)
+
+
+def _blocks_along(environment: jinja2.Environment, names: list[str], seen: set[str]) -> set[str]:
+    """The blocks of the templates ``names`` and of every template they extend in turn."""
+    from jinja2 import meta
+
+    found: set[str] = set()
+    for name in names:
+        if name in seen:
+            continue
+        seen.add(name)
+        found |= set(environment.get_template(name).blocks)
+        source = environment.loader.get_source(environment, name)[0]  # type: ignore[union-attr]
+        grandparents = [parent for parent in meta.find_referenced_templates(environment.parse(source)) if parent]
+        found |= _blocks_along(environment, grandparents, seen)
+    return found
 
 
 def explain_undefined(message: str, context: Mapping[str, Any]) -> str:

@@ -39,6 +39,8 @@ class Findings:
 
     fields: Mapping[str, Any]
     reopen: bool = False
+    signalled: bool = False
+    """SIGINT, SIGTERM or SIGHUP reached coord while the gates ran (a loop then stops)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,8 @@ def verify(
             problem = "no commit was made and nothing in the work tree changed"
     if problem is None:
         return Findings({**fields, "verdict": "accepted"})
-    return Findings({**fields, "verdict": "rejected", "rejected_because": problem}, reopen=True)
+    signalled = fields.get("verification", {}).get("stopped_by") is not None
+    return Findings({**fields, "verdict": "rejected", "rejected_because": problem}, reopen=True, signalled=signalled)
 
 
 def run_gates(mission: Mission, command: str, timeout: float, log_path: Path, env: Mapping[str, str]) -> GateRun:

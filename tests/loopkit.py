@@ -73,7 +73,7 @@ def start_loop(root: Path, *args: str, env: dict[str, str] | None = None) -> sub
     """``mosaic-coord loop ARGS`` in the background (stdout and stderr piped, text), in a process
     group of its own that its agents share: :func:`end_group` ends them all."""
     backoff = () if "--backoff" in args else ("--backoff", "0")
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [str(BIN / "mosaic-coord"), "loop", *backoff, *args],
         cwd=root,
         env=loop_env(env),
@@ -82,12 +82,20 @@ def start_loop(root: Path, *args: str, env: dict[str, str] | None = None) -> sub
         text=True,
         start_new_session=True,
     )
+    process.mosaic_root = root  # type: ignore[attr-defined]  # for end_group
+    return process
 
 
 def end_group(process: subprocess.Popen[str]) -> None:
-    """SIGKILL a background loop's process group (its agents too), if anything in it still runs."""
+    """SIGKILL a background loop's process group, and the groups of its agents (which lead their
+    own away from a terminal): nothing a test started outlives it."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+    state_file = Path(process.mosaic_root) / ORCH / "state.json"  # type: ignore[attr-defined]
+    if state_file.exists():
+        for record in json.loads(state_file.read_text()).get("sessions", []):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(record["pid"], signal.SIGKILL)
     if process.poll() is None:
         process.kill()
     if process.stdout is not None and not process.stdout.closed:

@@ -144,3 +144,12 @@ def test_from_epoch_and_iso() -> None:
     moment = from_epoch(1795791600.25)
     assert moment is not None and iso(moment) == "2026-11-27T15:00:00.250Z"
     assert iso(datetime(2026, 11, 27, 7, 0, tzinfo=PST)) == "2026-11-27T15:00:00.000Z"
+
+
+def test_a_reset_too_far_for_any_clock_is_no_time() -> None:
+    from datetime import datetime, timezone
+
+    from mosaic_invoke._agents._limits import resume_at
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    assert resume_at("You've hit your usage limit. Try again in 9999999999 days.", now) is None

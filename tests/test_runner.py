@@ -293,3 +293,15 @@ def test_resume_print_only_previews_without_recording(project: Path) -> None:
     assert "- **Next task:** T-002" in result.stdout
     assert (project / ORCH / "state.json").read_bytes() == before
     assert (project / ORCH / "session.lock").exists()
+
+
+def test_a_launch_whose_lock_cannot_be_written_says_so_and_rolls_back(project: Path, tmp_path: Path) -> None:
+    """The failure that needed the rollback is the one reported, not a step of the rollback."""
+    tasks_before = (project / "docs" / "TASKS.md").read_bytes()
+    (project / ORCH / "session.lock").mkdir(parents=True)
+    result = coord("run", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))
+    assert result.returncode == 1
+    *_, line = result.stderr.strip().splitlines()  # after the warning that the lock is unreadable
+    assert line == "coord: error: .mosaic/orchestrator/session.lock: cannot write: Is a directory"
+    assert (project / "docs" / "TASKS.md").read_bytes() == tasks_before
+    assert not (tmp_path / "ready").exists()  # the agent never started

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zlib
@@ -274,3 +275,15 @@ save_state(Path({str(tmp_path)!r}), State.of("m", [], status="paused"))
     subprocess.run([sys.executable, "-c", other], check=True)
     again = load_state(tmp_path, "m")
     assert (again.status, again.count) == ("paused", 0)
+
+
+def test_a_hand_edited_summary_is_computed_anew(tmp_path: Path) -> None:
+    """The head line is not under the checksum: a summary not of coord's shape is read whole."""
+    save_state(tmp_path, State.of("m", [{**SESSION, "cost_usd": 0.5}]))
+    path = tmp_path / "state.json"
+    head, rest = path.read_text().split("\n", 1)
+    for summary in ("{}", '{"sessions":"1"}'):
+        edited = re.sub(r'"summary":\{.*?\}\}', f'"summary":{summary}', head)
+        path.write_text(edited + "\n" + rest)
+        state = load_state(tmp_path, "m")
+        assert (state.count, state.summary["cost_usd"], state.next_session_id()) == (1, 0.5, "sess-002")

@@ -55,3 +55,19 @@ def test_a_known_block_renders(project: Path) -> None:
     result = coord("run", "--print-only", cwd=project)
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith("Work on T-002")
+
+
+def test_a_block_of_a_grandparent_template_is_known(project: Path) -> None:
+    """A team template may extend one that extends the packaged one: every block up the chain counts."""
+    folder = project / ".mosaic" / "templates"
+    folder.mkdir(parents=True)
+    (folder / "team.md.j2").write_text(
+        '{% extends "mosaic/continuation.md.j2" %}\n{% block header -%}\n# Team\n{%- endblock %}\n'
+    )
+    (folder / "continuation.md.j2").write_text(
+        '{% extends "team.md.j2" %}\n{% block instructions -%}\nWork on {{ task.id }}\n{%- endblock %}\n'
+    )
+    result = coord("run", "--print-only", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n\n", 1)[1].startswith("# Team")
+    assert result.stdout.rstrip().endswith("Work on T-002")

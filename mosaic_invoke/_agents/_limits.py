@@ -96,7 +96,10 @@ def resume_at(message: str, now: datetime) -> datetime | None:
         for count, unit in _SPAN_PART.findall(found["span"]):
             unit = unit.lower().rstrip("s") or "s"
             seconds += int(count) * _UNITS.get(unit, 0)
-        return now + timedelta(seconds=seconds) if seconds else None
+        try:
+            return now + timedelta(seconds=seconds) if seconds else None
+        except OverflowError:  # "in 9999999999 days": no time a wait could reach
+            return None
     found = _CODEX_AT.search(message) or _CLAUDE_RESETS.search(message)
     if found is None:
         return None

@@ -48,7 +48,7 @@ def start_when_free(root: Path, env: dict[str, str]) -> subprocess.Popen[str]:
         time.sleep(0.05)
         if loop.poll() is None or loop.wait() != 3:
             return loop
-        end_group(loop)
+        loop.communicate()  # refused: it ended, and the killed loop's agent works on
         assert time.monotonic() < deadline, "the killed loop's agent never ended"
         time.sleep(0.1)
 

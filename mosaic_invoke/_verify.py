@@ -115,16 +115,17 @@ def verify(
         return Findings(fields)
     checks = mission.verify
     problem = None
+    signalled = False
     if checks is not None:
         gates = run_gates(mission, checks.command, checks.timeout, gate_log, env)
         fields["verification"] = gates.to_dict()
+        signalled = gates.stopped_by is not None
         if not gates.passed:
             problem = gates.failure(checks.timeout)
         elif checks.require_change and git is not None and not git["changed"]:
             problem = "no commit was made and nothing in the work tree changed"
     if problem is None:
         return Findings({**fields, "verdict": "accepted"})
-    signalled = fields.get("verification", {}).get("stopped_by") is not None
     return Findings({**fields, "verdict": "rejected", "rejected_because": problem}, reopen=True, signalled=signalled)
 
 
@@ -135,23 +136,23 @@ def run_gates(mission: Mission, command: str, timeout: float, log_path: Path, en
     with log_path.open("wb") as log:
         log.write(f"$ {command}\n".encode())
         log.flush()
+        process: subprocess.Popen[bytes] | None = None
+        stopped_by = None
         try:
-            process = subprocess.Popen(
-                ["/bin/sh", "-c", command],
-                cwd=mission.root,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            with _interruptible():  # from before the start: a signal in between must not be lost
+                process = subprocess.Popen(
+                    ["/bin/sh", "-c", command],
+                    cwd=mission.root,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                code: int | None = exit_status(process.wait(timeout=timeout))
         except OSError as exc:
             log.write(f"cannot run: {exc.strerror}\n".encode())
             return GateRun(command, 127, 0, str(log_path))
-        stopped_by = None
-        try:
-            with _interruptible():
-                code: int | None = exit_status(process.wait(timeout=timeout))
         except subprocess.TimeoutExpired:
             _kill_group(process)
             code = None
@@ -187,7 +188,9 @@ def _interruptible() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None:  # stopped before it started
+        return
     with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()

@@ -152,3 +152,29 @@ def test_stop_json_state_holds_the_loop_summary(root: Path) -> None:
         ("loop-001", "max-sessions", ["sess-001"]),
         ("loop-002", "max-sessions", ["sess-002"]),
     ]
+
+
+@pytest.mark.parametrize("when", ["before-any-session", "after-a-claim"])
+def test_a_signal_while_the_gates_run_stops_the_loop_with_130(tmp_path: Path, when: str) -> None:
+    """The gates run in a session of their own: coord stops them, records what it must, and stops."""
+    root = make_project(tmp_path / "project", extra="verify: {command: 'touch gates.started; sleep 30'}\n")
+    args = ["--command", agent("done")] + (["--allow-failing-gates"] if when == "after-a-claim" else [])
+    loop = start_loop(root, *args)
+    try:
+        wait_for(lambda: (root / "gates.started").exists(), timeout=20)
+        loop.send_signal(signal.SIGTERM)
+        code, err = finish(loop)
+    finally:
+        end_group(loop)
+    assert code == 130, err
+    record = loop_record(root)
+    assert record is not None and record["stop_reason"] == "interrupted"
+    if when == "before-any-session":
+        assert sessions(root) == []
+    else:
+        (session,) = sessions(root)
+        assert (session["verdict"], session["rejected_because"]) == (
+            "rejected",
+            "`touch gates.started; sleep 30` was interrupted (SIGTERM)",
+        )
+        assert task_status(root, "T-002") == "in-progress"

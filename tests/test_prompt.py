@@ -201,15 +201,18 @@ def test_status_does_not_import_jinja2(golden_root: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_a_template_is_compiled_once_per_process(golden_root: Path) -> None:
+def test_a_template_edited_while_a_process_runs_is_read_again(golden_root: Path) -> None:
+    """A loop runs for days: a team that edits its template sees the next prompt change."""
+    import os
+
     from mosaic_invoke._prompt import render
 
     template = golden_root / "once.j2"
     template.write_text("{{ x }}")
     assert render(template, {"x": 1}) == "1"
     template.write_text("changed {{ x }}")
-    # Compiled on first use and kept: the file is not read or parsed again in this process.
-    assert render(template, {"x": 2}) == "2"
+    os.utime(template, (1, 1))  # another time than the first: what Jinja compares
+    assert render(template, {"x": 2}) == "changed 2"
 
 
 def test_the_readme_template_example_renders(golden_root: Path) -> None:

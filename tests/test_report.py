@@ -242,7 +242,7 @@ def test_a_running_session_and_a_loop_with_only_an_id(project: Path) -> None:
     assert (report.loop.pid, report.loop.caps, report.loop.sessions) == (None, [], None)
     assert report.past_loops == []
     assert report.warnings == [
-        "sess-001 has no end recorded and no live process holds its lock: it was cut off; `coord.resume` records it"
+        "sess-001 has no end recorded and no live process holds its lock: it was cut off; `invoke coord.resume` records it"
     ]
     assert report.done.line is None and report.done.unknown == 0
 

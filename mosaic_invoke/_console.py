@@ -8,9 +8,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ._looprecord import LoopRecord
     from ._plan import Plan
     from ._runner import Outcome
+    from ._scaffold import Scaffolded
 
 Report = Callable[[str], None]
 
@@ -66,3 +69,28 @@ def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, 
         print(jsonlib.dumps(record.summary(), indent=2))
     code = exit_code(record.stop_reason)
     return code, f"coord: error: the loop stopped: {record.stop_detail}" if code == 1 else None
+
+
+def print_init(done: Scaffolded, folder: Path, *, gitignore: bool, report: Report) -> None:
+    """What `init` made, what to add to .gitignore, and a mission above that it now hides."""
+    from ._exceptions import CoordError, command
+    from ._mission import find_mission_file
+    from ._scaffold import IGNORED
+
+    if done.created:
+        try:
+            above = find_mission_file(folder.resolve().parent)
+            report(f"note: {above} already holds a mission; commands run in this folder now use the new one")
+        except CoordError:
+            pass  # none above: the usual case
+    for path in done.created:
+        print(f"created {path}")
+    if done.ignored == "added":
+        print(f"added {IGNORED} to .gitignore")
+    elif done.ignored == "present" and gitignore:
+        print(f".gitignore already holds {IGNORED}")
+    elif done.ignored == "missing":
+        print(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
+        print(f"(`{command('init')} --gitignore` adds it)")
+    if done.created:
+        print(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")

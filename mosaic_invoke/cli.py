@@ -13,7 +13,7 @@ from invoke.program import Program
 from invoke.util import enable_logging
 
 from ._exceptions import CoordError, commands_as
-from ._mission import find_mission_file, project_root
+from ._mission import find_mission_file, locate_mission, project_root
 from .collection import make_collection
 
 # Invoke's core options that mean something without shell commands to run. The others
@@ -107,7 +107,8 @@ class CoordProgram(Program):
         try:
             super().parse_tasks()
         except ParseError as error:
-            raise Exit(str(error), code=2) from None
+            hint = "`mosaic-coord --help` lists the commands, `mosaic-coord --help <command>` their flags"
+            raise Exit(f"{error} ({hint})", code=2) from None
 
     def update_config(self, merge: bool = True) -> None:
         # Invoke's own sets run()'s options from the flags dropped above; only --config is left.
@@ -127,12 +128,25 @@ class CoordProgram(Program):
 
     def parse_collection(self) -> None:
         super().parse_collection()
+        # The project's invoke.yaml: of the mission named by --mission (or INVOKE_COORD_MISSION),
+        # else of the one found from the current folder.
+        named = _mission_named(list(self.core.unparsed)) or os.environ.get("INVOKE_COORD_MISSION")
         try:
-            root = project_root(find_mission_file(Path.cwd()))
+            root = project_root(locate_mission(named) if named else find_mission_file(Path.cwd()))
         except CoordError:
             root = Path.cwd()
         self.config.set_project_location(str(root))
         self.config.load_project()
+
+
+def _mission_named(tokens: list[str]) -> str | None:
+    """The value of ``--mission``/``-i`` among the command's tokens, if given."""
+    for index, token in enumerate(tokens):
+        if token.startswith("--mission="):
+            return token.split("=", 1)[1]
+        if token in ("--mission", "-i") and index + 1 < len(tokens):
+            return tokens[index + 1]
+    return None
 
 
 def make_program() -> Program:

@@ -13,8 +13,8 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from ._console import print_loop, print_loop_started, print_run
-from ._exceptions import CoordError, command
+from ._console import print_init, print_loop, print_loop_started, print_run
+from ._exceptions import CoordError
 from ._flags import coord_task, help_for
 from ._mission import load_mission
 from ._settings import DEFAULTS, mission_file, read_settings, run_options
@@ -152,21 +152,11 @@ def status(c: Context, json: bool = False, mission: str | None = None) -> None:
 )
 def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
     """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder."""
-    from ._scaffold import IGNORED, scaffold
+    from ._scaffold import scaffold
 
     with _exit_on_error():
         done = scaffold(Path.cwd(), with_template=template, gitignore=gitignore)
-    for path in done.created:
-        print(f"created {path}")
-    if done.ignored == "added":
-        print(f"added {IGNORED} to .gitignore")
-    elif done.ignored == "present" and gitignore:
-        print(f".gitignore already holds {IGNORED}")
-    elif done.ignored == "missing":
-        print(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
-        print(f"(`{command('init')} --gitignore` adds it)")
-    if done.created:
-        print(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")
+    print_init(done, Path.cwd(), gitignore=gitignore, report=_report)
 
 
 @coord_task(

@@ -108,3 +108,18 @@ def check_unwritable(base: Path) -> None:
         f"coord: error: {folder}: folder is not writable; init writes .mosaic/mission.yaml there"
     ]
     assert files_in(folder) == {}
+
+
+def test_init_below_a_mission_says_the_new_one_hides_it(tmp_path: Path) -> None:
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    assert coord("init", cwd=outer).returncode == 0
+    inner = outer / "service"
+    inner.mkdir()
+    result = coord("init", cwd=inner)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == (
+        f"coord: note: {outer.resolve() / '.mosaic' / 'mission.yaml'} already holds a mission; "
+        "commands run in this folder now use the new one"
+    )
+    assert coord("init", cwd=outer / "docs").stderr.count("already holds a mission") == 1

@@ -41,3 +41,27 @@ def test_a_bad_loop_cap_in_mission_yaml_is_one_line_at_its_line(project: Path) -
         "or `none` for no limit; got `0`",
         "coord: error: .mosaic/mission.yaml:9: `loop.max_hour`: unknown key; did you mean `max_hours`?",
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        pytest.param(["--mission", "{root}"], {}, id="flag"),
+        pytest.param(["-i", "{root}"], {}, id="short-flag"),
+        pytest.param(["--mission={root}"], {}, id="flag-equals"),
+        pytest.param([], {"INVOKE_COORD_MISSION": "{root}"}, id="environment"),
+    ],
+)
+def test_mosaic_coord_reads_the_invoke_yaml_of_the_mission_it_is_pointed_at(
+    project: Path, tmp_path: Path, args: list[str], env: dict[str, str]
+) -> None:
+    """Run from elsewhere with --mission, it uses that project's invoke.yaml, not none."""
+    (project / "invoke.yaml").write_text('coord:\n  command: "my-agent --go"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    filled = [arg.format(root=project) for arg in args]
+    result = coord(
+        "run", "--print-only", *filled, cwd=elsewhere, env={k: v.format(root=project) for k, v in env.items()}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("command: my-agent --go {prompt}")

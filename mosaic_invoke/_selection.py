@@ -224,4 +224,4 @@ def _unknown(kind: str, value: str, known: list[str], source: Path) -> str:
 
     close = difflib.get_close_matches(value, known, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return f"unknown {kind} {value!r} in {source.name}{hint}"
+    return f"unknown {kind} {value!r} in {display_path(source)}{hint}"

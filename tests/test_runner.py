@@ -249,8 +249,8 @@ def test_a_corrupt_lock_is_reported_and_ignored(project: Path, tmp_path: Path) -
     [
         pytest.param(["-t", "T-001"], "task T-001 is done and cannot be run", id="done"),
         pytest.param(["-t", "T-005"], "task T-005 is cancelled and cannot be run", id="cancelled"),
-        pytest.param(["-t", "T-02"], "unknown task 'T-02' in TASKS.md; did you mean T-002", id="unknown"),
-        pytest.param(["-m", "M9"], "unknown milestone 'M9' in mission.yaml", id="milestone"),
+        pytest.param(["-t", "T-02"], "unknown task 'T-02' in docs/TASKS.md; did you mean T-002", id="unknown"),
+        pytest.param(["-m", "M9"], "unknown milestone 'M9' in .mosaic/mission.yaml", id="milestone"),
         pytest.param(["--env", "NOEQUALS"], "--env: expected KEY=VALUE, got 'NOEQUALS'", id="env"),
     ],
 )

@@ -63,7 +63,7 @@ def test_milestone_done_stops_at_the_end_of_the_milestone(root: Path) -> None:
 def test_an_unknown_milestone_is_refused_before_any_loop_starts(root: Path) -> None:
     result = run_loop(root, "--milestone", "M3", "--command", agent("done"))
     assert result.returncode == 1
-    assert result.stderr == "coord: error: unknown milestone 'M3' in mission.yaml\n"
+    assert result.stderr == "coord: error: unknown milestone 'M3' in .mosaic/mission.yaml\n"
     assert loop_record(root) is None
 
 

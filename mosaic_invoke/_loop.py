@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from . import _ending, _runner, _runtimes
+from . import _ending, _runner
 from ._caps import LoopCaps
 from ._clock import format_span, parse_iso
 from ._exceptions import CoordError, NoRunnableTask, SessionActive, command
@@ -31,7 +31,7 @@ from ._looprecord import (
 from ._loopsteps import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
 from ._loopview import caps_line
 from ._mission import Mission, load_mission
-from ._plan import Plan, RunOptions
+from ._plan import Plan, RunOptions, resolve
 from ._selection import named_milestone
 from ._session import Session
 from ._state import load_state, save_state
@@ -116,11 +116,7 @@ class _Loop:
 
     def start(self) -> LoopRecord:
         """Under the state lock: settle a crashed loop, refuse a live one, write loop.json."""
-        _runtimes.resolve_runtime(  # an unknown runtime is refused before any loop starts
-            self.options.runtime or self.mission.runtime or _runtimes.DEFAULT_RUNTIME,
-            {**self.mission.runtimes, **self.options.runtimes},
-            self.options.command,
-        )
+        resolve(self.mission, self.options)  # an unknown runtime is refused before any loop starts
         with state_lock(self.orchestrator):
             state = load_state(self.orchestrator, self.mission.id, writing=True)
             settled = settle_crashed_loop(self.orchestrator, state)

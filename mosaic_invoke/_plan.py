@@ -87,12 +87,7 @@ def plan(
             raise NoRunnableTask(f"{found}; pass --task to choose one")
         task = found
     milestone = chosen_milestone or mission.milestone(task.milestone) or current
-    runtime = _runtimes.resolve_runtime(
-        options.runtime or mission.runtime or _runtimes.DEFAULT_RUNTIME,
-        {**mission.runtimes, **options.runtimes},
-        options.command,
-        permissions=mission.permissions,
-    )
+    runtime = resolve(mission, options)
     progress = Progress.of(counts)
     branch = current_branch(mission.root)
     context = build_context(
@@ -128,6 +123,18 @@ def plan(
             milestone=milestone,
             branch=branch,
         ),
+    )
+
+
+def resolve(mission: Mission, options: RunOptions) -> _runtimes.Runtime:
+    """The runtime a session launches. A launch command given for the run (``--command``,
+    config ``coord.command``) names its session by its program, unless ``--runtime`` names it."""
+    named = options.runtime or (Path(options.command[0]).name if options.command else None)
+    return _runtimes.resolve_runtime(
+        named or mission.runtime or _runtimes.DEFAULT_RUNTIME,
+        {**mission.runtimes, **options.runtimes},
+        options.command,
+        permissions=mission.permissions,
     )
 
 

@@ -173,7 +173,7 @@ def test_sigkill_of_coord_and_agent_then_resume(project: Path, tmp_path: Path) -
     assert first["duration_seconds"] >= 0 and "exit_code" not in first
     assert (second["session_id"], second["ended_reason"], second["task_id"]) == ("sess-002", "completed", "T-002")
     prompt = json.loads((tmp_path / "record.json").read_text())["argv"][-1]
-    assert "- **Session:** sess-001 (claude, " in prompt and "- **Ended:** crashed" in prompt
+    assert "- **Session:** sess-001 (python, " in prompt and "- **Ended:** crashed" in prompt
 
 
 def write_lock(root: Path, **fields: object) -> None:
@@ -305,3 +305,13 @@ def test_a_launch_whose_lock_cannot_be_written_says_so_and_rolls_back(project: P
     assert line == "coord: error: .mosaic/orchestrator/session.lock: cannot write: Is a directory"
     assert (project / "docs" / "TASKS.md").read_bytes() == tasks_before
     assert not (tmp_path / "ready").exists()  # the agent never started
+
+
+def test_a_session_launched_by_a_command_is_named_by_its_program(project: Path, tmp_path: Path) -> None:
+    """Not by the configured runtime (`claude`), which did not run; --runtime names it when given."""
+    assert coord("run", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path)).returncode == 0
+    assert (
+        coord("run", "--runtime", "mine", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path)).returncode
+        == 0
+    )
+    assert [s["runtime"] for s in state(project)["sessions"]] == ["python", "mine"]

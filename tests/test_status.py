@@ -51,7 +51,7 @@ def test_status_after_sessions_shows_recent_ones_newest_last(project: Path, tmp_
     assert "Demo mission (demo): active" in text
     assert "  > M1  Foundations  in-progress  1/3" in text
     assert "running  nothing" in text
-    assert "  sess-002  claude  T-002" in text
+    assert "  sess-002  python  T-002" in text  # a --command session is named by its program
     assert "failed (exit 3)" in text
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ._exceptions import CoordError, SessionActive
-from .collection import coord
 
 __all__ = ["CoordError", "SessionActive", "__version__", "coord"]
 
 
 def __getattr__(name: str) -> Any:
-    # Reading package metadata costs a few milliseconds: only when asked.
+    # Imported when asked for: `mosaic-coord` pauses the garbage collector before it imports
+    # Invoke (see cli.main), and reading package metadata costs a few milliseconds.
+    if name == "coord":
+        from .collection import coord
+
+        return coord
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

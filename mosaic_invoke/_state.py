@@ -28,6 +28,7 @@ from ._files import collector_paused, display_path, write_atomic
 from ._lines import RecordLines, dumps
 from ._records import typed_fields
 from ._session import EMPTY_SUMMARY, Session, summarise, with_record
+from ._statecache import cached, forget, store
 from ._statecheck import SESSION_FIELDS, SESSION_REQUIRED, check_decoded, summary_sound
 
 STATE_FILE = "state.json"
@@ -167,12 +168,24 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
     except OSError as exc:
         msg = f"{display_path(path)}: cannot read state: {exc.strerror}"
         raise CoordError(msg) from None
-    return _own_layout(raw, mission_id, display_path(path)) or _decode(raw, path, mission_id, keep_copy=writing)
+    source = display_path(path)
+    own = _own_layout(raw, mission_id, source)
+    if own is not None:
+        return own
+    # Another tool's file (or a hand edit): decoded whole once, then read from a copy in
+    # coord's layout for as long as its bytes stay the same.
+    copy = cached(orchestrator, raw)
+    state = None if copy is None else _own_layout(copy, mission_id, source)
+    if state is None:
+        state = _decode(raw, path, mission_id, keep_copy=writing)
+        store(orchestrator, raw, state.chunks())
+    return state
 
 
 def save_state(orchestrator: Path, state: State) -> None:
     path = state_path(orchestrator)
     write_atomic(path, state.chunks())
+    forget(orchestrator)
     with contextlib.suppress(OSError):
         _written[path] = (_identity(path), state)
 

@@ -27,6 +27,7 @@ from mosaic_invoke._looprecord import LoopRecord, write_loop
 from mosaic_invoke._loopsteps import STOP_REASONS
 from mosaic_invoke._mission import load_mission
 from mosaic_invoke._process import hostname, process_start_time
+from mosaic_invoke._program import make_program
 from mosaic_invoke._prompt import build_context, capsule, render
 from mosaic_invoke._runtimes import OUTPUTS, PERMISSIONS, PLACEHOLDERS, resolve_runtime
 from mosaic_invoke._selection import Progress
@@ -36,7 +37,6 @@ from mosaic_invoke._settings import loop_caps, read_settings
 from mosaic_invoke._state import _HEAD_KEYS, State, save_state
 from mosaic_invoke._tasksfile import TaskStatus
 from mosaic_invoke._tasksfile import load as load_tasks
-from mosaic_invoke.cli import make_program
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

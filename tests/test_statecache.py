@@ -1,0 +1,125 @@
+"""Another tool's state.json: decoded whole once, then read from a copy in coord's layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import BIN
+
+from mosaic_invoke import _statecache
+from mosaic_invoke._state import State, load_state, save_state
+from mosaic_invoke._statecache import CACHE_FILE, WORTH_KEEPING, store
+
+SESSION = {
+    "session_id": "sess-001",
+    "runtime": "claude",
+    "pid": 4242,
+    "started_at": "2026-11-20T10:00:00.000Z",
+    "ended_at": "2026-11-20T10:41:03.000Z",
+    "ended_reason": "completed",
+    "exit_code": 0,
+    "task_id": "T-002",
+}
+RECORDS = [SESSION, {**SESSION, "session_id": "sess-002", "task_id": "T-003", "cost_usd": 0.25}]
+
+
+@pytest.fixture(autouse=True)
+def small_files_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files here are small: keep them as a large one would be."""
+    monkeypatch.setattr(_statecache, "WORTH_KEEPING", 0)
+
+
+def another_tools_file(folder: Path, records: list[dict[str, object]] = RECORDS, status: str = "active") -> Path:
+    path = folder / "state.json"
+    path.write_text(json.dumps({"version": 1, "mission_id": "m", "status": status, "sessions": records}))
+    return path
+
+
+def test_a_decoded_file_is_kept_in_coords_layout_and_read_from_there(tmp_path: Path) -> None:
+    another_tools_file(tmp_path)
+    first = load_state(tmp_path, "m")
+    cache = tmp_path / CACHE_FILE
+    key, layout = cache.read_bytes().split(b"\n", 1)
+    assert layout == State.of("m", RECORDS, status="active").to_bytes()
+    assert json.loads(key)["source_size"] == (tmp_path / "state.json").stat().st_size
+    # The copy is what the next read uses: an edit made to it alone shows.
+    cache.write_bytes(cache.read_bytes().replace(b'"status":"active"', b'"status":"paused"', 1))
+    again = load_state(tmp_path, "m")
+    assert again.status == "paused"
+    assert (again.records, again.summary) == (first.records, first.summary)
+
+
+def test_other_bytes_of_the_same_size_miss_the_copy(tmp_path: Path) -> None:
+    path = another_tools_file(tmp_path)
+    load_state(tmp_path, "m")
+    path.write_text(path.read_text().replace('"task_id": "T-003"', '"task_id": "T-009"'))
+    assert load_state(tmp_path, "m").last(1)[0].task_id == "T-009"
+    assert b'"task_id":"T-009"' in (tmp_path / CACHE_FILE).read_bytes()  # kept anew for the new bytes
+
+
+def test_a_copy_made_from_older_bytes_is_never_read(tmp_path: Path) -> None:
+    """A reader that decoded one file may store its copy after another tool replaced it."""
+    old = another_tools_file(tmp_path).read_bytes()
+    store(tmp_path, old, State.of("m", RECORDS, status="active").chunks())
+    another_tools_file(tmp_path, RECORDS[:1], status="paused")
+    state = load_state(tmp_path, "m")
+    assert (state.status, state.count) == ("paused", 1)
+
+
+def test_a_damaged_copy_is_ignored(tmp_path: Path) -> None:
+    another_tools_file(tmp_path)
+    load_state(tmp_path, "m")
+    cache = tmp_path / CACHE_FILE
+    cache.write_bytes(cache.read_bytes().replace(b'"T-003"', b'"T-004"'))  # the records' checksum fails
+    assert load_state(tmp_path, "m").last(1)[0].task_id == "T-003"
+
+
+def test_coords_own_write_removes_the_copy(tmp_path: Path) -> None:
+    another_tools_file(tmp_path)
+    state = load_state(tmp_path, "m", writing=True)
+    assert (tmp_path / CACHE_FILE).exists()
+    save_state(tmp_path, state)
+    assert not (tmp_path / CACHE_FILE).exists()
+    assert load_state(tmp_path, "m").records == RECORDS
+
+
+def test_a_copy_that_cannot_be_written_only_costs_the_next_read_a_decode(tmp_path: Path) -> None:
+    another_tools_file(tmp_path)
+    (tmp_path / CACHE_FILE).mkdir()  # in the way of the write, as an unwritable folder would be
+    assert load_state(tmp_path, "m").records == RECORDS
+    assert load_state(tmp_path, "m").records == RECORDS
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_small_file_is_decoded_each_time_and_no_cache_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_statecache, "WORTH_KEEPING", WORTH_KEEPING)
+    another_tools_file(tmp_path)
+    assert load_state(tmp_path, "m").records == RECORDS
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_status_reads_a_large_file_of_another_tool_the_same_the_first_time_and_after(project: Path) -> None:
+    orchestrator = project / ".mosaic" / "orchestrator"
+    orchestrator.mkdir(parents=True)
+    records = [{**SESSION, "session_id": f"sess-{n:04d}"} for n in range(1, 2000)]
+    size = another_tools_file(orchestrator, records).stat().st_size
+    assert size >= WORTH_KEEPING
+    env = {key: value for key, value in os.environ.items() if not key.startswith("INVOKE_")}
+
+    def status() -> str:
+        result = subprocess.run(
+            [str(BIN / "mosaic-coord"), "status", "--json"], cwd=project, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    first = status()
+    assert (orchestrator / CACHE_FILE).exists()
+    assert status() == first
+    assert [s["session_id"] for s in json.loads(first)["sessions"]][-1] == "sess-1999"

@@ -175,11 +175,12 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
     # Another tool's file (or a hand edit): decoded whole once, then read from a copy in
     # coord's layout for as long as its bytes stay the same.
     copy = cached(orchestrator, raw)
-    state = None if copy is None else _own_layout(copy, mission_id, source)
-    if state is None:
-        state = _decode(raw, path, mission_id, keep_copy=writing)
-        store(orchestrator, raw, state.chunks())
-    return state
+    kept = None if copy is None else _own_layout(copy, mission_id, source)
+    if kept is not None:
+        return kept
+    decoded = _decode(raw, path, mission_id, keep_copy=writing)
+    store(orchestrator, raw, decoded.chunks())
+    return decoded
 
 
 def save_state(orchestrator: Path, state: State) -> None:

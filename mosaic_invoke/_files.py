@@ -31,26 +31,28 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def write_atomic(path: Path, data: bytes | Sequence[bytes]) -> None:
+def write_atomic(path: Path, data: bytes | Sequence[bytes], *, durable: bool = True) -> None:
     """Write ``data`` (bytes, or pieces of it) to a temp file beside ``path``, fsync it, then
     rename it over ``path``.
 
-    A symlink stays a link: the write goes to its target, atomically there."""
+    A symlink stays a link: the write goes to its target, atomically there. Not ``durable``
+    (a cache that checks itself when read), no fsync: a crash may lose the new content."""
     try:
-        _write_atomic(Path(os.path.realpath(path)) if os.path.islink(path) else path, data)
+        _write_atomic(Path(os.path.realpath(path)) if os.path.islink(path) else path, data, durable)
     except OSError as exc:
         msg = f"{display_path(path)}: cannot write: {exc.strerror or exc}"
         raise CoordError(msg) from None
 
 
-def _write_atomic(path: Path, data: bytes | Sequence[bytes]) -> None:
+def _write_atomic(path: Path, data: bytes | Sequence[bytes], durable: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.writelines([data] if isinstance(data, bytes) else data)
             tmp.flush()
-            os.fsync(tmp.fileno())
+            if durable:
+                os.fsync(tmp.fileno())
         if path.exists():
             # Keep the mode a human gave the file; mkstemp creates 0600.
             os.chmod(tmp_name, path.stat().st_mode & 0o7777)
@@ -61,7 +63,8 @@ def _write_atomic(path: Path, data: bytes | Sequence[bytes]) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

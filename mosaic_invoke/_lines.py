@@ -13,14 +13,20 @@ SEPARATOR = b",\n"
 _ID_KEY = b'{"session_id":'
 
 
+# Compact, so the C encoder does the work; JSON strings hold no raw newline. One encoder for
+# every call: json.dumps with options makes a new one each time.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> bytes:
-    # Compact, so the C encoder does the work; JSON strings hold no raw newline.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _ENCODE(value).encode()
 
 
 def line_of(record: Mapping[str, Any]) -> bytes:
     # The id first: a record's line is found by its start.
-    return dumps({"session_id": record["session_id"], **record})
+    if next(iter(record), None) != "session_id":
+        record = {"session_id": record["session_id"], **record}
+    return dumps(record)
 
 
 class RecordLines:
@@ -32,7 +38,7 @@ class RecordLines:
     over the others.
     """
 
-    __slots__ = ("_buf", "_crc", "_decoded", "_end", "_last", "_prefix_crc", "_start")
+    __slots__ = ("_buf", "_crc", "_decoded", "_end", "_joined", "_last", "_prefix_crc", "_start")
 
     def __init__(
         self,
@@ -54,6 +60,8 @@ class RecordLines:
         """Where the last line starts in the body (None: not known yet)."""
         self._prefix_crc = prefix_crc
         """The checksum of the body before the last line."""
+        self._joined: bytes | None = None
+        """The decoded records as lines, once made (for the checksum and for the file)."""
 
     def crc(self) -> int:
         if self._crc is None:
@@ -120,7 +128,10 @@ class RecordLines:
 
     def body(self) -> bytes:
         if self._decoded is not None:
-            return SEPARATOR.join(map(line_of, self._decoded))
+            if self._joined is None:
+                with collector_paused():
+                    self._joined = SEPARATOR.join(map(line_of, self._decoded))
+            return self._joined
         if self._start == 0 and self._end == len(self._buf):
             return self._buf
         return self._buf[self._start : self._end]

@@ -179,7 +179,8 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
     if kept is not None:
         return kept
     decoded = _decode(raw, path, mission_id, keep_copy=writing)
-    store(orchestrator, raw, decoded.chunks())
+    if not writing:  # a command that writes the state puts it in coord's layout anyway
+        store(orchestrator, raw, decoded.chunks())
     return decoded
 
 

@@ -43,7 +43,8 @@ def store(orchestrator: Path, raw: bytes, chunks: Sequence[bytes]) -> None:
     if len(raw) < WORTH_KEEPING:
         return
     with contextlib.suppress(CoordError):
-        write_atomic(orchestrator / CACHE_FILE, [_key(raw), *chunks])
+        # No fsync: a copy a crash cut short fails its checksum and is made again.
+        write_atomic(orchestrator / CACHE_FILE, [_key(raw), *chunks], durable=False)
 
 
 def forget(orchestrator: Path) -> None:

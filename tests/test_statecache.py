@@ -80,8 +80,9 @@ def test_a_damaged_copy_is_ignored(tmp_path: Path) -> None:
 
 def test_coords_own_write_removes_the_copy(tmp_path: Path) -> None:
     another_tools_file(tmp_path)
-    state = load_state(tmp_path, "m", writing=True)
+    load_state(tmp_path, "m")
     assert (tmp_path / CACHE_FILE).exists()
+    state = load_state(tmp_path, "m", writing=True)
     save_state(tmp_path, state)
     assert not (tmp_path / CACHE_FILE).exists()
     assert load_state(tmp_path, "m").records == RECORDS
@@ -93,6 +94,13 @@ def test_a_copy_that_cannot_be_written_only_costs_the_next_read_a_decode(tmp_pat
     assert load_state(tmp_path, "m").records == RECORDS
     assert load_state(tmp_path, "m").records == RECORDS
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_command_that_writes_the_state_keeps_no_copy(tmp_path: Path) -> None:
+    """It rewrites state.json in coord's layout: a copy would be made only to be removed."""
+    another_tools_file(tmp_path)
+    assert load_state(tmp_path, "m", writing=True).records == RECORDS
+    assert not (tmp_path / CACHE_FILE).exists()
 
 
 def test_a_small_file_is_decoded_each_time_and_no_cache_is_kept(

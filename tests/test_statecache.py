@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_state import other_layout, records
 
 from mosaic_invoke import _statecache
+from mosaic_invoke._session import summarise
 from mosaic_invoke._state import State, load_state, save_state
 from mosaic_invoke._statecache import CACHE_FILE, WORTH_KEEPING, store
 
@@ -51,6 +55,33 @@ def test_a_decoded_file_is_kept_in_coords_layout_and_read_from_there(tmp_path: P
     again = load_state(tmp_path, "m")
     assert again.status == "paused"
     assert (again.records, again.summary) == (first.records, first.summary)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    sessions=st.lists(records, max_size=12),
+    layout=st.sampled_from(["compact", "indent2", "sessions-first", "list-after-sessions"]),
+)
+def test_reading_from_the_copy_gives_what_the_json_says(
+    tmp_path: Path, sessions: list[dict[str, object]], layout: str
+) -> None:
+    """The first read decodes and keeps a copy; the second reads the copy: both as the JSON says."""
+    save_state(tmp_path, State.of("m", sessions, status="active"))
+    path = tmp_path / "state.json"
+    other_layout(path, layout)
+    data = json.loads(path.read_text())
+    for read in ("decoded", "from the copy"):
+        state = load_state(tmp_path, "m")
+        assert (tmp_path / CACHE_FILE).exists(), read
+        assert state.records == data["sessions"], read
+        assert [s.to_dict() for s in state.last(3)] == data["sessions"][-3:], read
+        for record in sessions:
+            found = state.session(str(record["session_id"]))
+            assert found is not None
+            assert found.to_dict() == next(
+                r for r in reversed(data["sessions"]) if r["session_id"] == record["session_id"]
+            )
+        assert (state.status, state.summary) == (data["status"], summarise(data["sessions"])), read
 
 
 def test_other_bytes_of_the_same_size_miss_the_copy(tmp_path: Path) -> None:

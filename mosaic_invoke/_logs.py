@@ -15,9 +15,16 @@ from ._state import load_state
 
 
 def show_session_log(
-    mission_file: Path, session_id: str | None, *, follow: bool, raw: bool, write: Callable[[str], None]
+    mission_file: Path,
+    session_id: str | None,
+    *,
+    follow: bool,
+    raw: bool,
+    write: Callable[[str], None],
+    report: Callable[[str], None],
 ) -> Session:
-    """Write the log of ``session_id`` (default: the running session, else the newest one)."""
+    """Write the log of ``session_id`` (default: the running session, else the newest one);
+    ``report`` says so when that shows nothing, rather than leaving the user to wonder."""
     mission = load_mission(mission_file)
     orchestrator = mission.orchestrator_path
     state = load_state(orchestrator, mission.id)
@@ -42,14 +49,26 @@ def show_session_log(
     if not path.is_file():
         msg = f"{display_path(path)}: the log of session {session.session_id} is gone"
         raise CoordError(msg)
+    shown = 0
+
+    def counted(line: str) -> None:
+        nonlocal shown
+        shown += 1
+        write(line)
+
     show_log(
         path,
         session.output or "text",
         raw=raw,
         follow=follow,
         still_running=lambda: _running(orchestrator, session.session_id),
-        write=write,
+        write=counted,
     )
+    if not shown:
+        if path.stat().st_size == 0:
+            report(f"session {session.session_id} printed nothing (its log, {display_path(path)}, is empty)")
+        else:
+            report(f"nothing in the log of session {session.session_id} has a line in this view; --raw shows it all")
     return session
 
 

@@ -198,7 +198,12 @@ def logs(
 
     with _exit_on_error():
         show_session_log(
-            mission_file(read_settings(c.config), mission), session or None, follow=follow, raw=raw, write=print
+            mission_file(read_settings(c.config), mission),
+            session or None,
+            follow=follow,
+            raw=raw,
+            write=print,
+            report=_report,
         )
 
 

@@ -116,3 +116,24 @@ def test_a_running_detached_codex_log_shows_its_thread(project: Path, tmp_path: 
     assert "ended_at" not in running and running["agent_session_id"] == "01a21af3-d3b0-7880-a5f5-fb33c7be8ba8"
     wait_for(lambda: ended(project))
     assert sessions(project)[0]["ended_reason"] == "timeout"
+
+
+def test_a_log_that_shows_nothing_says_so(project: Path) -> None:
+    silent = coord("run", "--command", "true", cwd=project)
+    assert silent.returncode == 0, silent.stderr
+    shown = coord("logs", cwd=project)
+    assert (shown.returncode, shown.stdout) == (0, "")
+    log = project / ORCH / "logs" / "sess-001.log"
+    assert (
+        shown.stderr
+        == "coord: session sess-001 printed nothing (its log, .mosaic/orchestrator/logs/sess-001.log, is empty)\n"
+    )
+
+    # A session whose events all have no line in the compact view: --raw shows them.
+    state = project / ORCH / "state.json"
+    state.write_text(state.read_text().replace('"output":"text"', '"output":"claude-stream-json"'))
+    log.write_text('{"type":"rate_limit_event"}\n')
+    quiet = coord("logs", cwd=project)
+    assert (quiet.returncode, quiet.stdout) == (0, "")
+    assert quiet.stderr == "coord: nothing in the log of session sess-001 has a line in this view; --raw shows it all\n"
+    assert coord("logs", "--raw", cwd=project).stdout == '{"type":"rate_limit_event"}\n'

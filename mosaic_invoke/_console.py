@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json as jsonlib
+import os
 import shlex
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +18,12 @@ if TYPE_CHECKING:
     from ._scaffold import Scaffolded
 
 Report = Callable[[str], None]
+
+
+def discard_stdout() -> None:
+    """After the reader of stdout went away (`coord.status | head`): point stdout at /dev/null,
+    so that no later write or the interpreter's last flush fails again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def show_command(plan: Plan) -> str:

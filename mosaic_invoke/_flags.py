@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
 from invoke.tasks import Task, task
 
@@ -58,14 +59,26 @@ LOOP_HELP: dict[str, str] = {
 
 
 class CoordTask(Task[Any]):
-    """An Invoke task whose short flags come from `SHORT_FLAGS`, and whose help survives a parse
-    (Invoke's own pops each entry, so a second parse in one process showed no help)."""
+    """An Invoke task whose short flags come from `SHORT_FLAGS`, whose help survives a parse
+    (Invoke's own pops each entry, so a second parse in one process showed no help), and
+    which ends quietly when the reader of its output goes away."""
 
     def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
         if name in SHORT_FLAGS:
             opts["names"] = [*opts["names"], SHORT_FLAGS[name]]
         return opts
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except BrokenPipeError:
+            # The reader went away (`invoke coord.status | head`): end quietly, exit 1, as
+            # other tools do, not with Invoke's traceback.
+            from ._console import discard_stdout
+
+            discard_stdout()
+            raise Exit(code=1) from None
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
         kept = dict(self.help)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
 
 
@@ -24,7 +23,9 @@ def main() -> None:
         finally:
             sys.stdout.flush()  # here, not at exit, where a failure is past catching
     except BrokenPipeError:
-        # The reader went away (`mosaic-coord status | head`): end quietly, as other tools do;
-        # point stdout at /dev/null so that the interpreter's last flush fails no more.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # The reader went away while Invoke or the last flush wrote (a command's own writes
+        # end it in `CoordTask`): end quietly, as other tools do.
+        from ._console import discard_stdout
+
+        discard_stdout()
         sys.exit(1)

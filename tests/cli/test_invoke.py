@@ -254,3 +254,19 @@ def test_mosaic_coord_caches_the_bytecode_of_what_it_imports_late(project: Path,
     assert any(path.parent.name == "mosaic_invoke" and path.name.startswith("_runner.") for path in compiled)
     assert not any(path.name.startswith("invoke.") and path.parent.name != "invoke" for path in compiled)
     assert not (project / "__pycache__").exists()
+
+
+@pytest.mark.parametrize("program", ["invoke", "mosaic-coord"])
+def test_a_reader_that_went_away_ends_the_command_quietly(project: Path, program: str) -> None:
+    """`invoke coord.status | head`: stdout's reader is gone before the command writes."""
+    (project / "tasks.py").write_text(PROJECT_TASKS)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    args = ["coord.status"] if program == "invoke" else ["status"]
+    try:
+        result = subprocess.run(
+            [str(BIN / program), *args], cwd=project, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")

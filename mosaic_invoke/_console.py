@@ -82,7 +82,7 @@ def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, 
 def print_init(done: Scaffolded, folder: Path, *, gitignore: bool, report: Report) -> None:
     """What `init` made, what to add to .gitignore, and a mission above that it now hides."""
     from ._exceptions import CoordError, command
-    from ._mission import find_mission_file
+    from ._locate import find_mission_file
     from ._scaffold import IGNORED
 
     if done.created:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +14,12 @@ import yaml
 
 from ._caps import CAP_KEYS, Cap, read_cap
 from ._clock import parse_duration
-from ._exceptions import CoordError, command
 from ._files import expand_user
+from ._locate import project_root
 from ._yamlcheck import Entries, NodeChecker, check_yaml
 
 if TYPE_CHECKING:
     from ._runtimes import RuntimeSpec
-
-MISSION_FILE = Path(".mosaic") / "mission.yaml"
 
 
 class MilestoneStatus(str, enum.Enum):
@@ -111,40 +108,6 @@ class Mission:
         return next((m for m in self.milestones if m.id == milestone_id), None)
 
 
-def find_mission_file(start: Path) -> Path:
-    """Walk up from ``start`` to the first folder holding ``.mosaic/mission.yaml``."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        candidate = folder / MISSION_FILE
-        if candidate.is_file():
-            return candidate
-    msg = (
-        f"no {MISSION_FILE} in {start} or any folder above it; "
-        f"run `{command('init')}` to create one, or pass --mission PATH"
-    )
-    raise CoordError(msg)
-
-
-def locate_mission(mission: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
-    """The mission.yaml to use: an explicit file or project folder, else found from ``cwd``."""
-    cwd = cwd or Path.cwd()
-    if not mission:
-        return find_mission_file(cwd)
-    path = (cwd / expand_user(mission)).resolve()
-    if path.is_dir():
-        path = path / MISSION_FILE
-    if not path.is_file():
-        msg = f"{path}: mission file not found; pass a mission.yaml or a folder holding {MISSION_FILE}"
-        raise CoordError(msg)
-    return path
-
-
-def project_root(mission_file: Path) -> Path:
-    """``<root>/.mosaic/mission.yaml`` belongs to ``<root>``; any other file to its folder."""
-    folder = mission_file.parent
-    return folder.parent if folder.name == ".mosaic" else folder
-
-
 def load_mission(mission_file: Path) -> Mission:
     """Parse and validate ``mission_file``, reporting every problem at once."""
     values = check_yaml(mission_file, "mission file", lambda checker, node: _Checker(checker).mission(node))
@@ -197,7 +160,10 @@ class _Checker:
         if "runtimes" in entries:
             values["runtimes"] = self.runtimes(entries["runtimes"][1])
         if "verify" in entries:
-            values["verify"] = self.verify(entries["verify"][1], values.get("quality_gates"))
+            # A `quality_gates` of the wrong type is reported already: not again as missing.
+            gates = nodes.value(entries["quality_gates"][1]) if "quality_gates" in entries else None
+            wrong = gates not in (None, "") and "quality_gates" not in values
+            values["verify"] = self.verify(entries["verify"][1], values.get("quality_gates"), gates_wrong=wrong)
         if "hooks" in entries:
             values["hooks"] = self.hooks(entries["hooks"][1])
         if "loop" in entries:
@@ -223,7 +189,7 @@ class _Checker:
                 presets[name] = spec
         return MappingProxyType(presets)
 
-    def verify(self, node: yaml.Node, quality_gates: str | None) -> Verify | None:
+    def verify(self, node: yaml.Node, quality_gates: str | None, *, gates_wrong: bool) -> Verify | None:
         nodes = self.nodes
         if isinstance(node, yaml.ScalarNode):
             value = nodes.value(node)
@@ -231,10 +197,10 @@ class _Checker:
                 return None
             if value != "quality_gates":
                 nodes.problem(node, "verify", "expected `quality_gates` or a mapping, e.g. {command: make test}")
-            elif quality_gates is None:
-                nodes.problem(node, "verify", "`quality_gates` is not set; set it, or give {command: ...}")
-            else:
+            elif quality_gates:
                 return Verify(command=quality_gates)
+            elif not gates_wrong:
+                nodes.problem(node, "verify", "`quality_gates` is not set; set it, or give {command: ...}")
             return None
         entries = nodes.mapping(node, "verify", _VERIFY_KEYS)
         if entries is None:

@@ -15,7 +15,7 @@ from invoke.program import Program
 from invoke.util import enable_logging
 
 from ._exceptions import CoordError, commands_as
-from ._mission import find_mission_file, locate_mission, project_root
+from ._locate import find_mission_file, locate_mission, project_root
 from .collection import make_collection
 
 # Invoke's core options that mean something without shell commands to run. The others

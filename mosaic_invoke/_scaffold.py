@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from ._exceptions import CoordError, command
 from ._files import display_path, read_text, write_atomic
-from ._mission import MISSION_FILE
+from ._locate import MISSION_FILE
 from ._prompt import DEFAULT_TEMPLATE, PROJECT_TEMPLATE, packaged_templates
 
 TASKS_FILE = Path("docs") / "TASKS.md"

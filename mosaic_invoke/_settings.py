@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._caps import CAP_KEYS, Cap, LoopCaps, read_cap
 from ._exceptions import CoordError
-from ._mission import locate_mission
+from ._locate import locate_mission
 
 if TYPE_CHECKING:
     from ._plan import RunOptions

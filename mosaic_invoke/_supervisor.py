@@ -25,8 +25,9 @@ from typing import IO, Any, cast
 
 from ._caps import LoopCaps
 from ._exceptions import CoordError, SessionActive
+from ._locate import project_root
 from ._looprecord import LoopRecord
-from ._mission import Mission, load_mission, project_root
+from ._mission import Mission, load_mission
 from ._plan import Plan, RunOptions
 from ._state import LOGS_DIR
 from ._verify import Start

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._mission import Hooks, MilestoneStatus, Verify, find_mission_file, load_mission, locate_mission
+from mosaic_invoke._locate import find_mission_file, locate_mission
+from mosaic_invoke._mission import Hooks, MilestoneStatus, Verify, load_mission
 
 
 def write_mission(root: Path, text: str) -> Path:
@@ -326,6 +327,21 @@ def test_verify_quality_gates_runs_the_quality_gates_string(tmp_path: Path) -> N
 def test_new_keys_are_checked_at_their_line(tmp_path: Path, text: str, expected: str) -> None:
     found = problems(write_mission(tmp_path, "id: x\nname: X\n" + text))
     assert any(expected in problem for problem in found), found
+
+
+@pytest.mark.parametrize(
+    ("gates", "expected"),
+    [
+        pytest.param("false", [":3: `quality_gates`: must be a string, not bool; quote it"], id="wrong-type-once"),
+        pytest.param('""', [":4: `verify`: `quality_gates` is not set; set it, or give {command: ...}"], id="empty"),
+    ],
+)
+def test_verify_quality_gates_with_unusable_gates_is_one_problem(
+    tmp_path: Path, gates: str, expected: list[str]
+) -> None:
+    """A `quality_gates` of the wrong type is reported for itself, not again as missing."""
+    found = problems(write_mission(tmp_path, f"id: x\nname: X\nquality_gates: {gates}\nverify: quality_gates\n"))
+    assert [problem.split("mission.yaml", 1)[1] for problem in found] == expected
 
 
 @pytest.mark.parametrize(

@@ -160,17 +160,22 @@ class _Loop:
                 # Counted and saved first: whatever goes wrong next, the loop keeps its session.
                 self.record = counted(self.record, ended, self.caps, stopped=self._stop_now())
                 self.save()
-                self.report(describe(self.record, ended, self.caps))
+                try:
+                    reason = after_session(
+                        self.mission,
+                        self.options,
+                        self.caps,
+                        self.record,
+                        ended,
+                        self._elapsed(),
+                        interrupted=self.interrupted,
+                    )
+                except CoordError:
+                    self.report(describe(self.record, ended, self.caps, waits=False))
+                    raise
+                # The wait before the next session, unless there is none: a stop follows.
+                self.report(describe(self.record, ended, self.caps, waits=reason is None))
                 self.rewrite_report()
-                reason = after_session(
-                    self.mission,
-                    self.options,
-                    self.caps,
-                    self.record,
-                    ended,
-                    self._elapsed(),
-                    interrupted=self.interrupted,
-                )
                 if reason:
                     return self.stop(*reason)
         except CoordError as error:

@@ -123,8 +123,9 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bo
     )
 
 
-def describe(record: LoopRecord, session: Session, caps: LoopCaps) -> str:
-    """``loop 3/20: sess-007 T-004 completed, accepted (gates passed, 2 commits)``."""
+def describe(record: LoopRecord, session: Session, caps: LoopCaps, *, waits: bool = True) -> str:
+    """``loop 3/20: sess-007 T-004 completed, accepted (gates passed, 2 commits)``; with the wait
+    before the next session unless the loop stops here (``waits`` false)."""
     cap = f"/{caps.max_sessions}" if caps.max_sessions else ""
     how = session.ended_reason or "running"
     if session.verdict:
@@ -139,7 +140,7 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps) -> str:
         notes.append(f"{commits} commit{'s' if commits != 1 else ''}")
     if session.cost_usd:
         notes.append(f"${session.cost_usd:.2f}")
-    if record.waiting_until and record.waiting_for:
+    if waits and record.waiting_until and record.waiting_for:
         notes.append(f"next after {format_span(max(0.0, _seconds_until(record.waiting_until)))}: {record.waiting_for}")
     detail = f" ({', '.join(notes)})" if notes else ""
     return f"loop {len(record.sessions)}{cap}: {session.session_id} {session.task_id or '—'} {how}{detail}"

@@ -109,6 +109,8 @@ def test_backoff_doubles_with_each_failure_in_a_row(tmp_path: Path) -> None:
     first, second = gaps(root)
     assert 0.4 <= first < second and second >= 0.8, (first, second)
     assert "a back-off after 2 failure(s) in a row" in result.stderr
+    steps = [line for line in result.stderr.splitlines() if line.startswith("coord: loop ") and "/20: " in line]
+    assert ["next after" in line for line in steps] == [True, True, False], steps  # the third stops the loop
 
 
 def test_no_backoff_after_a_session_that_went_well(tmp_path: Path) -> None:

@@ -66,8 +66,12 @@ def run_loop(
     report: Report,
     display: IO[str] | None,
     on_start: Callable[[LoopRecord], None] | None = None,
+    on_ready: Callable[[LoopRecord], None] | None = None,
 ) -> LoopRecord:
-    """Run the mission's sessions until a stop; returns the loop record as it ended."""
+    """Run the mission's sessions until a stop; returns the loop record as it ended.
+
+    ``on_start`` hears of the loop once its record is written, ``on_ready`` once the gates
+    before its first session have passed (a detached loop answers its caller then)."""
     mission = load_mission(mission_file)
     if options.milestone:  # a mistake to refuse before any loop starts
         named_milestone(mission, options.milestone)
@@ -79,7 +83,7 @@ def run_loop(
         if loop.warning:
             report(f"warning: {loop.warning}")
         report(f"loop {record.loop_id} started: {caps_line(caps)}")
-        return loop.run(allow_failing_gates=allow_failing_gates)
+        return loop.run(allow_failing_gates=allow_failing_gates, on_ready=on_ready)
 
 
 class _Loop:
@@ -146,10 +150,12 @@ class _Loop:
         self.record = record
         return record
 
-    def run(self, *, allow_failing_gates: bool) -> LoopRecord:
+    def run(self, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None = None) -> LoopRecord:
         try:
             if not allow_failing_gates and (failing := gates_fail(self.mission)):
                 return self.stop(*failing)
+            if on_ready is not None:
+                on_ready(self.record)
             while True:
                 reason = self.before() or self.wait()
                 if reason:

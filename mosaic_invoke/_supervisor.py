@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from ._caps import LoopCaps
-from ._exceptions import CoordError, SessionActive
+from ._exceptions import CoordError, SessionActive, command
 from ._locate import project_root
 from ._looprecord import LoopRecord
 from ._mission import Mission, load_mission
@@ -114,7 +114,7 @@ def start_supervised(
 
 def start_loop(mission_file: Path, options: RunOptions, caps: LoopCaps, *, allow_failing_gates: bool) -> dict[str, Any]:
     """Start ``coord.loop`` under a supervisor of its own; returns its loop id, pid and log path
-    once its loop.json is written (or raises what stopped it from starting)."""
+    once the gates before its first session have passed (or raises what stopped it)."""
     package_parent = str(Path(__file__).resolve().parent.parent)
     try:
         process = subprocess.Popen(
@@ -133,7 +133,17 @@ def start_loop(mission_file: Path, options: RunOptions, caps: LoopCaps, *, allow
     with contextlib.suppress(BrokenPipeError):
         stdin.write(spec)
         stdin.close()
-    reply = stdout.readline()
+    try:
+        reply = stdout.readline()  # once the gates before the first session have passed
+    except KeyboardInterrupt:
+        # Ctrl-C while waiting: the loop is detached already and goes on; say how to reach it.
+        msg = (
+            f"stopped waiting for the loop's gates; the loop goes on in the background (pid {process.pid}): "
+            f"`{command('status')}` shows it, `{command('stop')}` stops it"
+        )
+        error = CoordError(msg)
+        error.exit_code = 130
+        raise error from None
     stdout.close()
     try:
         started: dict[str, Any] = json.loads(reply)
@@ -146,6 +156,7 @@ def start_loop(mission_file: Path, options: RunOptions, caps: LoopCaps, *, allow
     if "error" in started:
         process.wait()
         error = SessionActive(started["error"]) if started.get("code") == 3 else CoordError(started["error"])
+        error.exit_code = int(started.get("code") or 1)
         raise error
     return started
 
@@ -157,37 +168,54 @@ def main_loop() -> int:
 
     mission_file, options, caps, allow = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - coord's own pipe
     reply: int | None = os.dup(sys.stdout.fileno())
+    log: Path | None = None
+
+    def answer(message: dict[str, Any]) -> None:
+        # Once only; the caller may be gone (Ctrl-C while the gates ran): the loop goes on.
+        nonlocal reply
+        if reply is not None:
+            with contextlib.suppress(OSError):
+                os.write(reply, json.dumps(message).encode() + b"\n")
+            os.close(reply)
+            reply = None
 
     def started(record: LoopRecord) -> None:
-        nonlocal reply
+        nonlocal log
         log = Path(load_mission(mission_file).orchestrator_path) / LOGS_DIR / f"{record.loop_id}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
+        with log.open("ab") as out:  # from now on the log hears of everything, errors included
             os.dup2(out.fileno(), sys.stdout.fileno())
             os.dup2(out.fileno(), sys.stderr.fileno())
-        answer = {"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log)}
-        if reply is not None:
-            os.write(reply, json.dumps(answer).encode() + b"\n")
-            os.close(reply)
-            reply = None  # from now on the log hears of everything, errors included
+
+    def ready(record: LoopRecord) -> None:
+        answer({"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log)})
 
     def report(message: str) -> None:
         print(f"coord: {message}", file=sys.stderr, flush=True)
 
     try:
         record = run_loop(
-            mission_file, options, caps, allow_failing_gates=allow, report=report, display=sys.stdout, on_start=started
+            mission_file,
+            options,
+            caps,
+            allow_failing_gates=allow,
+            report=report,
+            display=sys.stdout,
+            on_start=started,
+            on_ready=ready,
         )
     except CoordError as error:
-        if reply is None:
+        if log is not None:
             report(f"error: {error}")
-        else:
-            with contextlib.suppress(OSError):
-                os.write(reply, json.dumps({"error": str(error), "code": error.exit_code}).encode() + b"\n")
+        answer({"error": str(error), "code": error.exit_code})
         return error.exit_code
     for line in summary_lines(record):
         report(line)
-    return exit_code(record.stop_reason)
+    code = exit_code(record.stop_reason)
+    # Stopped before its first session (the gates fail, a signal while they ran): the caller says why.
+    why = f"the loop stopped before its first session: {record.stop_detail}; its log: {log}"
+    answer({"error": why, "code": code or 1})
+    return code
 
 
 def main() -> int:

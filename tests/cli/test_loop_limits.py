@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import coord, sessions, wait_for
-from loopkit import REPLAY, agent, end_group, loop_record, make_project, run_loop, start_loop, state
+from conftest import BIN, coord, sessions, wait_for
+from loopkit import REPLAY, agent, end_group, loop_env, loop_record, make_project, run_loop, start_loop, state
 
 
 @pytest.fixture
@@ -106,6 +107,48 @@ def test_failing_gates_refuse_to_start_with_their_output(tmp_path: Path) -> None
     assert record is not None
     assert (record["stop_reason"], record["sessions"]) == ("gates-failing", [])
     assert state(root)["sessions"] == []
+
+
+SLOW_GATE = "verify: {command: 'sleep 0.5; echo ran >> gates.log; cat gate.txt; grep -qx ok gate.txt'}\n"
+
+
+def test_a_detached_loop_answers_once_its_gates_pass_or_says_why_they_fail(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", extra=SLOW_GATE)
+    (root / "gate.txt").write_text("broken before the loop\n")
+    refused = run_loop(root, "--detach", "--command", agent("done"))
+    assert refused.returncode == 1
+    assert "coord: the gates run before the first session (`sleep 0.5; " in refused.stderr
+    last = refused.stderr.splitlines()[-1]
+    assert last.startswith("coord: error: the loop stopped before its first session: the gates already fail ")
+    assert "broken before the loop" in last and last.endswith("loop-001.log")
+    record = loop_record(root)
+    assert record is not None and (record["stop_reason"], record["sessions"]) == ("gates-failing", [])
+
+    (root / "gate.txt").write_text("ok\n")
+    started = run_loop(root, "--detach", "--max-sessions", "1", "--command", agent("done"))
+    assert started.returncode == 0, started.stderr
+    assert (root / "gates.log").read_text() == "ran\nran\n"  # answered only once they had run
+    assert started.stdout.startswith("loop loop-002 started in the background: pid ")
+    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions", timeout=30)
+
+
+def test_ctrl_c_while_a_detached_loop_runs_its_gates_leaves_the_loop_going(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", extra=SLOW_GATE.replace("sleep 0.5", "sleep 2"))
+    waiting = subprocess.Popen(
+        [str(BIN / "mosaic-coord"), "loop", "--detach", "--max-sessions", "1", "--command", agent("done")],
+        cwd=root,
+        env=loop_env(None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: loop_record(root) is not None, timeout=30)
+    waiting.send_signal(signal.SIGINT)
+    _, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 130, err
+    assert "coord: error: stopped waiting for the loop's gates; the loop goes on in the background (pid " in err
+    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions", timeout=30)
+    assert len(sessions(root)) == 1
 
 
 def test_allow_failing_gates_starts_anyway(tmp_path: Path) -> None:

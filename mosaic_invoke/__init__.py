@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import CoordError, SessionActive
+
+if TYPE_CHECKING:
+    from .collection import coord
 
 __all__ = ["CoordError", "SessionActive", "__version__", "coord"]
 
@@ -24,3 +27,7 @@ def __getattr__(name: str) -> Any:
         except PackageNotFoundError:
             return "0+unknown"
     raise AttributeError(name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

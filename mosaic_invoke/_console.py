@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json as jsonlib
 import os
 import shlex
@@ -18,6 +19,13 @@ if TYPE_CHECKING:
     from ._scaffold import Scaffolded
 
 Report = Callable[[str], None]
+
+
+def tolerant_stdout() -> None:
+    """An agent's JSON may hold a lone surrogate (`"\\ud800"`), which has no UTF-8: stdout shows
+    it as its escape, as stderr does, rather than failing halfway through a session."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
 
 
 def discard_stdout() -> None:

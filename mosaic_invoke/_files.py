@@ -69,7 +69,16 @@ def _write_atomic(path: Path, data: bytes | Sequence[bytes], durable: bool) -> N
 
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write ``payload`` as indented JSON with a final newline, as the seed does."""
-    write_atomic(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode())
+    write_atomic(path, json_bytes(payload, indent=2) + b"\n")
+
+
+def json_bytes(payload: Any, *, indent: int | None = None) -> bytes:
+    """``payload`` as JSON in UTF-8. A lone surrogate (read from a ``"\\ud800"`` escape) has no
+    UTF-8: such a payload keeps its escapes."""
+    try:
+        return json.dumps(payload, indent=indent, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(payload, indent=indent).encode()
 
 
 def display_path(path: Path) -> str:

@@ -9,6 +9,8 @@ from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
 from invoke.tasks import Task, task
 
+from ._console import discard_stdout, tolerant_stdout
+
 # The only short flags, for every command: a letter means one thing everywhere; a flag not
 # listed has none (Invoke would otherwise hand out first letters as it finds them free).
 SHORT_FLAGS: dict[str, str] = {
@@ -60,8 +62,8 @@ LOOP_HELP: dict[str, str] = {
 
 class CoordTask(Task[Any]):
     """An Invoke task whose short flags come from `SHORT_FLAGS`, whose help survives a parse
-    (Invoke's own pops each entry, so a second parse in one process showed no help), and
-    which ends quietly when the reader of its output goes away."""
+    (Invoke's own pops each entry, so a second parse in one process showed no help), whose
+    stdout takes whatever an agent printed, and which ends quietly when its reader goes away."""
 
     def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
@@ -70,13 +72,12 @@ class CoordTask(Task[Any]):
         return opts
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tolerant_stdout()
         try:
             return super().__call__(*args, **kwargs)
         except BrokenPipeError:
             # The reader went away (`invoke coord.status | head`): end quietly, exit 1, as
             # other tools do, not with Invoke's traceback.
-            from ._console import discard_stdout
-
             discard_stdout()
             raise Exit(code=1) from None
 

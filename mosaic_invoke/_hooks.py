@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._files import json_bytes
 from ._mission import Mission
 from ._process import exit_status
 
@@ -35,7 +35,7 @@ def run_hook(
             ["/bin/sh", "-c", command],
             cwd=mission.root,
             env={**env, "MOSAIC_HOOK": name},
-            input=json.dumps(payload, ensure_ascii=False).encode(),
+            input=json_bytes(payload),
             stdout=_STDERR,  # never coord's stdout: with --json that holds coord's object only
             timeout=HOOK_TIMEOUT,
             check=False,

@@ -13,13 +13,19 @@ SEPARATOR = b",\n"
 _ID_KEY = b'{"session_id":'
 
 
-# Compact, so the C encoder does the work; JSON strings hold no raw newline. One encoder for
-# every call: json.dumps with options makes a new one each time.
+# Compact, so the C encoder does the work; one encoder for every call (json.dumps makes one each).
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODE_ASCII = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dumps(value: Any) -> bytes:
-    return _ENCODE(value).encode()
+    # JSON strings hold no raw newline. A lone surrogate (read from a `"\ud800"` escape) has
+    # no UTF-8: such a value keeps its escapes.
+    text = _ENCODE(value)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _ENCODE_ASCII(value).encode()
 
 
 def line_of(record: Mapping[str, Any]) -> bytes:

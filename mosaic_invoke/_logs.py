@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def show_session_log(
     if not path.is_file():
         msg = f"{display_path(path)}: the log of session {session.session_id} is gone"
         raise CoordError(msg)
-    shown = 0
+    shown = size = 0
 
     def counted(line: str) -> None:
         nonlocal shown
@@ -65,7 +66,9 @@ def show_session_log(
         write=counted,
     )
     if not shown:
-        if path.stat().st_size == 0:
+        with contextlib.suppress(OSError):  # a log deleted meanwhile reads as empty
+            size = path.stat().st_size
+        if not size:
             report(f"session {session.session_id} printed nothing (its log, {display_path(path)}, is empty)")
         else:
             report(f"nothing in the log of session {session.session_id} has a line in this view; --raw shows it all")

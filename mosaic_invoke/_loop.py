@@ -68,10 +68,8 @@ def run_loop(
     on_start: Callable[[LoopRecord], None] | None = None,
     on_ready: Callable[[LoopRecord], None] | None = None,
 ) -> LoopRecord:
-    """Run the mission's sessions until a stop; returns the loop record as it ended.
-
-    ``on_start`` hears of the loop once its record is written, ``on_ready`` once the gates
-    before its first session have passed (a detached loop answers its caller then)."""
+    """Run the mission's sessions until a stop; returns the loop record as it ended. ``on_start``
+    hears of the loop once its record is written, ``on_ready`` once the first gates passed."""
     mission = load_mission(mission_file)
     if options.milestone:  # a mistake to refuse before any loop starts
         named_milestone(mission, options.milestone)
@@ -179,8 +177,7 @@ class _Loop:
                 except CoordError:
                     self.report(describe(self.record, ended, self.caps, waits=False))
                     raise
-                # The wait before the next session, unless there is none: a stop follows.
-                self.report(describe(self.record, ended, self.caps, waits=reason is None))
+                self.report(describe(self.record, ended, self.caps, waits=reason is None))  # no wait if it stops
                 self.rewrite_report()
                 if reason:
                     return self.stop(*reason)

@@ -111,6 +111,8 @@ class CoordProgram(Program):
         # asked about), so only those are built; a line naming none (a typo, shell completion)
         # gets Invoke's own parser, for Invoke's own messages.
         words = {part for token in self.argv[1:] for part in token.split("=", 1)}
+        if isinstance(self.args.help.value, str):  # `-hrun` names run too
+            words.add(self.args.help.value)
         named = {name: aliases for name, aliases in self.collection.task_names.items() if words & {name, *aliases}}
         if not named or self.args.complete.value:
             return super()._make_parser()

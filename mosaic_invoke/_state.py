@@ -174,13 +174,13 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
         return own
     # Another tool's file (or a hand edit): decoded whole once, then read from a copy in
     # coord's layout for as long as its bytes stay the same.
-    copy = cached(orchestrator, raw)
+    copy = cached(orchestrator, raw, mission_id)
     kept = None if copy is None else _own_layout(copy, mission_id, source)
     if kept is not None:
         return kept
     decoded = _decode(raw, path, mission_id, keep_copy=writing)
     if not writing:  # a command that writes the state puts it in coord's layout anyway
-        store(orchestrator, raw, decoded.chunks())
+        store(orchestrator, raw, mission_id, decoded.chunks)
     return decoded
 
 

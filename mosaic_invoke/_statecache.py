@@ -2,18 +2,20 @@
 
 coord reads its own layout by line; any other file is decoded whole, which at 10k sessions
 costs more than the rest of a command. Once such a file (of 256 KiB or more) has been decoded
-and checked, its state is written beside it in coord's layout, after a first line naming the
-bytes it came from (their size and two checksums). A later command that reads the same bytes
-reads this copy instead; any other bytes miss it, and a damaged copy fails its own checksum.
-coord's own next write of state.json makes the copy useless and removes it.
+and checked, its state is written beside it in coord's layout, after a key line naming the
+bytes it came from (their size and two checksums), the mission id it was read with, and the
+checksum of the copy's head line (its records have their own). A later command that reads the
+same bytes for the same mission reads this copy instead; anything else misses it, and a
+damaged copy fails a checksum. coord's own next write of state.json removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ._exceptions import CoordError
@@ -24,7 +26,7 @@ WORTH_KEEPING = 256 * 1024
 """Below this size (some 600 sessions) a file decodes in a few ms: no cache is kept."""
 
 
-def cached(orchestrator: Path, raw: bytes) -> bytes | None:
+def cached(orchestrator: Path, raw: bytes, mission_id: str) -> bytes | None:
     """coord's layout of the state in ``raw`` (another tool's file), if a cache holds it."""
     if len(raw) < WORTH_KEEPING:
         return None
@@ -32,19 +34,31 @@ def cached(orchestrator: Path, raw: bytes) -> bytes | None:
         data = (orchestrator / CACHE_FILE).read_bytes()
     except OSError:
         return None
-    key = _key(raw)
-    return data[len(key) :] if data.startswith(key) else None
+    source = _source(raw, mission_id)
+    key_end = data.find(b"}\n", len(source)) if data.startswith(source) else -1
+    head_end = data.find(b"\n", key_end + 2) if key_end >= 0 else -1
+    # The records are under their own checksum; the head line is under the key's.
+    if head_end < 0 or data[len(source) : key_end] != b"%d" % zlib.crc32(data[key_end + 2 : head_end + 1]):
+        return None
+    return data[key_end + 2 :]
 
 
-def store(orchestrator: Path, raw: bytes, chunks: Sequence[bytes]) -> None:
-    """Keep ``chunks`` (coord's layout of the state decoded from ``raw``) for the next read.
+def store(orchestrator: Path, raw: bytes, mission_id: str, layout: Callable[[], Sequence[bytes]]) -> None:
+    """Keep ``layout()`` (coord's layout of the state decoded from ``raw``, in pieces, the first
+    its head line) for the next read.
 
     Best effort: a folder that cannot be written only means the next read decodes again."""
     if len(raw) < WORTH_KEEPING:
         return
+    path = orchestrator / CACHE_FILE
+    chunks = layout()
+    key = _source(raw, mission_id) + b"%d}\n" % zlib.crc32(chunks[0])
+    with contextlib.suppress(OSError):
+        if os.path.islink(path):  # a link is replaced, never written through
+            os.unlink(path)
     with contextlib.suppress(CoordError):
-        # No fsync: a copy a crash cut short fails its checksum and is made again.
-        write_atomic(orchestrator / CACHE_FILE, [_key(raw), *chunks], durable=False)
+        # No fsync: a copy a crash cut short fails its checksums and is made again.
+        write_atomic(path, [key, *chunks], durable=False)
 
 
 def forget(orchestrator: Path) -> None:
@@ -53,11 +67,12 @@ def forget(orchestrator: Path) -> None:
         os.unlink(orchestrator / CACHE_FILE)
 
 
-def _key(raw: bytes) -> bytes:
-    # Two checksums over all the bytes, in C: together they tell apart any edit a person or a
-    # tool would make; the size alone catches most.
-    return b'{"source_size":%d,"source_crc32":%d,"source_adler32":%d}\n' % (
+def _source(raw: bytes, mission_id: str) -> bytes:
+    # The bytes it came from, by two checksums in C (apart, they tell any edit a person or a
+    # tool makes), and the mission id a file without one was read with.
+    return b'{"source_size":%d,"source_crc32":%d,"source_adler32":%d,"mission_id":%s,"head_crc32":' % (
         len(raw),
         zlib.crc32(raw),
         zlib.adler32(raw),
+        json.dumps(mission_id).encode(),
     )

@@ -163,10 +163,12 @@ def start_loop(mission_file: Path, options: RunOptions, caps: LoopCaps, *, allow
 
 def main_loop() -> int:
     """The supervisor of a detached loop: the loop runs here, its output in logs/loop-<id>.log."""
+    from ._console import tolerant_stdout
     from ._loop import exit_code, run_loop
     from ._loopview import summary_lines
 
     mission_file, options, caps, allow = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - coord's own pipe
+    tolerant_stdout()
     reply: int | None = os.dup(sys.stdout.fileno())
     log: Path | None = None
 

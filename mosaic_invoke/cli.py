@@ -7,16 +7,15 @@ import sys
 
 
 def main() -> None:
-    # Starting imports Invoke and coord's commands: some 100k objects that live as long as
-    # the process. The cyclic collector's passes over them while they are made find nothing
-    # to free and cost a short command about a tenth of its time: paused until they exist,
-    # then frozen out of every later pass (a loop runs for days).
+    # The collector's passes over the 100k objects that start-up makes free nothing: paused, then frozen.
+    collecting = gc.isenabled()
     gc.disable()
     try:
         from ._program import make_program
     finally:
         gc.freeze()
-        gc.enable()
+        if collecting:
+            gc.enable()
     try:
         try:
             make_program().run()

@@ -8,12 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN
+from cli.agent_stand_ins import agent_env
+from conftest import BIN, coord, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_state import other_layout, records
 
-from mosaic_invoke import _statecache
+from mosaic_invoke import _state, _statecache
 from mosaic_invoke._session import summarise
 from mosaic_invoke._state import State, load_state, save_state
 from mosaic_invoke._statecache import CACHE_FILE, WORTH_KEEPING, store
@@ -28,6 +29,7 @@ SESSION = {
     "exit_code": 0,
     "task_id": "T-002",
 }
+AGENTS = Path(__file__).parent / "agents"
 RECORDS = [SESSION, {**SESSION, "session_id": "sess-002", "task_id": "T-003", "cost_usd": 0.25}]
 
 
@@ -43,18 +45,77 @@ def another_tools_file(folder: Path, records: list[dict[str, object]] = RECORDS,
     return path
 
 
-def test_a_decoded_file_is_kept_in_coords_layout_and_read_from_there(tmp_path: Path) -> None:
+def decoding_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on a read that decodes state.json whole fails the test."""
+
+    def no_decode(*args: object, **kwargs: object) -> State:
+        raise AssertionError("state.json was decoded whole")
+
+    monkeypatch.setattr(_state, "_decode", no_decode)
+
+
+def test_a_decoded_file_is_kept_in_coords_layout_and_read_from_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    another_tools_file(tmp_path)
+    first = load_state(tmp_path, "m")
+    key, layout = (tmp_path / CACHE_FILE).read_bytes().split(b"\n", 1)
+    assert layout == State.of("m", RECORDS, status="active").to_bytes()
+    assert json.loads(key)["source_size"] == (tmp_path / "state.json").stat().st_size
+    decoding_fails(monkeypatch)
+    again = load_state(tmp_path, "m")
+    assert (again.status, again.records, again.summary) == (first.status, first.records, first.summary)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        pytest.param(b'"status":"active"', b'"status":"paused"', id="head-status"),
+        pytest.param(b'"next_session":3', b'"next_session":2', id="head-summary"),
+        pytest.param(b'"T-003"', b'"T-004"', id="record"),
+        pytest.param(b"]}\n", b"]}", id="end"),
+    ],
+)
+def test_a_copy_edited_anywhere_is_ignored(tmp_path: Path, old: bytes, new: bytes) -> None:
+    """Its key holds the checksum of its head line; its records have theirs: an edit to either
+    (a next session number that would reuse an id) is never read."""
     another_tools_file(tmp_path)
     first = load_state(tmp_path, "m")
     cache = tmp_path / CACHE_FILE
-    key, layout = cache.read_bytes().split(b"\n", 1)
-    assert layout == State.of("m", RECORDS, status="active").to_bytes()
-    assert json.loads(key)["source_size"] == (tmp_path / "state.json").stat().st_size
-    # The copy is what the next read uses: an edit made to it alone shows.
-    cache.write_bytes(cache.read_bytes().replace(b'"status":"active"', b'"status":"paused"', 1))
+    content = cache.read_bytes()
+    assert old in content
+    cache.write_bytes(content.replace(old, new, 1))
     again = load_state(tmp_path, "m")
-    assert again.status == "paused"
-    assert (again.records, again.summary) == (first.records, first.summary)
+    assert (again.status, again.records, again.next_session_id()) == ("active", first.records, "sess-003")
+
+
+def test_a_copy_read_for_another_mission_id_is_not_used(tmp_path: Path) -> None:
+    """A file without its own mission id takes the mission's: the copy is only for that one."""
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "status": "active", "sessions": RECORDS}))
+    assert load_state(tmp_path, "old-id").mission_id == "old-id"
+    assert load_state(tmp_path, "renamed").mission_id == "renamed"
+
+
+def test_a_lone_surrogate_escape_reads_and_writes_as_its_json_says(tmp_path: Path) -> None:
+    """`"\\ud800"` is valid JSON but has no UTF-8: it is kept as its escape in every file."""
+    another_tools_file(tmp_path, [*RECORDS, {**SESSION, "session_id": "sess-003", "final_message": "\ud800 x"}])
+    for _ in range(2):  # decoded, then from the copy
+        assert load_state(tmp_path, "m").last(1)[0].final_message == "\ud800 x"
+    assert b'"final_message":"\\ud800 x"' in (tmp_path / CACHE_FILE).read_bytes()
+    state = load_state(tmp_path, "m", writing=True)
+    save_state(tmp_path, state.with_session(state.last(1)[0]))
+    assert load_state(tmp_path, "m").last(1)[0].final_message == "\ud800 x"
+
+
+def test_a_copy_that_is_a_link_is_replaced_not_written_through(tmp_path: Path) -> None:
+    another_tools_file(tmp_path)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me\n")
+    (tmp_path / CACHE_FILE).symlink_to(target)
+    load_state(tmp_path, "m")
+    assert target.read_text() == "keep me\n"
+    assert not (tmp_path / CACHE_FILE).is_symlink()
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -95,7 +156,7 @@ def test_other_bytes_of_the_same_size_miss_the_copy(tmp_path: Path) -> None:
 def test_a_copy_made_from_older_bytes_is_never_read(tmp_path: Path) -> None:
     """A reader that decoded one file may store its copy after another tool replaced it."""
     old = another_tools_file(tmp_path).read_bytes()
-    store(tmp_path, old, State.of("m", RECORDS, status="active").chunks())
+    store(tmp_path, old, "m", State.of("m", RECORDS, status="active").chunks)
     another_tools_file(tmp_path, RECORDS[:1], status="paused")
     state = load_state(tmp_path, "m")
     assert (state.status, state.count) == ("paused", 1)
@@ -162,3 +223,26 @@ def test_status_reads_a_large_file_of_another_tool_the_same_the_first_time_and_a
     assert (orchestrator / CACHE_FILE).exists()
     assert status() == first
     assert [s["session_id"] for s in json.loads(first)["sessions"]][-1] == "sess-1999"
+
+
+def test_every_command_takes_a_lone_surrogate_escape_from_an_agent(project: Path, tmp_path: Path) -> None:
+    """An agent's event stream may hold `"\\ud800"` (valid JSON, no UTF-8): kept as its escape
+    in state.json, the hook's input and the report; no command gives a traceback."""
+    stream = (AGENTS / "claude-success.jsonl").read_text().replace("The tests pass now.", "The tests pass\\ud800.")
+    (tmp_path / "stream.jsonl").write_text(stream)
+    mission = project / ".mosaic" / "mission.yaml"
+    mission.write_text(mission.read_text() + "hooks: {after_session: cat > hook.json}\n")
+    env = agent_env(tmp_path, str(tmp_path / "stream.jsonl"))
+    for args in (["run", "--runtime", "claude"], ["status"], ["report"], ["run", "--print-only"], ["logs"]):
+        result = coord(*args, cwd=project, env=env)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    detached = coord("loop", "--detach", "--max-sessions", "1", "--runtime", "claude", cwd=project, env=env)
+    assert detached.returncode == 0, detached.stderr
+    loop = project / ".mosaic" / "orchestrator" / "loop.json"
+    wait_for(lambda: json.loads(loop.read_text()).get("stop_reason") is not None, timeout=30)
+    assert json.loads(loop.read_text())["stop_reason"] == "max-sessions"
+    record, second = json.loads((project / ".mosaic" / "orchestrator" / "state.json").read_text())["sessions"]
+    assert record["final_message"].startswith("The tests pass\ud800.")
+    assert second["final_message"] == record["final_message"]
+    assert json.loads((project / "hook.json").read_text())["final_message"] == record["final_message"]
+    assert "The tests pass\\ud800." in (project / ".mosaic" / "orchestrator" / "report.html").read_text()

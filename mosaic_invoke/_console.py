@@ -43,8 +43,6 @@ def show_command(plan: Plan) -> str:
 
 def print_run(outcome: Outcome, *, json: bool, report: Report) -> int:
     """Print what `run` or `resume` did; returns the exit code (the agent's, in the foreground)."""
-    from ._ending import ended_line
-
     plan, session = outcome.plan, outcome.session
     if session is None:
         if json:
@@ -53,6 +51,8 @@ def print_run(outcome: Outcome, *, json: bool, report: Report) -> int:
             print(f"command: {show_command(plan)}\n")
             print(plan.prompt)
         return 0
+    from ._ending import ended_line  # a preview never loads what follows an agent
+
     if session.running:
         if json:
             print(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))

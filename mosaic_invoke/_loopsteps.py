@@ -172,10 +172,10 @@ def gates_fail(mission: Mission) -> Stop | None:
         return None
     if gates.stopped_by is not None:
         return "interrupted", f"coord was interrupted ({gates.stopped_by}) while the gates ran before any session"
-    output = tail(log, 10).replace("\n", " | ")
+    output = tail(log, 10).removeprefix(f"$ {checks.command}").strip("\n").replace("\n", " | ")  # not the echo
     return "gates-failing", (
         f"the gates already fail before any session: {gates.failure(checks.timeout)}; fix them first, "
-        f"or pass --allow-failing-gates; output: {log} (last lines: {output})"
+        f"or pass --allow-failing-gates; output: {log} ({f'last lines: {output}' if output else 'it printed nothing'})"
     )
 
 

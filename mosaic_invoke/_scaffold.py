@@ -117,7 +117,8 @@ def _planned(folder: Path, *, with_template: bool, gitignore: bool) -> dict[Path
 def _refuse(existing: list[Path]) -> None:
     if existing:
         names = ", ".join(display_path(path) for path in existing)
-        msg = f"{names} already exists; {command('init')} never overwrites (remove it to start again)"
+        verb, pronoun = ("exist", "them") if len(existing) > 1 else ("exists", "it")
+        msg = f"{names} already {verb}; {command('init')} never overwrites (remove {pronoun} to start again)"
         raise CoordError(msg)
 
 

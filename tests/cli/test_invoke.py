@@ -150,8 +150,8 @@ def test_init_then_print_only_in_two_commands(tmp_path: Path) -> None:
     again = coord("init", cwd=folder)
     assert again.returncode == 1
     assert again.stderr.strip() == (
-        "coord: error: .mosaic/mission.yaml, docs/TASKS.md already exists; "
-        "mosaic-coord init never overwrites (remove it to start again)"
+        "coord: error: .mosaic/mission.yaml, docs/TASKS.md already exist; "
+        "mosaic-coord init never overwrites (remove them to start again)"
     )
     assert (folder / ".mosaic" / "mission.yaml").read_bytes() == before
 

@@ -151,6 +151,13 @@ def test_ctrl_c_while_a_detached_loop_runs_its_gates_leaves_the_loop_going(tmp_p
     assert len(sessions(root)) == 1
 
 
+def test_failing_gates_that_print_nothing_say_so(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", extra="verify: {command: test -f ok.txt}\n")
+    result = run_loop(root, "--command", agent("done"))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].endswith("loop-gates.verify.log (it printed nothing)")
+
+
 def test_allow_failing_gates_starts_anyway(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project", gates=True)
     (root / "gate.txt").write_text("broken before the loop\n")

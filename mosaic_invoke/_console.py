@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import json as jsonlib
 import os
@@ -24,8 +25,21 @@ Report = Callable[[str], None]
 def tolerant_stdout() -> None:
     """An agent's JSON may hold a lone surrogate (`"\\ud800"`), which has no UTF-8: stdout shows
     it as its escape, as stderr does, rather than failing halfway through a session."""
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(errors="backslashreplace")
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors in ("strict", "surrogateescape"):
+        codecs.register_error(_ESCAPING, _escape)
+        sys.stdout.reconfigure(errors=_ESCAPING)
+
+
+_ESCAPING = "mosaic-invoke-escape"
+
+
+def _escape(error: UnicodeError) -> tuple[str | bytes, int]:
+    # Bytes a C locale read undecoded go back out as they came (surrogateescape); any other
+    # lone surrogate is shown as its escape.
+    try:
+        return codecs.lookup_error("surrogateescape")(error)
+    except UnicodeError:
+        return codecs.backslashreplace_errors(error)
 
 
 def discard_stdout() -> None:
@@ -69,6 +83,9 @@ def print_run(outcome: Outcome, *, json: bool, report: Report) -> int:
 def print_loop_started(started: Mapping[str, Any], *, json: bool) -> None:
     if json:
         print(jsonlib.dumps(started))
+    elif "stop_reason" in started:
+        reason, detail = started["stop_reason"], started["stop_detail"]
+        print(f"loop {started['loop_id']} stopped before its first session: {reason} ({detail})")
     else:
         print(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
         print(f"log: {started['log_path']}")

@@ -152,10 +152,12 @@ class _Loop:
         try:
             if not allow_failing_gates and (failing := gates_fail(self.mission)):
                 return self.stop(*failing)
-            if on_ready is not None:
-                on_ready(self.record)
             while True:
-                reason = self.before() or self.wait()
+                reason = self.before()
+                if reason is None and on_ready is not None:  # nothing stops it before its first session
+                    on_ready(self.record)
+                    on_ready = None
+                reason = reason or self.wait()
                 if reason:
                     return self.stop(*reason)
                 ended = self.session()

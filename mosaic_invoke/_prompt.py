@@ -74,7 +74,9 @@ def render(
     try:
         if template is not None:
             check_blocks(environment, name, display_path(template))
-        return environment.get_template(name).render(context)
+        text = environment.get_template(name).render(context)
+        # A lone surrogate (a "\ud800" escape in state.json) has no UTF-8: kept as its escape.
+        return text.encode("utf-8", "backslashreplace").decode()
     except CoordError:
         raise
     except jinja2.TemplateSyntaxError as exc:

@@ -255,16 +255,15 @@ def loop(
     with _exit_on_error():
         settings = read_settings(c.config)
         path = mission_file(settings, mission)
-        loaded = load_mission(path)
-        caps = loop_caps(flags, settings, loaded.loop)
-        options = run_options(settings, loaded.loop, task=None, print_only=False, **flags)
+        mission_loop = load_mission(path).loop
+        caps = loop_caps(flags, settings, mission_loop)
+        options = run_options(settings, mission_loop, task=None, print_only=False, **flags)
         if detach:
-            from ._supervisor import start_loop
+            from ._detachedloop import start_loop
 
-            if loaded.verify is not None and not allow_failing_gates:
-                _report(f"the gates run before the first session (`{loaded.verify.command}`); waiting for them")
-
-            print_loop_started(start_loop(path, options, caps, allow_failing_gates=allow_failing_gates), json=json)
+            print_loop_started(
+                start_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=_report), json=json
+            )
             return
         display = sys.stderr if json else sys.stdout
         record = run_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=_report, display=display)

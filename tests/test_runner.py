@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -315,3 +317,20 @@ def test_a_session_launched_by_a_command_is_named_by_its_program(project: Path, 
         == 0
     )
     assert [s["runtime"] for s in state(project)["sessions"]] == ["python", "mine"]
+
+
+def test_a_preview_loads_nothing_that_starts_or_follows_an_agent(project: Path) -> None:
+    script = (
+        "import sys\n"
+        "from mosaic_invoke.cli import main\n"
+        "sys.argv = ['mosaic-coord', 'run', '--print-only']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "launching = ('_launch', '_ending', '_process', '_watch', '_verify', '_output', '_supervisor')\n"
+        "print('loaded:', *[name for name in launching if 'mosaic_invoke.' + name in sys.modules], file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "loaded:"

@@ -246,3 +246,16 @@ def test_every_command_takes_a_lone_surrogate_escape_from_an_agent(project: Path
     assert second["final_message"] == record["final_message"]
     assert json.loads((project / "hook.json").read_text())["final_message"] == record["final_message"]
     assert "The tests pass\\ud800." in (project / ".mosaic" / "orchestrator" / "report.html").read_text()
+
+
+def test_a_lone_surrogate_escape_in_what_the_prompt_shows_is_kept_as_its_escape(project: Path) -> None:
+    assert coord("run", "--command", "true", cwd=project).returncode == 0
+    state = project / ".mosaic" / "orchestrator" / "state.json"
+    data = json.loads(state.read_text())
+    data["sessions"][0]["runtime"] = "sh\ud800"
+    state.write_text(json.dumps(data, indent=2))
+    preview = coord("run", "--print-only", cwd=project)
+    assert preview.returncode == 0, preview.stderr
+    assert "- **Session:** sess-001 (sh\\ud800, 0s)" in preview.stdout
+    looped = coord("loop", "--max-sessions", "1", "--command", "true", cwd=project)
+    assert looped.returncode == 4 and "Traceback" not in looped.stderr, looped.stderr

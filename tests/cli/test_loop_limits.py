@@ -109,6 +109,11 @@ def test_failing_gates_refuse_to_start_with_their_output(tmp_path: Path) -> None
     assert state(root)["sessions"] == []
 
 
+ALL_DONE_TASKS = """\
+| id | status | milestone | description | depends_on |
+|----|--------|-----------|-------------|------------|
+| T-001 | done | M1 | Scaffold | |
+"""
 SLOW_GATE = "verify: {command: 'sleep 0.5; echo ran >> gates.log; cat gate.txt; grep -qx ok gate.txt'}\n"
 
 
@@ -117,7 +122,7 @@ def test_a_detached_loop_answers_once_its_gates_pass_or_says_why_they_fail(tmp_p
     (root / "gate.txt").write_text("broken before the loop\n")
     refused = run_loop(root, "--detach", "--command", agent("done"))
     assert refused.returncode == 1
-    assert "coord: the gates run before the first session (`sleep 0.5; " in refused.stderr
+    assert "coord: loop loop-001 started; its gates run first (`sleep 0.5; " in refused.stderr
     last = refused.stderr.splitlines()[-1]
     assert last.startswith("coord: error: the loop stopped before its first session: the gates already fail ")
     assert "broken before the loop" in last and last.endswith("loop-001.log")
@@ -132,23 +137,64 @@ def test_a_detached_loop_answers_once_its_gates_pass_or_says_why_they_fail(tmp_p
     wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions", timeout=30)
 
 
-def test_ctrl_c_while_a_detached_loop_runs_its_gates_leaves_the_loop_going(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "project", extra=SLOW_GATE.replace("sleep 0.5", "sleep 2"))
+def detached_waiting(root: Path, *args: str) -> subprocess.Popen[str]:
+    """`loop --detach ARGS`, once it has said that it waits for the gates."""
     waiting = subprocess.Popen(
-        [str(BIN / "mosaic-coord"), "loop", "--detach", "--max-sessions", "1", "--command", agent("done")],
+        [str(BIN / "mosaic-coord"), "loop", "--detach", *args, "--command", agent("done")],
         cwd=root,
         env=loop_env(None),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: loop_record(root) is not None, timeout=30)
+    assert waiting.stderr is not None
+    line = waiting.stderr.readline()
+    assert line.startswith("coord: loop loop-001 started; its gates run first (`sleep 2; "), line
+    return waiting
+
+
+def test_ctrl_c_while_a_detached_loop_runs_its_gates_leaves_the_loop_going(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", extra=SLOW_GATE.replace("sleep 0.5", "sleep 2"))
+    waiting = detached_waiting(root, "--max-sessions", "1")
     waiting.send_signal(signal.SIGINT)
     _, err = waiting.communicate(timeout=30)
     assert waiting.returncode == 130, err
-    assert "coord: error: stopped waiting for the loop's gates; the loop goes on in the background (pid " in err
+    assert err.startswith("coord: error: stopped waiting; the loop goes on in the background (pid ")
     wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions", timeout=30)
     assert len(sessions(root)) == 1
+
+
+def test_a_stop_while_a_detached_loop_runs_its_gates_is_its_answer(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", extra=SLOW_GATE.replace("sleep 0.5", "sleep 2"))
+    waiting = detached_waiting(root)
+    assert coord("stop", cwd=root).returncode == 0
+    out, err = waiting.communicate(timeout=30)
+    assert (waiting.returncode, out) == (
+        0,
+        "loop loop-001 stopped before its first session: stopped (`mosaic-coord stop` asked for it)\n",
+    ), err
+    assert sessions(root) == []
+
+
+def test_a_detached_loop_whose_supervisor_dies_during_its_gates_names_its_log(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", extra=SLOW_GATE.replace("sleep 0.5", "sleep 2"))
+    waiting = detached_waiting(root)
+    record = loop_record(root)
+    assert record is not None
+    os.kill(int(record["pid"]), signal.SIGKILL)  # the supervisor alone, not the caller
+    _, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 1
+    assert err.endswith(
+        "coord: error: the loop's supervisor ended before the loop's first session; see "
+        f"{root / '.mosaic' / 'orchestrator' / 'logs' / 'loop-001.log'}\n"
+    )
+
+
+def test_a_detached_loop_on_a_done_mission_says_so_with_exit_0(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", tasks=ALL_DONE_TASKS)
+    result = run_loop(root, "--detach", "--command", agent("done"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("loop loop-001 stopped before its first session: mission-done (all ")
 
 
 def test_failing_gates_that_print_nothing_say_so(tmp_path: Path) -> None:

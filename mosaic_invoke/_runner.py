@@ -75,6 +75,11 @@ def begin(
             report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
         write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
         if options.print_only:
+            if absent := [name for name in mission.guides() if not mission.resolve(name).exists()]:
+                report(
+                    f"note: the prompt points the agent at {', '.join(absent)}, which do not exist yet; write "
+                    "them, or point mission.yaml's `manifest_file`, `scratchpad_file` or `protocol_file` elsewhere"
+                )
             return chosen
         from ._launch import launch  # here: a preview never loads what starts and follows an agent
 

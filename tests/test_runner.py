@@ -334,3 +334,19 @@ def test_a_preview_loads_nothing_that_starts_or_follows_an_agent(project: Path) 
     result = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1] == "loaded:"
+
+
+def test_a_preview_names_the_files_the_prompt_points_at_that_do_not_exist(project: Path) -> None:
+    mission = project / ".mosaic" / "mission.yaml"
+    mission.write_text(mission.read_text() + "protocol_file: docs/PROTOCOL.md\n")
+    preview = coord("run", "--print-only", cwd=project)
+    assert preview.returncode == 0, preview.stderr
+    assert preview.stderr == (
+        "coord: note: the prompt points the agent at docs/MISSION-MANIFEST.md, docs/scratchpads/demo.md, "
+        "docs/PROTOCOL.md, which do not exist yet; write them, or point mission.yaml's `manifest_file`, "
+        "`scratchpad_file` or `protocol_file` elsewhere\n"
+    )
+    for name in ("docs/MISSION-MANIFEST.md", "docs/scratchpads/demo.md", "docs/PROTOCOL.md"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("# written\n")
+    assert coord("run", "--print-only", cwd=project).stderr == ""

@@ -44,7 +44,7 @@ class RecordLines:
     over the others.
     """
 
-    __slots__ = ("_buf", "_crc", "_decoded", "_end", "_joined", "_last", "_prefix_crc", "_start")
+    __slots__ = ("_all", "_buf", "_crc", "_decoded", "_end", "_joined", "_last", "_prefix_crc", "_start")
 
     def __init__(
         self,
@@ -66,6 +66,7 @@ class RecordLines:
         """Where the last line starts in the body (None: not known yet)."""
         self._prefix_crc = prefix_crc
         """The checksum of the body before the last line."""
+        self._all: list[dict[str, Any]] | None = None
         self._joined: bytes | None = None
         """The decoded records as lines, once made (for the checksum and for the file)."""
 
@@ -90,9 +91,10 @@ class RecordLines:
             return self._decoded
         if self._end <= self._start:
             return []
-        with collector_paused():
-            records: list[dict[str, Any]] = json.loads(b"[" + self.body() + b"]")
-        return records
+        if self._all is None:  # decoded once: the report asks several times
+            with collector_paused():
+                self._all = json.loads(b"[" + self.body() + b"]")
+        return self._all
 
     def find(self, session_id: str) -> dict[str, Any] | None:
         if self._decoded is not None:

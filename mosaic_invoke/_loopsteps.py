@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from ._caps import LoopCaps
 from ._clock import format_span, iso_at, parse_iso
+from ._exceptions import command
 from ._looprecord import LoopRecord, stop_requested
 from ._mission import Mission
 from ._plan import RunOptions
@@ -16,7 +18,7 @@ from ._session import Session
 from ._state import LOGS_DIR, State
 from ._tasksfile import TaskStatus
 from ._tasksfile import load as load_tasks
-from ._verify import run_gates, tail
+from ._verify import STOP_NOW, run_gates, tail
 
 STOP_REASONS = (
     "mission-done",
@@ -160,16 +162,18 @@ def inherited_wait(previous: LoopRecord | None, state: State) -> str | None:
     return max(future, default=None)
 
 
-def gates_fail(mission: Mission) -> Stop | None:
+def gates_fail(mission: Mission, stop_now: Callable[[], bool] | None = None) -> Stop | None:
     """Run the gates once before a loop's first session: why not to start, if they already fail
-    (or coord was interrupted while they ran)."""
+    (or coord was interrupted, or asked to stop now, while they ran)."""
     checks = mission.verify
     if checks is None:
         return None
     log = mission.orchestrator_path / LOGS_DIR / "loop-gates.verify.log"
-    gates = run_gates(mission, checks.command, checks.timeout, log, dict(os.environ))
+    gates = run_gates(mission, checks.command, checks.timeout, log, dict(os.environ), stop_now)
     if gates.passed:
         return None
+    if gates.stopped_by == STOP_NOW:
+        return "stopped", f"`{command('stop')} --now` asked for it while the gates ran before any session"
     if gates.stopped_by is not None:
         return "interrupted", f"coord was interrupted ({gates.stopped_by}) while the gates ran before any session"
     output = tail(log, 10).removeprefix(f"$ {checks.command}").strip("\n").replace("\n", " | ")  # not the echo

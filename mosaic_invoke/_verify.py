@@ -129,8 +129,16 @@ def verify(
     return Findings({**fields, "verdict": "rejected", "rejected_because": problem}, reopen=True, signalled=signalled)
 
 
-def run_gates(mission: Mission, command: str, timeout: float, log_path: Path, env: Mapping[str, str]) -> GateRun:
-    """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``."""
+def run_gates(
+    mission: Mission,
+    command: str,
+    timeout: float,
+    log_path: Path,
+    env: Mapping[str, str],
+    stop_now: Callable[[], bool] | None = None,
+) -> GateRun:
+    """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``; a SIGUSR1
+    while ``stop_now()`` says so (`coord.stop --now`) stops them too."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     with log_path.open("wb") as log:
@@ -139,7 +147,7 @@ def run_gates(mission: Mission, command: str, timeout: float, log_path: Path, en
         process: subprocess.Popen[bytes] | None = None
         stopped_by = None
         try:
-            with _interruptible():  # from before the start: a signal in between must not be lost
+            with _interruptible(stop_now):  # from before the start: a signal in between must not be lost
                 process = subprocess.Popen(
                     ["/bin/sh", "-c", command],
                     cwd=mission.root,
@@ -164,22 +172,30 @@ def run_gates(mission: Mission, command: str, timeout: float, log_path: Path, en
     return GateRun(command, code, int(time.monotonic() - began), str(log_path), stopped_by)
 
 
+STOP_NOW = "stop --now"
+"""What stopped gates that `coord.stop --now` cut short."""
+
+
 class _Interrupted(Exception):
     """SIGINT, SIGTERM or SIGHUP reached coord while the gates ran."""
 
 
 @contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
-    """Turn SIGINT, SIGTERM and SIGHUP into `_Interrupted` meanwhile, so that coord stops the
-    gates (a session of their own: Ctrl-C does not reach them) and still records the session."""
+def _interruptible(stop_now: Callable[[], bool] | None = None) -> Iterator[None]:
+    """Turn SIGINT, SIGTERM and SIGHUP (and SIGUSR1 while ``stop_now()``) into `_Interrupted`
+    meanwhile, so that coord stops the gates (a session of their own: Ctrl-C does not reach
+    them) and still records the session."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may handle signals; elsewhere they act as before
         return
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise _Interrupted(signal.Signals(signum).name)
+        if signum != signal.SIGUSR1:
+            raise _Interrupted(signal.Signals(signum).name)
+        if stop_now is not None and stop_now():
+            raise _Interrupted(STOP_NOW)
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) + ((signal.SIGUSR1,) if stop_now else ())
     previous = {signum: signal.signal(signum, interrupt) for signum in handled}
     try:
         yield

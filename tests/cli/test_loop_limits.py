@@ -6,11 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import BIN, coord, sessions, wait_for
-from loopkit import REPLAY, agent, end_group, loop_env, loop_record, make_project, run_loop, start_loop, state
+from loopkit import ORCH, REPLAY, agent, end_group, loop_env, loop_record, make_project, run_loop, start_loop, state
 
 
 @pytest.fixture
@@ -174,6 +175,25 @@ def test_a_stop_while_a_detached_loop_runs_its_gates_is_its_answer(tmp_path: Pat
         "loop loop-001 stopped before its first session: stopped (`mosaic-coord stop` asked for it)\n",
     ), err
     assert sessions(root) == []
+
+
+def test_stop_now_cuts_short_the_gates_before_a_loops_first_session(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", extra=SLOW_GATE.replace("sleep 0.5", "sleep 30"))
+    loop = start_loop(root, "--command", agent("done"))
+    try:
+        assert loop.stderr is not None
+        wait_for(lambda: (root / ORCH / "logs" / "loop-gates.verify.log").exists(), timeout=30)
+        began = time.monotonic()
+        assert coord("stop", "--now", cwd=root).returncode == 0
+        loop.wait(timeout=15)
+        assert time.monotonic() - began < 10  # not the gates' 30 s
+    finally:
+        end_group(loop)
+    assert loop.returncode == 0, loop.stderr.read() if loop.stderr else ""
+    record = loop_record(root)
+    assert record is not None
+    assert (record["stop_reason"], record["sessions"]) == ("stopped", [])
+    assert "--now` asked for it while the gates ran before any session" in record["stop_detail"]
 
 
 def test_a_detached_loop_whose_supervisor_dies_during_its_gates_names_its_log(tmp_path: Path) -> None:

@@ -150,7 +150,7 @@ class _Loop:
 
     def run(self, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None = None) -> LoopRecord:
         try:
-            if not allow_failing_gates and (failing := gates_fail(self.mission, self._stop_now)):
+            if not allow_failing_gates and (failing := gates_fail(self.mission)):
                 return self.stop(*failing)
             while True:
                 reason = self.before()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from ._caps import LoopCaps
@@ -162,13 +161,18 @@ def inherited_wait(previous: LoopRecord | None, state: State) -> str | None:
     return max(future, default=None)
 
 
-def gates_fail(mission: Mission, stop_now: Callable[[], bool] | None = None) -> Stop | None:
+def gates_fail(mission: Mission) -> Stop | None:
     """Run the gates once before a loop's first session: why not to start, if they already fail
     (or coord was interrupted, or asked to stop now, while they ran)."""
     checks = mission.verify
     if checks is None:
         return None
     log = mission.orchestrator_path / LOGS_DIR / "loop-gates.verify.log"
+
+    def stop_now() -> bool:  # `coord.stop --now` (a plain stop lets the gates finish)
+        request = stop_requested(mission.orchestrator_path)
+        return bool(request and request.get("now"))
+
     gates = run_gates(mission, checks.command, checks.timeout, log, dict(os.environ), stop_now)
     if gates.passed:
         return None

@@ -75,10 +75,13 @@ def begin(
             report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
         write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
         if options.print_only:
-            if absent := [name for name in mission.guides() if not mission.resolve(name).exists()]:
+            if absent := _absent(mission, mission.guides()):
+                which = (
+                    "which do not exist yet; write them" if len(absent) > 1 else "which does not exist yet; write it"
+                )
                 report(
-                    f"note: the prompt points the agent at {', '.join(absent)}, which do not exist yet; write "
-                    "them, or point mission.yaml's `manifest_file`, `scratchpad_file` or `protocol_file` elsewhere"
+                    f"note: the prompt points the agent at {', '.join(absent)}, {which}, or point mission.yaml's "
+                    "`manifest_file`, `scratchpad_file` or `protocol_file` elsewhere"
                 )
             return chosen
         from ._launch import launch  # here: a preview never loads what starts and follows an agent
@@ -156,3 +159,16 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
         )
         raise SessionActive(msg)
     return settled
+
+
+def _absent(mission: Mission, names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` (paths from mission.yaml) that are not there, each once; a path that
+    cannot even be looked at (too long, not readable) is not called absent."""
+    absent = []
+    for name in dict.fromkeys(names):
+        try:
+            if not mission.resolve(name).exists():
+                absent.append(name)
+        except OSError:
+            pass
+    return absent

@@ -177,7 +177,7 @@ STOP_NOW = "stop --now"
 
 
 class _Interrupted(Exception):
-    """SIGINT, SIGTERM or SIGHUP reached coord while the gates ran."""
+    """SIGINT, SIGTERM or SIGHUP reached coord while the gates ran (or a stop now was asked for)."""
 
 
 @contextlib.contextmanager
@@ -198,6 +198,8 @@ def _interruptible(stop_now: Callable[[], bool] | None = None) -> Iterator[None]
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) + ((signal.SIGUSR1,) if stop_now else ())
     previous = {signum: signal.signal(signum, interrupt) for signum in handled}
     try:
+        if stop_now is not None and stop_now():  # asked for before these handlers heard of it
+            raise _Interrupted(STOP_NOW)
         yield
     finally:
         for signum, handler in previous.items():

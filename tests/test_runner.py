@@ -346,7 +346,16 @@ def test_a_preview_names_the_files_the_prompt_points_at_that_do_not_exist(projec
         "docs/PROTOCOL.md, which do not exist yet; write them, or point mission.yaml's `manifest_file`, "
         "`scratchpad_file` or `protocol_file` elsewhere\n"
     )
-    for name in ("docs/MISSION-MANIFEST.md", "docs/scratchpads/demo.md", "docs/PROTOCOL.md"):
+    for name in ("docs/MISSION-MANIFEST.md", "docs/scratchpads/demo.md"):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text("# written\n")
+    assert coord("run", "--print-only", cwd=project).stderr == (
+        "coord: note: the prompt points the agent at docs/PROTOCOL.md, which does not exist yet; write it, "
+        "or point mission.yaml's `manifest_file`, `scratchpad_file` or `protocol_file` elsewhere\n"
+    )
+    (project / "docs" / "PROTOCOL.md").write_text("# written\n")
     assert coord("run", "--print-only", cwd=project).stderr == ""
+    # A path that cannot be looked at (a name too long for the file system) is not called absent.
+    mission.write_text(mission.read_text().replace("docs/PROTOCOL.md", "/tmp/" + "a" * 300))
+    unreadable = coord("run", "--print-only", cwd=project)
+    assert (unreadable.returncode, unreadable.stderr) == (0, "")

@@ -7,12 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
+from mosaic_invoke._mission import load_mission
 from mosaic_invoke._process import is_alive
+from mosaic_invoke._verify import STOP_NOW, run_gates
 
 ORCH = Path(".mosaic") / "orchestrator"
 DONE_AGENT = f"{sys.executable} {Path(__file__).with_name('done_agent.py')}"
@@ -279,3 +282,14 @@ def test_gates_killed_by_a_signal_read_as_a_shell_reads_them(repo: Path) -> None
     _, record = run(repo)
     assert record["rejected_because"] == "`kill -9 $$` failed (exit 137)"
     assert record["verification"]["exit_code"] == 137
+
+
+def test_a_stop_now_asked_for_before_the_gates_start_runs_none_of_them(project: Path) -> None:
+    """`coord.stop --now` may come just before the gates listen for it: they never start."""
+    mission = load_mission(project / ".mosaic" / "mission.yaml")
+    log = project / "gates.log"
+    began = time.monotonic()
+    gates = run_gates(mission, "sleep 30; touch ran", 60, log, dict(os.environ), stop_now=lambda: True)
+    assert (gates.passed, gates.stopped_by) == (False, STOP_NOW)
+    assert time.monotonic() - began < 5 and not (project / "ran").exists()
+    assert log.read_text().endswith("coord: stopped by stop --now\n")

@@ -115,8 +115,8 @@ def main_loop() -> int:
         if mission.verify is not None and not allow:
             tell({"gates": mission.verify.command, "loop_id": record.loop_id, "log_path": str(log)}, last=False)
 
-    def ready(record: LoopRecord) -> None:
-        tell({"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log)})
+    def ready(record: LoopRecord, **stopped: str | None) -> None:
+        tell({"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log), **stopped})
 
     def report(message: str) -> None:
         print(f"coord: {message}", file=sys.stderr, flush=True)
@@ -147,6 +147,5 @@ def main_loop() -> int:
         why = f"the loop stopped before its first session: {record.stop_detail}; its log: {log}"
         tell({"error": why, "code": code})
     else:
-        stopped = {"stop_reason": record.stop_reason, "stop_detail": record.stop_detail}
-        tell({"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log), **stopped})
+        ready(record, stop_reason=record.stop_reason, stop_detail=record.stop_detail)
     return code

@@ -25,6 +25,7 @@ from ._looprecord import (
     new_loop,
     read_loop,
     settle_crashed_loop,
+    stop_now_requested,
     stop_requested,
     write_loop,
 )
@@ -244,8 +245,7 @@ class _Loop:
         self.interrupted = True
 
     def _stop_now(self) -> bool:
-        request = stop_requested(self.orchestrator)
-        return bool(request and request.get("now")) or self.interrupted
+        return stop_now_requested(self.orchestrator) or self.interrupted
 
     def stop(self, reason: str, detail: str | None = None) -> LoopRecord:
         self.record = self.record.ended(reason, detail)

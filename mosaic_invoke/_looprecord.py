@@ -135,6 +135,12 @@ def stop_requested(orchestrator: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {"now": False}
 
 
+def stop_now_requested(orchestrator: Path) -> bool:
+    """Whether the pending stop request is `coord.stop --now`."""
+    request = stop_requested(orchestrator)
+    return bool(request and request.get("now"))
+
+
 def clear_stop(orchestrator: Path) -> None:
     with contextlib.suppress(OSError):
         (orchestrator / STOP_FILE).unlink(missing_ok=True)

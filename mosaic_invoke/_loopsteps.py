@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import replace
@@ -9,7 +10,7 @@ from dataclasses import replace
 from ._caps import LoopCaps
 from ._clock import format_span, iso_at, parse_iso
 from ._exceptions import command
-from ._looprecord import LoopRecord, stop_requested
+from ._looprecord import LoopRecord, stop_now_requested, stop_requested
 from ._mission import Mission
 from ._plan import RunOptions
 from ._selection import milestone_status, named_milestone, next_runnable
@@ -169,10 +170,8 @@ def gates_fail(mission: Mission) -> Stop | None:
         return None
     log = mission.orchestrator_path / LOGS_DIR / "loop-gates.verify.log"
 
-    def stop_now() -> bool:  # `coord.stop --now` (a plain stop lets the gates finish)
-        request = stop_requested(mission.orchestrator_path)
-        return bool(request and request.get("now"))
-
+    # `coord.stop --now` stops the gates too (a plain stop lets them finish).
+    stop_now = functools.partial(stop_now_requested, mission.orchestrator_path)
     gates = run_gates(mission, checks.command, checks.timeout, log, dict(os.environ), stop_now)
     if gates.passed:
         return None

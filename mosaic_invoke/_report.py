@@ -36,8 +36,7 @@ def write_report(mission_file: Path, output: Path | None = None) -> Path:
     mission = load_mission(mission_file)
     path = (output or mission.orchestrator_path / REPORT_FILE).absolute()
     report = build_report(mission, path.parent)
-    # A lone surrogate (read from a "\ud800" escape in a record) has no UTF-8: shown as its escape.
-    write_atomic(path, render_report(report, mission).encode("utf-8", "backslashreplace"))
+    write_atomic(path, render_report(report, mission).encode())  # render() leaves no lone surrogate
     return path
 
 

@@ -82,7 +82,7 @@ def make_mission(root: Path, tasks: int, sessions: int, *, layout: str = "coord"
     ]
     state = root / ".mosaic" / "orchestrator" / "state.json"
     if layout == "coord":
-        from mosaic_invoke._state import State, save_state
+        from mosaic_invoke.store.state import State, save_state
 
         save_state(state.parent, State.of("bench", records, status="active"))
     else:
@@ -121,7 +121,7 @@ def time_commands(commands: dict[str, Command], rounds: int, env: dict[str, str]
 PARSE_SCRIPT = """
 import json, sys, time, tracemalloc
 from pathlib import Path
-from mosaic_invoke._tasksfile import TaskStatus, load
+from mosaic_invoke.tasks.tasksfile import TaskStatus, load
 path, task_id, trace = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 if trace:
     tracemalloc.start()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import CoordError, SessionActive
+from mosaic_invoke.errors import CoordError, SessionActive
 
 if TYPE_CHECKING:
-    from .collection import coord
+    from mosaic_invoke.collection import coord
 
 __all__ = ["CoordError", "SessionActive", "__version__", "coord"]
 
@@ -16,7 +16,7 @@ def __getattr__(name: str) -> Any:
     # Imported when asked for: `mosaic-coord` pauses the garbage collector before it imports
     # Invoke (see cli.main), and reading package metadata costs a few milliseconds.
     if name == "coord":
-        from .collection import coord
+        from mosaic_invoke.collection import coord
 
         return coord
     if name == "__version__":

@@ -13,11 +13,11 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from ._console import print_init, print_loop, print_loop_started, print_run
-from ._exceptions import CoordError
-from ._flags import coord_task, help_for
-from ._mission import load_mission
-from ._settings import DEFAULTS, mission_file, read_settings, run_options
+from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.config.settings import DEFAULTS, mission_file, read_settings, run_options
+from mosaic_invoke.console import print_init, print_loop, print_loop_started, print_run
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.flags import coord_task, help_for
 
 
 def _report(message: str) -> None:
@@ -36,7 +36,7 @@ def _exit_on_error() -> Iterator[None]:
 
 def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flags: Any) -> None:
     """``run`` and ``resume``: their flags are spelled out in each signature, as Invoke reads them there."""
-    from ._runner import run as run_mission
+    from mosaic_invoke.session.runner import run as run_mission
 
     with _exit_on_error():
         settings = read_settings(c.config)
@@ -134,8 +134,8 @@ def resume(
 @coord_task(help=help_for("mission", json="print one JSON object (schema in docs/commands.md) instead of text"))
 def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     """Show mission progress, milestones, the next task and recent sessions."""
-    from ._status import format_status
-    from ._status import status as mission_status
+    from mosaic_invoke.views.status import format_status
+    from mosaic_invoke.views.status import status as mission_status
 
     with _exit_on_error():
         view = mission_status(mission_file(read_settings(c.config), mission))
@@ -152,7 +152,7 @@ def status(c: Context, json: bool = False, mission: str | None = None) -> None:
 )
 def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
     """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder."""
-    from ._scaffold import scaffold
+    from mosaic_invoke.config.scaffold import scaffold
 
     with _exit_on_error():
         done = scaffold(Path.cwd(), with_template=template, gitignore=gitignore)
@@ -168,8 +168,8 @@ def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
 )
 def report(c: Context, output: str | None = None, open: bool = False, mission: str | None = None) -> None:
     """Write the mission's report page: one self-contained HTML file; print its path."""
-    from ._files import display_path
-    from ._report import open_report, write_report
+    from mosaic_invoke.store.files import display_path
+    from mosaic_invoke.views.report.page import open_report, write_report
 
     with _exit_on_error():
         path = write_report(mission_file(read_settings(c.config), mission), Path(output) if output else None)
@@ -194,7 +194,7 @@ def logs(
     The session is a flag (``--session sess-007``): an Invoke task cannot take an optional
     positional argument.
     """
-    from ._logs import show_session_log
+    from mosaic_invoke.views.logs import show_session_log
 
     with _exit_on_error():
         show_session_log(
@@ -247,8 +247,8 @@ def loop(
     allow_failing_gates: bool = False,
 ) -> None:
     """Run sessions one after another until the mission is done or a cap stops them."""
-    from ._loop import run_loop
-    from ._settings import loop_caps
+    from mosaic_invoke.config.settings import loop_caps
+    from mosaic_invoke.loop.loop import run_loop
 
     flags = dict(locals())
     del flags["c"]
@@ -259,7 +259,7 @@ def loop(
         caps = loop_caps(flags, settings, mission_loop)
         options = run_options(settings, mission_loop, task=None, print_only=False, **flags)
         if detach:
-            from ._detachedloop import start_loop
+            from mosaic_invoke.loop.detached import start_loop
 
             print_loop_started(
                 start_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=_report), json=json
@@ -280,7 +280,7 @@ def loop(
 )
 def stop(c: Context, now: bool = False, mission: str | None = None) -> None:
     """Stop the running loop after its current session (or at once, with --now)."""
-    from ._loopview import stop_loop
+    from mosaic_invoke.loop.view import stop_loop
 
     with _exit_on_error():
         said = stop_loop(mission_file(read_settings(c.config), mission), now=now)

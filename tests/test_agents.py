@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mosaic_invoke._agents import Reader, Verdict, reader_for
+from mosaic_invoke.agents import Reader, Verdict, reader_for
 
 STREAMS = Path(__file__).with_name("agents")
 UTC = timezone.utc

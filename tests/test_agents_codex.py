@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mosaic_invoke._agents import Reader, reader_for
+from mosaic_invoke.agents import Reader, reader_for
 
 STREAMS = Path(__file__).with_name("agents")
 UTC = timezone.utc

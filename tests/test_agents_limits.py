@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mosaic_invoke._agents._limits import classify, from_epoch, iso, resume_at
+from mosaic_invoke.agents.limits import classify, from_epoch, iso, resume_at
 
 UTC = timezone.utc
 PST = timezone(timedelta(hours=-8))
@@ -149,7 +149,7 @@ def test_from_epoch_and_iso() -> None:
 def test_a_reset_too_far_for_any_clock_is_no_time() -> None:
     from datetime import datetime, timezone
 
-    from mosaic_invoke._agents._limits import resume_at
+    from mosaic_invoke.agents.limits import resume_at
 
     now = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
     assert resume_at("You've hit your usage limit. Try again in 9999999999 days.", now) is None

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke._agents import log_suffix, read_log, reader_for, show_log
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._output import Output
+from mosaic_invoke.agents import log_suffix, read_log, reader_for, show_log
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.session.output import Output
 
 STREAMS = Path(__file__).with_name("agents")
 REPLAY = STREAMS / "replay_agent.py"
@@ -152,7 +152,7 @@ def test_the_stand_in_plays_one_stream_per_run_and_can_hang(tmp_path: Path) -> N
 
 
 def test_output_saves_each_line_shows_the_view_and_reports_the_session_id_once_known(tmp_path: Path) -> None:
-    """What coord does with an agent's output as it comes (mosaic_invoke._output.Output)."""
+    """What coord does with an agent's output as it comes (mosaic_invoke.session.output.Output)."""
     env = {"FAKE_AGENT_STREAM": "claude-success.jsonl", "FAKE_AGENT_DELAY": "0.01"}
     agent = subprocess.Popen(
         [sys.executable, str(REPLAY), "-p", "hi", "--session-id", "chosen"],

@@ -20,23 +20,23 @@ import pytest
 import yaml
 from conftest import BIN, coord
 
-from mosaic_invoke._caps import CAP_KEYS, LoopCaps, read_cap
-from mosaic_invoke._locks import SessionLock, write_session_lock
-from mosaic_invoke._loop import EXIT_CODES, exit_code
-from mosaic_invoke._looprecord import LoopRecord, write_loop
-from mosaic_invoke._loopsteps import STOP_REASONS
-from mosaic_invoke._mission import load_mission
-from mosaic_invoke._process import hostname, process_start_time
-from mosaic_invoke._program import make_program
-from mosaic_invoke._prompt import build_context, capsule, render
-from mosaic_invoke._runtimes import OUTPUTS, PERMISSIONS, PLACEHOLDERS, resolve_runtime
-from mosaic_invoke._selection import Progress
-from mosaic_invoke._session import VERDICTS, Session
-from mosaic_invoke._settings import _FLAGS as CAP_FLAGS
-from mosaic_invoke._settings import loop_caps, read_settings
-from mosaic_invoke._state import _HEAD_KEYS, State, save_state
-from mosaic_invoke._tasksfile import TaskStatus
-from mosaic_invoke._tasksfile import load as load_tasks
+from mosaic_invoke.agents.runtimes import OUTPUTS, PERMISSIONS, PLACEHOLDERS, resolve_runtime
+from mosaic_invoke.config.caps import CAP_KEYS, LoopCaps, read_cap
+from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.config.settings import _FLAGS as CAP_FLAGS
+from mosaic_invoke.config.settings import loop_caps, read_settings
+from mosaic_invoke.loop.loop import EXIT_CODES, exit_code
+from mosaic_invoke.loop.policy import STOP_REASONS
+from mosaic_invoke.program import make_program
+from mosaic_invoke.session.process import hostname, process_start_time
+from mosaic_invoke.session.prompt import build_context, capsule, render
+from mosaic_invoke.store.locks import SessionLock, write_session_lock
+from mosaic_invoke.store.loopfile import LoopRecord, write_loop
+from mosaic_invoke.store.session import VERDICTS, Session
+from mosaic_invoke.store.state import _HEAD_KEYS, State, save_state
+from mosaic_invoke.tasks.selection import Progress
+from mosaic_invoke.tasks.tasksfile import TaskStatus
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke._clock import now_iso
-from mosaic_invoke._locks import SessionLock, read_session_lock, write_session_lock
+from mosaic_invoke.store.clock import now_iso
+from mosaic_invoke.store.locks import SessionLock, read_session_lock, write_session_lock
 
 
 def test_lock_round_trip(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_corrupt_lock_is_reported_and_treated_as_absent(tmp_path: Path, content:
 
 def test_a_session_lives_until_its_owner_has_recorded_its_end() -> None:
     """The agent has exited, but the coord that will record its end still runs: not stale."""
-    from mosaic_invoke._process import hostname, process_start_time
+    from mosaic_invoke.session.process import hostname, process_start_time
 
     me = os.getpid()
     ended_agent = SessionLock(
@@ -68,8 +68,8 @@ def test_a_session_lives_until_its_owner_has_recorded_its_end() -> None:
 
 
 def test_a_state_lock_that_cannot_be_taken_is_said_plainly(tmp_path: Path) -> None:
-    from mosaic_invoke._exceptions import CoordError
-    from mosaic_invoke._locks import state_lock
+    from mosaic_invoke.errors import CoordError
+    from mosaic_invoke.store.locks import state_lock
 
     (tmp_path / "coord.lock").mkdir()
     with pytest.raises(CoordError) as info, state_lock(tmp_path):

@@ -7,7 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from mosaic_invoke._looprecord import (
+from mosaic_invoke.session.process import hostname, process_start_time
+from mosaic_invoke.store.loopfile import (
     LoopRecord,
     clear_stop,
     new_loop,
@@ -17,8 +18,7 @@ from mosaic_invoke._looprecord import (
     stop_requested,
     write_loop,
 )
-from mosaic_invoke._process import hostname, process_start_time
-from mosaic_invoke._state import State
+from mosaic_invoke.store.state import State
 
 SESSION = {"runtime": "claude", "pid": 5, "started_at": "2026-11-20T10:00:00.000Z"}
 

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from loopkit import make_project
 
-from mosaic_invoke._caps import LoopCaps
-from mosaic_invoke._clock import iso_at, parse_iso
-from mosaic_invoke._loop import exit_code
-from mosaic_invoke._looprecord import LoopRecord, request_stop
-from mosaic_invoke._loopsteps import (
+from mosaic_invoke.config.caps import LoopCaps
+from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.loop.loop import exit_code
+from mosaic_invoke.loop.policy import (
     BACKOFF_CEILING,
     LIMIT_MARGIN,
     STOP_REASONS,
@@ -24,11 +23,12 @@ from mosaic_invoke._loopsteps import (
     describe,
     inherited_wait,
 )
-from mosaic_invoke._loopview import caps_line
-from mosaic_invoke._mission import load_mission
-from mosaic_invoke._plan import RunOptions
-from mosaic_invoke._session import Session
-from mosaic_invoke._state import State
+from mosaic_invoke.loop.view import caps_line
+from mosaic_invoke.session.plan import RunOptions
+from mosaic_invoke.store.clock import iso_at, parse_iso
+from mosaic_invoke.store.loopfile import LoopRecord, request_stop
+from mosaic_invoke.store.session import Session
+from mosaic_invoke.store.state import State
 
 SPEC_ORDER = [
     "mission-done",

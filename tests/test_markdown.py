@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mosaic_invoke._markdown import (
+from mosaic_invoke.tasks.markdown import (
     TableSpan,
     find_tables,
     missing_column,

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._locate import find_mission_file, locate_mission
-from mosaic_invoke._mission import Hooks, MilestoneStatus, Verify, load_mission
+from mosaic_invoke.config.locate import find_mission_file, locate_mission
+from mosaic_invoke.config.mission import Hooks, MilestoneStatus, Verify, load_mission
+from mosaic_invoke.errors import CoordError
 
 
 def write_mission(root: Path, text: str) -> Path:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mosaic_invoke._process import GATE_CLOSED, process_start_time, start_gated
+from mosaic_invoke.session.process import GATE_CLOSED, process_start_time, start_gated
 
 
 def test_the_agent_runs_only_after_go_as_the_same_process(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_the_gate_works_when_its_pipe_is_fd_3(tmp_path: Path) -> None:
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from mosaic_invoke._process import start_gated\n"
+        "from mosaic_invoke.session.process import start_gated\n"
         "gated = start_gated(['/bin/echo', 'agent ran'], Path('.'), os.environ)\n"
         "gated.go()\n"
         "sys.exit(gated.process.wait())\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
-from mosaic_invoke._clock import format_duration
-from mosaic_invoke._process import is_alive
+from mosaic_invoke.session.process import is_alive
+from mosaic_invoke.store.clock import format_duration
 
 DONE_AGENT = f"{sys.executable} {Path(__file__).with_name('done_agent.py')}"
 
@@ -194,7 +194,7 @@ def test_values_from_the_tasks_file_are_data_not_template_code(golden_root: Path
 
 def test_status_does_not_import_jinja2(golden_root: Path) -> None:
     code = (
-        "import sys\nfrom mosaic_invoke._status import status\nfrom pathlib import Path\n"
+        "import sys\nfrom mosaic_invoke.views.status import status\nfrom pathlib import Path\n"
         f"status(Path({str(golden_root / '.mosaic' / 'mission.yaml')!r}))\n"
         "assert 'jinja2' not in sys.modules, 'jinja2 imported'\n"
     )
@@ -205,7 +205,7 @@ def test_a_template_edited_while_a_process_runs_is_read_again(golden_root: Path)
     """A loop runs for days: a team that edits its template sees the next prompt change."""
     import os
 
-    from mosaic_invoke._prompt import render
+    from mosaic_invoke.session.prompt import render
 
     template = golden_root / "once.j2"
     template.write_text("{{ x }}")

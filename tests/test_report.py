@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from conftest import coord, wait_for
 
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._mission import load_mission
-from mosaic_invoke._report import build_report, render_report, write_report
+from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.views.report.page import build_report, render_report, write_report
 
 ORCH = Path(".mosaic") / "orchestrator"
 START = datetime(2026, 11, 18, 9, 0, tzinfo=timezone.utc)

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._runtimes import (
+from mosaic_invoke.agents.runtimes import (
     PRESETS,
     PROMPT_ARG_LIMIT,
     RuntimeSpec,
@@ -15,6 +14,7 @@ from mosaic_invoke._runtimes import (
     parse_runtime,
     resolve_runtime,
 )
+from mosaic_invoke.errors import CoordError
 
 UUID = "3f1c2b7e-8a4d-4c1e-9b2a-5d6e7f809a1b"
 THREAD = "01a21af3-d3b0-7880-a5f5-fb33c7be8ba8"
@@ -225,7 +225,7 @@ def test_the_agent_does_not_inherit_claudecode() -> None:
 def test_a_new_uuid_is_a_random_version_4_uuid() -> None:
     import uuid
 
-    from mosaic_invoke._plan import new_uuid
+    from mosaic_invoke.session.plan import new_uuid
 
     made = {new_uuid() for _ in range(50)}
     assert len(made) == 50

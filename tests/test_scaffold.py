@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._mission import load_mission
-from mosaic_invoke._prompt import packaged_templates
-from mosaic_invoke._scaffold import IGNORED, MISSION_YAML, scaffold
-from mosaic_invoke._tasksfile import load as load_tasks
+from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.config.scaffold import IGNORED, MISSION_YAML, scaffold
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.session.prompt import packaged_templates
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 TEMPLATE = Path(".mosaic/templates/continuation.md.j2")
 

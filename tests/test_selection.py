@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._mission import Milestone, MilestoneStatus, Mission
-from mosaic_invoke._selection import (
+from mosaic_invoke.config.mission import Milestone, MilestoneStatus, Mission
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.tasks.selection import (
     Progress,
     check_milestones,
     current_milestone,
@@ -14,7 +14,7 @@ from mosaic_invoke._selection import (
     next_runnable,
     open_dependencies,
 )
-from mosaic_invoke._tasksfile import Task, TasksFile, parse
+from mosaic_invoke.tasks.tasksfile import Task, TasksFile, parse
 
 
 def tasks(*rows: tuple[str, str, str] | tuple[str, str, str, str]) -> TasksFile:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from invoke.config import Config
 
-from mosaic_invoke._caps import CAP_KEYS, LoopCaps, read_cap
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._settings import Settings, loop_caps, read_settings, run_options
 from mosaic_invoke.collection import make_collection
+from mosaic_invoke.config.caps import CAP_KEYS, LoopCaps, read_cap
+from mosaic_invoke.config.settings import Settings, loop_caps, read_settings, run_options
+from mosaic_invoke.errors import CoordError
 
 RUN_FLAGS: dict[str, Any] = {
     "task": None,
@@ -260,8 +260,8 @@ def test_nonsense_caps_are_refused(key: str, value: object) -> None:
 
 def test_every_cap_has_a_default_a_flag_and_a_config_key() -> None:
     assert set(CAP_KEYS) == {field for field in LoopCaps.__dataclass_fields__}
-    from mosaic_invoke._flags import LOOP_HELP
-    from mosaic_invoke._settings import DEFAULTS
+    from mosaic_invoke.config.settings import DEFAULTS
+    from mosaic_invoke.flags import LOOP_HELP
 
     assert set(DEFAULTS["loop"]) == set(CAP_KEYS)
     flags = {key.replace("max_cost_usd", "max_cost") for key in CAP_KEYS if key != "report"}

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mosaic_invoke._clock import now_iso, seconds_between
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._session import summarise
-from mosaic_invoke._state import Session, State, load_state, save_state
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.store.clock import now_iso, seconds_between
+from mosaic_invoke.store.session import summarise
+from mosaic_invoke.store.state import Session, State, load_state, save_state
 
 SESSION = {
     "session_id": "sess-001",
@@ -127,7 +127,7 @@ def test_a_crash_between_temp_write_and_rename_leaves_the_old_file(tmp_path: Pat
 import os, signal
 from dataclasses import replace
 from pathlib import Path
-from mosaic_invoke._state import Session, State, save_state
+from mosaic_invoke.store.state import Session, State, save_state
 os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
 sessions = tuple(Session(session_id=f"sess-{{n}}", runtime="x" * 1000, pid=n, started_at="t") for n in range(500))
 save_state(Path({str(tmp_path)!r}), State.of("m", [s.to_dict() for s in sessions]))
@@ -269,7 +269,7 @@ def test_a_state_this_process_wrote_is_read_back_until_another_replaces_it(tmp_p
     assert load_state(tmp_path, "m") is mine
     other = f"""
 from pathlib import Path
-from mosaic_invoke._state import State, save_state
+from mosaic_invoke.store.state import State, save_state
 save_state(Path({str(tmp_path)!r}), State.of("m", [], status="paused"))
 """
     subprocess.run([sys.executable, "-c", other], check=True)

@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_state import other_layout, records
 
-from mosaic_invoke import _state, _statecache
-from mosaic_invoke._session import summarise
-from mosaic_invoke._state import State, load_state, save_state
-from mosaic_invoke._statecache import CACHE_FILE, WORTH_KEEPING, store
+from mosaic_invoke.store import state as _state
+from mosaic_invoke.store import statecache as _statecache
+from mosaic_invoke.store.session import summarise
+from mosaic_invoke.store.state import State, load_state, save_state
+from mosaic_invoke.store.statecache import CACHE_FILE, WORTH_KEEPING, store
 
 SESSION = {
     "session_id": "sess-001",

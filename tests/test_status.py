@@ -118,7 +118,7 @@ def test_status_on_bad_input_is_one_line_and_writes_nothing(project: Path) -> No
 def test_status_of_a_long_history_finds_a_live_session_far_back_and_any_damage(project: Path) -> None:
     """status reads coord's state.json by line: a live session far back is found, and a hand
     edit anywhere (no longer coord's checksum) is read whole, its damage shown at once."""
-    from mosaic_invoke._state import State, save_state
+    from mosaic_invoke.store.state import State, save_state
 
     records = [
         {"session_id": f"sess-{n:03d}", "runtime": "codex", "pid": n, "started_at": "2026-11-20T10:00:00.000Z"}
@@ -146,7 +146,7 @@ def test_status_of_a_long_history_finds_a_live_session_far_back_and_any_damage(p
 
 def test_a_stale_session_is_listed_as_cut_off_not_running(project: Path) -> None:
     """Beside the stale-lock line, the session itself does not read as running."""
-    from mosaic_invoke._state import State, save_state
+    from mosaic_invoke.store.state import State, save_state
 
     record = {"session_id": "sess-001", "runtime": "codex", "pid": 999999, "started_at": "2026-11-20T10:00:00.000Z"}
     save_state(project / ORCH, State.of("demo", [record], status="active"))
@@ -159,7 +159,7 @@ def test_a_stale_session_is_listed_as_cut_off_not_running(project: Path) -> None
 
 
 def test_status_shows_the_cost_in_all_and_in_the_current_milestone(project: Path) -> None:
-    from mosaic_invoke._state import State, save_state
+    from mosaic_invoke.store.state import State, save_state
 
     base = {"runtime": "claude", "pid": 1, "started_at": "2026-11-20T10:00:00.000Z", "ended_reason": "completed"}
     records = [

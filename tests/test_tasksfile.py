@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mosaic_invoke._exceptions import CoordError
-from mosaic_invoke._tasksfile import TaskStatus, parse, read_tasks, set_status
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.tasks.tasksfile import TaskStatus, parse, read_tasks, set_status
 
 STATUSES = [status.value for status in TaskStatus]
 
@@ -280,7 +280,7 @@ def test_rows_chosen_column_wise_are_the_matching_tasks_in_file_order(
 def test_the_column_wise_path_agrees_with_the_row_by_row_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: tuple[str, list[str]]
 ) -> None:
-    from mosaic_invoke import _markdown
+    from mosaic_invoke.tasks import markdown as _markdown
 
     text, _ = table
     fast = parse(tmp_path / "TASKS.md", text).tasks
@@ -298,7 +298,7 @@ def test_rows_with_escaped_pipes_and_blank_rows_take_the_row_by_row_path(tmp_pat
 
 
 def test_write_status_keeps_an_edit_made_since_the_file_was_read(tmp_path: Path) -> None:
-    from mosaic_invoke._tasksfile import load
+    from mosaic_invoke.tasks.tasksfile import load
 
     path = tasks_file(tmp_path, "| id | status |\n|---|---|\n| A-1 | not-started |\n")
     parsed = load(path)

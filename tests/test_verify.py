@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
-from mosaic_invoke._mission import load_mission
-from mosaic_invoke._process import is_alive
-from mosaic_invoke._verify import STOP_NOW, run_gates
+from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.session.process import is_alive
+from mosaic_invoke.session.verify import STOP_NOW, run_gates
 
 ORCH = Path(".mosaic") / "orchestrator"
 DONE_AGENT = f"{sys.executable} {Path(__file__).with_name('done_agent.py')}"

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from mosaic_invoke import _watch
-from mosaic_invoke._watch import Limits, Watched, watch
+from mosaic_invoke.session import watch as _watch
+from mosaic_invoke.session.watch import Limits, Watched, watch
 
 FAST = 0.3  # seconds: grace and timeouts small enough for a fast suite
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import fasteners
 import pytest
 
-from mosaic_invoke._runtimes import Invocation, agent_env
+from mosaic_invoke.agents.runtimes import Invocation, agent_env
 
 PACKAGES = ("@anthropic-ai/claude-code@2.1.197", "@openai/codex@0.171.0")
 # Computed before the tests give each its own HOME: the install outlives them.

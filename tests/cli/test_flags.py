@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import BIN, coord
 
-from mosaic_invoke._flags import SHORT_FLAGS
-from mosaic_invoke._program import make_program
 from mosaic_invoke.collection import make_collection
+from mosaic_invoke.flags import SHORT_FLAGS
+from mosaic_invoke.program import make_program
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = sorted(make_collection().task_names)

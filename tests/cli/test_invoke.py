@@ -211,7 +211,7 @@ def test_the_wheel_carries_the_templates(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHONPATH", None)
     where = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import mosaic_invoke._prompt as p; print(p.packaged_templates())"],
+        [str(venv / "bin" / "python"), "-c", "import mosaic_invoke.session.prompt as p; print(p.packaged_templates())"],
         cwd=outside,
         env=env,
         capture_output=True,
@@ -251,7 +251,7 @@ def test_mosaic_coord_caches_the_bytecode_of_what_it_imports_late(project: Path,
     assert runtime_of(result) == "codex"  # the invoke.py config was read
     compiled = [path.relative_to(cache) for path in cache.rglob("*.pyc")]
     assert any(path.parent.name == "jinja2" and path.name.startswith("environment.") for path in compiled)
-    assert any(path.parent.name == "mosaic_invoke" and path.name.startswith("_runner.") for path in compiled)
+    assert any(path.parent.name == "session" and path.name.startswith("runner.") for path in compiled)
     assert not any(path.name.startswith("invoke.") and path.parent.name != "invoke" for path in compiled)
     assert not (project / "__pycache__").exists()
 

@@ -29,8 +29,8 @@ from cli.real_clis import (
     thread_saved,
     wait_until,
 )
-from mosaic_invoke._agents import reader_for
-from mosaic_invoke._runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, Runtime, resolve_runtime
+from mosaic_invoke.agents import reader_for
+from mosaic_invoke.agents.runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, Runtime, resolve_runtime
 
 PERMISSION_MODES = {"read-only": "default", "workspace": "acceptEdits", "full": "bypassPermissions"}
 PROMPT = "Reply with the word ready."

@@ -22,7 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_report import ORCH, START, demo_mission
 
-from mosaic_invoke._report import write_report
+from mosaic_invoke.views.report.page import write_report
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None)
 pytestmark = pytest.mark.skipif(

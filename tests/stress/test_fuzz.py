@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from mosaic_invoke._program import make_program
+from mosaic_invoke.program import make_program
 
 STATUSES = ["not-started", "in-progress", "done", "blocked", "failed", "cancelled"]
 KEYS = [

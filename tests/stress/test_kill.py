@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import AGENT_COMMAND, BIN, coord
 
-from mosaic_invoke._tasksfile import read_tasks
+from mosaic_invoke.tasks.tasksfile import read_tasks
 
 ORCH = Path(".mosaic") / "orchestrator"
 ROUNDS = 20

@@ -1,0 +1,275 @@
+"""mission.yaml: find the project root, load, validate into frozen values."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from mosaic_invoke.config.caps import CAP_KEYS, Cap, read_cap
+from mosaic_invoke.config.locate import project_root
+from mosaic_invoke.config.yamlcheck import Entries, NodeChecker, check_yaml
+from mosaic_invoke.store.clock import parse_duration
+from mosaic_invoke.store.files import expand_user
+
+if TYPE_CHECKING:
+    from mosaic_invoke.agents.runtimes import RuntimeSpec
+
+
+class MilestoneStatus(str, enum.Enum):
+    PENDING = "pending"
+    IN_PROGRESS = "in-progress"
+    DONE = "done"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Milestone:
+    """One milestone of mission.yaml."""
+
+    id: str
+    name: str
+    status: MilestoneStatus | None = None
+    """The status written in mission.yaml; None means derived from the tasks."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verify:
+    """The gates that check a task an agent marked done: mission.yaml `verify:`."""
+
+    command: str
+    """Run by ``/bin/sh -c`` in the project root; exit 0 passes."""
+    timeout: float = 30 * 60.0
+    """Seconds before the gates are killed (a failure)."""
+    require_change: bool = False
+    """Accept a claim only when HEAD moved or the work tree changed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hooks:
+    """Shell commands run after a session is recorded and after a loop ends: mission.yaml `hooks:`."""
+
+    after_session: str | None = None
+    after_loop: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mission:
+    """A validated mission.yaml. Path fields keep the text as written (the prompt shows it)."""
+
+    root: Path
+    config_path: Path
+    id: str
+    name: str
+    orchestrator_dir: str = ".mosaic/orchestrator"
+    tasks_file: str = "docs/TASKS.md"
+    manifest_file: str = "docs/MISSION-MANIFEST.md"
+    scratchpad_file: str = ""
+    protocol_file: str = "~/.config/mosaic/guides/ORCHESTRATOR.md"
+    quality_gates: str | None = None
+    runtime: str | None = None
+    template: str | None = None
+    runtimes: Mapping[str, RuntimeSpec] = field(default_factory=dict)
+    permissions: str = "workspace"
+    """What a preset agent may do: one of `PERMISSIONS`."""
+    verify: Verify | None = None
+    hooks: Hooks = field(default_factory=Hooks)
+    loop: Mapping[str, Cap] = field(default_factory=dict)
+    """The caps set under `loop:`, read (durations in seconds); a cap not set is left out."""
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    milestones: tuple[Milestone, ...] = ()
+
+    def resolve(self, value: str) -> Path:
+        """A path from mission.yaml: absolute (or ``~``) as written, else under the root."""
+        path = expand_user(value)
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def project_path(self) -> str:
+        return str(self.root)
+
+    @property
+    def orchestrator_path(self) -> Path:
+        return self.resolve(self.orchestrator_dir)
+
+    @property
+    def tasks_path(self) -> Path:
+        return self.resolve(self.tasks_file)
+
+    def guides(self) -> tuple[str, ...]:
+        """The files the prompt tells the agent to read, as mission.yaml names them."""
+        return self.manifest_file, self.scratchpad_file, self.protocol_file
+
+    def milestone(self, milestone_id: str | None) -> Milestone | None:
+        return next((m for m in self.milestones if m.id == milestone_id), None)
+
+
+def load_mission(mission_file: Path) -> Mission:
+    """Parse and validate ``mission_file``, reporting every problem at once."""
+    values = check_yaml(mission_file, "mission file", lambda checker, node: _Checker(checker).mission(node))
+    values.setdefault("scratchpad_file", f"docs/scratchpads/{values['id']}.md")
+    return Mission(root=project_root(mission_file), config_path=mission_file, **values)
+
+
+_PATH_KEYS = ("orchestrator_dir", "tasks_file", "manifest_file", "scratchpad_file", "protocol_file", "template")
+_STRING_KEYS = (*_PATH_KEYS, "quality_gates", "runtime")
+_MISSION_KEYS = (
+    "id",
+    "name",
+    *_STRING_KEYS,
+    "permissions",
+    "runtimes",
+    "verify",
+    "hooks",
+    "loop",
+    "vars",
+    "milestones",
+)
+_MILESTONE_KEYS = ("id", "name", "status")
+_VERIFY_KEYS = ("command", "timeout", "require_change")
+_HOOK_KEYS = ("after_session", "after_loop")
+
+
+class _Checker:
+    """mission.yaml's keys, node by node, so that every problem carries the line it is on."""
+
+    def __init__(self, nodes: NodeChecker) -> None:
+        self.nodes = nodes
+
+    def mission(self, node: yaml.Node | None) -> dict[str, Any]:
+        nodes = self.nodes
+        entries = nodes.mapping(node, "", _MISSION_KEYS)
+        if entries is None or node is None:
+            return {}
+        values: dict[str, Any] = {}
+        for key in ("id", "name", *_STRING_KEYS):
+            value = nodes.string(entries, key, "", node, required=key in ("id", "name"))
+            if value is not None and (key not in _PATH_KEYS or nodes.posix_path(entries[key][1], key, value)):
+                values[key] = value
+        permissions = None
+        if "permissions" in entries:  # the runtimes module only when mission.yaml needs it
+            from mosaic_invoke.agents.runtimes import PERMISSIONS
+
+            permissions = nodes.choice(entries, "permissions", "", node, PERMISSIONS)
+        if permissions is not None:
+            values["permissions"] = permissions
+        if "runtimes" in entries:
+            values["runtimes"] = self.runtimes(entries["runtimes"][1])
+        if "verify" in entries:
+            # A `quality_gates` of the wrong type is reported already: not again as missing.
+            gates = nodes.value(entries["quality_gates"][1]) if "quality_gates" in entries else None
+            wrong = gates not in (None, "") and "quality_gates" not in values
+            values["verify"] = self.verify(entries["verify"][1], values.get("quality_gates"), gates_wrong=wrong)
+        if "hooks" in entries:
+            values["hooks"] = self.hooks(entries["hooks"][1])
+        if "loop" in entries:
+            values["loop"] = self.loop(entries["loop"][1])
+        if "vars" in entries:
+            vars_node = entries["vars"][1]
+            if nodes.mapping(vars_node, "vars", tuple(nodes.keys(vars_node))) is not None:
+                values["vars"] = MappingProxyType(nodes.value(vars_node))
+        if "milestones" in entries:
+            values["milestones"] = self.milestones(entries["milestones"][1])
+        return values
+
+    def runtimes(self, node: yaml.Node) -> Mapping[str, RuntimeSpec]:
+        entries = self.nodes.mapping(node, "runtimes", tuple(str(k) for k in self.nodes.keys(node)))
+        presets: dict[str, RuntimeSpec] = {}
+        for name, (_, value_node) in (entries or {}).items():
+            from mosaic_invoke.agents.runtimes import parse_runtime
+
+            spec = parse_runtime(self.nodes.value(value_node))
+            if isinstance(spec, str):
+                self.nodes.problem(value_node, f"runtimes.{name}", spec)
+            else:
+                presets[name] = spec
+        return MappingProxyType(presets)
+
+    def verify(self, node: yaml.Node, quality_gates: str | None, *, gates_wrong: bool) -> Verify | None:
+        nodes = self.nodes
+        if isinstance(node, yaml.ScalarNode):
+            value = nodes.value(node)
+            if value is None:
+                return None
+            if value != "quality_gates":
+                nodes.problem(node, "verify", "expected `quality_gates` or a mapping, e.g. {command: make test}")
+            elif quality_gates:
+                return Verify(command=quality_gates)
+            elif not gates_wrong:
+                nodes.problem(node, "verify", "`quality_gates` is not set; set it, or give {command: ...}")
+            return None
+        entries = nodes.mapping(node, "verify", _VERIFY_KEYS)
+        if entries is None:
+            return None
+        gates = nodes.string(entries, "command", "verify.", node, required=True)
+        timeout: float | None = 30 * 60.0
+        if "timeout" in entries:
+            timeout = parse_duration(nodes.value(entries["timeout"][1]))
+            if not timeout or not math.isfinite(timeout):
+                nodes.problem(entries["timeout"][1], "verify.timeout", "expected a duration more than 0, e.g. 30m")
+        change = nodes.boolean(entries, "require_change", "verify.")
+        if gates is None or not timeout or not math.isfinite(timeout):
+            return None
+        return Verify(command=gates, timeout=timeout, require_change=bool(change))
+
+    def hooks(self, node: yaml.Node) -> Hooks:
+        entries = self.nodes.mapping(node, "hooks", _HOOK_KEYS) or {}
+        commands = {key: self.nodes.string(entries, key, "hooks.", node) for key in _HOOK_KEYS}
+        return Hooks(**commands)
+
+    def loop(self, node: yaml.Node) -> Mapping[str, Cap]:
+        caps: dict[str, Cap] = {}
+        for key, (_, value_node) in (self.nodes.mapping(node, "loop", CAP_KEYS) or {}).items():
+            value = self.nodes.value(value_node)
+            if value is None:
+                continue
+            try:
+                caps[key] = read_cap(key, value)
+            except ValueError as error:
+                self.nodes.problem(value_node, f"loop.{key}", str(error))
+        return MappingProxyType(caps)
+
+    def milestones(self, node: yaml.Node) -> tuple[Milestone, ...]:
+        nodes = self.nodes
+        if not isinstance(node, yaml.SequenceNode):
+            nodes.problem(node, "milestones", "expected a list of {id, name} mappings")
+            return ()
+        milestones: list[Milestone] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(node.value):
+            where = f"milestones[{index}]"
+            entries = nodes.mapping(item, where, _MILESTONE_KEYS)
+            if entries is None:
+                continue
+            milestone_id = nodes.string(entries, "id", f"{where}.", item, required=True)
+            name = nodes.string(entries, "name", f"{where}.", item, required=True)
+            status = self.milestone_status(entries, where, item)
+            if milestone_id is None or name is None:
+                continue
+            if milestone_id in seen:
+                nodes.problem(
+                    item, f"{where}.id", f"duplicate milestone id {milestone_id!r} (first on line {seen[milestone_id]})"
+                )
+                continue
+            seen[milestone_id] = item.start_mark.line + 1
+            milestones.append(Milestone(id=milestone_id, name=name, status=status))
+        return tuple(milestones)
+
+    def milestone_status(self, entries: Entries, where: str, item: yaml.Node) -> MilestoneStatus | None:
+        text = self.nodes.string(entries, "status", f"{where}.", item)
+        if text is None:
+            return None
+        try:
+            return MilestoneStatus(text)
+        except ValueError:
+            known = ", ".join(s.value for s in MilestoneStatus)
+            self.nodes.problem(entries["status"][1], f"{where}.status", f"unknown status {text!r}; use one of {known}")
+            return None

@@ -1,0 +1,129 @@
+"""What the commands print: a run's outcome, a loop's start and summary (stdout holds JSON with --json)."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json as jsonlib
+import os
+import shlex
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mosaic_invoke.config.scaffold import Scaffolded
+    from mosaic_invoke.session.plan import Plan
+    from mosaic_invoke.session.runner import Outcome
+    from mosaic_invoke.store.loopfile import LoopRecord
+
+Report = Callable[[str], None]
+
+
+def tolerant_stdout() -> None:
+    """An agent's JSON may hold a lone surrogate (`"\\ud800"`), which has no UTF-8: stdout shows
+    it as its escape, as stderr does, rather than failing halfway through a session."""
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors in ("strict", "surrogateescape"):
+        codecs.register_error(_ESCAPING, _escape)
+        sys.stdout.reconfigure(errors=_ESCAPING)
+
+
+_ESCAPING = "mosaic-invoke-escape"
+
+
+def _escape(error: UnicodeError) -> tuple[str | bytes, int]:
+    # Bytes a C locale read undecoded go back out as they came (surrogateescape); any other
+    # lone surrogate is shown as its escape.
+    try:
+        return codecs.lookup_error("surrogateescape")(error)
+    except UnicodeError:
+        return codecs.backslashreplace_errors(error)
+
+
+def discard_stdout() -> None:
+    """After the reader of stdout went away (`coord.status | head`): point stdout at /dev/null,
+    so that no later write or the interpreter's last flush fails again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def show_command(plan: Plan) -> str:
+    """The launch command with ``{prompt}`` where the prompt goes."""
+    from mosaic_invoke.agents.runtimes import PROMPT
+
+    return " ".join(PROMPT if part == plan.prompt else shlex.quote(part) for part in plan.argv)
+
+
+def print_run(outcome: Outcome, *, json: bool, report: Report) -> int:
+    """Print what `run` or `resume` did; returns the exit code (the agent's, in the foreground)."""
+    plan, session = outcome.plan, outcome.session
+    if session is None:
+        if json:
+            print(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
+        else:
+            print(f"command: {show_command(plan)}\n")
+            print(plan.prompt)
+        return 0
+    from mosaic_invoke.session.record import ended_line  # a preview never loads what follows an agent
+
+    if session.running:
+        if json:
+            print(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))
+        else:
+            print(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
+            print(f"log: {session.log_path}")
+        return 0
+    report(ended_line(session))
+    if json:
+        print(jsonlib.dumps(session.to_dict(), indent=2))
+    return outcome.exit_code
+
+
+def print_loop_started(started: Mapping[str, Any], *, json: bool) -> None:
+    if json:
+        print(jsonlib.dumps(started))
+    elif "stop_reason" in started:
+        reason, detail = started["stop_reason"], started["stop_detail"]
+        print(f"loop {started['loop_id']} stopped before its first session: {reason} ({detail})")
+    else:
+        print(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
+        print(f"log: {started['log_path']}")
+
+
+def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, str | None]:
+    """Print a loop's summary; returns its exit code, and the error line when it stopped on one."""
+    from mosaic_invoke.loop.loop import exit_code
+    from mosaic_invoke.loop.view import summary_lines
+
+    for line in summary_lines(record):
+        report(line)
+    if json:
+        print(jsonlib.dumps(record.summary(), indent=2))
+    code = exit_code(record.stop_reason)
+    return code, f"coord: error: the loop stopped: {record.stop_detail}" if code == 1 else None
+
+
+def print_init(done: Scaffolded, folder: Path, *, gitignore: bool, report: Report) -> None:
+    """What `init` made, what to add to .gitignore, and a mission above that it now hides."""
+    from mosaic_invoke.config.locate import find_mission_file
+    from mosaic_invoke.config.scaffold import IGNORED
+    from mosaic_invoke.errors import CoordError, command
+
+    if done.created:
+        try:
+            above = find_mission_file(folder.resolve().parent)
+            report(f"note: {above} already holds a mission; commands run in this folder now use the new one")
+        except CoordError:
+            pass  # none above: the usual case
+    for path in done.created:
+        print(f"created {path}")
+    if done.ignored == "added":
+        print(f"added {IGNORED} to .gitignore")
+    elif done.ignored == "present" and gitignore:
+        print(f".gitignore already holds {IGNORED}")
+    elif done.ignored == "missing":
+        print(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
+        print(f"(`{command('init')} --gitignore` adds it)")
+    if done.created:
+        print(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")

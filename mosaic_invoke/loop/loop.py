@@ -1,0 +1,301 @@
+"""``coord.loop``: sessions one after another, each exactly a run, until the mission is done or a cap stops it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from mosaic_invoke.config.caps import LoopCaps
+from mosaic_invoke.config.mission import Mission, load_mission
+from mosaic_invoke.errors import CoordError, NoRunnableTask, SessionActive, command
+from mosaic_invoke.loop.policy import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
+from mosaic_invoke.loop.view import caps_line
+from mosaic_invoke.session.hooks import hook_env, run_hook
+from mosaic_invoke.session.plan import Plan, RunOptions, resolve
+from mosaic_invoke.session.record import ended_line, follow
+from mosaic_invoke.session.runner import begin
+from mosaic_invoke.store.clock import format_span, parse_iso
+from mosaic_invoke.store.locks import read_session_lock, state_lock
+from mosaic_invoke.store.loopfile import (
+    LoopRecord,
+    clear_stop,
+    new_loop,
+    read_loop,
+    settle_crashed_loop,
+    stop_now_requested,
+    stop_requested,
+    write_loop,
+)
+from mosaic_invoke.store.session import Session
+from mosaic_invoke.store.state import load_state, save_state
+from mosaic_invoke.tasks.selection import named_milestone
+
+EXIT_CODES = {
+    "mission-done": 0,
+    "milestone-done": 0,
+    "stopped": 0,
+    "no-runnable-task": 5,
+    "gates-failing": 1,
+    "error": 1,
+    "interrupted": 130,
+}
+"""Exit code of each stop reason; every other (a cap or breaker) exits 4."""
+Report = Callable[[str], None]
+_REPORT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+    "from mosaic_invoke.views.report.page import write_report; write_report(Path(sys.argv[2]))"
+)
+
+
+def exit_code(reason: str | None) -> int:
+    return EXIT_CODES.get(reason or "error", 4)
+
+
+def run_loop(
+    mission_file: Path,
+    options: RunOptions,
+    caps: LoopCaps,
+    *,
+    allow_failing_gates: bool,
+    report: Report,
+    display: IO[str] | None,
+    on_start: Callable[[LoopRecord], None] | None = None,
+    on_ready: Callable[[LoopRecord], None] | None = None,
+) -> LoopRecord:
+    """Run the mission's sessions until a stop; returns the loop record as it ended. ``on_start``
+    hears of the loop once its record is written, ``on_ready`` once the first gates passed."""
+    mission = load_mission(mission_file)
+    if options.milestone:  # a mistake to refuse before any loop starts
+        named_milestone(mission, options.milestone)
+    loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
+    with loop.signals():
+        record = loop.start()
+        if on_start is not None:  # a detached loop's output goes to its log from here on
+            on_start(record)
+        if loop.warning:
+            report(f"warning: {loop.warning}")
+        report(f"loop {record.loop_id} started: {caps_line(caps)}")
+        return loop.run(allow_failing_gates=allow_failing_gates, on_ready=on_ready)
+
+
+class _Loop:
+    def __init__(
+        self, mission: Mission, options: RunOptions, caps: LoopCaps, report: Report, display: IO[str] | None
+    ) -> None:
+        self.mission = mission
+        self.orchestrator = mission.orchestrator_path
+        self.options = replace(options, session_timeout=caps.session_timeout, idle_timeout=caps.idle_timeout)
+        self.caps = caps
+        self.report = report
+        self.display = display
+        self.interrupted = False
+        """coord was sent SIGINT, SIGTERM or SIGHUP (during a session too): the loop stops."""
+        self.began = time.monotonic()
+        self.reporter: subprocess.Popen[bytes] | None = None
+        self.warning: str | None = None
+        """What was wrong with the last loop's record, said once the loop's output has its place."""
+
+    @contextmanager
+    def signals(self) -> Iterator[None]:
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            if signum != signal.SIGUSR1:  # SIGUSR1 only wakes the loop to read a stop request
+                self._interrupt()
+
+        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
+        previous = {signum: signal.signal(signum, on_signal) for signum in handled}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                # A stop asked for as the loop ends must not kill it: SIGUSR1 stays ignored.
+                signal.signal(signum, signal.SIG_IGN if signum == signal.SIGUSR1 else handler)
+
+    def start(self) -> LoopRecord:
+        """Under the state lock: settle a crashed loop, refuse a live one, write loop.json."""
+        resolve(self.mission, self.options)  # an unknown runtime is refused before any loop starts
+        with state_lock(self.orchestrator):
+            state = load_state(self.orchestrator, self.mission.id, writing=True)
+            settled = settle_crashed_loop(self.orchestrator, state)
+            if settled is not state:
+                save_state(self.orchestrator, settled)
+            previous, self.warning = read_loop(self.orchestrator)
+            if previous is not None and previous.running and previous.judge() != "stale":
+                msg = (
+                    f"loop {previous.loop_id} is still running (pid {previous.pid} on {previous.host}); "
+                    f"stop it with `{command('stop')}`"
+                )
+                raise SessionActive(msg)
+            lock, _ = read_session_lock(self.orchestrator)
+            if lock is not None and lock.judge() != "stale":
+                msg = f"session {lock.session_id} is still running (pid {lock.pid}); wait for it to end"
+                raise SessionActive(msg)
+            clear_stop(self.orchestrator)
+            record = new_loop(
+                settled,
+                self.options.milestone,
+                {key: value for key, value in asdict(self.caps).items() if value is not None},
+            )
+            record = replace(record, waiting_until=inherited_wait(previous, settled))
+            if record.waiting_until:
+                record = replace(record, waiting_for="a usage limit to lift (as the last loop left it)")
+            write_loop(self.orchestrator, record)
+        self.record = record
+        return record
+
+    def run(self, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None = None) -> LoopRecord:
+        try:
+            if not allow_failing_gates and (failing := gates_fail(self.mission)):
+                return self.stop(*failing)
+            while True:
+                reason = self.before()
+                if reason is None and on_ready is not None:  # nothing stops it before its first session
+                    on_ready(self.record)
+                    on_ready = None
+                reason = reason or self.wait()
+                if reason:
+                    return self.stop(*reason)
+                ended = self.session()
+                if isinstance(ended, tuple):
+                    return self.stop(*ended)
+                # Counted and saved first: whatever goes wrong next, the loop keeps its session.
+                self.record = counted(self.record, ended, self.caps, stopped=self._stop_now())
+                self.save()
+                try:
+                    reason = after_session(
+                        self.mission,
+                        self.options,
+                        self.caps,
+                        self.record,
+                        ended,
+                        self._elapsed(),
+                        interrupted=self.interrupted,
+                    )
+                except CoordError:
+                    self.report(describe(self.record, ended, self.caps, waits=False))
+                    raise
+                self.report(describe(self.record, ended, self.caps, waits=reason is None))  # no wait if it stops
+                self.rewrite_report()
+                if reason:
+                    return self.stop(*reason)
+        except CoordError as error:
+            return self.stop("error", str(error))
+
+    def before(self) -> Stop | None:
+        """A stop reason found before the next session starts."""
+        if self.interrupted:
+            return "interrupted", "coord was interrupted"
+        request = stop_requested(self.orchestrator)
+        if request is not None:
+            return "stopped", f"`{command('stop')}` asked for it"
+        return before_session(self.mission, self.options, self.caps, self.record, self._elapsed())
+
+    def wait(self) -> Stop | None:
+        """Wait out a usage limit, a back-off or a pause; a stop reason if the wait is cut short."""
+        until = parse_iso(self.record.waiting_until) if self.record.waiting_until else None
+        if until is None:
+            return None
+        seconds = until.timestamp() - time.time()
+        if seconds > 0 and self.caps.max_hours and self._elapsed() + seconds >= self.caps.max_hours:
+            return "max-hours", f"the wait would outlast the loop's {format_span(self.caps.max_hours)}"
+        if seconds > 0:
+            why = self.record.waiting_for or "the next session"
+            self.report(f"loop waits {format_span(seconds)}, until {self.record.waiting_until}, for {why}")
+            deadline = time.monotonic() + seconds
+            last_said = time.monotonic()
+            while time.monotonic() < deadline:
+                if self.interrupted:
+                    return "interrupted", "coord was interrupted while it waited"
+                if stop_requested(self.orchestrator) is not None:
+                    return "stopped", f"`{command('stop')}` asked for it"
+                if time.monotonic() - last_said >= 900:
+                    self.report(f"loop still waits: {format_span(deadline - time.monotonic())} to go")
+                    last_said = time.monotonic()
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        self.record = replace(self.record, waiting_until=None, waiting_for=None)
+        self.save()
+        return None
+
+    def session(self) -> Session | Stop:
+        """One session, exactly as `run` would run it; or why none could start."""
+        try:
+            started = begin(self.mission, self.options, self.report, resume=True, loop_id=self.record.loop_id)
+        except SessionActive as error:
+            return "error", str(error)
+        except NoRunnableTask as error:
+            return "no-runnable-task", str(error).removesuffix("; pass --task to choose one")
+        if isinstance(started, Plan):  # a loop never previews
+            return "error", "a loop cannot preview"
+        self.record = replace(self.record, current_session=started.session.session_id)
+        self.save()
+        self.report(
+            f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}"
+        )
+        ended = follow(started, self.options, self.report, self.display, self._stop_now, self._interrupt)
+        self.report(ended_line(ended))
+        return ended
+
+    def _interrupt(self) -> None:
+        self.interrupted = True
+
+    def _stop_now(self) -> bool:
+        return stop_now_requested(self.orchestrator) or self.interrupted
+
+    def stop(self, reason: str, detail: str | None = None) -> LoopRecord:
+        self.record = self.record.ended(reason, detail)
+        with state_lock(self.orchestrator):  # the state first: a kill in between is settled from it
+            state = load_state(self.orchestrator, self.mission.id, writing=True)
+            save_state(self.orchestrator, state.with_loop(self.record.summary()))
+            write_loop(self.orchestrator, self.record)
+        clear_stop(self.orchestrator)
+        self.rewrite_report(wait=True)
+        run_hook(self.mission, "after_loop", self.record.summary(), hook_env(self.mission), self.report)
+        return self.record
+
+    def save(self) -> None:
+        write_loop(self.orchestrator, self.record)
+
+    def rewrite_report(self, *, wait: bool = False) -> None:
+        """The report page, rewritten after each session (`loop: {report: true}`).
+
+        Between sessions a child process writes it, so that a long history does not slow the
+        loop; one at a time. At the end the loop writes it itself.
+        """
+        if not self.caps.report:
+            return
+        if self.reporter is not None and self.reporter.poll() is None:
+            if not wait:
+                return
+            self.reporter.wait()
+        if wait:
+            from mosaic_invoke.views.report.page import write_report
+
+            try:
+                write_report(self.mission.config_path)
+            except CoordError as error:
+                self.report(f"warning: the report page was not written: {error}")
+            return
+        self.reporter = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                _REPORT,
+                str(Path(__file__).resolve().parents[2]),
+                str(self.mission.config_path),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.began

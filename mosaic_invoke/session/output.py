@@ -1,0 +1,65 @@
+"""An agent's output as it comes: the raw stream to its log, the human view to the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from mosaic_invoke.agents import Reader, reader_for
+
+
+class Output:
+    """Writes each raw line to ``log_path``, the reader's view of it to ``display``, and
+    reports the agent's session id (``on_session_id``) when an event first names it."""
+
+    def __init__(
+        self,
+        log_path: Path,
+        output: str,
+        display: IO[str] | None,
+        *,
+        known_session_id: str | None = None,
+        on_session_id: Callable[[str], None] | None = None,
+    ) -> None:
+        self.log_path = log_path
+        self.display = display
+        self.reader: Reader = reader_for(output)
+        self._known = known_session_id
+        self._on_session_id = on_session_id
+        self._log: IO[bytes] | None = None
+        self.log_error: str | None = None
+
+    def __enter__(self) -> Output:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def line(self, raw: bytes) -> None:
+        if self._log is not None:
+            try:
+                self._log.write(raw + b"\n")
+                self._log.flush()
+            except OSError as exc:  # a full disk: the session goes on, unlogged from here
+                self.log_error = f"{self.log_path}: cannot write the agent's output: {exc.strerror}"
+                self._log = None
+        shown = self.reader.feed(raw.decode("utf-8", "replace"))
+        if self.display is not None and shown:
+            try:
+                self.display.write("".join(f"{text}\n" for text in shown))
+                self.display.flush()
+            except OSError:  # the reader went away (`run | head`, a closed terminal): the log goes on
+                self.display = None
+        found = self.reader.agent_session_id
+        if found and found != self._known:
+            self._known = found
+            if self._on_session_id is not None:
+                self._on_session_id(found)

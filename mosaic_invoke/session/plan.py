@@ -1,0 +1,163 @@
+"""What a session will do: its task, milestone, runtime, prompt and capsule, before anything starts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, Invocation, Runtime, RuntimeSpec, resolve_runtime
+from mosaic_invoke.config.mission import Milestone, Mission
+from mosaic_invoke.errors import NoRunnableTask
+from mosaic_invoke.session.git import current_branch
+from mosaic_invoke.session.prompt import build_context, capsule, find_template, render
+from mosaic_invoke.store.clock import now_iso
+from mosaic_invoke.store.session import Session
+from mosaic_invoke.store.state import LOGS_DIR, State
+from mosaic_invoke.tasks.selection import Progress, current_milestone, named_milestone, named_task, next_runnable
+from mosaic_invoke.tasks.tasksfile import Task, TasksFile, TaskStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What ``run``, ``resume`` and each step of ``loop`` were asked, flags and config merged."""
+
+    task: str | None = None
+    runtime: str | None = None
+    milestone: str | None = None
+    print_only: bool = False
+    command: Sequence[str] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    template: str | None = None
+    configured_template: str | None = None
+    runtimes: Mapping[str, RuntimeSpec] = field(default_factory=dict)
+    force: bool = False
+    detach: bool = False
+    session_timeout: float | None = None
+    idle_timeout: float | None = None
+    fresh: bool = False
+    """Start a new agent conversation even where the previous one could be resumed."""
+    unattended: bool = False
+    """Nobody at the terminal (loops, detached sessions): the agent's stdin is /dev/null."""
+
+
+RESUMABLE = ("crashed", "interrupted", "timeout", "usage-limit")
+"""How a session ends when its agent's conversation is worth continuing."""
+
+
+class Plan(NamedTuple):
+    """A rendered launch: what print-only shows, and what a run starts."""
+
+    session_id: str
+    task: Task
+    milestone: Milestone | None
+    runtime: Runtime
+    prompt: str
+    invocation: Invocation
+    prompt_file: Path
+    capsule: dict[str, Any]
+
+    @property
+    def argv(self) -> list[str]:
+        return list(self.invocation.argv)
+
+
+def plan(
+    mission: Mission,
+    tasks: TasksFile,
+    state: State,
+    options: RunOptions,
+    *,
+    cut_off_task: str | None = None,
+    live_task: str | None = None,
+) -> Plan:
+    """Choose the task and milestone, resolve the runtime, render the prompt and the capsule."""
+    chosen_milestone = named_milestone(mission, options.milestone) if options.milestone else None
+    counts = tasks.counts()
+    current = current_milestone(mission, counts)
+    if options.task:
+        task = named_task(tasks, options.task)
+    elif cut_off_task and tasks.status_of(cut_off_task) is TaskStatus.IN_PROGRESS:
+        task = named_task(tasks, cut_off_task)
+    else:
+        found = next_runnable(mission, tasks, milestone=chosen_milestone, live_task=live_task)
+        if isinstance(found, str):
+            raise NoRunnableTask(f"{found}; pass --task to choose one")
+        task = found
+    milestone = chosen_milestone or mission.milestone(task.milestone) or current
+    runtime = resolve(mission, options)
+    progress = Progress.of(counts)
+    branch = current_branch(mission.root)
+    context = build_context(
+        mission=mission,
+        task=task,
+        runtime=runtime,
+        progress=progress,
+        milestone=milestone,
+        previous_session=previous_session(state),
+        branch=branch,
+    )
+    prompt = render(find_template(mission, options.template, options.configured_template), context)
+    session_id = state.next_session_id()
+    prompt_file = mission.orchestrator_path / LOGS_DIR / f"{session_id}.prompt.md"
+    continued = None if options.fresh else resumable(state, task.id, runtime)
+    invocation = runtime.invocation(
+        prompt, session_uuid=new_uuid(), agent_session_id=continued, prompt_file=prompt_file
+    )
+    return Plan(
+        session_id=session_id,
+        task=task,
+        milestone=milestone,
+        runtime=runtime,
+        prompt=prompt,
+        invocation=invocation,
+        prompt_file=prompt_file,
+        capsule=capsule(
+            generated_at=now_iso(),
+            mission=mission,
+            task=task,
+            runtime=runtime,
+            progress=progress,
+            milestone=milestone,
+            branch=branch,
+        ),
+    )
+
+
+def resolve(mission: Mission, options: RunOptions) -> Runtime:
+    """The runtime a session launches. A launch command given for the run (``--command``,
+    config ``coord.command``) names its session by its program, unless ``--runtime`` names it."""
+    named = options.runtime or (Path(options.command[0]).name if options.command else None)
+    return resolve_runtime(
+        named or mission.runtime or DEFAULT_RUNTIME,
+        {**mission.runtimes, **options.runtimes},
+        options.command,
+        permissions=mission.permissions,
+    )
+
+
+def previous_session(state: State) -> Session | None:
+    return next(iter(state.last(1)), None)
+
+
+def resumable(state: State, task_id: str, runtime: Runtime) -> str | None:
+    """The agent session to continue: the previous session's, when it was cut off on this task
+    with this runtime, and the runtime can resume (SPEC section 13)."""
+    previous = previous_session(state)
+    if previous is None or previous.task_id != task_id or previous.runtime != runtime.name:
+        return None
+    if previous.ended_reason not in RESUMABLE or not runtime.can_resume:
+        return None
+    return previous.agent_session_id
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID, as ``uuid.uuid4()`` makes it, without importing ``uuid``
+    (and ``platform`` with it) on every launch."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

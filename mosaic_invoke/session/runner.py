@@ -1,0 +1,174 @@
+"""One session's lifecycle: settle the lock, plan, launch behind a gate, follow, verify, record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, NamedTuple
+
+from mosaic_invoke.config.mission import Mission, load_mission
+from mosaic_invoke.errors import CoordError, SessionActive, command
+from mosaic_invoke.session.plan import Plan, RunOptions, plan
+from mosaic_invoke.store.files import write_json_atomic
+from mosaic_invoke.store.locks import read_session_lock, remove_session_lock, state_lock
+from mosaic_invoke.store.session import Session
+from mosaic_invoke.store.state import NEXT_TASK_FILE, State, load_state, save_state
+from mosaic_invoke.tasks.selection import check_milestones, open_dependencies
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
+
+if TYPE_CHECKING:
+    from mosaic_invoke.session.record import Launched
+
+Report = Callable[[str], None]
+
+
+class Outcome(NamedTuple):
+    """What a run did: its plan, and its session (None in print-only mode)."""
+
+    plan: Plan
+    session: Session | None = None
+    """As recorded at its end; still running when detached."""
+
+    @property
+    def exit_code(self) -> int:
+        if self.session is None or self.session.exit_code is None:
+            return 0
+        return self.session.exit_code
+
+
+def run(
+    mission_file: Path, options: RunOptions, report: Report, *, resume: bool = False, display: IO[str] | None = None
+) -> Outcome:
+    """``coord.run`` (and, with ``resume``, ``coord.resume``); the agent's view goes to ``display``."""
+    mission = load_mission(mission_file)
+    started = begin(mission, options, report, resume=resume)
+    if isinstance(started, Plan):
+        return Outcome(plan=started)
+    if started.agent is None:
+        started.release()
+        return Outcome(plan=started.plan, session=started.session)
+    from mosaic_invoke.session.record import follow
+
+    report(f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}")
+    return Outcome(plan=started.plan, session=follow(started, options, report, display))
+
+
+def begin(
+    mission: Mission, options: RunOptions, report: Report, *, resume: bool, loop_id: str | None = None
+) -> Plan | Launched:
+    """Under the state lock: settle the session lock, plan, and (unless print-only) launch.
+
+    A session of loop ``loop_id`` is that loop's; any other refuses while a loop runs.
+    """
+    orchestrator = mission.orchestrator_path
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, writing=not options.print_only)
+        if not options.print_only:
+            state = _settle_loop(mission, state, loop_id)
+        state, cut_off, live_task = _settle_lock(mission, state, options, report, resume=resume)
+        tasks = load_tasks(mission.tasks_path)
+        check_milestones(mission, tasks)
+        for warning in tasks.warnings:
+            report(f"warning: {warning}")
+        chosen = plan(mission, tasks, state, options, cut_off_task=cut_off, live_task=live_task)
+        if options.task and (waiting := open_dependencies(tasks, chosen.task)):
+            report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
+        write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
+        if options.print_only:
+            if absent := _absent(mission, mission.guides()):
+                which = (
+                    "which do not exist yet; write them" if len(absent) > 1 else "which does not exist yet; write it"
+                )
+                report(
+                    f"note: the prompt points the agent at {', '.join(absent)}, {which}, or point mission.yaml's "
+                    "`manifest_file`, `scratchpad_file` or `protocol_file` elsewhere"
+                )
+            return chosen
+        from mosaic_invoke.session.launch import launch  # here: a preview never loads what starts and follows an agent
+
+        return launch(mission, state, tasks, chosen, options, loop_id)
+
+
+def _settle_lock(
+    mission: Mission, state: State, options: RunOptions, report: Report, *, resume: bool
+) -> tuple[State, str | None, str | None]:
+    """Refuse while a session lives; on resume, record a dead one as crashed and clear its lock.
+
+    Returns the state, the task a crashed session was cut off on, and the task of a session
+    still running (only a preview gets this far with one: it is never refused, says what it
+    found and records nothing).
+    """
+    orchestrator = mission.orchestrator_path
+    lock, warning = read_session_lock(orchestrator)
+    if warning:
+        report(f"warning: {warning}")
+    if lock is None:
+        return state, None, None
+    verdict = lock.judge()
+    if verdict == "live" or (verdict == "foreign" and not (resume and options.force)):
+        if verdict == "live":
+            msg = (
+                f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
+                "wait for it to end"
+            )
+        else:
+            msg = (
+                f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot "
+                f"be checked from here: once you know it has ended, run `{command('resume')} --force`"
+            )
+        if options.print_only:
+            report(f"note: {msg.split(';')[0]}; this is only a preview")
+            return state, None, lock.task_id
+        raise SessionActive(msg)
+    if not resume:
+        msg = (
+            f"session {lock.session_id} (pid {lock.pid}) is no longer running but left its lock; "
+            f"run `{command('resume')}` to record it as crashed and continue"
+        )
+        if options.print_only:
+            report(f"note: {msg}")
+            return state, None, None
+        raise CoordError(msg)
+    session = state.session(lock.session_id)
+    if session is not None and session.running:  # what its agent reported, coord may not have recorded
+        from mosaic_invoke.agents import reported_in_log
+
+        state = state.with_session(session.ended("crashed", **reported_in_log(session.log_path, session.output)))
+        if options.print_only:  # a preview: the prompt as resume would write it, nothing recorded
+            return state, lock.task_id, None
+        save_state(orchestrator, state)
+        report(f"session {lock.session_id} (pid {lock.pid}) recorded as crashed")
+    if not options.print_only:
+        remove_session_lock(orchestrator)
+    return state, lock.task_id, None
+
+
+def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
+    """Record a loop whose process died as crashed; refuse to run beside a live loop."""
+    from mosaic_invoke.store.loopfile import read_loop, settle_crashed_loop
+
+    orchestrator = mission.orchestrator_path
+    settled = settle_crashed_loop(orchestrator, state)
+    if settled is not state:
+        save_state(orchestrator, settled)
+    record, _ = read_loop(orchestrator)
+    if loop_id is None and record is not None and record.running and record.judge() != "stale":
+        msg = (
+            f"loop {record.loop_id} is running (pid {record.pid} on {record.host}) and starts the sessions; "
+            f"stop it with `{command('stop')}`, or wait for it to end"
+        )
+        raise SessionActive(msg)
+    return settled
+
+
+def _absent(mission: Mission, names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` (paths from mission.yaml) that are not there, each once; a path that
+    cannot even be looked at (too long, not readable) is not called absent."""
+    absent = []
+    for name in dict.fromkeys(names):
+        try:
+            if not mission.resolve(name).exists():
+                absent.append(name)
+        except OSError:
+            pass
+    return absent

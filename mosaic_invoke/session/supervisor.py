@@ -1,0 +1,172 @@
+"""Detached sessions: a supervisor process starts the agent, waits for it and records its end.
+
+``coord.run --detach`` starts the supervisor in a session of its own, isolated from the
+project folder's modules (``python -I``: a project's ``json.py`` must not shadow the
+standard library). The handshake, over the supervisor's stdin and stdout:
+
+1. coord sends the launch spec (one JSON line);
+2. the supervisor starts the agent behind its gate and answers with its pid;
+3. coord writes the session lock naming that pid and records the session, then sends `go`;
+   only then does the agent start. If coord dies before `go`, the agent never starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any, cast
+
+from mosaic_invoke.config.mission import Mission, load_mission
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.session.plan import Plan, RunOptions
+from mosaic_invoke.session.verify import Start
+
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from mosaic_invoke.session.supervisor import main; sys.exit(main())"
+)
+
+
+def boot_argv(*args: str) -> list[str]:
+    """A supervisor's command line: this interpreter, isolated, importing this package."""
+    return [sys.executable, "-I", "-c", _BOOT, str(Path(__file__).resolve().parents[2]), *args]
+
+
+class Supervised:
+    """A supervisor that has started the agent behind its gate."""
+
+    def __init__(self, process: subprocess.Popen[bytes], pid: int, pid_started_at: int | None) -> None:
+        self.process = process
+        self.pid = pid
+        self.pid_started_at = pid_started_at
+        self.owner = process.pid
+
+    def go(self) -> None:
+        self._close(b"go\n")
+
+    def cancel(self) -> None:
+        self._close(b"")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+
+    def _close(self, message: bytes) -> None:
+        pipe = cast(IO[bytes], self.process.stdin)
+        if pipe.closed:
+            return
+        with contextlib.suppress(BrokenPipeError):
+            if message:
+                pipe.write(message)
+            pipe.close()
+
+
+def start_supervised(
+    mission: Mission, chosen: Plan, env: dict[str, str], log_path: Path, begun: Start, options: RunOptions
+) -> Supervised:
+    """Start a supervisor for the session ``chosen``; the agent waits behind its gate."""
+    spec = {
+        "mission_file": str(mission.config_path),
+        "argv": chosen.argv,
+        "stdin": str(chosen.prompt_file) if chosen.invocation.stdin == "prompt" else None,
+        "output": chosen.runtime.output,
+        "agent_session_id": chosen.invocation.agent_session_id,
+        "env": env,
+        "log": str(log_path),
+        "session_id": chosen.session_id,
+        "begun": {**asdict(begun), "done_before": sorted(begun.done_before)},
+        "session_timeout": options.session_timeout,
+        "idle_timeout": options.idle_timeout,
+    }
+    try:
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                boot_argv(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=mission.root,
+                start_new_session=True,
+            )
+    except OSError as exc:
+        msg = f"cannot start the session supervisor: {exc.strerror}"
+        raise CoordError(msg) from None
+    stdin, stdout = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)
+    try:
+        stdin.write(json.dumps(spec).encode() + b"\n")
+        stdin.flush()
+        reply = stdout.readline()
+        stdout.close()
+        started = json.loads(reply)
+    except (OSError, json.JSONDecodeError):
+        stdin.close()
+        process.wait()
+        msg = f"the session supervisor failed to start the agent; see {log_path}"
+        raise CoordError(msg) from None
+    if "error" in started:
+        stdin.close()
+        process.wait()
+        raise CoordError(started["error"])
+    return Supervised(process, int(started["pid"]), started.get("pid_started_at"))
+
+
+def main() -> int:
+    if sys.argv[2:] == ["loop"]:
+        from mosaic_invoke.loop.detached import main_loop
+
+        return main_loop()
+    from mosaic_invoke.session.output import Output
+    from mosaic_invoke.session.process import process_start_time, start_gated
+    from mosaic_invoke.session.record import abandoning, finish, note_agent_session
+    from mosaic_invoke.session.watch import Limits, watch
+
+    spec: dict[str, Any] = json.loads(sys.stdin.readline())
+    try:
+        mission = load_mission(Path(spec["mission_file"]))
+        read_end, write_end = os.pipe()
+        with open(spec["stdin"] or os.devnull, "rb") as stdin:
+            agent = start_gated(
+                spec["argv"],
+                mission.root,
+                spec["env"],
+                stdin=stdin.fileno(),
+                stdout=write_end,
+                stderr=write_end,
+                new_session=True,
+            )
+        os.close(write_end)
+    except CoordError as error:
+        print(json.dumps({"error": str(error)}), flush=True)
+        return 1
+    print(json.dumps({"pid": agent.pid, "pid_started_at": process_start_time(agent.pid)}), flush=True)
+    if sys.stdin.readline().strip() != "go":
+        agent.cancel()  # coord died, or failed, before it recorded the session: no agent may run untracked
+        return 1
+    # coord has its answer and returns; from now on only the log hears from us.
+    with open(spec["log"], "ab") as log:
+        os.dup2(log.fileno(), sys.stdout.fileno())
+    session_id = spec["session_id"]
+    begun = Start(**{**spec["begun"], "done_before": frozenset(spec["begun"]["done_before"])})
+    limits = Limits(session=spec["session_timeout"], idle=spec["idle_timeout"])
+
+    def report(message: str) -> None:
+        print(f"coord: {message}", file=sys.stderr, flush=True)
+
+    output = Output(
+        Path(spec["log"]),
+        spec["output"],
+        None,
+        known_session_id=spec["agent_session_id"],
+        on_session_id=functools.partial(note_agent_session, mission, session_id, report),
+    )
+    with output, abandoning(mission, session_id, agent.process, limits):
+        watched = watch(agent.process, read_end, output.line, limits, started=agent.go)
+    try:
+        finish(mission, session_id, begun, watched, output.reader, spec["env"], report)
+    except CoordError as error:
+        report(f"error: {error}")
+        return 1
+    return 0

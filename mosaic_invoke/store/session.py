@@ -1,0 +1,165 @@
+"""A session record as state.json keeps it, and the totals kept over all of them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mosaic_invoke.store.clock import now_iso, seconds_between
+from mosaic_invoke.store.records import present_fields
+
+ENDED_REASONS = ("completed", "failed", "interrupted", "crashed", "timeout", "usage-limit")
+VERDICTS = ("accepted", "rejected", "unfinished", "none")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Session:
+    """One agent session, as state.json records it (SPEC sections 3, 12 and 13)."""
+
+    session_id: str
+    runtime: str
+    pid: int
+    pid_started_at: int | None = None
+    host: str | None = None
+    started_at: str
+    ended_at: str | None = None
+    ended_reason: str | None = None
+    exit_code: int | None = None
+    duration_seconds: int | None = None
+    milestone_id: str | None = None
+    task_id: str | None = None
+    log_path: str | None = None
+    output: str | None = None
+    """How the agent's output reads (text, claude-stream-json, codex-json): how to show its log."""
+    loop_id: str | None = None
+    # What the harness found after the session (section 12).
+    task_status_after: str | None = None
+    tasks_done: list[str] | None = None
+    git: Mapping[str, Any] | None = None
+    verification: Mapping[str, Any] | None = None
+    verdict: str | None = None
+    rejected_because: str | None = None
+    # What the agent reported (section 13).
+    agent_session_id: str | None = None
+    resumed_agent_session: str | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    num_turns: int | None = None
+    result_subtype: str | None = None
+    is_error: bool | None = None
+    final_message: str | None = None
+    resume_at: str | None = None
+    transient: bool | None = None
+    limit: str | None = None
+    """`hard` for a usage wall that no wait lifts (an admin-disabled allocation, a monthly cap)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Fields written by a newer version: kept as they are."""
+
+    @property
+    def running(self) -> bool:
+        return self.ended_at is None
+
+    def ended(self, reason: str, exit_code: int | None = None, **found: Any) -> Session:
+        """This session ended now, for ``reason``, its duration counted from its start."""
+        ended_at = now_iso()
+        return replace(
+            self,
+            ended_at=ended_at,
+            ended_reason=reason,
+            exit_code=exit_code,
+            duration_seconds=seconds_between(self.started_at, ended_at),
+            **found,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**present_fields(self), **self.extra}
+
+
+EMPTY_SUMMARY: Mapping[str, Any] = {
+    "sessions": 0,
+    "next_session": 1,
+    "cost_usd": 0.0,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cache_read_tokens": 0,
+    "by_milestone": {},
+}
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens")
+
+
+def summarise(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The totals over ``records``, from nothing (one pass over thousands of records)."""
+    totals = _Totals()
+    count = highest = 0
+    for record in records:
+        count += 1
+        highest = max(highest, _number(record))
+        totals.add(record, 1)
+    return totals.summary({"sessions": count, "next_session": max(count, highest) + 1})
+
+
+def with_record(summary: Mapping[str, Any], old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """``summary`` with the record ``old`` (None: a new session) replaced by ``new``."""
+    count, following = int(summary["sessions"]), int(summary["next_session"])
+    if old is None:
+        count += 1
+        following = max(following, count + 1, _number(new) + 1)
+    totals = _Totals.of(summary)
+    if old is not None:
+        totals.add(old, -1)
+    totals.add(new, 1)
+    return totals.summary({"sessions": count, "next_session": following})
+
+
+class _Totals:
+    """Cost (in whole micro-dollars, so that any order of changes gives the same total) and
+    tokens, over records added and taken away."""
+
+    def __init__(self) -> None:
+        self.micros = 0
+        self.by_milestone: dict[str, int] = {}
+        self.tokens = dict.fromkeys(_TOKENS, 0)
+
+    @classmethod
+    def of(cls, summary: Mapping[str, Any]) -> _Totals:
+        totals = cls()
+        totals.micros = _micros(summary["cost_usd"])
+        totals.by_milestone = {key: _micros(value) for key, value in (summary.get("by_milestone") or {}).items()}
+        totals.tokens = {key: int(summary[key]) for key in _TOKENS}
+        return totals
+
+    def add(self, record: Mapping[str, Any], sign: int) -> None:
+        cost = record.get("cost_usd")
+        if cost is not None and type(cost) in (int, float):
+            spent = sign * _micros(cost)
+            self.micros += spent
+            milestone = record.get("milestone_id")
+            if isinstance(milestone, str):
+                self.by_milestone[milestone] = self.by_milestone.get(milestone, 0) + spent
+        for key in _TOKENS:
+            value = record.get(key)
+            if value is not None and type(value) is int:
+                self.tokens[key] += sign * value
+
+    def summary(self, counts: Mapping[str, int]) -> dict[str, Any]:
+        return {
+            **counts,
+            "cost_usd": self.micros / 1e6,
+            **self.tokens,
+            "by_milestone": {key: value / 1e6 for key, value in sorted(self.by_milestone.items()) if value},
+        }
+
+
+def _number(record: Mapping[str, Any]) -> int:
+    """The number of a ``sess-NNN`` id (0 for any other id)."""
+    suffix = str(record.get("session_id", "")).removeprefix("sess-")
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def _micros(usd: float) -> int:
+    """Whole micro-dollars; 0 for what is no amount (infinity, not a number)."""
+    return round(usd * 1_000_000) if math.isfinite(usd) else 0

@@ -1,0 +1,131 @@
+"""``coord.report``: the mission as one self-contained HTML page, rendered from a template.
+
+The page is written atomically to ``<orchestrator_dir>/report.html`` (or ``--output``),
+and nothing else is written. Teams restyle it as they restyle the prompt: a project
+template ``.mosaic/templates/report.html.j2`` may extend ``mosaic/report.html.j2``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+from mosaic_invoke.config.mission import Mission, load_mission
+from mosaic_invoke.errors import command
+from mosaic_invoke.session.git import current_branch
+from mosaic_invoke.session.prompt import render
+from mosaic_invoke.store.clock import format_duration, now_iso, parse_iso
+from mosaic_invoke.store.files import display_path, write_atomic
+from mosaic_invoke.store.locks import read_session_lock
+from mosaic_invoke.store.state import load_state
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
+from mosaic_invoke.views.report.data import Report, summarise
+from mosaic_invoke.views.report.rows import ENDINGS, VERDICTS
+
+REPORT_FILE = "report.html"
+LOOP_FILE = "loop.json"
+TEMPLATE = "report.html.j2"
+PROJECT_TEMPLATE = Path(".mosaic") / "templates" / TEMPLATE
+
+
+def write_report(mission_file: Path, output: Path | None = None) -> Path:
+    """Write the mission's report page (default ``<orchestrator_dir>/report.html``); return its path."""
+    mission = load_mission(mission_file)
+    path = (output or mission.orchestrator_path / REPORT_FILE).absolute()
+    report = build_report(mission, path.parent)
+    write_atomic(path, render_report(report, mission).encode())  # render() leaves no lone surrogate
+    return path
+
+
+def build_report(mission: Mission, page_dir: Path) -> Report:
+    """The report's data, read from the mission's files; a damaged state or tasks file is a `CoordError`."""
+    tasks = load_tasks(mission.tasks_path)
+    state = load_state(mission.orchestrator_path, mission.id)
+    loop, problem = read_loop(mission.orchestrator_path)
+    warnings = [problem] if problem else []
+    newest = state.records[-1] if state.records else None
+    if newest is not None and newest.get("ended_at") is None:
+        lock, _ = read_session_lock(mission.orchestrator_path)
+        if lock is None or lock.session_id != newest.get("session_id") or lock.judge() == "stale":
+            warnings.append(
+                f"{newest.get('session_id')} has no end recorded and no live process holds its lock: "
+                f"it was cut off; `{command('resume')}` records it"
+            )
+    return summarise(
+        mission=mission,
+        tasks=tasks,
+        state=state,
+        loop=loop,
+        branch=current_branch(mission.root),
+        generated_at=now_iso(),
+        page_dir=page_dir,
+        warnings=warnings,
+    )
+
+
+def render_report(report: Report, mission: Mission) -> str:
+    """The page's HTML: the project's template if it has one, else the packaged one."""
+    project = mission.root / PROJECT_TEMPLATE
+    context = {
+        "report": report,
+        "vars": mission.vars,
+        "endings": ENDINGS,
+        "verdicts": VERDICTS,
+        "usd": format_usd,
+        "tokens": format_tokens,
+        "when": format_when,
+        "duration": format_duration,
+    }
+    return render(project if project.is_file() else None, context, default=TEMPLATE, html=True)
+
+
+def read_loop(orchestrator: Path) -> tuple[Mapping[str, Any] | None, str | None]:
+    """The loop record, if there is one, or why it could not be read (the page says so)."""
+    path = orchestrator / LOOP_FILE
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"{display_path(path)}: cannot read the loop record ({exc.strerror}); not shown"
+    except ValueError:
+        return None, f"{display_path(path)}: the loop record is not valid JSON; not shown"
+    if not isinstance(data, dict):
+        return None, f"{display_path(path)}: the loop record is not a JSON object; not shown"
+    return data, None
+
+
+def open_report(path: Path) -> bool:
+    """Open the page in the user's web browser; False when there is none."""
+    import webbrowser
+
+    try:
+        return webbrowser.open(path.as_uri())
+    except webbrowser.Error:
+        return False
+
+
+def format_usd(amount: float | None) -> str:
+    """``$12.34``; an em dash when unknown."""
+    return "—" if amount is None else f"${amount:,.2f}"
+
+
+def format_tokens(count: float | None) -> str:
+    """``950``, ``12.3k``, ``4.1M``; an em dash when unknown."""
+    if count is None:
+        return "—"
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= size:
+            return f"{count / size:.1f}{unit}"
+    return str(int(count))
+
+
+def format_when(value: str | None) -> str:
+    """An ISO time as ``2026-11-20 10:41 UTC``; as written when unreadable, a dash when absent."""
+    if not value:
+        return "—"
+    moment = parse_iso(value)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else value

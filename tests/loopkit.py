@@ -14,7 +14,7 @@ from typing import Any
 from conftest import BIN, TASKS_MD, coord
 
 AGENT = Path(__file__).parent / "agents_for_loop" / "agent.py"
-REPLAY = Path(__file__).parent / "agents" / "replay_agent.py"
+REPLAY = Path(__file__).parent / "streams" / "replay_agent.py"
 ORCH = Path(".mosaic") / "orchestrator"
 GATE = "cat gate.txt; grep -qx ok gate.txt"
 

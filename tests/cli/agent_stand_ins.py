@@ -1,7 +1,7 @@
 """Stand-in `claude` and `codex` on PATH: the replay agent under the presets' names.
 
 coord then launches exactly the built-in presets' argv; FAKE_AGENT_* variables (see
-tests/agents/replay_agent.py) choose the event stream each plays.
+tests/streams/replay_agent.py) choose the event stream each plays.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from conftest import sessions
 
-STREAMS = Path(__file__).resolve().parent.parent / "agents"
+STREAMS = Path(__file__).resolve().parent.parent / "streams"
 REPLAY = STREAMS / "replay_agent.py"
 ORCH = Path(".mosaic") / "orchestrator"
 REPLAY_COMMAND = f"{sys.executable} {REPLAY}"

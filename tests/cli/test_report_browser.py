@@ -20,7 +20,7 @@ import pytest
 
 # Under pytest the tests folder is on the path already; run as a script, it is not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_report import ORCH, START, demo_mission
+from views.test_report import ORCH, START, demo_mission
 
 from mosaic_invoke.views.report.page import write_report
 

@@ -12,13 +12,13 @@ from cli.agent_stand_ins import agent_env
 from conftest import BIN, coord, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_state import other_layout, records
 
 from mosaic_invoke.store import state as _state
 from mosaic_invoke.store import statecache as _statecache
 from mosaic_invoke.store.session import summarise
 from mosaic_invoke.store.state import State, load_state, save_state
 from mosaic_invoke.store.statecache import CACHE_FILE, WORTH_KEEPING, store
+from store.test_state import other_layout, records
 
 SESSION = {
     "session_id": "sess-001",
@@ -30,7 +30,7 @@ SESSION = {
     "exit_code": 0,
     "task_id": "T-002",
 }
-AGENTS = Path(__file__).parent / "agents"
+AGENTS = Path(__file__).parent.parent / "streams"
 RECORDS = [SESSION, {**SESSION, "session_id": "sess-002", "task_id": "T-003", "cost_usd": 0.25}]
 
 

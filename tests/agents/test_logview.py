@@ -17,7 +17,7 @@ from mosaic_invoke.agents import log_suffix, read_log, reader_for, show_log
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.output import Output
 
-STREAMS = Path(__file__).with_name("agents")
+STREAMS = Path(__file__).parent.parent / "streams"
 REPLAY = STREAMS / "replay_agent.py"
 
 

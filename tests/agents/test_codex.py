@@ -11,7 +11,7 @@ import pytest
 
 from mosaic_invoke.agents import Reader, reader_for
 
-STREAMS = Path(__file__).with_name("agents")
+STREAMS = Path(__file__).parent.parent / "streams"
 UTC = timezone.utc
 EST = timezone(timedelta(hours=-5))
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

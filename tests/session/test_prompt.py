@@ -14,9 +14,9 @@ from conftest import AGENT_COMMAND, BIN, coord, wait_for
 from mosaic_invoke.session.process import is_alive
 from mosaic_invoke.store.clock import format_duration
 
-DONE_AGENT = f"{sys.executable} {Path(__file__).with_name('done_agent.py')}"
+DONE_AGENT = f"{sys.executable} {Path(__file__).parents[1] / 'done_agent.py'}"
 
-GOLDEN = Path(__file__).with_name("golden")
+GOLDEN = Path(__file__).parents[1] / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
 
 
@@ -216,7 +216,7 @@ def test_a_template_edited_while_a_process_runs_is_read_again(golden_root: Path)
 
 
 def test_the_readme_template_example_renders(golden_root: Path) -> None:
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     example = readme.split("```jinja\n", 1)[1].split("```", 1)[0]
     template = golden_root / ".mosaic" / "templates" / "continuation.md.j2"
     template.parent.mkdir(parents=True)

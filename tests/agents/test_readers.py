@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mosaic_invoke.agents import Reader, Verdict, reader_for
 
-STREAMS = Path(__file__).with_name("agents")
+STREAMS = Path(__file__).parent.parent / "streams"
 UTC = timezone.utc
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

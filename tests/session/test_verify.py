@@ -18,7 +18,7 @@ from mosaic_invoke.session.process import is_alive
 from mosaic_invoke.session.verify import STOP_NOW, run_gates
 
 ORCH = Path(".mosaic") / "orchestrator"
-DONE_AGENT = f"{sys.executable} {Path(__file__).with_name('done_agent.py')}"
+DONE_AGENT = f"{sys.executable} {Path(__file__).parents[1] / 'done_agent.py'}"
 GATE_PASSES = "echo gate ran; exit 0\n"
 GATE_FAILS = "echo gate broken; exit 3\n"
 

@@ -24,7 +24,7 @@ def main() -> None:
     except BrokenPipeError:
         # The reader went away while Invoke or the last flush wrote (a command's own writes
         # end it in `CoordTask`): end quietly, as other tools do.
-        from mosaic_invoke.console import discard_stdout
+        from mosaic_invoke.terminal import discard_stdout
 
         discard_stdout()
         sys.exit(1)

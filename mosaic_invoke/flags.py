@@ -9,7 +9,7 @@ from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
 from invoke.tasks import Task, task
 
-from mosaic_invoke.console import discard_stdout, tolerant_stdout
+from mosaic_invoke.terminal import discard_stdout, tolerant_stdout
 
 # The only short flags, for every command: a letter means one thing everywhere; a flag not
 # listed has none (Invoke would otherwise hand out first letters as it finds them free).

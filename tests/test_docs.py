@@ -28,8 +28,8 @@ from mosaic_invoke.config.settings import loop_caps, read_settings
 from mosaic_invoke.loop.loop import EXIT_CODES, exit_code
 from mosaic_invoke.loop.policy import STOP_REASONS
 from mosaic_invoke.program import make_program
-from mosaic_invoke.session.process import hostname, process_start_time
 from mosaic_invoke.session.prompt import build_context, capsule, render
+from mosaic_invoke.store.liveness import hostname, process_start_time
 from mosaic_invoke.store.locks import SessionLock, write_session_lock
 from mosaic_invoke.store.loopfile import LoopRecord, write_loop
 from mosaic_invoke.store.session import VERDICTS, Session

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from mosaic_invoke.config.caps import CAP_KEYS, Cap, LoopCaps, read_cap
 from mosaic_invoke.config.locate import locate_mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError
 
 if TYPE_CHECKING:
     from mosaic_invoke.agents.runtimes import RuntimeSpec
-    from mosaic_invoke.session.plan import RunOptions
 
 __all__ = ["DEFAULTS", "LoopCaps", "Settings", "loop_caps", "mission_file", "read_settings", "run_options"]
 
@@ -78,8 +78,6 @@ def mission_file(settings: Settings, flag: str | None) -> Path:
 def run_options(settings: Settings, mission_loop: Mapping[str, Cap], **flags: Any) -> RunOptions:
     """``run`` and ``resume``: their flags over the config; mission.yaml's runtime and template come
     last, in the runner; its ``loop:`` gives the two timeouts where neither flag nor config does."""
-    from mosaic_invoke.session.plan import RunOptions
-
     limits = loop_caps(flags, settings, mission_loop)
     return RunOptions(
         task=flags["task"],

@@ -22,8 +22,8 @@ from typing import IO, Any, cast
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.locate import project_root
 from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command, commands_as
-from mosaic_invoke.session.plan import RunOptions
 from mosaic_invoke.session.supervisor import boot_argv
 from mosaic_invoke.store.loopfile import LoopRecord
 from mosaic_invoke.store.state import LOGS_DIR
@@ -36,7 +36,7 @@ def start_loop(
     once the gates before its first session have passed (or raises what stopped it)."""
     try:
         process = subprocess.Popen(
-            boot_argv("loop"),
+            boot_argv(__name__),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -83,11 +83,11 @@ def start_loop(
     return started
 
 
-def main_loop() -> int:
+def main() -> int:
     """The supervisor of a detached loop: the loop runs here, its output in logs/<loop id>.log."""
-    from mosaic_invoke.console import tolerant_stdout
     from mosaic_invoke.loop.loop import exit_code, run_loop
     from mosaic_invoke.loop.view import summary_lines
+    from mosaic_invoke.terminal import tolerant_stdout
 
     mission_file, options, caps, allow, prefix = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - coord's own pipe
     tolerant_stdout()

@@ -15,11 +15,12 @@ from typing import IO
 
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission, load_mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, NoRunnableTask, SessionActive, command
 from mosaic_invoke.loop.policy import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
 from mosaic_invoke.loop.view import caps_line
 from mosaic_invoke.session.hooks import hook_env, run_hook
-from mosaic_invoke.session.plan import Plan, RunOptions, resolve
+from mosaic_invoke.session.plan import Plan, resolve
 from mosaic_invoke.session.record import ended_line, follow
 from mosaic_invoke.session.runner import begin
 from mosaic_invoke.store.clock import format_span, parse_iso

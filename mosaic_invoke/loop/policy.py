@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import command
-from mosaic_invoke.session.plan import RunOptions
 from mosaic_invoke.session.verify import STOP_NOW, run_gates, tail
 from mosaic_invoke.store.clock import format_span, iso_at, parse_iso
 from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested

@@ -12,12 +12,14 @@ from dataclasses import replace
 from mosaic_invoke.agents import log_suffix
 from mosaic_invoke.agents.runtimes import agent_env
 from mosaic_invoke.config.mission import Mission
-from mosaic_invoke.session.plan import Plan, RunOptions
-from mosaic_invoke.session.process import Gated, hostname, process_start_time, start_gated
+from mosaic_invoke.config.options import RunOptions
+from mosaic_invoke.session.plan import Plan
+from mosaic_invoke.session.process import Gated, start_gated
 from mosaic_invoke.session.record import Launched
 from mosaic_invoke.session.verify import start as verify_start
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.files import write_atomic
+from mosaic_invoke.store.liveness import hostname, process_start_time
 from mosaic_invoke.store.locks import SessionLock, remove_session_lock, write_session_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State, save_state

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, Invocation, Runtime, RuntimeSpec, resolve_runtime
+from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, Invocation, Runtime, resolve_runtime
 from mosaic_invoke.config.mission import Milestone, Mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import NoRunnableTask
 from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.session.prompt import build_context, capsule, find_template, render
@@ -18,30 +17,6 @@ from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State
 from mosaic_invoke.tasks.selection import Progress, current_milestone, named_milestone, named_task, next_runnable
 from mosaic_invoke.tasks.tasksfile import Task, TasksFile, TaskStatus
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """What ``run``, ``resume`` and each step of ``loop`` were asked, flags and config merged."""
-
-    task: str | None = None
-    runtime: str | None = None
-    milestone: str | None = None
-    print_only: bool = False
-    command: Sequence[str] | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    template: str | None = None
-    configured_template: str | None = None
-    runtimes: Mapping[str, RuntimeSpec] = field(default_factory=dict)
-    force: bool = False
-    detach: bool = False
-    session_timeout: float | None = None
-    idle_timeout: float | None = None
-    fresh: bool = False
-    """Start a new agent conversation even where the previous one could be resumed."""
-    unattended: bool = False
-    """Nobody at the terminal (loops, detached sessions): the agent's stdin is /dev/null."""
-
 
 RESUMABLE = ("crashed", "interrupted", "timeout", "usage-limit")
 """How a session ends when its agent's conversation is worth continuing."""

@@ -7,7 +7,6 @@ import errno
 import functools
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,10 +19,6 @@ from mosaic_invoke.errors import CoordError
 _GATE = 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec 3<&-; exec "$@"'
 GATE_CLOSED = 125
 """The exit code of a gate that was never opened."""
-
-
-def hostname() -> str:
-    return socket.gethostname()
 
 
 class Gated:
@@ -163,43 +158,3 @@ def signal_agent(process: subprocess.Popen[bytes], signum: int) -> None:
 def exit_status(returncode: int) -> int:
     """A shell's exit code: 128 + the signal number for a signal death."""
     return 128 - returncode if returncode < 0 else returncode
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of ``/proc/<pid>/stat`` from the state on (the name may hold spaces)."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    return raw[raw.rfind(b")") + 2 :].decode("ascii", "replace").split()
-
-
-def _start_time(fields: list[str] | None) -> int | None:
-    # Counted from the state (field 3 of stat), starttime is field 22.
-    return int(fields[19]) if fields and len(fields) > 19 else None
-
-
-def process_start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (Linux), or None."""
-    return _start_time(_stat_fields(pid))
-
-
-def is_alive(pid: int, started_at: int | None) -> bool:
-    """A pid lives if it exists, is no zombie, and (where known) started when the lock says."""
-    if pid <= 0:
-        return False
-    fields = _stat_fields(pid)
-    if fields is not None:
-        if fields[0] in ("Z", "X", "x"):
-            return False
-        start = _start_time(fields)
-        return started_at is None or start is None or start == started_at
-    if Path("/proc/self/stat").exists():
-        return False
-    try:  # No /proc here: only the pid can be checked.
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -15,10 +15,11 @@ from typing import IO, Any
 
 from mosaic_invoke.agents import Reader
 from mosaic_invoke.config.mission import Mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.hooks import run_hook
 from mosaic_invoke.session.output import Output
-from mosaic_invoke.session.plan import Plan, RunOptions
+from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.process import Gated, exit_status, signal_agent
 from mosaic_invoke.session.verify import Start, verify
 from mosaic_invoke.session.watch import Limits, Watched, watch

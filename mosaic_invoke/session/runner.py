@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from mosaic_invoke.config.mission import Mission, load_mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command
-from mosaic_invoke.session.plan import Plan, RunOptions, plan
+from mosaic_invoke.session.plan import Plan, plan
 from mosaic_invoke.store.files import write_json_atomic
 from mosaic_invoke.store.locks import read_session_lock, remove_session_lock, state_lock
 from mosaic_invoke.store.session import Session

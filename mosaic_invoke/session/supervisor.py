@@ -23,18 +23,17 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from mosaic_invoke.config.mission import Mission, load_mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.session.plan import Plan, RunOptions
+from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.verify import Start
 
-_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from mosaic_invoke.session.supervisor import main; sys.exit(main())"
-)
+_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; sys.exit(main())"
 
 
-def boot_argv(*args: str) -> list[str]:
-    """A supervisor's command line: this interpreter, isolated, importing this package."""
-    return [sys.executable, "-I", "-c", _BOOT, str(Path(__file__).resolve().parents[2]), *args]
+def boot_argv(module: str = __name__) -> list[str]:
+    """A supervisor's command line: this interpreter, isolated, running ``module``'s ``main``."""
+    return [sys.executable, "-I", "-c", _BOOT.format(module=module), str(Path(__file__).resolve().parents[2])]
 
 
 class Supervised:
@@ -114,14 +113,11 @@ def start_supervised(
 
 
 def main() -> int:
-    if sys.argv[2:] == ["loop"]:
-        from mosaic_invoke.loop.detached import main_loop
-
-        return main_loop()
     from mosaic_invoke.session.output import Output
-    from mosaic_invoke.session.process import process_start_time, start_gated
+    from mosaic_invoke.session.process import start_gated
     from mosaic_invoke.session.record import abandoning, finish, note_agent_session
     from mosaic_invoke.session.watch import Limits, watch
+    from mosaic_invoke.store.liveness import process_start_time
 
     spec: dict[str, Any] = json.loads(sys.stdin.readline())
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.files import display_path, write_json_atomic
+from mosaic_invoke.store.liveness import Liveness, judge
 from mosaic_invoke.store.records import present_fields, read_record
 
 SESSION_LOCK_FILE = "session.lock"
@@ -38,19 +39,15 @@ class SessionLock:
     def to_dict(self) -> dict[str, Any]:
         return present_fields(self)
 
-    def judge(self) -> str:
-        """``live``, ``stale`` or ``foreign`` (another host's pid cannot be checked here).
-
-        A session lives while its agent runs, and until its owner has recorded its end.
-        """
-        from mosaic_invoke.session.process import hostname, is_alive
-
-        if self.host is not None and self.host != hostname():
-            return "foreign"
-        if is_alive(self.pid, self.pid_started_at):
-            return "live"
-        owner_alive = self.owner_pid is not None and is_alive(self.owner_pid, self.owner_started_at)
-        return "live" if owner_alive else "stale"
+    def judge(self) -> Liveness:
+        """A session lives while its agent runs, and until its owner has recorded its end."""
+        return judge(
+            self.host,
+            self.pid,
+            self.pid_started_at,
+            owner_pid=self.owner_pid,
+            owner_started_at=self.owner_started_at,
+        )
 
 
 def lock_path(orchestrator: Path) -> Path:

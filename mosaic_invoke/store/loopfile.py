@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mosaic_invoke.session.process import hostname, is_alive, process_start_time
 from mosaic_invoke.store.clock import now_iso, seconds_between
 from mosaic_invoke.store.files import write_json_atomic
+from mosaic_invoke.store.liveness import Liveness, hostname, judge, process_start_time
 from mosaic_invoke.store.records import present_fields, read_record
 from mosaic_invoke.store.state import LOOP_FILE, State
 
@@ -47,11 +47,8 @@ class LoopRecord:
     def running(self) -> bool:
         return self.ended_at is None
 
-    def judge(self) -> str:
-        """``live``, ``stale`` (its process is gone) or ``foreign`` (another host's)."""
-        if self.host != hostname():
-            return "foreign"
-        return "live" if is_alive(self.pid, self.pid_started_at) else "stale"
+    def judge(self) -> Liveness:
+        return judge(self.host, self.pid, self.pid_started_at)
 
     def ended(self, reason: str, detail: str | None = None) -> LoopRecord:
         return replace(

@@ -12,7 +12,7 @@ import pytest
 from conftest import coord, sessions, start_coord, wait_for
 
 from cli.agent_stand_ins import agent_env, launched, set_permissions
-from mosaic_invoke.session.process import is_alive
+from mosaic_invoke.store.liveness import is_alive
 
 STREAM_JSON = ["--output-format", "stream-json", "--verbose"]
 RESUMED_ID = "0c6f8a52-5b1e-4d7a-9f3c-2e8b7a1d4c60"  # the new session claude-success.jsonl names

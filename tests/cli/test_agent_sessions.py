@@ -21,7 +21,7 @@ from cli.agent_stand_ins import (
     launched,
     set_permissions,
 )
-from mosaic_invoke.session.process import is_alive
+from mosaic_invoke.store.liveness import is_alive
 
 STREAM_JSON = ["--output-format", "stream-json", "--verbose"]
 CODEX_THREAD = "01a21af3-d3b0-7880-a5f5-fb33c7be8ba8"  # in codex-0.171.0-offline-hangs.jsonl

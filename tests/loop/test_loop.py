@@ -11,9 +11,9 @@ from conftest import sessions
 from loopkit import REPLAY, make_project
 
 from mosaic_invoke.config.caps import LoopCaps
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.loop import policy as _loopsteps
 from mosaic_invoke.loop.loop import run_loop
-from mosaic_invoke.session.plan import RunOptions
 from mosaic_invoke.store.clock import parse_iso
 
 RUNTIME = f"""\

@@ -12,6 +12,7 @@ from loopkit import make_project
 
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.loop.loop import exit_code
 from mosaic_invoke.loop.policy import (
     BACKOFF_CEILING,
@@ -24,7 +25,6 @@ from mosaic_invoke.loop.policy import (
     inherited_wait,
 )
 from mosaic_invoke.loop.view import caps_line
-from mosaic_invoke.session.plan import RunOptions
 from mosaic_invoke.store.clock import iso_at, parse_iso
 from mosaic_invoke.store.loopfile import LoopRecord, request_stop
 from mosaic_invoke.store.session import Session

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mosaic_invoke.session.process import GATE_CLOSED, process_start_time, start_gated
+from mosaic_invoke.session.process import GATE_CLOSED, start_gated
+from mosaic_invoke.store.liveness import process_start_time
 
 
 def test_the_agent_runs_only_after_go_as_the_same_process(tmp_path: Path) -> None:

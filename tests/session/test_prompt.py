@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
-from mosaic_invoke.session.process import is_alive
 from mosaic_invoke.store.clock import format_duration
+from mosaic_invoke.store.liveness import is_alive
 
 DONE_AGENT = f"{sys.executable} {Path(__file__).parents[1] / 'done_agent.py'}"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import AGENT_COMMAND, coord, start_coord, task_status, wait_for
 
-from mosaic_invoke.session.process import is_alive, process_start_time
+from mosaic_invoke.store.liveness import is_alive, process_start_time
 
 ORCH = Path(".mosaic") / "orchestrator"
 

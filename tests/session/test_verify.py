@@ -14,8 +14,8 @@ import pytest
 from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
 from mosaic_invoke.config.mission import load_mission
-from mosaic_invoke.session.process import is_alive
 from mosaic_invoke.session.verify import STOP_NOW, run_gates
+from mosaic_invoke.store.liveness import is_alive
 
 ORCH = Path(".mosaic") / "orchestrator"
 DONE_AGENT = f"{sys.executable} {Path(__file__).parents[1] / 'done_agent.py'}"

@@ -49,7 +49,7 @@ def test_corrupt_lock_is_reported_and_treated_as_absent(tmp_path: Path, content:
 
 def test_a_session_lives_until_its_owner_has_recorded_its_end() -> None:
     """The agent has exited, but the coord that will record its end still runs: not stale."""
-    from mosaic_invoke.session.process import hostname, process_start_time
+    from mosaic_invoke.store.liveness import hostname, process_start_time
 
     me = os.getpid()
     ended_agent = SessionLock(

@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from mosaic_invoke.session.process import hostname, process_start_time
+from mosaic_invoke.store.liveness import hostname, process_start_time
 from mosaic_invoke.store.loopfile import (
     LoopRecord,
     clear_stop,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import AGENT_COMMAND, coord, wait_for
 
-from mosaic_invoke.session.process import is_alive
+from mosaic_invoke.store.liveness import is_alive
 
 ORCH = Path(".mosaic") / "orchestrator"
 

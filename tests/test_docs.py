@@ -29,11 +29,12 @@ from mosaic_invoke.loop.loop import EXIT_CODES, exit_code
 from mosaic_invoke.loop.policy import STOP_REASONS
 from mosaic_invoke.program import make_program
 from mosaic_invoke.session.prompt import build_context, capsule, render
+from mosaic_invoke.store.layout import HEAD_KEYS as _HEAD_KEYS
 from mosaic_invoke.store.liveness import hostname, process_start_time
 from mosaic_invoke.store.locks import SessionLock, write_session_lock
 from mosaic_invoke.store.loopfile import LoopRecord, write_loop
 from mosaic_invoke.store.session import VERDICTS, Session
-from mosaic_invoke.store.state import _HEAD_KEYS, State, save_state
+from mosaic_invoke.store.state import State, save_state
 from mosaic_invoke.tasks.selection import Progress
 from mosaic_invoke.tasks.tasksfile import TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks

@@ -57,14 +57,14 @@ def _write_atomic(path: Path, data: bytes | Sequence[bytes], durable: bool) -> N
             # Keep the mode a human gave the file; mkstemp creates 0600.
             os.chmod(tmp_name, path.stat().st_mode & 0o7777)
         else:
-            os.chmod(tmp_name, 0o666 & ~_umask())
+            os.chmod(tmp_name, 0o666 & ~umask())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
@@ -113,14 +113,14 @@ def read_text(path: Path, what: str) -> str:
 
 
 @functools.cache
-def _umask() -> int:
+def umask() -> int:
     # os.umask can only be read by setting it; do it once per process.
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     # The rename is durable only once the folder entry is on disk.
     try:
         fd = os.open(directory, os.O_RDONLY)

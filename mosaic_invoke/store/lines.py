@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mosaic_invoke.store.files import collector_paused
@@ -133,6 +133,53 @@ class RecordLines:
         known = self._prefix_crc if self._last == start else None
         prefix_crc = zlib.crc32(body[:start]) if known is None else known
         return RecordLines(replaced, crc=zlib.crc32(line, prefix_crc), last=start, prefix_crc=prefix_crc)
+
+    def replayed(self, changes: Iterable[tuple[dict[str, Any], bool]]) -> RecordLines:
+        """These records with ``changes`` (a record, and whether it was new) put in order: the
+        lines are joined once, and the checksum of the ones kept is carried, not computed again."""
+        if self._decoded is not None:
+            result = self
+            for record, _ in changes:
+                result = result.put(record)
+            return result
+        appended: dict[str, dict[str, Any]] = {}
+        in_place: dict[str, dict[str, Any]] = {}
+        for record, new in changes:
+            key = record["session_id"]
+            if key in appended or (new and key not in in_place):
+                appended[key] = record
+            else:
+                in_place[key] = record
+        pieces: list[bytes | memoryview] = []
+        at = self._start
+        found = []
+        for key, record in in_place.items():
+            span = self._span(key)
+            if span is None:  # not in the file after all: kept, at the end
+                appended[key] = record
+            else:
+                found.append((span, line_of(record)))
+        for (start, end), line in sorted(found):
+            pieces += [memoryview(self._buf)[at:start], line]
+            at = end
+        pieces.append(memoryview(self._buf)[at : self._end])
+        added = [line_of(record) for record in appended.values()]
+        if not added:
+            return RecordLines(b"".join(pieces)) if found else self
+        tail = SEPARATOR.join(added)
+        kept = sum(map(len, pieces))
+        # The checksum of the lines kept is known unless one of them changed.
+        crc = self.crc() if not found else 0
+        for piece in pieces if found else ():
+            crc = zlib.crc32(piece, crc)
+        if kept:
+            crc = zlib.crc32(SEPARATOR, crc)
+        body = b"".join([*pieces, SEPARATOR, tail] if kept else [tail])
+        before_last = len(tail) - len(added[-1])
+        prefix_crc = zlib.crc32(memoryview(tail)[:before_last], crc)
+        return RecordLines(
+            body, crc=zlib.crc32(added[-1], prefix_crc), last=len(body) - len(added[-1]), prefix_crc=prefix_crc
+        )
 
     def body(self) -> bytes:
         if self._decoded is not None:

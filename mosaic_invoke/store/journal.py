@@ -167,7 +167,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def _header(line: bytes) -> tuple[int, int] | None:
     try:
         head = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # a number too long to convert too
         return None
     if not isinstance(head, dict) or head.get("journal") != 1:
         return None
@@ -186,7 +186,7 @@ def _entry(line: bytes) -> dict[str, Any] | None:
         return None
     try:
         entry = json.loads(bytes(payload))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # a number too long to convert too
         return None
     return entry if _sound(entry) else None
 

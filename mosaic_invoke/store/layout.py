@@ -50,7 +50,7 @@ def own_layout(raw: bytes) -> Parts | None:
         return None
     try:
         head = json.loads(raw[: newline - len(OPEN)] + b"}")
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # a number too long to convert too: read whole, it is named
         return None
     # The checksum over the record lines where they lie in the file: nothing is copied.
     if not isinstance(head, dict) or head.get("sessions_crc32") != zlib.crc32(memoryview(raw)[start:end]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -151,12 +152,23 @@ def test_a_last_line_cut_short_is_ignored_and_the_next_write_folds(tmp_path: Pat
     assert [r["session_id"] for r in another_process(tmp_path).records][-3:] == ["sess-016", "sess-017", "sess-019"]
 
 
-def test_a_damaged_last_line_is_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "checksum_made_right"),
+    [
+        pytest.param(b'"task_id":"T-017"', b'"task_id":"T-018"', False, id="a-changed-byte"),
+        pytest.param(b'"pid":1017', b'"pid":' + b"9" * 5000, True, id="a-number-too-long-to-convert"),
+    ],
+)
+def test_a_damaged_last_line_is_ignored(tmp_path: Path, old: bytes, new: bytes, checksum_made_right: bool) -> None:
     seeded(tmp_path)
-    state = load_state(tmp_path, "m", writing=True).with_session(session(17))
-    save_state(tmp_path, state)
+    save_state(tmp_path, load_state(tmp_path, "m", writing=True).with_session(session(17)))
     journal = tmp_path / JOURNAL_FILE
-    journal.write_bytes(journal.read_bytes().replace(b'"task_id":"T-017"', b'"task_id":"T-018"'))
+    header, line, _ = journal.read_bytes().split(b"\n")
+    damaged = line.replace(old, new)
+    if checksum_made_right:  # the entry itself is then what a replay cannot take
+        payload = damaged[damaged.index(b'"entry":') + len(b'"entry":') : -1]
+        damaged = b'{"crc32":%10d,"entry":%s}' % (zlib.crc32(payload), payload)
+    journal.write_bytes(header + b"\n" + damaged + b"\n")
     assert another_process(tmp_path).count == 16
 
 

@@ -110,7 +110,7 @@ class State:
         old = self._records.find(session.session_id)
         return replace(
             self,
-            _records=self._records.put(record),
+            _records=self._records.put(record, new=old is None),
             summary=with_record(self.summary, old, record),
             _change=Change(record, old is None, self._change),
         )

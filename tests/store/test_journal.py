@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store import state as _state
 from mosaic_invoke.store.journal import JOURNAL_BOUND, JOURNAL_FILE, frame
+from mosaic_invoke.store.layout import own_layout
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import State, load_state, save_state
 
@@ -94,6 +95,20 @@ def test_a_replayed_state_is_the_state_that_was_saved(tmp_path: Path) -> None:
     assert (reread.records, reread.summary, reread.status) == (state.records, state.summary, state.status)
     assert reread.to_bytes() == state.to_bytes()
     assert [r["session_id"] for r in reread.records] == [f"sess-{n:03d}" for n in range(1, 18)]
+
+
+def test_lines_put_after_the_file_was_read_keep_its_checksum_right(tmp_path: Path) -> None:
+    """New sessions are kept after the file's lines, and a change of one of them (its end)
+    after the checksum was taken takes a new one: what is written is coord's own layout."""
+    seeded(tmp_path)
+    state = another_process(tmp_path).with_session(session(17)).with_session(session(18))  # read by line
+    assert own_layout(state.to_bytes()) is not None
+    for changed in (session(17, exit_code=3), session(18, exit_code=4), session(2, exit_code=5)):
+        state = state.with_session(changed)
+        assert own_layout(state.to_bytes()) is not None
+        assert state.session(changed.session_id) == changed
+    assert [r["session_id"] for r in state.records] == [f"sess-{n:03d}" for n in range(1, 19)]
+    assert [s.session_id for s in state.last(3)] == ["sess-016", "sess-017", "sess-018"]
 
 
 def test_a_journal_that_would_pass_its_bound_is_folded_into_state_json(tmp_path: Path) -> None:
@@ -253,6 +268,8 @@ def test_any_sequence_of_puts_saves_and_reads_gives_the_state_that_was_put(
         elif action == "save":
             save_state(folder, state)
             saved = state
+            # state.json in coord's own layout, its checksum right, whether or not this save folded
+            assert own_layout((folder / "state.json").read_bytes()) is not None
         else:
             read = another_process(folder)
             assert (read.records, read.summary) == (saved.records, saved.summary)

@@ -47,7 +47,7 @@ def launch(
             **options.env,
         }
     )
-    write_atomic(chosen.prompt_file, chosen.prompt.encode())
+    write_atomic(chosen.prompt_file, chosen.prompt.encode(), durable=False)  # a copy for people, as the logs
     before = chosen.task.status
     if before != TaskStatus.IN_PROGRESS:
         tasks.write_status(chosen.task.id, TaskStatus.IN_PROGRESS)

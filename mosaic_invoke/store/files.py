@@ -67,9 +67,9 @@ def _write_atomic(path: Path, data: bytes | Sequence[bytes], durable: bool) -> N
         fsync_dir(path.parent)
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
+def write_json_atomic(path: Path, payload: Any, *, durable: bool = True) -> None:
     """Write ``payload`` as indented JSON with a final newline, as the seed does."""
-    write_atomic(path, json_bytes(payload, indent=2) + b"\n")
+    write_atomic(path, json_bytes(payload, indent=2) + b"\n", durable=durable)
 
 
 def json_bytes(payload: Any, *, indent: int | None = None) -> bytes:

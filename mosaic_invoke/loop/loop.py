@@ -50,8 +50,8 @@ EXIT_CODES = {
 }
 """Exit code of each stop reason; every other (a cap or breaker) exits 4."""
 Report = Callable[[str], None]
-_REPORT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+_REPORT = (  # at the lowest priority: on a busy machine the loop's own work comes first
+    "import os, sys; os.nice(19); sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
     "from mosaic_invoke.views.report.page import write_report; write_report(Path(sys.argv[2]))"
 )
 

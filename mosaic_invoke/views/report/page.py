@@ -36,7 +36,8 @@ def write_report(mission_file: Path, output: Path | None = None) -> Path:
     mission = load_mission(mission_file)
     path = (output or mission.orchestrator_path / REPORT_FILE).absolute()
     report = build_report(mission, path.parent)
-    write_atomic(path, render_report(report, mission).encode())  # render() leaves no lone surrogate
+    # render() leaves no lone surrogate. Not fsynced: the page is drawn again from the state.
+    write_atomic(path, render_report(report, mission).encode(), durable=False)
     return path
 
 

@@ -24,7 +24,7 @@ from mosaic_invoke.config.locate import project_root
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command, commands_as
-from mosaic_invoke.session.supervisor import boot_argv
+from mosaic_invoke.session.supervised import boot_argv
 from mosaic_invoke.store.loopfile import LoopRecord
 from mosaic_invoke.store.state import LOGS_DIR
 

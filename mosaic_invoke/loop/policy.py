@@ -89,13 +89,17 @@ def after_session(
 def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bool = False) -> LoopRecord:
     """``record`` with ``session`` counted, and the wait before the next session set.
 
-    A usage limit is neither a failure nor an attempt; nor is a session ``stopped`` on the
-    user's word (`coord.stop --now`, a signal to coord): its loop stops as asked, not with a
-    breaker the interruption itself tripped.
+    The verdict rules the count, not the exit code: an accepted claim is no failure. A usage
+    limit is neither a failure nor an attempt; nor is a session, or its check, ``stopped`` on
+    the user's word (`coord.stop --now`, a signal to coord): its loop stops as asked, not with
+    a breaker the interruption itself tripped.
     """
     limited = session.ended_reason == "usage-limit"
-    uncounted = limited or (stopped and session.ended_reason == "interrupted")
-    failed = not uncounted and (session.ended_reason != "completed" or session.verdict == "rejected")
+    check_stopped = bool((session.verification or {}).get("interrupted"))
+    uncounted = limited or check_stopped or (stopped and session.ended_reason == "interrupted")
+    accepted = session.verdict == "accepted"
+    ended_badly = not accepted and session.ended_reason != "completed"
+    failed = not uncounted and (ended_badly or session.verdict == "rejected")
     in_row = record.failures_in_row if uncounted else (record.failures_in_row + 1 if failed else 0)
     attempts = dict(record.attempts)
     if not uncounted and session.task_id:
@@ -115,8 +119,8 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bo
         sessions=[*record.sessions, session.session_id],
         current_session=None,
         failures_in_row=in_row,
-        failures=record.failures + (not uncounted and session.ended_reason != "completed"),
-        accepted=record.accepted + (session.verdict == "accepted"),
+        failures=record.failures + (not uncounted and ended_badly),
+        accepted=record.accepted + accepted,
         rejected=record.rejected + (session.verdict == "rejected"),
         attempts=attempts,
         cost_usd=round(record.cost_usd + (session.cost_usd or 0.0), 6),
@@ -146,6 +150,18 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps, *, waits: boo
         notes.append(f"next after {format_span(max(0.0, _seconds_until(record.waiting_until)))}: {record.waiting_for}")
     detail = f" ({', '.join(notes)})" if notes else ""
     return f"loop {len(record.sessions)}{cap}: {session.session_id} {session.task_id or '—'} {how}{detail}"
+
+
+def wait_past_cap(record: LoopRecord, caps: LoopCaps) -> Stop | None:
+    """A usage-limit wait the loop inherited that would be longer than ``--max-wait``."""
+    if record.waiting_until is None or caps.max_wait is None:
+        return None
+    if _seconds_until(record.waiting_until) <= caps.max_wait:
+        return None
+    return "usage-limit", (
+        f"the last loop left a wait for a usage limit until {record.waiting_until}, past --max-wait "
+        f"({format_span(caps.max_wait)})"
+    )
 
 
 def inherited_wait(previous: LoopRecord | None, state: State) -> str | None:

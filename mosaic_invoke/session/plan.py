@@ -65,14 +65,17 @@ def plan(
     runtime = resolve(mission, options)
     progress = Progress.of(counts)
     branch = current_branch(mission.root)
+    previous = previous_session(state)
+    previous_status = tasks.status_of(previous.task_id) if previous and previous.task_id else None
     context = build_context(
         mission=mission,
         task=task,
         runtime=runtime,
         progress=progress,
         milestone=milestone,
-        previous_session=previous_session(state),
+        previous_session=previous,
         branch=branch,
+        previous_task_status=previous_status.value if previous_status else None,
     )
     prompt = render(find_template(mission, options.template, options.configured_template), context)
     session_id = state.next_session_id()

@@ -11,16 +11,18 @@ from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command
 from mosaic_invoke.session.plan import Plan, plan
 from mosaic_invoke.store.files import write_json_atomic
-from mosaic_invoke.store.locks import read_session_lock, remove_session_lock, state_lock
+from mosaic_invoke.store.locks import read_session_lock, state_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import NEXT_TASK_FILE, State, load_state, save_state
 from mosaic_invoke.tasks.selection import check_milestones, open_dependencies
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 if TYPE_CHECKING:
-    from mosaic_invoke.session.record import Launched
+    from mosaic_invoke.session.launch import Launched
 
 Report = Callable[[str], None]
+INTERRUPTED = 130
+"""The exit code of a command that coord was asked to stop (SIGINT, SIGTERM, `stop --now`)."""
 
 
 class Outcome(NamedTuple):
@@ -32,9 +34,13 @@ class Outcome(NamedTuple):
 
     @property
     def exit_code(self) -> int:
-        if self.session is None or self.session.exit_code is None:
+        """The agent's; 130 for a session (or its check) that coord was asked to stop."""
+        session = self.session
+        if session is None or session.running:
             return 0
-        return self.session.exit_code
+        if session.ended_reason == "interrupted" or (session.verification or {}).get("interrupted"):
+            return INTERRUPTED
+        return session.exit_code or 0
 
 
 def run(
@@ -48,10 +54,13 @@ def run(
     if started.agent is None:
         started.release()
         return Outcome(plan=started.plan, session=started.session)
-    from mosaic_invoke.session.record import follow
+    # Here: a preview never loads what follows an agent.
+    from mosaic_invoke.session.follow import follow_launched
+    from mosaic_invoke.session.signals import listening
 
     report(f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}")
-    return Outcome(plan=started.plan, session=follow(started, options, report, display))
+    with listening():  # from the gate's opening to the verdict: a signal interrupts, never kills coord
+        return Outcome(plan=started.plan, session=follow_launched(started, options, report, display))
 
 
 def begin(
@@ -130,18 +139,11 @@ def _settle_lock(
             report(f"note: {msg}")
             return state, None, None
         raise CoordError(msg)
-    session = state.session(lock.session_id)
-    if session is not None and session.running:  # what its agent reported, coord may not have recorded
-        from mosaic_invoke.agents import reported_in_log
+    # Here: only a stale lock needs what records a session's end (a preview loads none of it).
+    from mosaic_invoke.session.record import settle
 
-        state = state.with_session(session.ended("crashed", **reported_in_log(session.log_path, session.output)))
-        if options.print_only:  # a preview: the prompt as resume would write it, nothing recorded
-            return state, lock.task_id, None
-        save_state(orchestrator, state)
-        report(f"session {lock.session_id} (pid {lock.pid}) recorded as crashed")
-    if not options.print_only:
-        remove_session_lock(orchestrator)
-    return state, lock.task_id, None
+    # A preview: the prompt as resume would write it, nothing recorded.
+    return settle(mission, state, lock, report, preview=options.print_only), lock.task_id, None
 
 
 def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:

@@ -15,6 +15,7 @@ from conftest import coord, wait_for
 
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.errors import CoordError
+from mosaic_invoke.views.report.charts import cumulative
 from mosaic_invoke.views.report.page import build_report, render_report, write_report
 
 ORCH = Path(".mosaic") / "orchestrator"
@@ -168,8 +169,8 @@ def test_summary_of_the_demo_mission(demo: Path) -> None:
 
 def test_tasks_done_over_time_counts_each_task_once_and_says_what_is_unknown(demo: Path) -> None:
     done = report_of(demo).done
-    # T-004 and T-007 were claimed twice (one claim rejected): each counts once.
-    assert (done.total, done.known, done.unknown) == (5, 11, 4)
+    # T-004 was claimed twice (one claim rejected): it counts once; T-007's one claim was rejected: not at all.
+    assert (done.total, done.known, done.unknown) == (4, 11, 4)
     assert (done.unknown_first, done.unknown_last) == ("sess-001", "sess-004")
     steps = re.findall(r"H(\d+)V([\d.]+)", done.line)
     heights = [float(y) for _, y in steps]
@@ -412,3 +413,24 @@ def test_a_mission_without_sessions(project: Path) -> None:
     assert "No sessions yet" in page and "Nothing running." in page
     assert "1 of 3 done (33%)" in page and "No session has reported cost or tokens." in page
     assert sorted(p.name for p in (project / ORCH).iterdir()) == ["report.html"]
+
+
+def test_tasks_done_over_time_counts_no_rejected_or_unchecked_claim() -> None:
+    def record(number: int, verdict: str | None, done: list[str]) -> dict[str, object]:
+        found: dict[str, object] = {
+            "session_id": f"sess-00{number}",
+            "started_at": f"2026-11-20T1{number}:00:00.000Z",
+            "ended_at": f"2026-11-20T1{number}:30:00.000Z",
+            "tasks_done": done,
+        }
+        return {**found, "verdict": verdict} if verdict else found
+
+    records = [
+        record(1, "rejected", ["T-002"]),
+        record(2, "none", ["T-002"]),
+        record(3, "accepted", ["T-002"]),
+        record(4, None, ["T-003"]),  # a record from before verdicts: taken at its word
+    ]
+    chart = cumulative(records)
+    assert (chart.total, chart.known) == (2, 4)
+    assert cumulative(records[:2]).total == 0

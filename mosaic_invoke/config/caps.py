@@ -12,6 +12,8 @@ Cap = int | float | bool | None
 
 OFF = "none"
 """The word that turns a cap off (a pause or back-off: no wait) in flags, config and mission.yaml."""
+_OFF_WORDS = (OFF, "off")
+"""``off`` does too, in a variable or a flag; YAML reads an unquoted ``off`` as false."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +47,7 @@ def read_cap(key: str, value: object) -> Cap:
 
     Raises ValueError saying what is wrong, for the caller to prefix with where it was written.
     """
-    if isinstance(value, str) and value.strip().lower() == OFF:
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF_WORDS):
         return 0.0 if key in ("pause", "backoff") else (False if key == "report" else None)
     if key == "report":
         return _switch(value)

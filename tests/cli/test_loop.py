@@ -180,7 +180,7 @@ def test_an_unknown_runtime_is_refused_before_any_loop_starts(project: Path) -> 
     result = coord("loop", "--runtime", "nope", cwd=project)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "coord: error: unknown runtime 'nope'; known: claude, codex; "
+        "coord: error: unknown runtime `nope`; known: claude, codex; "
         "add it under `runtimes:` in mission.yaml or pass --command"
     )
     assert not (project / ".mosaic" / "orchestrator" / "loop.json").exists()

@@ -113,7 +113,7 @@ def test_unknown_runtime_lists_the_known_ones(project: Path) -> None:
     result = coord("run", "--runtime", "aidr", cwd=project)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "coord: error: unknown runtime 'aidr'; known: claude, codex; "
+        "coord: error: unknown runtime `aidr`; known: claude, codex; "
         "add it under `runtimes:` in mission.yaml or pass --command"
     )
 

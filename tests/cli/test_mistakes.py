@@ -1,0 +1,101 @@
+"""Mistakes a user makes, tried as a new user would: the real `mosaic-coord`, a clear outcome each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ORCH, coord
+
+DONE_TASKS = """\
+| id | status | milestone | description |
+|----|--------|-----------|-------------|
+| T-001 | done | M1 | Scaffold |
+"""
+
+
+def edit_mission(project: Path, old: str, new: str) -> None:
+    config = project / ".mosaic" / "mission.yaml"
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize("command", [["status"], ["run", "--print-only"], ["run"], ["loop"]])
+def test_a_misspelt_runtime_is_named_at_its_line_with_the_closest_name(project: Path, command: list[str]) -> None:
+    edit_mission(project, "quality_gates: make test\n", "quality_gates: make test\nruntime: claud\n")
+    result = coord(*command, cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "coord: error: .mosaic/mission.yaml:4: `runtime`: unknown runtime `claud`; did you mean `claude`? "
+        "known: claude, codex; fix the name, or add it under `runtimes:`"
+    ]
+    assert not (project / ORCH / "state.json").exists()
+
+
+def test_a_runtime_named_in_mission_yaml_may_be_defined_in_the_config(project: Path) -> None:
+    edit_mission(project, "quality_gates: make test\n", "quality_gates: make test\nruntime: claud\n")
+    (project / "invoke.yaml").write_text("coord:\n  runtimes:\n    claud: [my-agent, '{prompt}']\n")
+    assert coord("status", cwd=project).returncode == 0
+    preview = coord("run", "--print-only", cwd=project)
+    assert preview.stdout.startswith("command: my-agent {prompt}\n"), preview.stderr
+    # Another runtime given for the run: the one in mission.yaml is not used, nor judged.
+    (project / "invoke.yaml").unlink()
+    assert coord("status", cwd=project, env={"INVOKE_COORD_RUNTIME": "codex"}).returncode == 0
+    assert coord("run", "--print-only", "--runtime", "codex", cwd=project).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["stauts"], "No idea what 'stauts' is! Did you mean `status`?", id="command"),
+        pytest.param(["status", "--jsno"], "No idea what '--jsno' is! Did you mean `--json`?", id="flag"),
+        pytest.param(
+            ["loop", "--max-sesions", "3"], "No idea what '--max-sesions' is! Did you mean `--max-sessions`?", id="cap"
+        ),
+        pytest.param(["xyzzy"], "No idea what 'xyzzy' is! (`mosaic-coord --help`", id="nothing-close"),
+    ],
+)
+def test_a_misspelt_command_or_flag_gets_a_did_you_mean(project: Path, args: list[str], expected: str) -> None:
+    result = coord(*args, cwd=project)
+    assert result.returncode == 2
+    assert result.stderr.startswith(expected), result.stderr
+    assert result.stderr.rstrip().endswith("`mosaic-coord --help <command>` their flags)")
+
+
+def test_an_unquoted_colon_in_a_value_says_to_quote_it(project: Path) -> None:
+    edit_mission(project, "name: Demo mission\n", "name: Calculator: the library   # shown in every prompt\n")
+    result = coord("status", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "coord: error: .mosaic/mission.yaml:2:17: invalid YAML: mapping values are not allowed in this context; "
+        'quote the value: name: "Calculator: the library"'
+    ]
+
+
+@pytest.mark.parametrize("word", ["none", "off", "NONE"])
+def test_a_variable_turns_off_a_cap_that_invoke_yaml_sets_to_a_number(project: Path, word: str) -> None:
+    (project / "docs" / "TASKS.md").write_text(DONE_TASKS)
+    (project / "invoke.yaml").write_text("coord:\n  loop:\n    max_sessions: 5\n    max_hours: 8\n    report: true\n")
+    env = {
+        "INVOKE_COORD_LOOP_MAX_SESSIONS": word,
+        "INVOKE_COORD_LOOP_MAX_HOURS": word,
+        "INVOKE_COORD_LOOP_REPORT": word,
+    }
+    result = coord("loop", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "coord: loop loop-001 started: no session cap, 3 failures in a row, 3 attempts per task\n" in result.stderr
+    assert not (project / ORCH / "report.html").exists()  # report: off
+
+
+def test_a_bad_variable_over_a_number_in_invoke_yaml_is_named(project: Path) -> None:
+    (project / "docs" / "TASKS.md").write_text(DONE_TASKS)
+    (project / "invoke.yaml").write_text("coord:\n  loop:\n    max_sessions: 5\n    report: false\n")
+    result = coord("loop", cwd=project, env={"INVOKE_COORD_LOOP_MAX_SESSIONS": "lots"})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "coord: error: INVOKE_COORD_LOOP_MAX_SESSIONS: expected a whole number of 1 or more, "
+        "or `none` for no limit; got `lots`"
+    ]
+    seven = coord("loop", cwd=project, env={"INVOKE_COORD_LOOP_MAX_SESSIONS": "7"})
+    assert "coord: loop loop-001 started: at most 7 sessions," in seven.stderr

@@ -16,7 +16,7 @@ from mosaic_invoke.store.clock import format_span, iso_at, parse_iso
 from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State
-from mosaic_invoke.tasks.selection import milestone_status, named_milestone, next_runnable
+from mosaic_invoke.tasks.selection import check_milestones, milestone_status, named_milestone, next_runnable
 from mosaic_invoke.tasks.tasksfile import TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
@@ -188,6 +188,7 @@ def gates_fail(mission: Mission) -> Stop | None:
 
 def _progress(mission: Mission, options: RunOptions) -> list[Stop]:
     tasks = load_tasks(mission.tasks_path)
+    check_milestones(mission, tasks)  # as `run` does: a mistake in the tasks file is an error
     counts = tasks.counts()
     total = sum(counts.values())
     finished = sum(n for (_, status), n in counts.items() if status in (TaskStatus.DONE, TaskStatus.CANCELLED))

@@ -99,3 +99,46 @@ def test_a_bad_variable_over_a_number_in_invoke_yaml_is_named(project: Path) -> 
     ]
     seven = coord("loop", cwd=project, env={"INVOKE_COORD_LOOP_MAX_SESSIONS": "7"})
     assert "coord: loop loop-001 started: at most 7 sessions," in seven.stderr
+
+
+NO_MILESTONE_COLUMN = """\
+# Tasks
+
+| id | status | description |
+|----|--------|-------------|
+| T-001 | done | Scaffold |
+| T-002 | not-started | Config |
+"""
+
+
+@pytest.mark.parametrize("command", [["status"], ["run", "--print-only"], ["loop", "--milestone", "M1"], ["loop"]])
+def test_tasks_without_a_milestone_column_under_milestones_are_one_error_everywhere(
+    project: Path, command: list[str]
+) -> None:
+    """Not `M1 ... 0/0` in status while a loop finds no task: every command says what to add."""
+    (project / "docs" / "TASKS.md").write_text(NO_MILESTONE_COLUMN)
+    result = coord(*command, cwd=project, env={"INVOKE_COORD_LOOP_REPORT": "false"})
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].endswith(
+        "docs/TASKS.md:3: no task table has a `milestone` column, while mission.yaml lists milestones (M1, M2); "
+        "add a `milestone` column naming each task's milestone, or remove `milestones:` from mission.yaml"
+    )
+    assert not (project / ORCH / "state.json").exists() or command[0] == "loop"
+
+
+UNKNOWN_MILESTONE = """\
+| id | status | milestone |
+|----|--------|-----------|
+| T-001 | done | M1 |
+| T-009 | not-started | M9 |
+"""
+
+
+@pytest.mark.parametrize("command", [["run"], ["loop"], ["status"]])
+def test_a_task_in_an_unknown_milestone_is_an_error_from_run_loop_and_status(project: Path, command: list[str]) -> None:
+    (project / "docs" / "TASKS.md").write_text(UNKNOWN_MILESTONE)
+    result = coord(*command, cwd=project, env={"INVOKE_COORD_LOOP_REPORT": "false"})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[-1].endswith(
+        "docs/TASKS.md:4: `milestone`: `M9` is not a milestone in mission.yaml (task T-009); use one of M1, M2"
+    )

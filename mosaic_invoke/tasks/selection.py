@@ -60,10 +60,10 @@ def check_milestones(mission: Mission, tasks: TasksFile) -> None:
     it lists some, a task table must say which task is in which."""
     known = [milestone.id for milestone in mission.milestones]
     if known and not any("milestone" in table.header for table in tasks.tables):
-        first = next((table.line_indices[0] for table in tasks.tables if table.line_indices), None)
-        if first is not None:  # no task at all: none is in the wrong place
+        row = next((table.line_indices[0] for table in tasks.tables if table.line_indices), None)
+        if row is not None:  # no task at all: none is in the wrong place
             msg = (
-                f"{display_path(tasks.path)}:{first - 1}: no task table has a `milestone` column, while "
+                f"{display_path(tasks.path)}:{row - 1}: no task table has a `milestone` column, while "
                 f"{mission.config_path.name} lists milestones ({', '.join(known)}); add a `milestone` column "
                 f"naming each task's milestone, or remove `milestones:` from {mission.config_path.name}"
             )

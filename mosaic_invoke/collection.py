@@ -152,7 +152,7 @@ def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     }
 )
 def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
-    """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder."""
+    """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder, and the files the prompt names."""
     from mosaic_invoke.config.scaffold import scaffold
 
     with _exit_on_error():

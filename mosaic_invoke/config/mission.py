@@ -106,10 +106,6 @@ class Mission:
     def tasks_path(self) -> Path:
         return self.resolve(self.tasks_file)
 
-    def guides(self) -> tuple[str, ...]:
-        """The files the prompt tells the agent to read, as mission.yaml names them."""
-        return self.manifest_file, self.scratchpad_file, self.protocol_file
-
     def milestone(self, milestone_id: str | None) -> Milestone | None:
         return next((m for m in self.milestones if m.id == milestone_id), None)
 

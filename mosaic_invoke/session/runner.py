@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
+from mosaic_invoke.config.guides import missing_guides
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command
@@ -76,14 +77,8 @@ def begin(
             report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
         write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
         if options.print_only:
-            if absent := _absent(mission, mission.guides()):
-                which = (
-                    "which do not exist yet; write them" if len(absent) > 1 else "which does not exist yet; write it"
-                )
-                report(
-                    f"note: the prompt points the agent at {', '.join(absent)}, {which}, or point mission.yaml's "
-                    "`manifest_file`, `scratchpad_file` or `protocol_file` elsewhere"
-                )
+            if missing := missing_guides(mission):
+                report(f"note: {missing}")
             return chosen
         from mosaic_invoke.session.launch import launch  # here: a preview never loads what starts and follows an agent
 
@@ -160,16 +155,3 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
         )
         raise SessionActive(msg)
     return settled
-
-
-def _absent(mission: Mission, names: tuple[str, ...]) -> list[str]:
-    """Those of ``names`` (paths from mission.yaml) that are not there, each once; a path that
-    cannot even be looked at (too long, not readable) is not called absent."""
-    absent = []
-    for name in dict.fromkeys(names):
-        try:
-            if not mission.resolve(name).exists():
-                absent.append(name)
-        except OSError:
-            pass
-    return absent

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mosaic_invoke.config.guides import missing_guides
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.config.settings import Settings
 from mosaic_invoke.errors import CoordError, command
@@ -97,7 +98,7 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings
         },
         "current_milestone": current.id if current else None,
         "loop": loop,
-        "warnings": [*tasks.warnings, *(w for w in (warning, loop_warning) if w)],
+        "warnings": [*tasks.warnings, *(w for w in (warning, loop_warning, missing_guides(mission)) if w)],
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from mosaic_invoke.store.clock import parse_duration
+from mosaic_invoke.store.clock import format_span, parse_duration
 
 Cap = int | float | bool | None
 """A cap's value once read: a count, seconds, dollars, a switch; None means no limit."""
@@ -64,6 +64,19 @@ def read_cap(key: str, value: object) -> Cap:
         return seconds
     msg = f"unknown cap; known: {', '.join(CAP_KEYS)}"
     raise ValueError(msg)
+
+
+def shown_cap(key: str, value: object) -> str:
+    """A cap as loop.json holds it, as people read it: ``6h`` for 21600.0 seconds, ``$12.50``."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return str(value)
+    if key == "max_hours" or key in _LIMITS or key in _WAITS:
+        return format_span(value)
+    if key == "max_cost_usd":
+        return f"${value:.2f}"
+    return f"{value:g}"
 
 
 def _count(value: object) -> int:

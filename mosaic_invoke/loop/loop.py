@@ -22,7 +22,7 @@ from mosaic_invoke.loop.view import caps_line
 from mosaic_invoke.session.hooks import hook_env, run_hook
 from mosaic_invoke.session.plan import Plan, resolve
 from mosaic_invoke.session.record import ended_line, follow
-from mosaic_invoke.session.runner import begin
+from mosaic_invoke.session.runner import begin, blocking_session
 from mosaic_invoke.store.clock import format_span, parse_iso
 from mosaic_invoke.store.locks import read_session_lock, state_lock
 from mosaic_invoke.store.loopfile import (
@@ -135,9 +135,8 @@ class _Loop:
                 )
                 raise SessionActive(msg)
             lock, _ = read_session_lock(self.orchestrator)
-            if lock is not None and lock.judge() != "stale":
-                msg = f"session {lock.session_id} is still running (pid {lock.pid}); wait for it to end"
-                raise SessionActive(msg)
+            if lock is not None and (verdict := lock.judge()) != "stale":
+                raise SessionActive(blocking_session(lock, verdict))
             clear_stop(self.orchestrator)
             record = new_loop(
                 settled,

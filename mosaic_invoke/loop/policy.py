@@ -11,6 +11,7 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import command
+from mosaic_invoke.loop.view import OUTPUT_MARK
 from mosaic_invoke.session.verify import STOP_NOW, run_gates, tail
 from mosaic_invoke.store.clock import format_span, iso_at, parse_iso
 from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested
@@ -179,10 +180,13 @@ def gates_fail(mission: Mission) -> Stop | None:
         return "stopped", f"`{command('stop')} --now` asked for it while the gates ran before any session"
     if gates.stopped_by is not None:
         return "interrupted", f"coord was interrupted ({gates.stopped_by}) while the gates ran before any session"
-    output = tail(log, 10).removeprefix(f"$ {checks.command}").strip("\n").replace("\n", " | ")  # not the echo
+    output = tail(log, 10).removeprefix(f"$ {checks.command}").strip("\n")  # not the echo
+    shown = log.relative_to(mission.root) if log.is_relative_to(mission.root) else log
+    said = f"output: {shown}" if output else f"output: {shown} (it printed nothing)"
+    quoted = "".join(f"\n{OUTPUT_MARK}{line}" for line in output.split("\n")) if output else ""
     return "gates-failing", (
         f"the gates already fail before any session: {gates.failure(checks.timeout)}; fix them first, "
-        f"or pass --allow-failing-gates; output: {log} ({f'last lines: {output}' if output else 'it printed nothing'})"
+        f"or pass --allow-failing-gates; {said}{quoted}"
     )
 
 

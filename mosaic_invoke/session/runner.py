@@ -12,7 +12,7 @@ from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command
 from mosaic_invoke.session.plan import Plan, plan
 from mosaic_invoke.store.files import write_json_atomic
-from mosaic_invoke.store.locks import read_session_lock, remove_session_lock, state_lock
+from mosaic_invoke.store.locks import SessionLock, read_session_lock, remove_session_lock, state_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import NEXT_TASK_FILE, State, load_state, save_state
 from mosaic_invoke.tasks.selection import check_milestones, open_dependencies
@@ -102,16 +102,7 @@ def _settle_lock(
         return state, None, None
     verdict = lock.judge()
     if verdict == "live" or (verdict == "foreign" and not (resume and options.force)):
-        if verdict == "live":
-            msg = (
-                f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
-                "wait for it to end"
-            )
-        else:
-            msg = (
-                f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot "
-                f"be checked from here: once you know it has ended, run `{command('resume')} --force`"
-            )
+        msg = blocking_session(lock, verdict)
         if options.print_only:
             report(f"note: {msg.split(';')[0]}; this is only a preview")
             return state, None, lock.task_id
@@ -137,6 +128,20 @@ def _settle_lock(
     if not options.print_only:
         remove_session_lock(orchestrator)
     return state, lock.task_id, None
+
+
+def blocking_session(lock: SessionLock, verdict: str) -> str:
+    """Why a session lock that is not stale blocks a new session, and what to do: the same
+    words from `run` and `loop`."""
+    if verdict == "live":
+        return (
+            f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
+            "wait for it to end"
+        )
+    return (
+        f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot "
+        f"be checked from here: once you know it has ended, run `{command('resume')} --force`"
+    )
 
 
 def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from conftest import ORCH, coord
+from conftest import ORCH, TASKS_MD, coord
 
 DONE_TASKS = """\
 | id | status | milestone | description |
@@ -141,4 +142,64 @@ def test_a_task_in_an_unknown_milestone_is_an_error_from_run_loop_and_status(pro
     assert result.returncode == 1, result.stderr
     assert result.stderr.splitlines()[-1].endswith(
         "docs/TASKS.md:4: `milestone`: `M9` is not a milestone in mission.yaml (task T-009); use one of M1, M2"
+    )
+
+
+def test_failing_gates_before_a_loop_are_said_once_their_output_as_lines(project: Path) -> None:
+    (project / "docs" / "TASKS.md").write_text(TASKS_MD)
+    gates = "echo first line; echo second line; exit 1"
+    edit_mission(project, "quality_gates: make test\n", f"verify: {{command: '{gates}'}}\n")
+    result = coord("loop", cwd=project, env={"INVOKE_COORD_LOOP_REPORT": "false"})
+    assert result.returncode == 1
+    log = ORCH / "logs" / "loop-gates.verify.log"  # from the project root
+    said = (
+        f"the gates already fail before any session: `{gates}` failed (exit 1); fix them first, "
+        f"or pass --allow-failing-gates; output: {log}"
+    )
+    assert result.stderr.splitlines()[1:] == [
+        "coord: loop loop-001 stopped: gates-failing",
+        "  | first line",
+        "  | second line",
+        "coord: 0 sessions: 0 accepted, 0 rejected, 0 failed; cost $0.00; wall time 0s",
+        f"coord: error: the loop stopped: {said}",
+    ]
+    assert result.stderr.count("| first line") == 1
+    status = coord("status", cwd=project).stdout.splitlines()
+    at = next(index for index, line in enumerate(status) if line.startswith("loop     loop-001 stopped: gates-failing"))
+    assert status[at].startswith(f"loop     loop-001 stopped: gates-failing ({said}), at ")
+    assert status[at + 1 : at + 3] == ["           | first line", "           | second line"]
+    assert "| first line" not in status[at]  # once, as a line of its own
+
+
+def test_the_report_page_shows_caps_as_people_write_them(project: Path) -> None:
+    (project / "docs" / "TASKS.md").write_text(DONE_TASKS)
+    assert coord("loop", "--max-hours", "90m", "--max-cost", "12.5", cwd=project).returncode == 0
+    page = (project / ORCH / "report.html").read_text()
+    for cap in ("<code>max_wait</code> 6h", "<code>backoff</code> 30s", "<code>max_hours</code> 1h30m"):
+        assert cap in page
+    assert "<code>max_cost_usd</code> $12.50" in page
+    assert "21600" not in page
+
+
+@pytest.mark.parametrize(("command", "code"), [(["run"], 3), (["loop"], 3), (["resume"], 3)])
+def test_a_lock_from_another_host_gets_the_same_advice_from_run_and_loop(
+    project: Path, command: list[str], code: int
+) -> None:
+    (project / ORCH).mkdir(parents=True)
+    lock = {
+        "session_id": "sess-001",
+        "runtime": "claude",
+        "pid": 4242,
+        "pid_started_at": 77,
+        "started_at": "2026-11-20T10:00:00.000Z",
+        "project_path": str(project),
+        "task_id": "T-002",
+        "host": "build-7",
+    }
+    (project / ORCH / "session.lock").write_text(json.dumps(lock))
+    result = coord(*command, cwd=project, env={"INVOKE_COORD_LOOP_REPORT": "false"})
+    assert result.returncode == code
+    assert result.stderr.splitlines()[-1] == (
+        "coord: error: session sess-001 was started on host build-7 (pid 4242); its liveness cannot be checked "
+        "from here: once you know it has ended, run `mosaic-coord resume --force`"
     )

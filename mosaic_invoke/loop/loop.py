@@ -16,7 +16,7 @@ from typing import IO
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
-from mosaic_invoke.errors import CoordError, NoRunnableTask, SessionActive, command
+from mosaic_invoke.errors import AgentUnusable, CoordError, NoRunnableTask, SessionActive, command
 from mosaic_invoke.loop.policy import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
 from mosaic_invoke.loop.view import caps_line
 from mosaic_invoke.session.hooks import hook_env, run_hook
@@ -44,6 +44,7 @@ EXIT_CODES = {
     "milestone-done": 0,
     "stopped": 0,
     "no-runnable-task": 5,
+    "agent-unusable": 1,
     "gates-failing": 1,
     "error": 1,
     "interrupted": 130,
@@ -229,6 +230,8 @@ class _Loop:
             started = begin(self.mission, self.options, self.report, resume=True, loop_id=self.record.loop_id)
         except SessionActive as error:
             return "error", str(error)
+        except AgentUnusable as error:
+            return "agent-unusable", str(error)
         except NoRunnableTask as error:
             return "no-runnable-task", str(error).removesuffix("; pass --task to choose one")
         if isinstance(started, Plan):  # a loop never previews

@@ -33,6 +33,7 @@ STOP_REASONS = (
     "stopped",
     "interrupted",
     "usage-limit",
+    "agent-unusable",
     "gates-failing",
     "error",
 )
@@ -77,6 +78,11 @@ def after_session(
         found.append(("stopped", "a stop was asked for"))
     if interrupted:
         found.append(("interrupted", "coord was interrupted"))
+    if session.unusable:  # no session of this agent can succeed until a person acts
+        why = (
+            f"the agent ({session.runtime}) cannot work here: {session.unusable}; log it in, then start the loop again"
+        )
+        found.append(("agent-unusable", why))
     if session.ended_reason == "usage-limit":
         if session.limit == "hard" or record.waiting_until is None:
             found.append(

@@ -13,7 +13,7 @@ from typing import IO
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
-from mosaic_invoke.errors import CoordError, NoRunnableTask, SessionActive, command
+from mosaic_invoke.errors import AgentUnusable, CoordError, NoRunnableTask, SessionActive, command
 from mosaic_invoke.loop.opening import open_loop
 from mosaic_invoke.loop.policy import (
     Stop,
@@ -49,6 +49,7 @@ EXIT_CODES = {
     "milestone-done": 0,
     "stopped": 0,
     "no-runnable-task": 5,
+    "agent-unusable": 1,
     "gates-failing": 1,
     "error": 1,
     "interrupted": 130,
@@ -203,6 +204,8 @@ class _Loop:
             started = begin(self.mission, self.options, self.report, resume=True, loop_id=self.record.loop_id)
         except SessionActive as error:
             return ("error", str(error)), None
+        except AgentUnusable as error:
+            return ("agent-unusable", str(error)), None
         except NoRunnableTask as error:
             return ("no-runnable-task", str(error).removesuffix("; pass --task to choose one")), None
         if isinstance(started, Plan):  # a loop never previews

@@ -13,6 +13,7 @@ from mosaic_invoke.errors import SessionActive, command
 from mosaic_invoke.loop.policy import inherited_wait
 from mosaic_invoke.session.plan import resolve
 from mosaic_invoke.session.record import settle
+from mosaic_invoke.session.runner import blocking_session
 from mosaic_invoke.store.locks import read_session_lock, state_lock
 from mosaic_invoke.store.loopfile import LoopRecord, clear_stop, new_loop, read_loop, settle_crashed_loop, write_loop
 from mosaic_invoke.store.state import load_state, save_state
@@ -41,9 +42,8 @@ def open_loop(
         lock, lock_warning = read_session_lock(orchestrator)
         if lock_warning:
             report(f"warning: {lock_warning}")
-        if lock is not None and lock.judge() != "stale":
-            msg = f"session {lock.session_id} is still running (pid {lock.pid}); wait for it to end"
-            raise SessionActive(msg)
+        if lock is not None and (verdict := lock.judge()) != "stale":
+            raise SessionActive(blocking_session(lock, verdict))
         if lock is not None:
             settled = settle(mission, settled, lock, report)
         clear_stop(orchestrator)

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, Invocation, Runtime, resolve_runtime
 from mosaic_invoke.config.mission import Milestone, Mission
 from mosaic_invoke.config.options import RunOptions
-from mosaic_invoke.errors import NoRunnableTask
+from mosaic_invoke.errors import CoordError, NoRunnableTask
 from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.session.prompt import build_context, capsule, find_template, render
 from mosaic_invoke.store.clock import now_iso
@@ -108,6 +108,8 @@ def resolve(mission: Mission, options: RunOptions) -> Runtime:
     """The runtime a session launches. A launch command given for the run (``--command``,
     config ``coord.command``) names its session by its program, unless ``--runtime`` names it."""
     named = options.runtime or (Path(options.command[0]).name if options.command else None)
+    if named is None and (problem := mission.runtime_problem(options.runtimes)):
+        raise CoordError(problem)
     return resolve_runtime(
         named or mission.runtime or DEFAULT_RUNTIME,
         {**mission.runtimes, **options.runtimes},

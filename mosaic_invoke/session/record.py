@@ -60,6 +60,9 @@ def end_of(session_id: str, watched: Watched, reader: Reader, report: Report) ->
     if wall is not None and wall.kind == "transient":
         found["transient"] = True
         report(f"session {session_id} met a transient error, worth another try: {wall.message}")
+    elif wall is not None and wall.kind == "unusable":
+        found["unusable"] = wall.message
+        report(f"session {session_id}: the agent cannot work here: {wall.message}")
     elif wall is not None:
         reason = "usage-limit"
         found["resume_at"] = wall.resume_at

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
+from mosaic_invoke.config.guides import missing_guides
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command
 from mosaic_invoke.session.plan import Plan, plan
 from mosaic_invoke.store.files import write_json_atomic
-from mosaic_invoke.store.locks import read_session_lock, state_lock
+from mosaic_invoke.store.locks import SessionLock, read_session_lock, state_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import NEXT_TASK_FILE, State, load_state, save_state
 from mosaic_invoke.tasks.selection import check_milestones, open_dependencies
@@ -85,14 +86,8 @@ def begin(
             report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
         write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
         if options.print_only:
-            if absent := _absent(mission, mission.guides()):
-                which = (
-                    "which do not exist yet; write them" if len(absent) > 1 else "which does not exist yet; write it"
-                )
-                report(
-                    f"note: the prompt points the agent at {', '.join(absent)}, {which}, or point mission.yaml's "
-                    "`manifest_file`, `scratchpad_file` or `protocol_file` elsewhere"
-                )
+            if missing := missing_guides(mission):
+                report(f"note: {missing}")
             return chosen
         from mosaic_invoke.session.launch import launch  # here: a preview never loads what starts and follows an agent
 
@@ -116,16 +111,7 @@ def _settle_lock(
         return state, None, None
     verdict = lock.judge()
     if verdict == "live" or (verdict == "foreign" and not (resume and options.force)):
-        if verdict == "live":
-            msg = (
-                f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
-                "wait for it to end"
-            )
-        else:
-            msg = (
-                f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot "
-                f"be checked from here: once you know it has ended, run `{command('resume')} --force`"
-            )
+        msg = blocking_session(lock, verdict)
         if options.print_only:
             report(f"note: {msg.split(';')[0]}; this is only a preview")
             return state, None, lock.task_id
@@ -146,6 +132,20 @@ def _settle_lock(
     return settle(mission, state, lock, report, preview=options.print_only), lock.task_id, None
 
 
+def blocking_session(lock: SessionLock, verdict: str) -> str:
+    """Why a session lock that is not stale blocks a new session, and what to do: the same
+    words from `run` and `loop`."""
+    if verdict == "live":
+        return (
+            f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
+            "wait for it to end"
+        )
+    return (
+        f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot "
+        f"be checked from here: once you know it has ended, run `{command('resume')} --force`"
+    )
+
+
 def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
     """Record a loop whose process died as crashed; refuse to run beside a live loop."""
     from mosaic_invoke.store.loopfile import read_loop, settle_crashed_loop
@@ -162,16 +162,3 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
         )
         raise SessionActive(msg)
     return settled
-
-
-def _absent(mission: Mission, names: tuple[str, ...]) -> list[str]:
-    """Those of ``names`` (paths from mission.yaml) that are not there, each once; a path that
-    cannot even be looked at (too long, not readable) is not called absent."""
-    absent = []
-    for name in dict.fromkeys(names):
-        try:
-            if not mission.resolve(name).exists():
-                absent.append(name)
-        except OSError:
-            pass
-    return absent

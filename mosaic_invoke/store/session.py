@@ -58,6 +58,8 @@ class Session:
     transient: bool | None = None
     limit: str | None = None
     """`hard` for a usage wall that no wait lifts (an admin-disabled allocation, a monthly cap)."""
+    unusable: str | None = None
+    """Why the agent cannot work here at all, in its words (not logged in): no session can succeed."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Fields written by a newer version: kept as they are."""
 

@@ -113,7 +113,7 @@ def test_unknown_runtime_lists_the_known_ones(project: Path) -> None:
     result = coord("run", "--runtime", "aidr", cwd=project)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "coord: error: unknown runtime 'aidr'; known: claude, codex; "
+        "coord: error: unknown runtime `aidr`; known: claude, codex; "
         "add it under `runtimes:` in mission.yaml or pass --command"
     )
 
@@ -351,8 +351,17 @@ def test_a_preview_names_the_files_the_prompt_points_at_that_do_not_exist(projec
         (project / name).write_text("# written\n")
     assert coord("run", "--print-only", cwd=project).stderr == (
         "coord: note: the prompt points the agent at docs/PROTOCOL.md, which does not exist yet; write it, "
-        "or point mission.yaml's `manifest_file`, `scratchpad_file` or `protocol_file` elsewhere\n"
+        "or point mission.yaml's `protocol_file` elsewhere\n"
     )
+    # One file named twice is named once, with both keys.
+    mission.write_text(
+        mission.read_text().replace("docs/PROTOCOL.md", "docs/NOTES.md") + "manifest_file: docs/NOTES.md\n"
+    )
+    assert coord("run", "--print-only", cwd=project).stderr == (
+        "coord: note: the prompt points the agent at docs/NOTES.md, which does not exist yet; write it, "
+        "or point mission.yaml's `manifest_file` or `protocol_file` elsewhere\n"
+    )
+    mission.write_text(mission.read_text().replace("docs/NOTES.md", "docs/PROTOCOL.md"))
     (project / "docs" / "PROTOCOL.md").write_text("# written\n")
     assert coord("run", "--print-only", cwd=project).stderr == ""
     # A path that cannot be looked at (a name too long for the file system) is not called absent.

@@ -125,7 +125,10 @@ def demo_mission(root: Path, start: datetime = START) -> Path:
         "host": "ci-runner-3",
         "started_at": records[7]["started_at"],
         "sessions": [r["session_id"] for r in records[7:]],
-        "caps": {"max_sessions": 20, "max_failures": 3, "max_cost_usd": 40.0, "max_hours": None},
+        "caps": {
+            **{"max_sessions": 20, "max_failures": 3, "max_cost_usd": 40.0, "max_hours": None},
+            **{"max_wait": 21600.0, "backoff": 90.0, "session_timeout": 5400.0, "report": True},
+        },
         "waiting_until": iso(moment + timedelta(minutes=40)),
     }
     (orch / "loop.json").write_text(json.dumps(loop))
@@ -220,7 +223,10 @@ def test_a_waiting_loop_and_past_loops(demo: Path) -> None:
     report = report_of(demo)
     loop = report.loop
     assert (loop.loop_id, loop.pid, loop.sessions, loop.ended_at) == ("loop-002", 4242, 8, None)
-    assert loop.caps == [("max_sessions", "20"), ("max_failures", "3"), ("max_cost_usd", "40.0")]
+    assert loop.caps == [
+        *[("max_sessions", "20"), ("max_failures", "3"), ("max_cost_usd", "$40.00"), ("max_wait", "6h")],
+        *[("backoff", "1m30s"), ("session_timeout", "1h30m"), ("report", "on")],
+    ]  # as people read them, not `21600.0` seconds
     assert loop.waiting_until == "2026-11-19T04:15:00.000Z" and loop.session_id is None
     assert [(p.loop_id, p.sessions, p.stop_reason) for p in report.past_loops] == [("loop-001", 3, "max-failures")]
 

@@ -3,10 +3,10 @@
     python benchmarks/run.py [--rounds N]
 
 Generates missions in a temporary folder (1k, 10k and 100k tasks; 10k sessions), times
-whole processes in interleaved rounds after a warm-up (median reported), a loop step (a loop of
-10 sessions of an agent that marks its task done, agent time out, against a baseline timed
-between those loops), and measures the tasks-file parser in-process. Prints each target with PASS or MISS; exits 0 either way:
-this is a measurement, not a test.
+whole processes in interleaved rounds after a warm-up (median reported), times a loop step (a
+loop of 10 sessions of an agent that marks its task done, agent time out, against a baseline
+timed between those loops), and measures the tasks-file parser in-process. Prints each target
+with PASS or MISS; exits 0 either way: this is a measurement, not a test.
 
 Before timing, the packages both commands import are byte-compiled in place, as pip does
 when it installs them, so that the baseline and coord start from the same state: Invoke

@@ -19,11 +19,11 @@ from typing import Any, NamedTuple, cast
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.files import collector_paused, display_path
-from mosaic_invoke.store.lines import RecordLines
+from mosaic_invoke.store.lines import RecordLines, dumps
 from mosaic_invoke.store.session import summarise
 from mosaic_invoke.store.statecheck import check_decoded, summary_sound
 
-HEAD_KEYS = ("version", "mission_id", "status", "loops", "summary", "sessions_crc32", "sessions")
+HEAD_KEYS = ("version", "mission_id", "status", "loops", "summary", "summary_crc32", "sessions_crc32", "sessions")
 OPEN = b',"sessions":['
 CLOSE = b"]}\n"
 
@@ -57,8 +57,12 @@ def own_layout(raw: bytes) -> Parts | None:
         return None
     summary, loops = head.get("summary"), head.get("loops", [])
     if not (summary_sound(summary) and isinstance(loops, list) and isinstance(head.get("status", ""), str)):
-        return None  # the head line is not under the checksum: a hand edit there is read whole too
+        return None  # a hand edit of the head line's types: read whole
     lines = RecordLines(raw, start=start, end=end, crc=head["sessions_crc32"])
+    if head.get("summary_crc32") != zlib.crc32(dumps(summary)):
+        # A summary edited by hand (a `next_session` that would reuse an id) is made anew from the records.
+        with collector_paused():
+            summary = summarise(lines.all())
     return Parts(head, lines, cast(dict[str, Any], summary))
 
 

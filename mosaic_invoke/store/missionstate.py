@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -130,6 +131,7 @@ class State:
             **self.extra,
             "loops": list(self.loops),
             "summary": dict(self.summary),
+            "summary_crc32": zlib.crc32(dumps(dict(self.summary))),
             "sessions_crc32": self._records.crc(),
         }
         return [dumps(head)[:-1] + OPEN + b"\n", body, b"\n" if body else b"", CLOSE]

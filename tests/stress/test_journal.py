@@ -219,11 +219,10 @@ def test_sigkill_of_coord_while_sessions_start_and_end_loses_and_doubles_no_reco
     acks.touch()
     small = [sys.executable, str(SMALL_JOURNAL_COORD)]
     env = {**os.environ, "FAKE_AGENT_LOG": str(log)}
-    folds = 0
+    extended: set[bytes] = set()  # the state.json each journal seen after a round extends: new after a fold
     with readers(orchestrator, acks, stop, 1) as started:
         for round_number in range(round_count):
             where = f"seed {seed_value}, round {round_number}"
-            journal_before = (orchestrator / "state.journal").exists()
             process = subprocess.Popen(
                 [*small, "run", "--task", "T-002", "--command", AGENT_COMMAND],
                 cwd=project,
@@ -250,7 +249,8 @@ def test_sigkill_of_coord_while_sessions_start_and_end_loses_and_doubles_no_reco
                 assert time.monotonic() < deadline, f"{where}: the killed run's agent never ended"
                 time.sleep(0.05)
             assert result.returncode == 0, f"{where}: {result.stderr}"
-            folds += journal_before and not (orchestrator / "state.journal").exists()
+            with contextlib.suppress(FileNotFoundError):
+                extended.add((orchestrator / "state.journal").read_bytes().split(b"\n", 1)[0])
             _state._on_disk.clear()
             records = load_state(orchestrator, "demo").records
             ids = [record["session_id"] for record in records]
@@ -263,6 +263,6 @@ def test_sigkill_of_coord_while_sessions_start_and_end_loses_and_doubles_no_reco
                 file.writelines(f"end {sid}\n" for sid in ids[SEEDED:])
     finish(started)
     assert len(agent_sessions(log)) >= round_count
-    assert folds >= 2, "the journal was never folded: the bound is not what the storm needs"
+    assert len(extended) >= 3, "the journal was seldom folded: the bound is not what the storm needs"
     status = coord("status", "--json", cwd=project)
     assert status.returncode == 0, status.stderr

@@ -89,7 +89,7 @@ def bookkeeping(mission: Mission) -> tuple[Path, ...]:
 def start(mission: Mission, tasks: TasksFile, task_id: str) -> Start:
     return Start(
         task_id=task_id,
-        statuses={task: status.value for task, status in tasks.statuses().items()},
+        statuses=tasks.status_values(),
         head_before=git.head(mission.root),
         tree_before=git.work_tree_state(mission.root, bookkeeping(mission)),
     )
@@ -99,10 +99,11 @@ def keep_to_own_claim(mission: Mission, begun: Start) -> list[str]:
     """Set back the rows of other tasks that the session set to ``done`` or ``cancelled`` (their
     cells only); returns their ids. Call under the state lock."""
     tasks = load_tasks(mission.tasks_path)
-    changes = {
+    claims = {status.value for status in CLAIMS}
+    changes = {  # the few rows that differ, found in C: a mission has thousands
         task: TaskStatus(begun.statuses[task])
-        for task, status in tasks.statuses().items()
-        if task != begun.task_id and status in CLAIMS and begun.statuses.get(task, status.value) != status.value
+        for task, value in tasks.status_values().items() - begun.statuses.items()
+        if task != begun.task_id and value in claims and task in begun.statuses
     }
     if changes:
         tasks.write_statuses(changes)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.files import display_path, fsync_dir, umask
+from mosaic_invoke.store.files import display_path, fsync_dir
 from mosaic_invoke.store.lines import dumps
 from mosaic_invoke.store.statecheck import identities_valid, summary_sound
 
@@ -124,8 +124,9 @@ def append(path: Path, line: bytes) -> Identity:
         raise CoordError(msg) from None
 
 
-def start(path: Path, base: tuple[int, int], line: bytes) -> Identity:
-    """A new journal at ``path`` over the state.json named by ``base``, holding ``line``; its identity.
+def start(path: Path, base: tuple[int, int], line: bytes, mode: int) -> Identity:
+    """A new journal at ``path`` over the state.json named by ``base``, holding ``line``, with the
+    permissions ``mode`` (state.json's: it holds the same records); its identity.
 
     Made whole beside it and renamed into place: it replaces a journal a fold left behind, and
     no reader ever sees it without its first line."""
@@ -136,7 +137,7 @@ def start(path: Path, base: tuple[int, int], line: bytes) -> Identity:
             try:
                 _write_all(fd, header + line)
                 os.fsync(fd)
-                os.fchmod(fd, 0o666 & ~umask())
+                os.fchmod(fd, mode)
             finally:
                 os.close(fd)
             os.replace(tmp_name, path)

@@ -79,7 +79,11 @@ def save_state(orchestrator: Path, state: State) -> None:
         return  # nothing changed
     if known is not None and line is not None and known.journal_size + len(line) <= JOURNAL_BOUND:
         path = journal_path(orchestrator)
-        written = append(path, line) if known.journal_size else start(path, known.base, line)  # type: ignore[arg-type]
+        if known.journal_size:
+            written = append(path, line)
+        else:
+            mode = os.stat(state_path(orchestrator)).st_mode & 0o7777
+            written = start(path, known.base, line, mode)  # type: ignore[arg-type]
         _on_disk[orchestrator] = replace(known, state=state, journal=written, journal_size=written[3])
         _saved(state)
         return

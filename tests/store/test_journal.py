@@ -140,6 +140,13 @@ def test_a_change_of_the_loops_folds_the_journal(tmp_path: Path) -> None:
     assert (len(data["sessions"]), data["loops"][0]["loop_id"]) == (17, "loop-001")
 
 
+def test_the_journal_is_as_private_as_state_json(tmp_path: Path) -> None:
+    seeded(tmp_path)
+    (tmp_path / "state.json").chmod(0o600)
+    save_state(tmp_path, load_state(tmp_path, "m", writing=True).with_session(session(17)))
+    assert (tmp_path / JOURNAL_FILE).stat().st_mode & 0o777 == 0o600
+
+
 def test_a_small_state_is_rewritten_whole_as_before(tmp_path: Path) -> None:
     save_state(tmp_path, State.of("m", [record(1)]))
     save_state(tmp_path, load_state(tmp_path, "m", writing=True).with_session(session(2)))

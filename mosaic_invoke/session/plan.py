@@ -15,6 +15,7 @@ from mosaic_invoke.session.prompt import build_context, capsule, find_template, 
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State
+from mosaic_invoke.tasks.acceptance import criteria
 from mosaic_invoke.tasks.selection import Progress, current_milestone, named_milestone, named_task, next_runnable
 from mosaic_invoke.tasks.tasksfile import Task, TasksFile, TaskStatus
 
@@ -65,6 +66,7 @@ def plan(
     runtime = resolve(mission, options)
     progress = Progress.of(counts)
     branch = current_branch(mission.root)
+    acceptance = criteria(tasks, task)
     context = build_context(
         mission=mission,
         task=task,
@@ -73,6 +75,7 @@ def plan(
         milestone=milestone,
         previous_session=previous_session(state),
         branch=branch,
+        acceptance=acceptance,
     )
     prompt = render(find_template(mission, options.template, options.configured_template), context)
     session_id = state.next_session_id()
@@ -97,6 +100,7 @@ def plan(
             progress=progress,
             milestone=milestone,
             branch=branch,
+            acceptance=acceptance,
         ),
     )
 

@@ -151,10 +151,12 @@ def build_context(
     milestone: Milestone | None,
     previous_session: Session | None,
     branch: str | None,
+    acceptance: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     return {
         "mission": mission,
         "task": task,
+        "acceptance": acceptance,
         "runtime": runtime,
         "progress": progress,
         "milestone": milestone,
@@ -173,9 +175,11 @@ def capsule(
     progress: Progress,
     milestone: Milestone | None,
     branch: str | None,
+    acceptance: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """``next-task.json``: exactly the fields and order the original runner writes."""
-    return {
+    """``next-task.json``: exactly the fields and order the original runner writes, and the
+    task's acceptance criteria last when it has any."""
+    fields = {
         "generated_at": generated_at,
         "runtime": runtime.name,
         "mission_id": mission.id,
@@ -190,3 +194,6 @@ def capsule(
         "progress": {"tasks_done": progress.done, "tasks_total": progress.total, "pct": progress.pct},
         "current_branch": branch or "",
     }
+    if acceptance:
+        fields["acceptance"] = list(acceptance)
+    return fields

@@ -153,7 +153,7 @@ def test_a_missing_template_is_a_clear_error(golden_root: Path) -> None:
         pytest.param(
             "ok\n{{ mission.name }}\n{{ nope }}\n",
             3,
-            "`nope` is not defined; the names are: branch, milestone",
+            "`nope` is not defined; the names are: acceptance, branch, milestone",
             id="undefined",
         ),
         pytest.param("ok\n\n{% if %}\n", 3, "template syntax error", id="syntax"),
@@ -304,3 +304,30 @@ def test_a_rejected_claim_adds_the_verification_line(project: Path) -> None:
         f"it is in-progress again; output: {log}",
     ]
     assert log.read_text() == "$ echo checking; exit 2\nchecking\n"
+
+
+def resume_point(prompt: str) -> list[str]:
+    return prompt.split("## Resume Point\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+
+
+def test_acceptance_criteria_are_one_line_under_the_next_task_and_in_the_capsule(project: Path) -> None:
+    (project / "docs" / "TASKS.md").write_text(
+        "| id | status | milestone | depends_on | acceptance |\n|---|---|---|---|---|\n"
+        "| T-001 | done | M1 | | |\n"
+        "| T-002 | not-started | M1 | T-001 | `make test` passes |\n"
+        "| T-003 | not-started | M1 | T-002 | |\n"
+        "\n## T-002: Config\n\nacceptance: a missing file is an error naming it\n"
+    )
+    result = coord("run", "--print-only", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert resume_point(printed["prompt"])[1:3] == [
+        "- **Next task:** T-002",
+        "- **Acceptance:** `make test` passes; a missing file is an error naming it",
+    ]
+    assert printed["capsule"]["acceptance"] == ["`make test` passes", "a missing file is an error naming it"]
+    capsule = json.loads((project / ".mosaic" / "orchestrator" / "next-task.json").read_text())
+    assert list(capsule)[-1] == "acceptance"
+    other = coord("run", "--print-only", "--json", "--task", "T-003", cwd=project)
+    assert "Acceptance" not in json.loads(other.stdout)["prompt"]  # a task without criteria: no line
+    assert "acceptance" not in json.loads(other.stdout)["capsule"]

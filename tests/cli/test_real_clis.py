@@ -31,6 +31,10 @@ from cli.real_clis import (
 )
 from mosaic_invoke.agents import reader_for
 from mosaic_invoke.agents.runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, Runtime, resolve_runtime
+from mosaic_invoke.config.gates import Review
+from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.session.review import Claim, run_review
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 PERMISSION_MODES = {"read-only": "default", "workspace": "acceptEdits", "full": "bypassPermissions"}
 PROMPT = "Reply with the word ready."
@@ -216,11 +220,6 @@ def test_the_reviewer_s_claude_and_codex_launch_lines_parse(clis: dict[str, Path
     """The reviewer is launched as coord launches it, read-only: claude starts (`default`
     permissions) and answers not logged in, which is no verdict; codex starts its thread and is
     stopped there (offline it would wait for the network)."""
-    from mosaic_invoke.config.gates import Review
-    from mosaic_invoke.config.mission import load_mission
-    from mosaic_invoke.session.review import Claim, run_review
-    from mosaic_invoke.tasks.tasksfile import load as load_tasks
-
     project = tmp_path / "project"
     (project / ".mosaic").mkdir(parents=True)
     (project / "docs").mkdir()

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_invoke.config.locate import find_mission_file, locate_mission
 from mosaic_invoke.config.gates import Review
+from mosaic_invoke.config.locate import find_mission_file, locate_mission
 from mosaic_invoke.config.mission import Hooks, MilestoneStatus, Verify, load_mission
 from mosaic_invoke.errors import CoordError
 

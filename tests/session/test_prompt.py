@@ -331,3 +331,30 @@ def test_acceptance_criteria_are_one_line_under_the_next_task_and_in_the_capsule
     other = coord("run", "--print-only", "--json", "--task", "T-003", cwd=project)
     assert "Acceptance" not in json.loads(other.stdout)["prompt"]  # a task without criteria: no line
     assert "acceptance" not in json.loads(other.stdout)["capsule"]
+
+
+def test_a_claim_the_reviewer_rejected_adds_the_review_line_with_its_reasons(project: Path) -> None:
+    orchestrator = project / ".mosaic" / "orchestrator"
+    orchestrator.mkdir()
+    log = str(orchestrator / "logs" / "sess-001.review.jsonl")
+    review = {"runtime": "codex", "verdict": "reject", "reasons": "no test for an empty file", "log_path": log}
+    record = {
+        "session_id": "sess-001",
+        "runtime": "claude",
+        "pid": 4242,
+        "started_at": "2026-11-20T10:00:00.000Z",
+        "ended_at": "2026-11-20T10:00:45.000Z",
+        "ended_reason": "completed",
+        "exit_code": 0,
+        "duration_seconds": 45,
+        "task_id": "T-002",
+        "verdict": "rejected",
+        "rejected_because": "review: no test for an empty file",
+        "review": {**review, "cost_usd": 0.31},
+    }
+    state = {"version": 1, "mission_id": "demo", "status": "active", "sessions": [record]}
+    (orchestrator / "state.json").write_text(json.dumps(state))
+    assert previous_lines(next_prompt(project))[-1] == (
+        "- **Review:** T-002 was marked done and its checks passed, but the reviewer (codex) rejected it: "
+        f"no test for an empty file; it is in-progress again; review: {log}"
+    )

@@ -15,6 +15,7 @@ from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.review import DIFF_LIMIT, Claim, Reviewed, review_prompt, reviewer_runtime, run_review
+from mosaic_invoke.tasks.acceptance import criteria
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 REVIEWER = Path(__file__).parents[1] / "review_agent.py"
@@ -65,8 +66,6 @@ def claim_of(root: Path, before: str, *, worker: str = "claude") -> Claim:
     tasks = load_tasks(root / "docs" / "TASKS.md")
     task = tasks.task("T-001")
     assert task is not None
-    from mosaic_invoke.tasks.acceptance import criteria
-
     after = git(root, "rev-parse", "HEAD")
     commits = int(git(root, "rev-list", "--count", f"{before}..{after}"))
     return Claim("sess-004", worker, task, criteria(tasks, task), before, after, commits)

@@ -4,6 +4,8 @@ that names it (``### T-003: Login form``), for criteria too long for a table cel
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from operator import itemgetter
 
 from mosaic_invoke.tasks.markdown import fenced_blocks
 from mosaic_invoke.tasks.task import Task
@@ -24,23 +26,35 @@ def criteria(tasks: TasksFile, task: Task) -> tuple[str, ...]:
 def _under_heading(tasks: TasksFile, task_id: str) -> list[str]:
     """The ``acceptance:`` lines between a heading whose first word is ``task_id`` and the next
     heading, outside fenced code blocks (an example there is not a criterion)."""
-    text = "".join(tasks.lines)
-    if "acceptance" not in text.lower():  # most files have none: one scan in C
+    lines = tasks.lines
+    # Headings are few: found by the first character of each line, in C (a line keeps its end,
+    # so it is never empty); the file's text is looked at only when one names the task.
+    first_chars = "".join(map(itemgetter(0), lines))
+    maybe = sorted({*_found(first_chars, "#"), *_found(first_chars, " ")})
+    titles = {index: heading.group(1) or "" for index in maybe if (heading := _HEADING.match(lines[index]))}
+    if not any(_names(title, task_id) for title in titles.values()):
         return []
-    fenced = {index for first, end in fenced_blocks(text) for index in range(first, end)}
+    text = "".join(lines)
+    fences = fenced_blocks(text) if "```" in text or "~~~" in text else []
+    fenced = {index for first, end in fences for index in range(first, end)}
+    headings = [index for index in titles if index not in fenced]
     found: list[str] = []
-    inside = False
-    for index, line in enumerate(tasks.lines):
-        if index in fenced:
+    for at, index in enumerate(headings):
+        if not _names(titles[index], task_id):
             continue
-        heading = _HEADING.match(line) if line.lstrip(" ").startswith("#") else None
-        if heading is not None:
-            inside = _names(heading.group(1) or "", task_id)
-            continue
-        criterion = _CRITERION.match(line) if inside else None
-        if criterion is not None and criterion.group(1).strip():
-            found.append(criterion.group(1).strip())
+        end = headings[at + 1] if at + 1 < len(headings) else len(lines)
+        for number in range(index + 1, end):
+            criterion = None if number in fenced else _CRITERION.match(lines[number])
+            if criterion is not None and criterion.group(1).strip():
+                found.append(criterion.group(1).strip())
     return found
+
+
+def _found(text: str, char: str) -> Iterator[int]:
+    at = text.find(char)
+    while at != -1:
+        yield at
+        at = text.find(char, at + 1)
 
 
 def _names(heading: str, task_id: str) -> bool:

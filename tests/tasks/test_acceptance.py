@@ -38,6 +38,7 @@ def test_acceptance_lines_under_a_heading_naming_the_task_follow_its_cell() -> N
         "### Notes\nacceptance: under another heading: not T-002's\n"
         "## **T-003**\n* acceptance: the parser reads CRLF\n"
         "## T-0020\nacceptance: another task whose id starts the same\n"
+        "~~~\n## T-003\nacceptance: a heading in an example names no task\n~~~\n"
     )
     assert criteria_of(text, "T-002") == (
         "`make test` passes",

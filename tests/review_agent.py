@@ -3,7 +3,8 @@
 Launched as ``python review_agent.py PROMPT`` (the prompt as its last argument, or ``-``: on
 stdin). Driven by the environment:
 REVIEW_AGENT_SAYS: what follows ``VERDICT:``, e.g. ``accept`` or ``reject: no test``
-  (default ``accept``); ``nothing``: no verdict line at all;
+  (default ``accept``); ``nothing``: no verdict line at all; several separated by ``|`` say
+  one per run, in order, then the last one again (runs counted in the file REVIEW_AGENT_COUNT);
 REVIEW_AGENT_STREAM: ``claude``: speak claude's stream-json, its result costing
   REVIEW_AGENT_COST dollars (default 0.25) with 1200 input and 80 output tokens;
 REVIEW_AGENT_SEEN: a file to write, as JSON, what it was given (``prompt``, ``cwd``, ``env``:
@@ -32,7 +33,13 @@ if seen:
 touch = os.environ.get("REVIEW_AGENT_TOUCH")
 if touch:
     Path(touch).write_text("the reviewer was here\n")
-says = os.environ.get("REVIEW_AGENT_SAYS", "accept")
+says = os.environ.get("REVIEW_AGENT_SAYS", "accept").split("|")
+counter = os.environ.get("REVIEW_AGENT_COUNT")
+runs = 0
+if len(says) > 1 and counter:
+    runs = int(Path(counter).read_text()) if Path(counter).exists() else 0
+    Path(counter).write_text(str(runs + 1))
+says = says[min(runs, len(says) - 1)]
 text = "I read the diff and the task.\n" + ("" if says == "nothing" else f"VERDICT: {says}")
 stream = os.environ.get("REVIEW_AGENT_STREAM") == "claude"
 if stream:

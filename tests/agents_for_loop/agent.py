@@ -10,7 +10,10 @@ Launched as ``python agent.py MODE [PROMPT]``; the task is ``MOSAIC_TASK_ID``, t
 - ``break``: marks its task done but writes ``broken`` into ``gate.txt`` (the gate
   ``grep -qx ok gate.txt`` then fails);
 - ``fix``: writes ``ok`` into ``gate.txt`` and marks its task done;
-- ``idle``: exits 0 without touching anything.
+- ``idle``: exits 0 without touching anything;
+- ``work``: commits a change (as ``commit``) but leaves its task in progress: never finishes;
+- ``mess``: writes ``work/<session>.txt`` (no commit), prints ``error: the build is broken``
+  and exits 1: a different tree, the same error, every time.
 
 A comma-separated MODE plays one mode per run, in order, then the last one again (runs are
 counted in LOOP_AGENT_COUNT, a file). LOOP_AGENT_SLEEP: seconds to wait before working;
@@ -86,8 +89,14 @@ def main() -> int:
     if mode == "fail":
         log(f"end {session} {task}")
         return 1
-    if mode == "commit":
+    if mode in ("commit", "work"):
         commit(task)
+    if mode == "mess":
+        Path("work").mkdir(exist_ok=True)
+        Path("work", f"{session}.txt").write_text("half done\n")
+        print("error: the build is broken", flush=True)
+        log(f"end {session} {task}")
+        return 1
     if mode == "break":
         Path("gate.txt").write_text("broken\n")
     if mode == "fix":

@@ -152,7 +152,9 @@ def build_context(
     previous_session: Session | None,
     branch: str | None,
     acceptance: tuple[str, ...] = (),
+    previous_task_status: str | None = None,
 ) -> dict[str, Any]:
+    """The template's context; ``previous_task_status`` is the previous session's task's status now."""
     return {
         "mission": mission,
         "task": task,
@@ -161,6 +163,7 @@ def build_context(
         "progress": progress,
         "milestone": milestone,
         "previous_session": previous_session,
+        "previous_task_status": previous_task_status,
         "branch": branch,
         "vars": mission.vars,
     }

@@ -101,17 +101,22 @@ class Mission:
         return next((m for m in self.milestones if m.id == milestone_id), None)
 
     def runtime_problem(self, runtimes: Mapping[str, RuntimeSpec]) -> str | None:
-        """Why mission.yaml's `runtime` names no runtime (a preset, one of its `runtimes:`, or
-        of ``runtimes`` from the config), at its line; None when it does, or is not set."""
-        if self.runtime is None:
+        """Why a runtime mission.yaml names (`runtime`, each of `runtime_fallback`, the
+        reviewer's) is no runtime (a preset, one of its `runtimes:`, or of ``runtimes`` from the
+        config), at its line; None when each is one."""
+        named = [("runtime", "runtime", self.runtime)]
+        named += [("runtime_fallback", "runtime_fallback", name) for name in self.runtime_fallback]
+        named.append(("verify", "verify.review.runtime", self.review.runtime if self.review else None))
+        if not any(name for _, _, name in named):
             return None
         from mosaic_invoke.agents.runtimes import runtime_problem  # only where a runtime is named
 
-        problem = runtime_problem(self.runtime, {**self.runtimes, **runtimes})
-        if problem is None:
-            return None
-        where = f"{display_path(self.config_path)}:{self.lines.get('runtime', 1)}"
-        return f"{where}: `runtime`: {problem}; fix the name, or add it under `runtimes:`"
+        for key, label, name in named:
+            problem = runtime_problem(name, {**self.runtimes, **runtimes}) if name else None
+            if problem is not None:
+                where = f"{display_path(self.config_path)}:{self.lines.get(key, 1)}"
+                return f"{where}: `{label}`: {problem}; fix the name, or add it under `runtimes:`"
+        return None
 
 
 def load_mission(mission_file: Path) -> Mission:

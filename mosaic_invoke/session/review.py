@@ -1,35 +1,22 @@
-"""The reviewer: once the gates pass, a second agent reads the claim's diff and gives a verdict.
-
-It is launched like any runtime (``{prompt}`` in its argv), read-only, in the project root,
-with the session's ``MOSAIC_*`` variables and ``MOSAIC_REVIEW=1``. The last ``VERDICT:``
-line of what it says decides; anything else (no such line, a failure, a timeout) leaves
-the claim to the gates and says why.
-"""
+"""The reviewer (SPEC section 17): what it judges (a claim), what it said (its record), the
+runtime it runs on (another than the worker's, read-only) and its prompt (task, acceptance
+criteria, the session's diff cut to a size)."""
 
 from __future__ import annotations
 
-import os
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from mosaic_invoke.agents import Reader, log_suffix, reader_for
-from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, PRESETS, Runtime, RuntimeSpec, agent_env, resolve_runtime
+from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, PRESETS, Runtime, RuntimeSpec, resolve_runtime
 from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session import git
-from mosaic_invoke.session.plan import new_uuid
-from mosaic_invoke.session.process import start_gated
 from mosaic_invoke.session.prompt import render
-from mosaic_invoke.session.watch import Limits, watch
-from mosaic_invoke.store.clock import format_span
-from mosaic_invoke.store.files import display_path, expand_user, write_atomic
-from mosaic_invoke.store.state import LOGS_DIR
+from mosaic_invoke.store.files import display_path, expand_user
 from mosaic_invoke.tasks.task import Task
 
 TEMPLATE = "review.md.j2"
@@ -38,10 +25,6 @@ DIFF_LIMIT = 60 * 1024
 """Bytes of the diff the prompt shows: with the rest, the prompt fits one argument of any runtime."""
 REASONS_LIMIT = 2000
 """Characters of a reject's reasons kept in the record and the next prompt."""
-_VERDICT = re.compile(
-    r"[\s>*_`#-]*VERDICT[\s*_`]*:[\s*_`]*(?P<word>accept|reject)(?:ed)?\b[\s*_`]*(?::(?P<reasons>.*?))?[\s*_`]*",
-    re.IGNORECASE,
-)
 
 
 class Claim(NamedTuple):
@@ -147,98 +130,3 @@ def review_prompt(mission: Mission, review: Review, claim: Claim, runtime: Runti
         "vars": mission.vars,
     }
     return render(find_review_template(mission, review), context, default=TEMPLATE)
-
-
-def run_review(
-    mission: Mission,
-    review: Review,
-    claim: Claim,
-    env: Mapping[str, str],
-    *,
-    runtimes: Mapping[str, RuntimeSpec] | None = None,
-    display: IO[str] | None = None,
-    stop_requested: Callable[[], bool] | None = None,
-) -> Reviewed:
-    """Run the reviewer on ``claim`` to its end; never raises for what the reviewer does."""
-    began = time.monotonic()
-    logs = mission.orchestrator_path / LOGS_DIR
-    name = review.runtime or "reviewer"
-    try:
-        runtime = reviewer_runtime(mission, review, claim.worker, runtimes)
-        name = runtime.name
-        prompt = review_prompt(mission, review, claim, runtime)
-        prompt_file = logs / f"{claim.session_id}.review.prompt.md"
-        write_atomic(prompt_file, prompt.encode("utf-8", "surrogateescape"))
-        invocation = runtime.invocation(prompt, session_uuid=new_uuid(), prompt_file=prompt_file)
-    except CoordError as error:
-        return Reviewed(runtime=name, verdict=None, reason=str(error))
-    log_path = logs / f"{claim.session_id}.review{log_suffix(runtime.output)}"
-    reader = reader_for(runtime.output)
-    found: dict[str, str | None] = {}
-
-    def on_line(raw: bytes) -> None:
-        log.write(raw + b"\n")
-        log.flush()
-        shown = reader.feed(raw.decode("utf-8", "replace"))
-        for line in shown:
-            matched = _VERDICT.fullmatch(line)
-            if matched is not None:
-                found["word"], found["reasons"] = matched["word"].lower(), (matched["reasons"] or "").strip()
-        if display is not None and shown:
-            display.write("".join(f"  review: {line}\n" for line in shown))
-            display.flush()
-
-    read_end, write_end = os.pipe()
-    try:
-        with log_path.open("ab") as log:
-            try:
-                with open(prompt_file if invocation.stdin == "prompt" else os.devnull, "rb") as stdin:
-                    agent = start_gated(
-                        invocation.argv,
-                        mission.root,
-                        agent_env({**env, "MOSAIC_REVIEW": "1"}),
-                        stdin=stdin.fileno(),
-                        stdout=write_end,
-                        stderr=write_end,
-                        new_session=True,
-                    )
-            finally:
-                os.close(write_end)
-            watched = watch(
-                agent.process, read_end, on_line, Limits(session=review.timeout), stop_requested, started=agent.go
-            )
-    except CoordError as error:  # no such program, not executable
-        return Reviewed(runtime=name, verdict=None, reason=str(error), log_path=str(log_path))
-    finally:
-        os.close(read_end)
-    telemetry = reader.telemetry()
-    result: dict[str, Any] = {
-        "runtime": name,
-        "log_path": str(log_path),
-        "cost_usd": telemetry.get("cost_usd"),
-        "telemetry": {key: telemetry[key] for key in _TOKENS if key in telemetry},
-        "duration_seconds": int(time.monotonic() - began),
-    }
-    if watched.timed_out:
-        return Reviewed(verdict=None, reason=f"the reviewer ran past its {format_span(review.timeout)}", **result)
-    if watched.interrupted or watched.signalled:
-        return Reviewed(verdict=None, reason="the reviewer was interrupted", interrupted=True, **result)
-    if "word" in found:
-        reasons = (found["reasons"] or "no reasons given")[:REASONS_LIMIT] if found["word"] == "reject" else None
-        return Reviewed(verdict=found["word"], reasons=reasons, **result)
-    return Reviewed(verdict=None, reason=_no_verdict(watched.exit_code, reader, telemetry), **result)
-
-
-_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "num_turns")
-
-
-def _no_verdict(exit_code: int, reader: Reader, telemetry: Mapping[str, Any]) -> str:
-    """Why a reviewer that ended by itself gave no verdict, in its own words where it has some."""
-    wall = reader.verdict(datetime.now().astimezone())
-    if wall is not None:
-        return f"the reviewer could not work: {wall.message}"
-    said = str(telemetry.get("final_message") or "").strip().splitlines()
-    last = f"; its last words: {said[-1][:200]}" if said else ""
-    if exit_code != 0:
-        return f"the reviewer failed (exit {exit_code}){last}"
-    return f"the reviewer gave no `VERDICT:` line{last}"

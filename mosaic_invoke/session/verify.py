@@ -126,7 +126,7 @@ def verify(
     stop, leave the claim unverified: verdict ``none``, the task back to in-progress.
     """
     changes = git.changes(mission.root, begun.head_before, begun.tree_before, bookkeeping(mission))
-    fields: dict[str, Any] = {"git": None if changes is None else {k: v for k, v in changes.items() if k != "changed"}}
+    fields: dict[str, Any] = {"git": changes}  # `changed` too: the no-progress breaker reads it
     try:
         tasks = load_tasks(mission.tasks_path)
     except CoordError as error:

@@ -84,7 +84,9 @@ def test_the_reviewer_s_cost_counts_toward_max_cost(tmp_path: Path) -> None:
 
 def test_a_reviewer_with_no_verdict_leaves_the_claim_to_the_gates(tmp_path: Path) -> None:
     root = reviewed_project(tmp_path / "project")
-    result = coord("run", "--json", "--command", agent("commit"), cwd=root, env={"REVIEW_AGENT_SAYS": "nothing"})
+    result = coord(
+        "run", "--json", "--command", agent("commit"), cwd=root, env=loop_env({"REVIEW_AGENT_SAYS": "nothing"})
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["verdict"] == "accepted"

@@ -33,7 +33,8 @@ from mosaic_invoke.agents import reader_for
 from mosaic_invoke.agents.runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, Runtime, resolve_runtime
 from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.mission import load_mission
-from mosaic_invoke.session.review import Claim, run_review
+from mosaic_invoke.session.review import Claim
+from mosaic_invoke.session.reviewer import run_review
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 PERMISSION_MODES = {"read-only": "default", "workspace": "acceptEdits", "full": "bypassPermissions"}

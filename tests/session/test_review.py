@@ -14,7 +14,8 @@ import pytest
 from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.session.review import DIFF_LIMIT, Claim, Reviewed, review_prompt, reviewer_runtime, run_review
+from mosaic_invoke.session.review import DIFF_LIMIT, Claim, Reviewed, review_prompt, reviewer_runtime
+from mosaic_invoke.session.reviewer import run_review
 from mosaic_invoke.tasks.acceptance import criteria
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
@@ -131,11 +132,21 @@ def test_the_last_verdict_line_decides(repo: Path, says: str, verdict: str, reas
 @pytest.mark.parametrize(
     ("env", "reason"),
     [
-        pytest.param({"REVIEW_AGENT_SAYS": "nothing"}, "the reviewer gave no `VERDICT:` line", id="no-verdict"),
         pytest.param(
-            {"REVIEW_AGENT_SAYS": "nothing", "REVIEW_AGENT_EXIT": "3"}, "the reviewer failed (exit 3)", id="failed"
+            {"REVIEW_AGENT_SAYS": "nothing"},
+            "the reviewer gave no `VERDICT:` line; its last words: I read the diff and the task.",
+            id="no-verdict",
         ),
-        pytest.param({"REVIEW_AGENT_SAYS": "maybe"}, "the reviewer gave no `VERDICT:` line", id="not-a-verdict"),
+        pytest.param(
+            {"REVIEW_AGENT_SAYS": "nothing", "REVIEW_AGENT_EXIT": "3"},
+            "the reviewer failed (exit 3); its last words: I read the diff and the task.",
+            id="failed",
+        ),
+        pytest.param(
+            {"REVIEW_AGENT_SAYS": "maybe"},
+            "the reviewer gave no `VERDICT:` line; its last words: VERDICT: maybe",
+            id="not-a-verdict",
+        ),
     ],
 )
 def test_no_verdict_leaves_the_claim_to_the_gates_and_says_why(repo: Path, env: dict[str, str], reason: str) -> None:
@@ -158,7 +169,7 @@ def test_a_reviewer_that_cannot_start_is_no_verdict(repo: Path) -> None:
     missing = Mission(**{**mission.__dict__, "review": Review(runtime="nobody-has-this")})
     reviewed = review(repo, missing)
     assert reviewed.verdict is None
-    assert reviewed.reason is not None and reviewed.reason.startswith("unknown runtime 'nobody-has-this'")
+    assert reviewed.reason is not None and reviewed.reason.startswith("unknown runtime `nobody-has-this`")
     absent = Mission(**{**mission.__dict__, "runtimes": {}, "review": Review(runtime="codex")})
     reviewed = review(repo, absent, PATH="/nonexistent")
     assert reviewed.verdict is None and "codex" in str(reviewed.reason)

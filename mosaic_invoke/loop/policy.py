@@ -106,7 +106,7 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bo
     a breaker the interruption itself tripped.
     """
     limited = session.ended_reason == "usage-limit"
-    check_stopped = bool((session.verification or {}).get("interrupted"))
+    check_stopped = bool((session.verification or {}).get("interrupted") or (session.review or {}).get("interrupted"))
     uncounted = limited or check_stopped or (stopped and session.ended_reason == "interrupted")
     accepted = session.verdict == "accepted"
     ended_badly = not accepted and session.ended_reason != "completed"
@@ -153,6 +153,8 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps, *, waits: boo
         notes.append(session.rejected_because)
     elif session.verification:
         notes.append("gates passed" if session.verification.get("passed") else "gates failed")
+    if session.review and not session.rejected_because:
+        notes.append(f"review: {session.review.get('verdict') or 'no verdict'}")
     if session.git and session.git.get("commits"):
         commits = session.git["commits"]
         notes.append(f"{commits} commit{'s' if commits != 1 else ''}")

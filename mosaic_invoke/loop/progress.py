@@ -18,7 +18,7 @@ def progressed(session: Session) -> bool:
     git = session.git or {}
     if git.get("commits") or git.get("changed"):
         return True
-    if session.tasks_done:
+    if session.tasks_done or session.tasks_changed:
         return True
     return session.task_status_after not in (None, "in-progress")
 
@@ -54,7 +54,7 @@ def no_progress(record: LoopRecord, limit: int | None) -> str | None:
     if not limit:
         return None
     if record.idle_in_row >= limit:
-        return f"{record.idle_in_row} sessions in a row changed nothing (no commit, no change in the tree, no status)"
+        return f"{record.idle_in_row} sessions in a row changed nothing: no commit, no change in the tree, no status"
     if record.same_error_in_row >= limit:
         return f"{record.same_error_in_row} sessions in a row ended on the same error: {record.last_error}"
     return None

@@ -77,12 +77,11 @@ class Reviewed:
         return record
 
     def said(self) -> str:
-        """One line for people: ``review (codex): reject: no test for the empty password``."""
-        if self.verdict == "reject":
-            return f"review ({self.runtime}): reject: {self.reasons}"
-        if self.verdict == "accept":
-            return f"review ({self.runtime}): accept"
-        return f"review ({self.runtime}): no verdict, the claim is left to the gates: {self.reason}"
+        """One line for people: ``review (codex): reject, its review in .../sess-004.review.jsonl``
+        (the reasons are said with the rejection)."""
+        if self.verdict is None:
+            return f"review ({self.runtime}): no verdict, the claim is left to the gates: {self.reason}"
+        return f"review ({self.runtime}): {self.verdict}, its review in {self.log_path}"
 
 
 def reviewer_runtime(

@@ -37,6 +37,8 @@ class Session:
     # What the harness found after the session (section 12).
     task_status_after: str | None = None
     tasks_done: list[str] | None = None
+    tasks_changed: list[str] | None = None
+    """Other tasks whose status the session changed (and kept: not set back)."""
     tasks_restored: list[str] | None = None
     """Other tasks' rows the session set to done or cancelled, set back: it claims only its own."""
     git: Mapping[str, Any] | None = None

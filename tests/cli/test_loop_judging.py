@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import coord, sessions, task_status, wait_for
-from loopkit import ORCH, agent, loop_env, loop_record, make_project, run_loop
+from loopkit import ORCH, agent, end_group, loop_env, loop_record, make_project, run_loop, start_loop
 
 REVIEWER = Path(__file__).parents[1] / "review_agent.py"
 
@@ -58,7 +58,13 @@ def test_a_rejected_review_reopens_the_task_and_its_reasons_reach_the_next_promp
     ) in prompt
     assert (second["task_id"], second["verdict"], second["review"]["verdict"]) == ("T-002", "accepted", "accept")
     assert task_status(root, "T-002") == "done"
-    assert "review (reviewer): reject: work/T-002.txt says nothing of the config" in result.stderr
+    assert f"review (reviewer): reject, its review in {log}" in result.stderr
+    assert "T-002 was marked done, but review: work/T-002.txt says nothing of the config; it is in-progress" in (
+        result.stderr
+    )
+    assert "loop 2/2: sess-002 T-002 completed, accepted (gates passed, review: accept, 1 commit, $0.25)" in (
+        result.stderr
+    )
     step = "loop 1/2: sess-001 T-002 completed, rejected (review: work/T-002.txt says nothing of the config, 1 commit"
     assert step in result.stderr
     record = loop_record(root)
@@ -127,7 +133,7 @@ def test_an_agent_that_changes_nothing_stops_the_loop_with_no_progress(tmp_path:
     record = loop_record(root)
     assert record is not None
     assert (record["stop_reason"], len(record["sessions"]), record["idle_in_row"]) == ("no-progress", 3, 3)
-    assert record["stop_detail"] == "3 sessions in a row changed nothing (no commit, no change in the tree, no status)"
+    assert record["stop_detail"] == "3 sessions in a row changed nothing: no commit, no change in the tree, no status"
     assert "loop loop-001 stopped: no-progress (3 sessions in a row changed nothing" in result.stderr
 
 
@@ -183,3 +189,37 @@ def test_a_commit_counts_as_progress_from_a_detached_loop_too(tmp_path: Path) ->
     record = loop_record(root)
     assert record is not None
     assert (record["stop_reason"], len(record["sessions"])) == ("no-progress", 6)
+
+
+def test_stop_now_while_the_reviewer_runs_leaves_the_claim_unverified(tmp_path: Path) -> None:
+    root = reviewed_project(tmp_path / "project")
+    seen = tmp_path / "seen.json"
+    env = {"REVIEW_AGENT_SEEN": str(seen), "REVIEW_AGENT_HANG": "1"}
+    running = start_loop(root, "--command", agent("commit"), env=env)
+    try:
+        wait_for(seen.exists, timeout=60)
+        assert coord("stop", "--now", cwd=root).returncode == 0
+        _, err = running.communicate(timeout=60)
+    finally:
+        end_group(running)
+    assert running.returncode == 0, err
+    (record,) = sessions(root)
+    assert (record["verdict"], record["review"]["verdict"], record["review"]["interrupted"]) == ("none", None, True)
+    assert record["review"]["reason"] == "the review was interrupted"
+    assert task_status(root, "T-002") == "in-progress"
+    loop = loop_record(root)
+    assert loop is not None
+    assert (loop["stop_reason"], loop["failures_in_row"], loop["attempts"]) == ("stopped", 0, {})
+    prompt = json.loads(coord("run", "--print-only", "--json", cwd=root).stdout)["prompt"]
+    assert "- **Verification:** T-002 was marked done, but its check was interrupted (nothing failed)" in prompt
+
+
+def test_a_detached_session_is_reviewed_by_its_supervisor(tmp_path: Path) -> None:
+    root = reviewed_project(tmp_path / "project")
+    env = loop_env({"REVIEW_AGENT_SAYS": "reject: no test"})
+    started = coord("run", "--detach", "--command", agent("commit"), cwd=root, env=env)
+    assert started.returncode == 0, started.stderr
+    wait_for(lambda: bool(sessions(root)) and sessions(root)[0].get("verdict") is not None, timeout=60)
+    (record,) = sessions(root)
+    assert (record["verdict"], record["rejected_because"]) == ("rejected", "review: no test")
+    assert task_status(root, "T-002") == "in-progress"

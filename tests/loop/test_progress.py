@@ -40,6 +40,7 @@ def session(**fields: Any) -> Session:
         pytest.param({"task_status_after": "blocked"}, True, id="own-status"),
         pytest.param({"tasks_done": ["T-002"], "task_status_after": "in-progress"}, True, id="done-then-rejected"),
         pytest.param({"git": None}, False, id="no-git-no-status"),
+        pytest.param({"git": None, "tasks_changed": ["T-007"]}, True, id="another-status"),
     ],
 )
 def test_what_counts_as_progress(fields: dict[str, Any], moved: bool) -> None:
@@ -65,7 +66,7 @@ def test_idle_sessions_in_a_row_trip_the_breaker_and_progress_resets_it() -> Non
     assert count_progress(record, session(git={**UNCHANGED, "commits": 1})).idle_in_row == 0
     record = count_progress(record, session())
     assert no_progress(record, 3) == (
-        "3 sessions in a row changed nothing (no commit, no change in the tree, no status)"
+        "3 sessions in a row changed nothing: no commit, no change in the tree, no status"
     )
     assert no_progress(record, None) is None and no_progress(record, 4) is None
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, PRESETS, Runtime, RuntimeSpec, resolve_runtime
+from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, PRESETS, Runtime, resolve_runtime
 from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
@@ -84,13 +84,11 @@ class Reviewed:
         return f"review ({self.runtime}): {self.verdict}, its review in {self.log_path}"
 
 
-def reviewer_runtime(
-    mission: Mission, review: Review, worker: str, runtimes: Mapping[str, RuntimeSpec] | None = None
-) -> Runtime:
-    """The reviewer's runtime, read-only whatever its configuration says: the one `review:` names,
-    else the first of `runtime_fallback`, the mission's runtime and the built-in presets that is
-    not the worker's."""
-    configured = {**mission.runtimes, **(runtimes or {})}
+def reviewer_runtime(mission: Mission, review: Review, worker: str) -> Runtime:
+    """The reviewer's runtime (a preset or one of mission.yaml's `runtimes:`), read-only whatever
+    its configuration says: the one `review:` names, else the first of `runtime_fallback`, the
+    mission's runtime and the built-in presets that is not the worker's."""
+    configured = dict(mission.runtimes)
     candidates = (*mission.runtime_fallback, mission.runtime or DEFAULT_RUNTIME, *PRESETS)
     name = review.runtime or next((candidate for candidate in candidates if candidate != worker), DEFAULT_RUNTIME)
     read_only = {key: replace(spec, permissions="read-only") for key, spec in configured.items()}

@@ -11,10 +11,10 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 from mosaic_invoke.agents import Reader, log_suffix, reader_for
-from mosaic_invoke.agents.runtimes import RuntimeSpec, agent_env
+from mosaic_invoke.agents.runtimes import agent_env
 from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
@@ -43,8 +43,6 @@ def run_review(
     claim: Claim,
     env: Mapping[str, str],
     *,
-    runtimes: Mapping[str, RuntimeSpec] | None = None,
-    display: IO[str] | None = None,
     stop_requested: Callable[[], bool] | None = None,
 ) -> Reviewed:
     """Run the reviewer on ``claim`` to its end; never raises for what the reviewer does."""
@@ -52,7 +50,7 @@ def run_review(
     logs = mission.orchestrator_path / LOGS_DIR
     name = review.runtime or "reviewer"
     try:
-        runtime = reviewer_runtime(mission, review, claim.worker, runtimes)
+        runtime = reviewer_runtime(mission, review, claim.worker)
         name = runtime.name
         prompt = review_prompt(mission, review, claim, runtime)
         prompt_file = logs / f"{claim.session_id}.review.prompt.md"
@@ -74,9 +72,6 @@ def run_review(
             matched = _VERDICT.fullmatch(line)
             if matched is not None:
                 found["word"], found["reasons"] = matched["word"].lower(), (matched["reasons"] or "").strip()
-        if display is not None and shown:
-            display.write("".join(f"  review: {line}\n" for line in shown))
-            display.flush()
 
     read_end, write_end = os.pipe()
     try:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import coord, sessions, task_status, wait_for
+from conftest import TASKS_MD, coord, sessions, task_status, wait_for
 from loopkit import ORCH, agent, end_group, loop_env, loop_record, make_project, run_loop, start_loop
 
 REVIEWER = Path(__file__).parents[1] / "review_agent.py"
@@ -19,7 +19,8 @@ def reviewed_project(root: Path, *, output: str = "text", review: str = "{runtim
         f"runtimes:\n  reviewer:\n    command: [{sys.executable}, {REVIEWER}, '{{prompt}}']\n    output: {output}\n"
     )
     extra = runtimes + f"verify: {{command: 'cat gate.txt; grep -qx ok gate.txt', review: {review}}}\n"
-    return make_project(root, git=True, extra=extra)
+    tasks = TASKS_MD + "\n## T-002\n\nacceptance: work/T-002.txt names the session that wrote it\n"
+    return make_project(root, git=True, extra=extra, tasks=tasks)
 
 
 def test_a_rejected_review_reopens_the_task_and_its_reasons_reach_the_next_prompt(tmp_path: Path) -> None:
@@ -74,6 +75,8 @@ def test_a_rejected_review_reopens_the_task_and_its_reasons_reach_the_next_promp
     assert given["env"]["MOSAIC_REVIEW"] == "1" and given["env"]["MOSAIC_SESSION_ID"] == "sess-002"
     assert given["cwd"] == str(root)
     assert "+T-002 part 0 by sess-002" in given["prompt"]  # the session's own diff
+    assert "- **Acceptance:**\n  - work/T-002.txt names the session that wrote it\n" in given["prompt"]
+    assert "- **Acceptance:** work/T-002.txt names the session that wrote it\n" in prompt  # the worker's too
     status = json.loads(coord("status", "--json", cwd=root).stdout)
     assert status["cost"]["total_usd"] == 0.5
 

@@ -76,7 +76,7 @@ def follow(
     limits = Limits(session=options.session_timeout, idle=options.idle_timeout)
     with output, abandoning(launched.mission, launched.session.session_id, agent.process, limits):
         watched = watch(
-            agent.process, pipe, output.line, limits, stop_requested=stop_requested, started=launched.release
+            agent.process, pipe, output.feed, limits, stop_requested=stop_requested, started=launched.release
         )
     os.close(pipe)
     if output.log_error is not None:

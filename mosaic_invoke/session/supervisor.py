@@ -159,7 +159,7 @@ def main() -> int:
         on_session_id=functools.partial(note_agent_session, mission, session_id, report),
     )
     with output, abandoning(mission, session_id, agent.process, limits):
-        watched = watch(agent.process, read_end, output.line, limits, started=agent.go)
+        watched = watch(agent.process, read_end, output.feed, limits, started=agent.go)
     try:
         finish(mission, session_id, begun, watched, output.reader, spec["env"], report)
     except CoordError as error:

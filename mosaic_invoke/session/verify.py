@@ -214,10 +214,23 @@ def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
     process.wait()
 
 
+TAIL_BYTES = 4096
+"""What a message keeps of a log at most: its last 4 KiB."""
+
+
 def tail(path: Path, lines: int = 15) -> str:
-    """The last ``lines`` lines of a log, for a message."""
+    """The last ``lines`` lines of a log, within its last `TAIL_BYTES`, for a message; a line
+    cut there starts with `…`. The log is never read whole: a gate may print 100 MB."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(0, size - TAIL_BYTES))
+            data = log.read(TAIL_BYTES)
     except OSError:
         return ""
-    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+    kept = data.decode(errors="replace").rstrip("\n").split("\n")
+    cut = size > TAIL_BYTES and len(kept) <= lines  # the first line kept began before the window
+    kept = kept[-lines:]
+    if cut:
+        kept[0] = "…" + kept[0]
+    return "\n".join(kept)

@@ -7,6 +7,7 @@ import functools
 import gc
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -97,10 +98,26 @@ def expand_user(value: str | os.PathLike[str]) -> Path:
         return Path(value)
 
 
-def read_text(path: Path, what: str) -> str:
-    """Read a UTF-8 text file, turning OS and decoding errors into a `CoordError`."""
+TEXT_LIMIT = 64 << 20
+"""The largest text file coord reads (64 MiB): a mission's files are far smaller."""
+
+
+def read_text(path: Path, what: str, *, where_set: str = "give the path of a file") -> str:
+    """Read a UTF-8 text file, turning OS and decoding errors into a `CoordError`.
+
+    Only a regular file of at most `TEXT_LIMIT` bytes: `/dev/zero` or a pipe would never end;
+    ``where_set`` says how to name another one.
+    """
     try:
-        return path.read_bytes().decode("utf-8")
+        with path.open("rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                msg = f"{display_path(path)}: {what} is not a regular file; {where_set}"
+                raise CoordError(msg)
+            data = file.read(TEXT_LIMIT + 1)
+        if len(data) > TEXT_LIMIT:
+            msg = f"{display_path(path)}: {what} is larger than {TEXT_LIMIT >> 20} MiB; coord reads no more"
+            raise CoordError(msg)
+        return data.decode("utf-8")
     except FileNotFoundError:
         msg = f"{display_path(path)}: {what} not found"
         raise CoordError(msg) from None

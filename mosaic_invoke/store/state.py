@@ -26,7 +26,7 @@ from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.files import collector_paused, display_path, write_atomic
 from mosaic_invoke.store.lines import RecordLines, dumps
-from mosaic_invoke.store.records import typed_fields
+from mosaic_invoke.store.records import decode_json, typed_fields
 from mosaic_invoke.store.session import EMPTY_SUMMARY, Session, summarise, with_record
 from mosaic_invoke.store.statecache import cached, forget, store
 from mosaic_invoke.store.statecheck import SESSION_FIELDS, SESSION_REQUIRED, check_decoded, summary_sound
@@ -217,7 +217,7 @@ def _own_layout(raw: bytes, mission_id: str, source: str) -> State | None:
         return None
     try:
         head = json.loads(raw[: newline - len(_OPEN)] + b"}")
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # a number too long to convert too: read whole, it is named
         return None
     # The checksum over the record lines where they lie in the file: nothing is copied.
     if not isinstance(head, dict) or head.get("sessions_crc32") != zlib.crc32(memoryview(raw)[start:end]):
@@ -234,7 +234,7 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
     problem = None
     try:
         with collector_paused():
-            data = json.loads(raw.decode("utf-8"))
+            data = decode_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         where = f"{display_path(path)}:{line}" if line else display_path(path)

@@ -25,6 +25,7 @@ from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command, commands_as
 from mosaic_invoke.session.supervisor import boot_argv
+from mosaic_invoke.store.files import open_private
 from mosaic_invoke.store.loopfile import LoopRecord
 from mosaic_invoke.store.state import LOGS_DIR
 
@@ -108,8 +109,7 @@ def main() -> int:
         nonlocal log
         mission = load_mission(mission_file)
         log = mission.orchestrator_path / LOGS_DIR / f"{record.loop_id}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:  # from now on the log hears of everything, errors included
+        with open_private(log) as out:  # from now on the log hears of everything, errors included
             os.dup2(out.fileno(), sys.stdout.fileno())
             os.dup2(out.fileno(), sys.stderr.fileno())
         if mission.verify is not None and not allow:

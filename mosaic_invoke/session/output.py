@@ -9,6 +9,7 @@ from typing import IO
 
 from mosaic_invoke.agents import Reader, reader_for
 from mosaic_invoke.agents.lines import Lines
+from mosaic_invoke.store.files import open_private
 
 
 class Output:
@@ -35,8 +36,7 @@ class Output:
         self.log_error: str | None = None
 
     def __enter__(self) -> Output:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
+        self._log = open_private(self.log_path)
         return self
 
     def __exit__(

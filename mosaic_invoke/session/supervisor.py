@@ -27,6 +27,7 @@ from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.verify import Start
+from mosaic_invoke.store.files import open_private
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; sys.exit(main())"
 
@@ -81,7 +82,7 @@ def start_supervised(
         "idle_timeout": options.idle_timeout,
     }
     try:
-        with log_path.open("ab") as log:
+        with open_private(log_path) as log:
             process = subprocess.Popen(
                 boot_argv(),
                 stdin=subprocess.PIPE,
@@ -142,7 +143,7 @@ def main() -> int:
         agent.cancel()  # coord died, or failed, before it recorded the session: no agent may run untracked
         return 1
     # coord has its answer and returns; from now on only the log hears from us.
-    with open(spec["log"], "ab") as log:
+    with open_private(Path(spec["log"])) as log:
         os.dup2(log.fileno(), sys.stdout.fileno())
     session_id = spec["session_id"]
     begun = Start(**{**spec["begun"], "done_before": frozenset(spec["begun"]["done_before"])})

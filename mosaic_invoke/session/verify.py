@@ -19,6 +19,7 @@ from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session import git
 from mosaic_invoke.session.process import exit_status
 from mosaic_invoke.store.clock import format_span
+from mosaic_invoke.store.files import open_private
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
@@ -139,9 +140,8 @@ def run_gates(
 ) -> GateRun:
     """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``; a SIGUSR1
     while ``stop_now()`` says so (`coord.stop --now`) stops them too."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    with log_path.open("wb") as log:
+    with open_private(log_path, append=False) as log:
         log.write(f"$ {command}\n".encode())
         log.flush()
         process: subprocess.Popen[bytes] | None = None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,8 +22,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.clock import now_iso
-from mosaic_invoke.store.files import collector_paused, display_path, write_atomic
+from mosaic_invoke.store.files import collector_paused, display_path, write_private
 from mosaic_invoke.store.lines import RecordLines, dumps
 from mosaic_invoke.store.records import decode_json, typed_fields
 from mosaic_invoke.store.session import EMPTY_SUMMARY, Session, summarise, with_record
@@ -186,7 +184,7 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
 
 def save_state(orchestrator: Path, state: State) -> None:
     path = state_path(orchestrator)
-    write_atomic(path, state.chunks())
+    write_private(path, state.chunks())
     forget(orchestrator)
     with contextlib.suppress(OSError):
         _written[path] = (_identity(path), state)
@@ -250,14 +248,14 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
                 summary = summarise(records)
             return _state(data, mission_id, display_path(path), RecordLines(decoded=records), summary)
         problem = f"{display_path(path)}: state is corrupt: {checked}"
-    if keep_copy:
-        stamp = now_iso().replace(":", "").replace(".", "-")
-        copy = path.with_name(f"{STATE_FILE}.corrupt-{stamp}")
+    if keep_copy:  # once per corruption: the copy is named by its content
+        copy = path.with_name(f"{STATE_FILE}.corrupt-{zlib.crc32(raw):08x}")
         try:
-            shutil.copy2(path, copy)
+            if not (copy.is_file() and not copy.is_symlink() and copy.read_bytes() == raw):
+                write_private(copy, raw)
             problem += f"; a copy is kept in {display_path(copy)}"
-        except OSError as exc:
-            problem += f"; no copy could be kept ({exc.strerror})"
+        except (OSError, CoordError) as exc:
+            problem += f"; no copy could be kept ({getattr(exc, 'strerror', None) or exc})"
     raise CoordError(f"{problem}; fix it by hand or move it away (coord never overwrites it)")
 
 

@@ -28,6 +28,7 @@ from mosaic_invoke.session.supervisor import boot_argv
 from mosaic_invoke.store.files import open_private
 from mosaic_invoke.store.loopfile import LoopRecord
 from mosaic_invoke.store.state import LOGS_DIR
+from mosaic_invoke.terminal import printable, tolerant_stdout
 
 
 def start_loop(
@@ -88,7 +89,6 @@ def main() -> int:
     """The supervisor of a detached loop: the loop runs here, its output in logs/<loop id>.log."""
     from mosaic_invoke.loop.loop import exit_code, run_loop
     from mosaic_invoke.loop.view import summary_lines
-    from mosaic_invoke.terminal import tolerant_stdout
 
     mission_file, options, caps, allow, prefix = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - coord's own pipe
     tolerant_stdout()
@@ -119,7 +119,7 @@ def main() -> int:
         tell({"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log), **stopped})
 
     def report(message: str) -> None:
-        print(f"coord: {message}", file=sys.stderr, flush=True)
+        print(f"coord: {printable(message)}", file=sys.stderr, flush=True)
 
     with commands_as(prefix):  # its messages name the commands as the user typed them
         try:

@@ -10,6 +10,7 @@ from typing import IO
 from mosaic_invoke.agents import Reader, reader_for
 from mosaic_invoke.agents.lines import Lines
 from mosaic_invoke.store.files import open_private
+from mosaic_invoke.terminal import printable
 
 
 class Output:
@@ -65,7 +66,7 @@ class Output:
         shown = self.reader.feed(raw.decode("utf-8", "replace"))
         if self.display is not None and shown:
             try:
-                self.display.write("".join(f"{text}\n" for text in shown))
+                self.display.write("".join(f"{printable(text)}\n" for text in shown))
                 self.display.flush()
             except OSError:  # the reader went away (`run | head`, a closed terminal): the log goes on
                 self.display = None

@@ -28,6 +28,7 @@ from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.verify import Start
 from mosaic_invoke.store.files import open_private
+from mosaic_invoke.terminal import printable
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; sys.exit(main())"
 
@@ -150,7 +151,7 @@ def main() -> int:
     limits = Limits(session=spec["session_timeout"], idle=spec["idle_timeout"])
 
     def report(message: str) -> None:
-        print(f"coord: {message}", file=sys.stderr, flush=True)
+        print(f"coord: {printable(message)}", file=sys.stderr, flush=True)
 
     output = Output(
         Path(spec["log"]),

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ORCH, coord, sessions
+from conftest import ORCH, coord, sessions, wait_for
 from loopkit import agent, make_project, run_loop
 
 from mosaic_invoke.store.liveness import hostname, process_start_time
@@ -119,11 +119,20 @@ def _loop_json(root: Path, pid: int, **fields: object) -> None:
     (root / ORCH / "loop.json").write_text(json.dumps(record))
 
 
-def test_stop_signals_no_process_that_loop_json_does_not_prove_is_the_loop(project: Path) -> None:
-    """SIGUSR1 ends a process that does not handle it: a hand-written loop.json naming any pid
-    (init's, 1, or one of the user's) must not reach it."""
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+def test_stop_signals_no_process_that_loop_json_does_not_prove_is_the_loop(project: Path, tmp_path: Path) -> None:
+    """SIGUSR1 ends most processes (this one exits 42 on it): a hand-written loop.json naming any
+    pid (1, or one of the user's) must not reach it."""
+    ready = tmp_path / "ready"
+    code = (
+        "import pathlib, signal, sys, time\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})\n"  # whatever the test runner blocks
+        "signal.signal(signal.SIGUSR1, lambda *_: sys.exit(42))\n"
+        f"pathlib.Path({str(ready)!r}).touch()\n"
+        "time.sleep(60)\n"
+    )
+    bystander = subprocess.Popen([sys.executable, "-c", code])
     try:
+        wait_for(ready.exists)
         _loop_json(project, bystander.pid)  # no start time: no proof
         said = coord("stop", cwd=project)
         assert said.returncode == 0, said.stderr
@@ -138,9 +147,9 @@ def test_stop_signals_no_process_that_loop_json_does_not_prove_is_the_loop(proje
         said = coord("stop", cwd=project)
         assert "does not prove that pid 1 is the loop, so it was sent no signal" in said.stdout
         _loop_json(project, bystander.pid, pid_started_at=process_start_time(bystander.pid))
-        said = coord("stop", cwd=project)  # with proof, it is woken (and, not a loop, ends of it)
+        said = coord("stop", cwd=project)  # with proof, it is woken
         assert said.stdout.strip() == f"asked loop loop-001 (pid {bystander.pid}) to stop after its current session"
-        assert bystander.wait(timeout=10) == -10  # SIGUSR1
+        assert bystander.wait(timeout=10) == 42  # it was sent SIGUSR1
     finally:
         bystander.kill()
         bystander.wait()

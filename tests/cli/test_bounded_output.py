@@ -65,7 +65,8 @@ def test_a_failing_gate_printing_30_mb_without_a_newline_leaves_a_tail_of_a_few_
     root = make_project(tmp_path / "project", extra=f"verify: {{command: {json.dumps(gate)}}}\n")
     result = coord("loop", "--command", agent("done"), cwd=root, timeout=120)
     assert result.returncode == 1
-    assert result.stderr.rstrip().endswith("the end of it)")
+    shown = [line for line in result.stderr.splitlines() if line.startswith("  | ")]
+    assert len(shown) == 1 and shown[0].startswith("  | …") and shown[0].endswith("the end of it"), shown
     assert len(result.stderr) < 20_000
     loop = (root / ORCH / "loop.json").read_text()
     assert json.loads(loop)["stop_reason"] == "gates-failing"

@@ -17,7 +17,7 @@ from mosaic_invoke.config.caps import CAP_KEYS, Cap, read_cap
 from mosaic_invoke.config.locate import project_root
 from mosaic_invoke.config.yamlcheck import Entries, NodeChecker, check_yaml
 from mosaic_invoke.store.clock import parse_duration
-from mosaic_invoke.store.files import display_path, expand_user
+from mosaic_invoke.store.files import display_path, expand_user, read_text
 
 if TYPE_CHECKING:
     from mosaic_invoke.agents.runtimes import RuntimeSpec
@@ -130,10 +130,21 @@ class Mission:
 
 
 def load_mission(mission_file: Path) -> Mission:
-    """Parse and validate ``mission_file``, reporting every problem at once."""
-    values = check_yaml(mission_file, "mission file", lambda checker, node: _Checker(checker).mission(node))
+    """Parse and validate ``mission_file``, reporting every problem at once. Its text is read each
+    time; a text this process has read before is not parsed again (a run reads it twice, a
+    loop once per session, and a mission of 200k milestones takes seconds to check)."""
+    text = read_text(mission_file, "mission file")
+    known = _loaded.get(mission_file)
+    if known is not None and known[0] == text:
+        return known[1]
+    values = check_yaml(mission_file, "mission file", lambda checker, node: _Checker(checker).mission(node), text=text)
     values.setdefault("scratchpad_file", f"docs/scratchpads/{values['id']}.md")
-    return Mission(root=project_root(mission_file), config_path=mission_file, **values)
+    mission = Mission(root=project_root(mission_file), config_path=mission_file, **values)
+    _loaded[mission_file] = (text, mission)
+    return mission
+
+
+_loaded: dict[Path, tuple[str, Mission]] = {}
 
 
 _PATH_KEYS = ("orchestrator_dir", "tasks_file", "manifest_file", "scratchpad_file", "protocol_file", "template")

@@ -30,10 +30,14 @@ _NEEDS_QUOTES = (
 _KEY_VALUE = re.compile(r"^\s*(?:- )?(?P<key>[\w.-]+):[ \t]+(?P<value>[^\s#].*?)\s*(?:\s#.*)?$")
 
 
-def check_yaml(path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | None], T]) -> T:
-    """Compose ``path`` and hand its root node to ``check``; raise every problem it found at once."""
+def check_yaml(
+    path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | None], T], *, text: str | None = None
+) -> T:
+    """Compose ``path`` (whose ``text`` the caller may have read) and hand its root node to
+    ``check``; raise every problem it found at once."""
     label = display_path(path)
-    text = read_text(path, what)
+    if text is None:
+        text = read_text(path, what)
     loader = _Loader(text)
     checker = NodeChecker(label, loader)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,15 @@ def test_a_tasks_file_that_never_ends_or_is_too_large_is_refused(project: Path) 
     config.write_text(config.read_text().replace("/dev/zero", "docs/HUGE.md"))
     result = coord("status", cwd=project)
     assert result.returncode == 1
-    assert result.stderr.strip() == "coord: error: docs/HUGE.md: tasks file is larger than 64 MiB; coord reads no more"
+    assert result.stderr.strip() == (
+        "coord: error: docs/HUGE.md: tasks file is larger than 64 MiB, more than coord reads; make it smaller"
+    )
+    fifo = project / "docs" / "PIPE.md"
+    os.mkfifo(fifo)  # opened to read, a pipe waits for a writer that never comes
+    config.write_text(config.read_text().replace("docs/HUGE.md", "docs/PIPE.md"))
+    result = coord("status", cwd=project, timeout=30)
+    assert result.returncode == 1
+    assert "coord: error: docs/PIPE.md: tasks file is not a regular file" in result.stderr
 
 
 def test_yaml_merge_keys_are_read_as_yaml_loaders_read_them(project: Path) -> None:

@@ -219,13 +219,19 @@ def read_text(path: Path, what: str, *, where_set: str = "give the path of a fil
     ``where_set`` says how to name another one.
     """
     try:
-        with path.open("rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a pipe: no wait for a writer
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            if not stat.S_ISREG(mode):
                 msg = f"{display_path(path)}: {what} is not a regular file; {where_set}"
                 raise CoordError(msg)
+            os.set_blocking(fd, True)
             data = file.read(TEXT_LIMIT + 1)
         if len(data) > TEXT_LIMIT:
-            msg = f"{display_path(path)}: {what} is larger than {TEXT_LIMIT >> 20} MiB; coord reads no more"
+            size = f"larger than {TEXT_LIMIT >> 20} MiB, more than coord reads"
+            msg = f"{display_path(path)}: {what} is {size}; make it smaller"
             raise CoordError(msg)
         return data.decode("utf-8")
     except FileNotFoundError:

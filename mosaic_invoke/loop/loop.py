@@ -253,7 +253,7 @@ class _Loop:
                 return
             self.reporter.wait()
         if wait:
-            from mosaic_invoke.views.report.page import write_report
+            from mosaic_invoke.views.report.page import write_report  # the page's modules, at the loop's end only
 
             try:
                 write_report(self.mission.config_path)

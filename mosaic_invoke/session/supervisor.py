@@ -17,7 +17,9 @@ from mosaic_invoke.session.process import start_gated
 from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.verify import Start
 from mosaic_invoke.session.watch import Limits
+from mosaic_invoke.store.files import open_private
 from mosaic_invoke.store.liveness import process_start_time
+from mosaic_invoke.terminal import printable
 
 
 def main() -> int:
@@ -44,11 +46,11 @@ def main() -> int:
         agent.cancel()  # coord died, or failed, before it recorded the session: no agent may run untracked
         return 1
     # coord has its answer and returns; from now on only the log hears from us.
-    with open(spec["log"], "ab") as log:
+    with open_private(Path(spec["log"])) as log:
         os.dup2(log.fileno(), sys.stdout.fileno())
 
     def report(message: str) -> None:
-        print(f"coord: {message}", file=sys.stderr, flush=True)
+        print(f"coord: {printable(message)}", file=sys.stderr, flush=True)
 
     try:
         with listening():

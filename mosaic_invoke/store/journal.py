@@ -18,8 +18,10 @@ is an error, and the journal is never overwritten.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.files import display_path, fsync_dir
+from mosaic_invoke.store.files import display_path, fsync_dir, temp_prefix
 from mosaic_invoke.store.lines import dumps
 from mosaic_invoke.store.statecheck import identities_valid, summary_sound
 
@@ -70,13 +72,23 @@ def base_of(raw: bytes) -> tuple[int, int]:
 
 
 def read_journal(path: Path) -> Journal | None:
-    """The journal at ``path``; None when there is none, or its first line names no state.json."""
+    """The journal at ``path``; None when there is none, or its first line names no state.json
+    (or a link or anything but a file is in its place: never followed, replaced by the next write)."""
     try:
-        with open(path, "rb") as file:
-            info = os.fstat(file.fileno())
-            raw = file.read()
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, IsADirectoryError):
         return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO):
+            return None
+        msg = f"{display_path(path)}: cannot read the state journal: {exc.strerror}"
+        raise CoordError(msg) from None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            raw = file.read()
     except OSError as exc:
         msg = f"{display_path(path)}: cannot read the state journal: {exc.strerror}"
         raise CoordError(msg) from None
@@ -112,7 +124,7 @@ def frame(entry: dict[str, Any]) -> bytes:
 def append(path: Path, line: bytes) -> Identity:
     """Append ``line`` to the journal at ``path`` and fsync it; its new identity."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             _write_all(fd, line)
             os.fsync(fd)
@@ -124,24 +136,23 @@ def append(path: Path, line: bytes) -> Identity:
         raise CoordError(msg) from None
 
 
-def start(path: Path, base: tuple[int, int], line: bytes, mode: int) -> Identity:
-    """A new journal at ``path`` over the state.json named by ``base``, holding ``line``, with the
-    permissions ``mode`` (state.json's: it holds the same records); its identity.
+def start(path: Path, base: tuple[int, int], line: bytes) -> Identity:
+    """A new journal at ``path`` over the state.json named by ``base``, holding ``line``; its identity.
 
-    Made whole beside it and renamed into place: it replaces a journal a fold left behind, and
-    no reader ever sees it without its first line."""
+    Made whole beside it (private, as coord's other files) and renamed into place: it replaces a
+    journal a fold left behind, or a link put in its place, and no reader ever sees it without
+    its first line."""
     header = b'{"journal":1,"state_crc32":%d,"state_size":%d}\n' % base
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
         try:
             try:
                 _write_all(fd, header + line)
                 os.fsync(fd)
-                os.fchmod(fd, mode)
             finally:
                 os.close(fd)
             os.replace(tmp_name, path)
-            info = os.stat(path)  # a rename moves the change time
+            info = os.lstat(path)  # a rename moves the change time
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)

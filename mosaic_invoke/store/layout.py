@@ -10,16 +10,15 @@ tool's, or one edited by hand) is decoded and checked whole.
 from __future__ import annotations
 
 import json
-import shutil
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.clock import now_iso
-from mosaic_invoke.store.files import collector_paused, display_path
+from mosaic_invoke.store.files import collector_paused, display_path, write_private
 from mosaic_invoke.store.lines import RecordLines, dumps
+from mosaic_invoke.store.records import decode_json
 from mosaic_invoke.store.session import summarise
 from mosaic_invoke.store.statecheck import check_decoded, summary_sound
 
@@ -74,7 +73,7 @@ def decode(raw: bytes, path: Path, *, keep_copy: bool) -> Parts:
     problem = None
     try:
         with collector_paused():
-            data = json.loads(raw.decode("utf-8"))
+            data = decode_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         where = f"{display_path(path)}:{line}" if line else display_path(path)
@@ -89,12 +88,12 @@ def decode(raw: bytes, path: Path, *, keep_copy: bool) -> Parts:
                 summary = summarise(checked)
             return Parts(data, RecordLines(decoded=checked), summary)
         problem = f"{display_path(path)}: state is corrupt: {checked}"
-    if keep_copy:
-        stamp = now_iso().replace(":", "").replace(".", "-")
-        copy = path.with_name(f"{path.name}.corrupt-{stamp}")
+    if keep_copy:  # once per corruption: the copy is named by its content
+        copy = path.with_name(f"{path.name}.corrupt-{zlib.crc32(raw):08x}")
         try:
-            shutil.copy2(path, copy)
+            if not (copy.is_file() and not copy.is_symlink() and copy.read_bytes() == raw):
+                write_private(copy, raw)
             problem += f"; a copy is kept in {display_path(copy)}"
-        except OSError as exc:
-            problem += f"; no copy could be kept ({exc.strerror})"
+        except (OSError, CoordError) as exc:
+            problem += f"; no copy could be kept ({getattr(exc, 'strerror', None) or exc})"
     raise CoordError(f"{problem}; fix it by hand or move it away (coord never overwrites it)")

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.files import display_path, write_atomic
+from mosaic_invoke.store.files import display_path, write_private
 from mosaic_invoke.store.journal import (
     JOURNAL_BOUND,
     JOURNAL_FILE,
@@ -79,16 +79,12 @@ def save_state(orchestrator: Path, state: State) -> None:
         return  # nothing changed
     if known is not None and line is not None and known.journal_size + len(line) <= JOURNAL_BOUND:
         path = journal_path(orchestrator)
-        if known.journal_size:
-            written = append(path, line)
-        else:
-            mode = os.stat(state_path(orchestrator)).st_mode & 0o7777
-            written = start(path, known.base, line, mode)  # type: ignore[arg-type]
+        written = append(path, line) if known.journal_size else start(path, known.base, line)  # type: ignore[arg-type]
         _on_disk[orchestrator] = replace(known, state=state, journal=written, journal_size=written[3])
         _saved(state)
         return
     chunks = state.chunks()
-    write_atomic(state_path(orchestrator), chunks)
+    write_private(state_path(orchestrator), chunks)
     forget(orchestrator)
     remove(journal_path(orchestrator))  # after state.json: until then it extends the file it names
     size = sum(map(len, chunks))
@@ -120,7 +116,7 @@ class _OnDisk:
         """Whether the files are still as this process left them (no other process wrote)."""
         return (
             _identity(state_path(orchestrator)) == self.state_id
-            and _identity(journal_path(orchestrator)) == self.journal
+            and _identity(journal_path(orchestrator), follow=False) == self.journal
         )
 
     def entry(self, state: State) -> bytes | None:
@@ -157,9 +153,9 @@ def _saved(state: State) -> None:
     state._change.before = None  # no later save walks past it
 
 
-def _identity(path: Path) -> Identity | None:
+def _identity(path: Path, *, follow: bool = True) -> Identity | None:
     try:
-        return identity(os.stat(path))
+        return identity(os.stat(path, follow_symlinks=follow))
     except OSError:
         return None
 
@@ -172,7 +168,7 @@ def _read(orchestrator: Path, mission_id: str, writing: bool) -> _OnDisk | None:
         file = open(path, "rb")  # noqa: SIM115  # kept open until the end: its inode is not reused
     except FileNotFoundError:
         fresh = State(mission_id=mission_id)
-        return _OnDisk(state=fresh, state_id=None, journal=_identity(journal_path(orchestrator)))
+        return _OnDisk(state=fresh, state_id=None, journal=_identity(journal_path(orchestrator), follow=False))
     except OSError as exc:
         msg = f"{display_path(path)}: cannot read state: {exc.strerror}"
         raise CoordError(msg) from None
@@ -192,7 +188,8 @@ def _read(orchestrator: Path, mission_id: str, writing: bool) -> _OnDisk | None:
         state=state,
         state_id=read_id,
         base=base if journaled else None,
-        journal=None if journal is None else journal.identity,
+        # No journal to replay (none, a link, a first line that names no state.json): the next save starts one over it.
+        journal=_identity(journal_path(orchestrator), follow=False) if journal is None else journal.identity,
         journal_size=0 if extending is None else extending.size,
     )
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Iterable
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
 from mosaic_invoke.config.mission import Milestone, MilestoneStatus, Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.files import display_path
-from mosaic_invoke.tasks.tasksfile import Task, TasksFile, TaskStatus
+from mosaic_invoke.tasks.tasksfile import Row, Task, TasksFile, TaskStatus
 
 _FINISHED = (TaskStatus.DONE, TaskStatus.CANCELLED)
 _SHOWN = 5
@@ -35,9 +37,23 @@ class Progress(NamedTuple):
 
 def milestone_status(milestone: Milestone, counts: Counts) -> MilestoneStatus:
     """The status written in mission.yaml, else derived from the milestone's tasks."""
+    own = {status for (milestone_id, status), n in counts.items() if milestone_id == milestone.id and n}
+    return _status(milestone, own)
+
+
+def milestone_statuses(mission: Mission, counts: Counts) -> dict[str, MilestoneStatus]:
+    """`milestone_status` of every milestone, by id in mission.yaml order: one pass over
+    ``counts`` for all of them (a mission may list 200k)."""
+    own: dict[str | None, set[TaskStatus]] = {}
+    for (milestone_id, status), n in counts.items():
+        if n:
+            own.setdefault(milestone_id, set()).add(status)
+    return {milestone.id: _status(milestone, own.get(milestone.id, set())) for milestone in mission.milestones}
+
+
+def _status(milestone: Milestone, own: set[TaskStatus]) -> MilestoneStatus:
     if milestone.status is not None:
         return milestone.status
-    own = {status for (milestone_id, status), n in counts.items() if milestone_id == milestone.id and n}
     if own and own <= set(_FINISHED):
         return MilestoneStatus.DONE
     if own - {TaskStatus.NOT_STARTED}:
@@ -47,10 +63,10 @@ def milestone_status(milestone: Milestone, counts: Counts) -> MilestoneStatus:
 
 def current_milestone(mission: Mission, counts: Counts) -> Milestone | None:
     """The first in-progress milestone, else the first pending one, in mission.yaml order."""
-    statuses = [(milestone, milestone_status(milestone, counts)) for milestone in mission.milestones]
+    statuses = milestone_statuses(mission, counts)
     for wanted in (MilestoneStatus.IN_PROGRESS, MilestoneStatus.PENDING):
-        for milestone, status in statuses:
-            if status == wanted:
+        for milestone in mission.milestones:
+            if statuses[milestone.id] == wanted:
                 return milestone
     return None
 
@@ -69,7 +85,7 @@ def check_milestones(mission: Mission, tasks: TasksFile) -> None:
             )
             raise CoordError(msg)
     counts = tasks.counts()
-    unknown = {milestone for milestone, _ in counts if milestone is not None and milestone not in known}
+    unknown = {milestone for milestone, _ in counts if milestone is not None} - set(known)
     if not known or not unknown:
         return
     problems = []
@@ -121,8 +137,8 @@ def next_runnable(
     Searched: ``milestone`` alone when given; else the current milestone, then the other
     milestones that are not done in mission.yaml order, then the tasks in no milestone.
     In each, a task left in-progress comes first (with no live session, it was cut off),
-    then the first not-started task whose dependencies are all done, in file order. The
-    task of the live session (``live_task``) is never next.
+    then the first not-started task whose dependencies are all done, by priority (lower
+    first), then in file order. The task of the live session (``live_task``) is never next.
     """
     scopes: list[str | None]
     if milestone is not None:
@@ -130,20 +146,28 @@ def next_runnable(
     elif mission.milestones:
         counts = tasks.counts()
         current = current_milestone(mission, counts)
+        statuses = milestone_statuses(mission, counts)
         first = [current] if current else []
-        others = [m for m in mission.milestones if milestone_status(m, counts) is not MilestoneStatus.DONE]
+        others = [m for m in mission.milestones if statuses[m.id] is not MilestoneStatus.DONE]
         scopes = [m.id for m in first + [m for m in others if m is not current]]
         scopes.append("")  # then the tasks in no milestone
     else:
         scopes = [None]
     waiting: dict[str, list[str]] = {}
     live = None
+    candidates = _open_rows(tasks, scopes)
     for scope in scopes:
-        for row in tasks.rows({TaskStatus.IN_PROGRESS}, scope):
+        rows = candidates.get(scope, [])
+        for row in rows:
+            if row.status is not TaskStatus.IN_PROGRESS:
+                continue
             if row.id != live_task:
                 return named_task(tasks, row.id)
             live = row.id
-        for row in tasks.rows({TaskStatus.NOT_STARTED}, scope):
+        not_started: Iterable[Row] = (row for row in rows if row.status is TaskStatus.NOT_STARTED)
+        if tasks.has_priorities:
+            not_started = sorted(not_started, key=attrgetter("rank"))  # stable: ties keep file order
+        for row in not_started:
             if row.id == live_task:
                 live = row.id
                 continue
@@ -153,6 +177,18 @@ def next_runnable(
             waiting[row.id] = pending
     where = f"milestone {milestone.id} ({milestone.name})" if milestone else "the tasks file"
     return _why_none(tasks, milestone.id if milestone else None, where, waiting, live)
+
+
+def _open_rows(tasks: TasksFile, scopes: list[str | None]) -> dict[str | None, list[Row]]:
+    """The in-progress and not-started tasks of each scope (a milestone, ``""`` for none, None for
+    all), in file order: chosen in one pass over the file, not one per scope."""
+    wanted = {TaskStatus.IN_PROGRESS, TaskStatus.NOT_STARTED}
+    if len(scopes) == 1:
+        return {scopes[0]: list(tasks.rows(wanted, scopes[0]))}
+    grouped: dict[str | None, list[Row]] = {}
+    for row in tasks.rows(wanted):
+        grouped.setdefault(row.milestone, []).append(row)
+    return grouped
 
 
 def _why_none(tasks: TasksFile, scope: str | None, where: str, waiting: dict[str, list[str]], live: str | None) -> str:
@@ -220,7 +256,6 @@ def _first(reasons: Iterable[str]) -> list[str]:
 
 
 def _suggest(value: str, known: list[str]) -> str:
-    import difflib
 
     by_case = {milestone.lower(): milestone for milestone in known}
     close = [by_case[value.lower()]] if value.lower() in by_case else difflib.get_close_matches(value, known, n=1)
@@ -230,7 +265,6 @@ def _suggest(value: str, known: list[str]) -> str:
 
 
 def _unknown(kind: str, value: str, known: list[str], source: Path) -> str:
-    import difflib
 
     close = difflib.get_close_matches(value, known, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""

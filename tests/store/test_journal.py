@@ -140,11 +140,22 @@ def test_a_change_of_the_loops_folds_the_journal(tmp_path: Path) -> None:
     assert (len(data["sessions"]), data["loops"][0]["loop_id"]) == (17, "loop-001")
 
 
-def test_the_journal_is_as_private_as_state_json(tmp_path: Path) -> None:
+def test_the_journal_is_private_and_a_link_in_its_place_is_replaced_never_followed(tmp_path: Path) -> None:
     seeded(tmp_path)
-    (tmp_path / "state.json").chmod(0o600)
-    save_state(tmp_path, load_state(tmp_path, "m", writing=True).with_session(session(17)))
-    assert (tmp_path / JOURNAL_FILE).stat().st_mode & 0o777 == 0o600
+    target = tmp_path / "elsewhere"
+    target.write_text("not coord's")
+    (tmp_path / JOURNAL_FILE).symlink_to(target)
+    assert another_process(tmp_path).count == 16  # a link is no journal
+    state = load_state(tmp_path, "m", writing=True).with_session(session(17))
+    save_state(tmp_path, state)
+    journal = tmp_path / JOURNAL_FILE
+    assert not journal.is_symlink() and journal.stat().st_mode & 0o777 == 0o600
+    assert target.read_text() == "not coord's"
+    journal.unlink()
+    journal.symlink_to(target)  # planted after coord's last write: the next one folds instead
+    save_state(tmp_path, state.with_session(session(18)))
+    assert target.read_text() == "not coord's"
+    assert another_process(tmp_path).count == 18
 
 
 def test_a_small_state_is_rewritten_whole_as_before(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import weakref
 from collections import Counter
 from collections.abc import Iterable
 from operator import attrgetter
@@ -131,6 +132,26 @@ def open_dependencies(tasks: TasksFile, task: Task) -> list[str]:
 
 def next_runnable(
     mission: Mission, tasks: TasksFile, *, milestone: Milestone | None = None, live_task: str | None = None
+) -> Task | str:
+    """The next task to run, or why there is none (see `_next_runnable`).
+
+    Answered once per text of the tasks file: a loop asks three times per session (is the
+    mission done, is any task runnable, which one next), and at 10k tasks each answer is
+    some milliseconds.
+    """
+    answers = _answers.setdefault(tasks, {})
+    key = (mission.milestones, milestone, live_task)
+    if key not in answers:
+        answers[key] = _next_runnable(mission, tasks, milestone, live_task)
+    return answers[key]
+
+
+# By parsed tasks file (the same object as long as the file's text is the same); forgotten with it.
+_answers: weakref.WeakKeyDictionary[TasksFile, dict[tuple[object, ...], Task | str]] = weakref.WeakKeyDictionary()
+
+
+def _next_runnable(
+    mission: Mission, tasks: TasksFile, milestone: Milestone | None, live_task: str | None
 ) -> Task | str:
     """The next task to run, or why there is none.
 

@@ -40,7 +40,14 @@ class Start:
 
     @property
     def done_before(self) -> frozenset[str]:
-        return frozenset(task for task, status in self.statuses.items() if status == TaskStatus.DONE.value)
+        done = TaskStatus.DONE.value  # once: an enum's value is a property
+        return frozenset(task for task, status in self.statuses.items() if status == done)
+
+    def changed(self, now: Mapping[str, str]) -> list[str]:
+        """The tasks whose status in ``now`` (`TasksFile.status_values`) differs from the start's
+        (a task added since has not changed)."""
+        before = self.statuses
+        return [task for task, value in now.items() if before.get(task, value) != value]
 
 
 @dataclass(frozen=True)
@@ -102,10 +109,11 @@ def keep_to_own_claim(mission: Mission, begun: Start) -> list[str]:
     cells only); returns their ids. Call under the state lock."""
     tasks = load_tasks(mission.tasks_path)
     claims = {status.value for status in CLAIMS}
-    changes = {  # the few rows that differ, found in C: a mission has thousands
+    now = tasks.status_values()
+    changes = {
         task: TaskStatus(begun.statuses[task])
-        for task, value in tasks.status_values().items() - begun.statuses.items()
-        if task != begun.task_id and value in claims and task in begun.statuses
+        for task in begun.changed(now)
+        if task != begun.task_id and now[task] in claims
     }
     if changes:
         tasks.write_statuses(changes)
@@ -138,8 +146,7 @@ def verify(
     status = tasks.status_of(begun.task_id)
     fields["task_status_after"] = status.value if status else None
     fields["tasks_done"] = sorted(tasks.ids(TaskStatus.DONE) - begun.done_before)
-    changed = tasks.status_values().items() - begun.statuses.items()  # found in C: a mission has thousands
-    others = {task for task, _ in changed if task in begun.statuses}
+    others = set(begun.changed(tasks.status_values()))
     if others - {begun.task_id}:  # a status the agent changed is progress (rows set back are not)
         fields["tasks_changed"] = sorted(others - {begun.task_id})
     if status is not TaskStatus.DONE:

@@ -176,8 +176,14 @@ def _next_runnable(
         scopes = [None]
     waiting: dict[str, list[str]] = {}
     live = None
-    candidates = _open_rows(tasks, scopes)
+    # Most answers are in the first scope: its rows alone, then the others' in one pass if need be.
+    candidates = _open_rows(tasks, scopes[:1])
+    grouped = len(scopes) == 1
     for scope in scopes:
+        if not grouped:
+            grouped = scope not in candidates
+            if grouped:
+                candidates = {**_open_rows(tasks, scopes), **candidates}
         rows = candidates.get(scope, [])
         for row in rows:
             if row.status is not TaskStatus.IN_PROGRESS:

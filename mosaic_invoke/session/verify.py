@@ -136,9 +136,11 @@ def run_gates(
     log_path: Path,
     env: Mapping[str, str],
     stop_now: Callable[[], bool] | None = None,
+    *,
+    cwd: Path | None = None,
 ) -> GateRun:
-    """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``; a SIGUSR1
-    while ``stop_now()`` says so (`coord.stop --now`) stops them too."""
+    """Run the gates by ``/bin/sh -c`` in the project root (or ``cwd``: a lane's), output to
+    ``log_path``; a SIGUSR1 while ``stop_now()`` says so (`coord.stop --now`) stops them too."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     with log_path.open("wb") as log:
@@ -150,7 +152,7 @@ def run_gates(
             with _interruptible(stop_now):  # from before the start: a signal in between must not be lost
                 process = subprocess.Popen(
                     ["/bin/sh", "-c", command],
-                    cwd=mission.root,
+                    cwd=cwd or mission.root,
                     env=dict(env),
                     stdin=subprocess.DEVNULL,
                     stdout=log,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -114,21 +114,9 @@ def next_runnable(
     then the first not-started task whose dependencies are all done, in file order. The
     task of the live session (``live_task``) is never next.
     """
-    scopes: list[str | None]
-    if milestone is not None:
-        scopes = [milestone.id]
-    elif mission.milestones:
-        counts = tasks.counts()
-        current = current_milestone(mission, counts)
-        first = [current] if current else []
-        others = [m for m in mission.milestones if milestone_status(m, counts) is not MilestoneStatus.DONE]
-        scopes = [m.id for m in first + [m for m in others if m is not current]]
-        scopes.append("")  # then the tasks in no milestone
-    else:
-        scopes = [None]
     waiting: dict[str, list[str]] = {}
     live = None
-    for scope in scopes:
+    for scope in _scopes(mission, tasks, milestone):
         for row in tasks.rows({TaskStatus.IN_PROGRESS}, scope):
             if row.id != live_task:
                 return named_task(tasks, row.id)
@@ -143,6 +131,31 @@ def next_runnable(
             waiting[row.id] = pending
     where = f"milestone {milestone.id} ({milestone.name})" if milestone else "the tasks file"
     return _why_none(tasks, milestone.id if milestone else None, where, waiting, live)
+
+
+def runnable(mission: Mission, tasks: TasksFile, *, milestone: Milestone | None = None) -> Iterator[Task]:
+    """Every task that could run now, in the order `next_runnable` would choose them: per scope,
+    the tasks left in-progress, then the not-started ones whose dependencies are all done."""
+    for scope in _scopes(mission, tasks, milestone):
+        for row in tasks.rows({TaskStatus.IN_PROGRESS}, scope):
+            yield named_task(tasks, row.id)
+        for row in tasks.rows({TaskStatus.NOT_STARTED}, scope):
+            if all(tasks.status_of(d) is TaskStatus.DONE for d in row.dependencies):
+                yield named_task(tasks, row.id)
+
+
+def _scopes(mission: Mission, tasks: TasksFile, milestone: Milestone | None) -> list[str | None]:
+    """Where the next task is looked for, in order: ``milestone`` alone when given; else the
+    current milestone, the other milestones not done, then the tasks in no milestone."""
+    if milestone is not None:
+        return [milestone.id]
+    if not mission.milestones:
+        return [None]
+    counts = tasks.counts()
+    current = current_milestone(mission, counts)
+    first = [current] if current else []
+    others = [m for m in mission.milestones if milestone_status(m, counts) is not MilestoneStatus.DONE]
+    return [*(m.id for m in first + [m for m in others if m is not current]), ""]  # "": in no milestone
 
 
 def _why_none(tasks: TasksFile, scope: str | None, where: str, waiting: dict[str, list[str]], live: str | None) -> str:

@@ -41,6 +41,14 @@ class Task(NamedTuple):
         """Every cell of the row, keyed by its lower-case header."""
         return dict(zip(self.header, self.cells, strict=True))
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The globs of the optional ``paths`` column: the files the task may touch (lanes keep
+        tasks whose globs overlap apart)."""
+        if "paths" not in self.header:
+            return ()
+        return split_ids(self.cells[self.header.index("paths")])
+
 
 class Row(NamedTuple):
     """What choosing the next task needs of a row: cheaper than a `Task`."""
@@ -68,7 +76,7 @@ def status_named(value: str) -> TaskStatus | None:
 
 
 def split_ids(cell: str) -> tuple[str, ...]:
-    """The ids a (stripped) depends_on cell names; most cells name one, or none."""
+    """The ids a (stripped) depends_on cell names, or the globs of a paths cell; most cells name one, or none."""
     if "," not in cell:
         return (cell,) if cell else ()
     return tuple(part.strip() for part in cell.split(",") if part.strip())

@@ -210,7 +210,7 @@ def logs(
 _LOOP_FLAGS = ("milestone", "runtime", "command", "env", "template", "detach", "mission", "fresh")
 _CAPS = (
     *("max_sessions", "max_hours", "max_failures", "max_attempts", "max_cost", "session_timeout", "idle_timeout"),
-    *("pause", "backoff", "max_wait", "allow_failing_gates"),
+    *("pause", "backoff", "max_wait", "allow_failing_gates", "lanes"),
 )
 
 
@@ -245,8 +245,9 @@ def loop(
     backoff: str | None = None,
     max_wait: str | None = None,
     allow_failing_gates: bool = False,
+    lanes: str | None = None,
 ) -> None:
-    """Run sessions one after another until the mission is done or a cap stops them."""
+    """Run sessions one after another (or --lanes at once) until the mission is done or a cap stops them."""
     from mosaic_invoke.config.settings import loop_caps
     from mosaic_invoke.loop.loop import run_loop
 

@@ -57,6 +57,7 @@ LOOP_HELP: dict[str, str] = {
     "backoff": "after a failure wait this long, doubling per failure in a row up to 15m (default 30s; 0: off)",
     "max_wait": "stop rather than wait longer than this for a usage limit to lift (default 6h)",
     "allow_failing_gates": "start even when the verification gates already fail",
+    "lanes": "run up to this many sessions at once, each in a git worktree of its own (default 1)",
 }
 
 

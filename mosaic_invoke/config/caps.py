@@ -30,6 +30,8 @@ class LoopCaps:
     backoff: float = 30.0
     max_wait: float | None = 6 * 3600.0
     report: bool = True
+    lanes: int = 1
+    """Sessions at once, each in a git worktree of its own (SPEC 15); 1: one, in the project itself."""
 
 
 CAP_KEYS: tuple[str, ...] = tuple(field.name for field in fields(LoopCaps))
@@ -45,6 +47,8 @@ def read_cap(key: str, value: object) -> Cap:
 
     Raises ValueError saying what is wrong, for the caller to prefix with where it was written.
     """
+    if key == "lanes":
+        return _lanes(value)
     if isinstance(value, str) and value.strip().lower() == OFF:
         return 0.0 if key in ("pause", "backoff") else (False if key == "report" else None)
     if key == "report":
@@ -70,6 +74,14 @@ def _count(value: object) -> int:
         msg = f"expected a whole number of 1 or more, or `{OFF}` for no limit; got {_shown(value)}"
         raise ValueError(msg)
     return int(text)
+
+
+def _lanes(value: object) -> int:
+    try:
+        return _count(value)
+    except ValueError:
+        msg = f"expected a whole number of 1 or more (1: one session at a time); got {_shown(value)}"
+        raise ValueError(msg) from None
 
 
 def _number(value: object, what: str) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -110,6 +110,13 @@ class Mission:
 
     def milestone(self, milestone_id: str | None) -> Milestone | None:
         return next((m for m in self.milestones if m.id == milestone_id), None)
+
+    def moved_to(self, root: Path) -> Mission:
+        """The mission as seen from another checkout of its repository (a lane's worktree):
+        its files there, coord's own folder where it is."""
+        if root == self.root:
+            return self
+        return replace(self, root=root, orchestrator_dir=str(self.orchestrator_path))
 
 
 def load_mission(mission_file: Path) -> Mission:

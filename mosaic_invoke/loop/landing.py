@@ -121,6 +121,12 @@ def landing_lock(orchestrator: Path) -> Iterator[None]:
         lock.release()
 
 
+def keep_leftovers(worktree: Path, mission: Mission, message: str) -> None:
+    """Commit on the lane's branch what its agent changed and did not commit (a session that
+    did not finish keeps its work for the next one); the tasks file is left out."""
+    _keep_leftovers(worktree, tasks_in_repo(mission), identity(worktree), message)
+
+
 def _keep_leftovers(worktree: Path, tasks_name: str, who: tuple[str, ...], message: str) -> None:
     """Commit what the agent changed and did not commit, all but the tasks file: the landing
     commit sets that file, so that neighbouring rows never conflict."""

@@ -17,6 +17,7 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, NoRunnableTask, SessionActive, command
+from mosaic_invoke.loop.lanesloop import run_lanes
 from mosaic_invoke.loop.policy import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
 from mosaic_invoke.loop.view import caps_line
 from mosaic_invoke.session.hooks import hook_env, run_hook
@@ -84,6 +85,8 @@ def run_loop(
         if loop.warning:
             report(f"warning: {loop.warning}")
         report(f"loop {record.loop_id} started: {caps_line(caps)}")
+        if caps.lanes > 1:
+            return run_lanes(loop, allow_failing_gates=allow_failing_gates, on_ready=on_ready)
         return loop.run(allow_failing_gates=allow_failing_gates, on_ready=on_ready)
 
 
@@ -142,7 +145,12 @@ class _Loop:
             record = new_loop(
                 settled,
                 self.options.milestone,
-                {key: value for key, value in asdict(self.caps).items() if value is not None},
+                # `lanes: 1` is not written: a loop of one lane keeps the record it always had.
+                {
+                    key: value
+                    for key, value in asdict(self.caps).items()
+                    if value is not None and (key, value) != ("lanes", 1)
+                },
             )
             record = replace(record, waiting_until=inherited_wait(previous, settled))
             if record.waiting_until:
@@ -176,7 +184,7 @@ class _Loop:
                         self.caps,
                         self.record,
                         ended,
-                        self._elapsed(),
+                        self.elapsed(),
                         interrupted=self.interrupted,
                     )
                 except CoordError:
@@ -196,7 +204,7 @@ class _Loop:
         request = stop_requested(self.orchestrator)
         if request is not None:
             return "stopped", f"`{command('stop')}` asked for it"
-        return before_session(self.mission, self.options, self.caps, self.record, self._elapsed())
+        return before_session(self.mission, self.options, self.caps, self.record, self.elapsed())
 
     def wait(self) -> Stop | None:
         """Wait out a usage limit, a back-off or a pause; a stop reason if the wait is cut short."""
@@ -204,7 +212,7 @@ class _Loop:
         if until is None:
             return None
         seconds = until.timestamp() - time.time()
-        if seconds > 0 and self.caps.max_hours and self._elapsed() + seconds >= self.caps.max_hours:
+        if seconds > 0 and self.caps.max_hours and self.elapsed() + seconds >= self.caps.max_hours:
             return "max-hours", f"the wait would outlast the loop's {format_span(self.caps.max_hours)}"
         if seconds > 0:
             why = self.record.waiting_for or "the next session"
@@ -298,5 +306,5 @@ class _Loop:
             start_new_session=True,
         )
 
-    def _elapsed(self) -> float:
+    def elapsed(self) -> float:
         return time.monotonic() - self.began

@@ -38,6 +38,8 @@ def caps_line(caps: LoopCaps) -> str:
         parts.append(f"{format_span(caps.max_hours)} in all")
     if caps.max_cost_usd:
         parts.append(f"${caps.max_cost_usd:.2f} of agent cost")
+    if caps.lanes > 1:
+        parts.append(f"{caps.lanes} lanes")
     return ", ".join(parts)
 
 

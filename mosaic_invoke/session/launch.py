@@ -7,7 +7,8 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from mosaic_invoke.agents import log_suffix
 from mosaic_invoke.agents.runtimes import agent_env
@@ -26,13 +27,31 @@ from mosaic_invoke.store.state import LOGS_DIR, State, save_state
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus, set_status
 
 
+@dataclass(frozen=True)
+class Seat:
+    """The lane of a loop a session runs in (SPEC 15): its number, its worktree, and the module
+    of the supervisor that follows its agent, records its end and lands its work."""
+
+    lane: int
+    worktree: Path
+    supervisor: str
+
+
 def launch(
-    mission: Mission, state: State, tasks: TasksFile, chosen: Plan, options: RunOptions, loop_id: str | None
+    mission: Mission,
+    state: State,
+    tasks: TasksFile,
+    chosen: Plan,
+    options: RunOptions,
+    loop_id: str | None,
+    seat: Seat | None = None,
 ) -> Launched:
     """Mark the task, start the agent behind its gate, write the lock naming it, record the session.
 
     Any failure undoes all of it. The gate opens only once the lock and the record are
-    written (`Launched.release`), so a coord killed in between leaves no agent at work.
+    written (`Launched.release`), so a coord killed in between leaves no agent at work. A
+    session in a lane (``seat``; ``mission`` as seen from its worktree) is always supervised and
+    writes no session lock: its record names its lane and the supervisor that owns it.
     """
     orchestrator = mission.orchestrator_path
     session_id = chosen.session_id
@@ -55,10 +74,11 @@ def launch(
     output: int | None = None
     supervisor = None
     try:
-        if options.detach:
+        if options.detach or seat is not None:
             from mosaic_invoke.session.supervisor import start_supervised
 
-            supervisor = start_supervised(mission, chosen, env, log_path, begun, options)
+            module = seat.supervisor if seat is not None else None
+            supervisor = start_supervised(mission, chosen, env, log_path, begun, options, module=module)
             pid, pid_started_at, owner = supervisor.pid, supervisor.pid_started_at, supervisor.owner
         else:
             output, write_end = os.pipe()
@@ -91,7 +111,8 @@ def launch(
             owner_pid=owner,
             owner_started_at=process_start_time(owner),
         )
-        write_session_lock(orchestrator, lock)
+        if seat is None:
+            write_session_lock(orchestrator, lock)
         session = Session(
             session_id=session_id,
             runtime=chosen.runtime.name,
@@ -106,6 +127,10 @@ def launch(
             loop_id=loop_id,
             agent_session_id=chosen.invocation.agent_session_id,
             resumed_agent_session=chosen.invocation.resumed,
+            lane=seat.lane if seat else None,
+            worktree=str(seat.worktree) if seat else None,
+            owner_pid=owner if seat else None,
+            owner_started_at=lock.owner_started_at if seat else None,
         )
         save_state(orchestrator, replace(state.with_session(session), status="active"))
     except BaseException:

@@ -21,7 +21,7 @@ from mosaic_invoke.session.hooks import run_hook
 from mosaic_invoke.session.output import Output
 from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.process import Gated, exit_status, signal_agent
-from mosaic_invoke.session.verify import Start, verify
+from mosaic_invoke.session.verify import Start, Verifier, verify
 from mosaic_invoke.session.watch import Limits, Watched, watch
 from mosaic_invoke.store.locks import read_session_lock, remove_session_lock, state_lock
 from mosaic_invoke.store.session import Session
@@ -123,10 +123,12 @@ def finish(
     report: Report,
     *,
     on_signal: Callable[[], None] | None = None,
+    verifier: Verifier | None = None,
 ) -> Session:
     """Verify what the session did, record its end with what the agent reported, run the hook.
 
     ``on_signal`` is called when coord was sent SIGINT, SIGTERM or SIGHUP while the gates ran.
+    ``verifier``: `verify` unless a lane's supervisor lands the work instead.
     """
     reason = ended_reason(watched)
     found: dict[str, Any] = dict(reader.telemetry())
@@ -143,7 +145,7 @@ def finish(
         lifts = f"until {wall.resume_at}" if "limit" not in found else "that no wait lifts"
         report(f"session {session_id} hit a usage limit {lifts}: {wall.message}")
     gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
-    findings = verify(mission, begun, reason, gate_log, env, report)
+    findings = (verifier or verify)(mission, begun, reason, gate_log, env, report)
     if watched.timed_out:
         report(f"session {session_id} ran past its {watched.timed_out} timeout and was ended")
     found.update(findings.fields)
@@ -188,7 +190,13 @@ def ended_reason(watched: Watched) -> str:
 
 
 def record_end(
-    mission: Mission, session_id: str, reason: str, exit_code: int, found: dict[str, Any], *, reopen: bool = False
+    mission: Mission,
+    session_id: str,
+    reason: str,
+    exit_code: int | None,
+    found: dict[str, Any],
+    *,
+    reopen: bool = False,
 ) -> Session:
     """Record how session ``session_id`` ended, reopen a rejected task, remove the lock."""
     orchestrator = mission.orchestrator_path

@@ -66,7 +66,7 @@ def begin(
         state = load_state(orchestrator, mission.id, writing=not options.print_only)
         if not options.print_only:
             state = _settle_loop(mission, state, loop_id)
-        state, cut_off, live_task = _settle_lock(mission, state, options, report, resume=resume)
+        state, cut_off, live_task = settle_lock(mission, state, options, report, resume=resume)
         tasks = load_tasks(mission.tasks_path)
         check_milestones(mission, tasks)
         for warning in tasks.warnings:
@@ -90,7 +90,7 @@ def begin(
         return launch(mission, state, tasks, chosen, options, loop_id)
 
 
-def _settle_lock(
+def settle_lock(
     mission: Mission, state: State, options: RunOptions, report: Report, *, resume: bool
 ) -> tuple[State, str | None, str | None]:
     """Refuse while a session lives; on resume, record a dead one as crashed and clear its lock.

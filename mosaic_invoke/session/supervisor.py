@@ -26,7 +26,7 @@ from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.plan import Plan
-from mosaic_invoke.session.verify import Start
+from mosaic_invoke.session.verify import Start, Verifier
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; sys.exit(main())"
 
@@ -64,11 +64,20 @@ class Supervised:
 
 
 def start_supervised(
-    mission: Mission, chosen: Plan, env: dict[str, str], log_path: Path, begun: Start, options: RunOptions
+    mission: Mission,
+    chosen: Plan,
+    env: dict[str, str],
+    log_path: Path,
+    begun: Start,
+    options: RunOptions,
+    *,
+    module: str | None = None,
 ) -> Supervised:
-    """Start a supervisor for the session ``chosen``; the agent waits behind its gate."""
+    """Start a supervisor for the session ``chosen`` (``module``'s ``main``: this one's unless
+    named); the agent waits behind its gate."""
     spec = {
         "mission_file": str(mission.config_path),
+        "root": str(mission.root),
         "argv": chosen.argv,
         "stdin": str(chosen.prompt_file) if chosen.invocation.stdin == "prompt" else None,
         "output": chosen.runtime.output,
@@ -83,7 +92,7 @@ def start_supervised(
     try:
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                boot_argv(),
+                boot_argv(module or __name__),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -112,7 +121,9 @@ def start_supervised(
     return Supervised(process, int(started["pid"]), started.get("pid_started_at"))
 
 
-def main() -> int:
+def main(verifier: Verifier | None = None) -> int:
+    """Start the agent, follow it, record its end; ``verifier`` judges what it did (`verify`
+    unless another supervisor, a lane's, passes its own)."""
     from mosaic_invoke.session.output import Output
     from mosaic_invoke.session.process import start_gated
     from mosaic_invoke.session.record import abandoning, finish, note_agent_session
@@ -121,7 +132,7 @@ def main() -> int:
 
     spec: dict[str, Any] = json.loads(sys.stdin.readline())
     try:
-        mission = load_mission(Path(spec["mission_file"]))
+        mission = load_mission(Path(spec["mission_file"])).moved_to(Path(spec["root"]))
         read_end, write_end = os.pipe()
         with open(spec["stdin"] or os.devnull, "rb") as stdin:
             agent = start_gated(
@@ -161,7 +172,7 @@ def main() -> int:
     with output, abandoning(mission, session_id, agent.process, limits):
         watched = watch(agent.process, read_end, output.line, limits, started=agent.go)
     try:
-        finish(mission, session_id, begun, watched, output.reader, spec["env"], report)
+        finish(mission, session_id, begun, watched, output.reader, spec["env"], report, verifier=verifier)
     except CoordError as error:
         report(f"error: {error}")
         return 1

@@ -74,6 +74,10 @@ class GateRun:
         return f"`{self.command}` failed (exit {self.exit_code})"
 
 
+Verifier = Callable[[Mission, Start, str, Path, Mapping[str, str], Callable[[str], None]], Findings]
+"""What judges a session once its agent ended: `verify`, or a lane's verify-and-land."""
+
+
 def bookkeeping(mission: Mission) -> tuple[Path, ...]:
     """coord's own files, which no session's "change" counts."""
     return (mission.orchestrator_path, mission.tasks_path)

@@ -37,6 +37,8 @@ class LoopRecord:
     rejected: int = 0
     failures: int = 0
     current_session: str | None = None
+    lanes: list[dict[str, Any]] | None = None
+    """With ``--lanes`` 2 or more: the running lanes, each ``{lane, task_id, session_id, started_at, worktree}``."""
     waiting_until: str | None = None
     waiting_for: str | None = None
     ended_at: str | None = None
@@ -52,7 +54,13 @@ class LoopRecord:
 
     def ended(self, reason: str, detail: str | None = None) -> LoopRecord:
         return replace(
-            self, ended_at=now_iso(), stop_reason=reason, stop_detail=detail, current_session=None, waiting_until=None
+            self,
+            ended_at=now_iso(),
+            stop_reason=reason,
+            stop_detail=detail,
+            current_session=None,
+            waiting_until=None,
+            lanes=None,
         )
 
     def to_dict(self) -> dict[str, Any]:

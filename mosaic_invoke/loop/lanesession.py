@@ -1,0 +1,100 @@
+"""A lane's session after its agent: its supervisor verifies the claim and lands it (SPEC 15).
+
+A lane's supervisor is the detached session's (`session.supervisor`), with one difference:
+once the agent ended, a claim read from the lane's copy of the tasks file goes through the
+merge queue (`landing.land`) instead of gates in the project. The session's end is still
+recorded once, by `session.record`, with what landing found.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from mosaic_invoke.config.mission import Mission, load_mission
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.loop.landing import Landed, land
+from mosaic_invoke.loop.lanes import lane_of
+from mosaic_invoke.session.verify import Findings, GateRun, Start, run_gates, verify
+
+BRANCH_VARIABLE = "MOSAIC_BRANCH"
+"""The mission's branch a lane lands on, in its agent's (and supervisor's) environment."""
+_signalled: list[int] = []
+"""A SIGTERM or SIGINT that reached the supervisor between the agent's end and the gates."""
+
+
+def main() -> int:
+    from mosaic_invoke.session.supervisor import main as supervise
+
+    # Between the agent's end and the gates, a signal must not kill the supervisor halfway
+    # through a rebase: it is noted, and the gates (which would listen) are not started.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _note)
+    return supervise(verifier=verify_and_land)
+
+
+def verify_and_land(
+    mission: Mission,
+    begun: Start,
+    ended_reason: str,
+    gate_log: Path,
+    env: Mapping[str, str],
+    report: Callable[[str], None],
+) -> Findings:
+    """`verify` without gates in the lane, then, for a claim, landing (gates on the rebased commit)."""
+    found = verify(replace(mission, verify=None), begun, ended_reason, gate_log, env, report)
+    if found.fields.get("verdict") != "accepted":
+        return Findings(found.fields)  # nothing reopened: the branch's tasks file never said in-progress
+    fields: dict[str, Any] = dict(found.fields)
+    if ended_reason == "interrupted" or _signalled:
+        # Stopped on the user's word: the claim is left unverified (SPEC 12), the lane's branch kept.
+        return Findings({**fields, "verdict": "none", "verification": {"interrupted": True}}, signalled=True)
+    checks = mission.verify
+    if checks is not None and checks.require_change and not _changed(fields.get("git")):
+        return _rejected(fields, "no commit was made and nothing in the work tree changed")
+    main_mission = load_mission(mission.config_path)
+    lane = lane_of(main_mission, begun.task_id)
+    session_id = env.get("MOSAIC_SESSION_ID", "")
+
+    def gates(project: Path) -> GateRun | None:
+        if checks is None:
+            return None
+        return run_gates(mission, checks.command, checks.timeout, gate_log, env, lambda: bool(_signalled), cwd=project)
+
+    try:
+        result = land(main_mission, lane, env[BRANCH_VARIABLE], session_id, gates)
+    except CoordError as error:
+        return _rejected(fields, f"landing failed: {error.problems[0]}")
+    if result.gates is not None:
+        fields["verification"] = result.gates.to_dict()
+    if isinstance(result, Landed):
+        fields["landed"] = {
+            "branch": env[BRANCH_VARIABLE],
+            "commit": result.commit,
+            "previous": result.previous,
+            "rebases": result.rebases,
+        }
+        if result.checkout:
+            report(f"warning: {result.checkout}")
+        return Findings({**fields, "verdict": "accepted"})
+    if result.gates is not None and result.gates.stopped_by is not None:
+        # Gates cut short leave the claim unverified, not failed (SPEC 12).
+        fields["verification"] = {**fields["verification"], "interrupted": True}
+        return Findings({**fields, "verdict": "none"}, signalled=True)
+    return _rejected(fields, result.because)
+
+
+def _rejected(fields: dict[str, Any], because: str) -> Findings:
+    return Findings({**fields, "verdict": "rejected", "rejected_because": because})
+
+
+def _changed(git: Mapping[str, Any] | None) -> bool:
+    return git is None or bool(git.get("commits")) or bool(git.get("dirty"))
+
+
+def _note(signum: int, frame: FrameType | None) -> None:
+    _signalled.append(signum)

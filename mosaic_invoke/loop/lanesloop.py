@@ -1,0 +1,412 @@
+"""``coord.loop --lanes N``: up to N sessions at once, each in a lane of its own (SPEC 15).
+
+The loop starts each lane's session under a supervisor (`lanesession`), which follows the
+agent, lands a claim through the merge queue and records the session's end. The loop itself
+chooses tasks (from the mission's branch), starts lanes, waits for them, counts what ended,
+removes their worktrees, and stops. A loop killed meanwhile leaves supervisors at work: the
+next one waits for them (`settle`), never starting their tasks twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from mosaic_invoke.agents import reported_in_log
+from mosaic_invoke.config.caps import LoopCaps
+from mosaic_invoke.config.mission import Mission
+from mosaic_invoke.config.options import RunOptions
+from mosaic_invoke.errors import CoordError, command
+from mosaic_invoke.loop.gitcmd import run as run_git
+from mosaic_invoke.loop.landing import keep_leftovers
+from mosaic_invoke.loop.lanes import Lane, branch_tasks, choose, close_lane, lane_of, open_lane, stale_lanes
+from mosaic_invoke.loop.lanesession import BRANCH_VARIABLE
+from mosaic_invoke.loop.policy import Stop, caps_reached, counted, describe, first_stop, gates_fail, progress
+from mosaic_invoke.session.git import current_branch
+from mosaic_invoke.session.launch import Seat, launch
+from mosaic_invoke.session.plan import plan
+from mosaic_invoke.session.record import Launched, ended_line, record_end
+from mosaic_invoke.session.runner import settle_lock
+from mosaic_invoke.session.supervisor import Supervised
+from mosaic_invoke.store.clock import format_span, parse_iso
+from mosaic_invoke.store.liveness import judge
+from mosaic_invoke.store.locks import state_lock
+from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested
+from mosaic_invoke.store.session import Session
+from mosaic_invoke.store.state import load_state, save_state
+from mosaic_invoke.tasks.selection import named_milestone, next_runnable
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
+
+SUPERVISOR = "mosaic_invoke.loop.lanesession"
+TICK = 0.2
+"""Seconds between looks at the running lanes."""
+RESIGNAL = 5.0
+"""Seconds between the SIGTERMs sent to a lane that is being stopped and still runs."""
+_STICKY = ("max-failures", "max-attempts", "stopped", "interrupted", "usage-limit")
+"""Stop reasons that hold once found: no lane starts after them; the others are judged anew."""
+
+
+class Host(Protocol):
+    """What the lanes need of the loop that runs them (`loop._Loop`)."""
+
+    mission: Mission
+    options: RunOptions
+    caps: LoopCaps
+    report: Callable[[str], None]
+    record: LoopRecord
+    interrupted: bool
+
+    def stop(self, reason: str, detail: str | None = None) -> LoopRecord: ...
+    def save(self) -> None: ...
+    def rewrite_report(self, *, wait: bool = False) -> None: ...
+    def elapsed(self) -> float: ...
+
+
+@dataclass
+class _Running:
+    """A lane at work: its session, and the supervisor that follows it."""
+
+    lane: int
+    task_id: str
+    session: Session
+    paths: tuple[str, ...]
+    supervisor: subprocess.Popen[bytes] | None
+    """None for a session an earlier loop started: judged by its pids."""
+    signalled_at: float | None = None
+
+    @property
+    def alive(self) -> bool:
+        if self.supervisor is not None:
+            return self.supervisor.poll() is None
+        session = self.session
+        return (
+            judge(
+                session.host,
+                session.pid,
+                session.pid_started_at,
+                owner_pid=session.owner_pid,
+                owner_started_at=session.owner_started_at,
+            )
+            != "stale"
+        )
+
+    def view(self) -> dict[str, object]:
+        return {
+            "lane": self.lane,
+            "task_id": self.task_id,
+            "session_id": self.session.session_id,
+            "started_at": self.session.started_at,
+            "worktree": self.session.worktree,
+        }
+
+
+def run_lanes(
+    host: Host, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None = None
+) -> LoopRecord:
+    """Run the mission's sessions, up to ``host.caps.lanes`` at once, until a stop."""
+    return _Lanes(host).run(allow_failing_gates=allow_failing_gates, on_ready=on_ready)
+
+
+class _Lanes:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.mission = host.mission
+        self.orchestrator = host.mission.orchestrator_path
+        self.caps = host.caps
+        self.running: dict[str, _Running] = {}
+        self.in_row: dict[int, int] = {}
+        """Failures in a row, per lane."""
+        self.ready_at: dict[int, float] = {}
+        """When a lane may start its next session (after a back-off or a pause)."""
+        self.sticky: list[Stop] = []
+        self.branch = ""
+        self.said_wait: str | None = None
+        self.milestone = named_milestone(self.mission, host.options.milestone) if host.options.milestone else None
+
+    def run(self, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None) -> LoopRecord:
+        try:
+            if not allow_failing_gates and (failing := gates_fail(self.mission)):
+                return self.host.stop(*failing)
+            branch = current_branch(self.mission.root)
+            if branch is None:
+                msg = (
+                    f"{self.mission.root}: --lanes {self.caps.lanes} lands work on the branch checked out here, "
+                    "and none is: check out the mission's branch"
+                )
+                return self.host.stop("error", msg)
+            self.branch = branch
+            self.settle()
+            while True:
+                self.reap()
+                reason = self.stop_reason()
+                if reason is not None and self._now():
+                    self.halt()
+                if reason is None:
+                    self.fill()
+                    if on_ready is not None:  # nothing stopped it before its first session
+                        on_ready(self.host.record)
+                        on_ready = None
+                    if not self.running and not self._waiting():
+                        reason = self.stop_reason(idle=True)
+                if reason is not None and not self.running:
+                    return self.host.stop(*reason)
+                time.sleep(TICK)
+        except CoordError as error:
+            self.halt()
+            while self.running:  # every lane recorded before the loop says it stopped
+                self.reap()
+                self.halt()
+                time.sleep(TICK)
+            return self.host.stop("error", str(error))
+
+    # Starting lanes
+
+    def fill(self) -> None:
+        """Start a session in each free lane that has a task it may run."""
+        if self._waiting():
+            return
+        now = time.monotonic()
+        used = {running.lane for running in self.running.values()}
+        free = [n for n in range(1, self.caps.lanes + 1) if n not in used and self.ready_at.get(n, 0.0) <= now]
+        if self.caps.max_sessions:
+            free = free[: max(0, self.caps.max_sessions - self._started())]
+        if not free:
+            return
+        tasks = branch_tasks(self.mission, self.branch)
+        busy = {task_id: running.paths for task_id, running in self.running.items()}
+        for task, lane in zip(
+            choose(self.mission, tasks, busy, len(free), milestone=self.milestone), free, strict=False
+        ):
+            self.start(lane, task.id, task.paths)
+
+    def start(self, number: int, task_id: str, paths: tuple[str, ...]) -> None:
+        lane = open_lane(self.mission, task_id, self.branch)
+        try:
+            launched = self._launch(number, lane)
+        except BaseException:
+            close_lane(self.mission, lane, delete_branch=self._landed(lane))
+            raise
+        owner = getattr(launched.release, "__self__", None)  # the supervisor whose `go` opens the gate
+        supervisor = owner.process if isinstance(owner, Supervised) else None
+        self.running[task_id] = _Running(number, task_id, launched.session, paths, supervisor)
+        self._save()
+        launched.release()  # the supervisor lets the agent start only now: the loop knows of it
+        session = launched.session
+        self.host.report(f"session {session.session_id} started in lane {number}: task {task_id}, pid {session.pid}")
+
+    def _launch(self, number: int, lane: Lane) -> Launched:
+        mission = self.mission.moved_to(lane.project)
+        env = {
+            **self.host.options.env,
+            "MOSAIC_LANE": str(number),
+            "MOSAIC_WORKTREE": str(lane.worktree),
+            BRANCH_VARIABLE: self.branch,
+        }
+        options = replace(self.host.options, task=lane.task_id, detach=True, env=env)
+        with state_lock(self.orchestrator):
+            state = load_state(self.orchestrator, self.mission.id, writing=True)
+            tasks = load_tasks(mission.tasks_path)
+            chosen = plan(mission, tasks, state, options, in_lane=True)
+            seat = Seat(number, lane.worktree, SUPERVISOR)
+            return launch(mission, state, tasks, chosen, options, self.host.record.loop_id, seat)
+
+    # Lanes that ended
+
+    def reap(self) -> None:
+        for task_id, running in list(self.running.items()):
+            if running.alive:
+                continue
+            session = self._recorded(running)
+            del self.running[task_id]
+            self.ended(running, session)
+
+    def _recorded(self, running: _Running) -> Session:
+        """The session as its supervisor recorded it; recorded as crashed if it died first."""
+        state = load_state(self.orchestrator, self.mission.id)
+        session = state.session(running.session.session_id) or running.session
+        if not session.running:
+            return session
+        found = reported_in_log(session.log_path, session.output)
+        return record_end(self.mission, session.session_id, "crashed", None, found)
+
+    def ended(self, running: _Running, session: Session) -> None:
+        """Count a lane's session, remove its worktree (its branch too once landed), say how it went."""
+        lane = lane_of(self.mission, running.task_id)
+        self._close(lane, session.session_id)
+        record = self.host.record
+        stopped = self._now() or self.host.interrupted
+        counted_in = counted(
+            replace(record, failures_in_row=self.in_row.get(running.lane, 0)), session, self.caps, stopped=stopped
+        )
+        self.in_row[running.lane] = counted_in.failures_in_row
+        waiting_until, waiting_for = record.waiting_until, record.waiting_for
+        if session.ended_reason == "usage-limit":  # one account for every lane: all of them wait
+            waiting_until, waiting_for = counted_in.waiting_until, counted_in.waiting_for
+        elif counted_in.waiting_until:
+            moment = parse_iso(counted_in.waiting_until)
+            self.ready_at[running.lane] = time.monotonic() + (moment.timestamp() - time.time() if moment else 0.0)
+        self.host.record = replace(
+            counted_in,
+            failures_in_row=max(self.in_row.values(), default=0),
+            waiting_until=waiting_until,
+            waiting_for=waiting_for,
+            lanes=[other.view() for other in self.running.values()],
+        )
+        self.host.save()
+        self.host.report(ended_line(session))
+        self.host.report(describe(self.host.record, session, self.caps, waits=False))
+        self._judge_ended(running.lane, session)
+        self.host.rewrite_report()
+
+    def _judge_ended(self, lane: int, session: Session) -> None:
+        """The stops that a session's end sets for good."""
+        caps, record = self.caps, self.host.record
+        if caps.max_failures and self.in_row.get(lane, 0) >= caps.max_failures:
+            self.sticky.append(
+                ("max-failures", f"{self.in_row[lane]} sessions in a row failed or were rejected in lane {lane}")
+            )
+        task = session.task_id or ""
+        if (
+            caps.max_attempts
+            and session.verdict != "accepted"
+            and int(record.attempts.get(task, 0)) >= caps.max_attempts
+        ):
+            self.sticky.append(
+                ("max-attempts", f"{task} had {record.attempts[task]} sessions without being accepted done")
+            )
+        if session.ended_reason != "usage-limit":
+            return
+        until = parse_iso(record.waiting_until) if record.waiting_until else None
+        if session.limit == "hard" or until is None:
+            said = session.final_message or "see the log"
+            self.sticky.append(("usage-limit", f"a usage limit that no wait lifts ({said})"))
+        elif caps.max_wait is not None and until.timestamp() - time.time() > caps.max_wait:
+            self.sticky.append(("usage-limit", f"the limit lifts at {record.waiting_until}, past --max-wait"))
+
+    def _close(self, lane: Lane, session_id: str) -> None:
+        """Keep what the agent left uncommitted on the lane's branch, then remove the worktree."""
+        if lane.worktree.exists():
+            try:
+                keep_leftovers(
+                    lane.worktree, self.mission, f"{lane.task_id}: what session {session_id} left uncommitted"
+                )
+            except CoordError as error:
+                self.host.report(f"warning: lane {lane.task_id}'s uncommitted work was not kept: {error}")
+        close_lane(self.mission, lane, delete_branch=self._landed(lane))
+
+    def _landed(self, lane: Lane) -> bool:
+        """Whether the lane's branch holds nothing the mission's branch lacks (then it goes)."""
+        found = run_git(
+            self.mission.root, "merge-base", "--is-ancestor", f"refs/heads/{lane.branch}", f"refs/heads/{self.branch}"
+        )
+        return found.returncode == 0
+
+    # A loop killed earlier
+
+    def settle(self) -> None:
+        """Sessions of lanes an earlier loop started: wait for the live ones, record the dead ones
+        as crashed; then remove the worktrees no live session holds."""
+        dead: list[Session] = []
+        with state_lock(self.orchestrator):
+            state = load_state(self.orchestrator, self.mission.id, writing=True)
+            state, _, _ = settle_lock(self.mission, state, self.host.options, self.host.report, resume=True)
+            for session in state.sessions:
+                if not session.running or session.lane is None or not session.task_id:
+                    continue
+                liveness = judge(
+                    session.host,
+                    session.pid,
+                    session.pid_started_at,
+                    owner_pid=session.owner_pid,
+                    owner_started_at=session.owner_started_at,
+                )
+                if liveness == "stale":
+                    dead.append(session)
+                    continue
+                tasks = load_tasks(self.mission.tasks_path)
+                task = tasks.task(session.task_id)
+                paths = task.paths if task else ()
+                self.running[session.task_id] = _Running(session.lane, session.task_id, session, paths, None)
+            save_state(self.orchestrator, state)
+        for session in dead:
+            found = reported_in_log(session.log_path, session.output)
+            record_end(self.mission, session.session_id, "crashed", None, found)
+            self.host.report(
+                f"session {session.session_id} (lane {session.lane}, {session.task_id}) recorded as crashed"
+            )
+        for running in self.running.values():
+            self.host.report(
+                f"session {running.session.session_id} (lane {running.lane}, {running.task_id}) is still running; "
+                "the loop waits for it"
+            )
+        for lane in stale_lanes(self.mission, live=self.running):
+            self._close(lane, "an earlier loop's")
+        self._save()
+
+    # Stopping
+
+    def stop_reason(self, *, idle: bool = False) -> Stop | None:
+        """Why no lane starts now (the loop stops once none runs); ``idle``: nothing runs and
+        nothing could start, so the mission's progress decides."""
+        found = list(self.sticky)
+        if self.host.interrupted:
+            found.append(("interrupted", "coord was interrupted"))
+        if stop_requested(self.orchestrator) is not None:
+            found.append(("stopped", f"`{command('stop')}` asked for it"))
+        found += caps_reached(self.caps, self.host.record, self.host.elapsed(), self._started())
+        if idle or not self.running:
+            found += progress(self.mission, self.host.options, branch_tasks(self.mission, self.branch))
+        if idle and not found:
+            chosen = next_runnable(self.mission, branch_tasks(self.mission, self.branch), milestone=self.milestone)
+            found.append(("no-runnable-task", chosen if isinstance(chosen, str) else "no lane could start a task"))
+        reason = first_stop(found)
+        if reason is not None and reason[0] in _STICKY and reason not in self.sticky:
+            self.sticky.append(reason)
+        return reason
+
+    def halt(self) -> None:
+        """Interrupt every lane (again, a while after the last time, while it still runs)."""
+        now = time.monotonic()
+        for running in self.running.values():
+            if running.signalled_at is not None and now - running.signalled_at < RESIGNAL:
+                continue
+            running.signalled_at = now
+            owner = running.supervisor.pid if running.supervisor is not None else running.session.owner_pid
+            if owner is not None and running.alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(owner, signal.SIGTERM)
+
+    # Helpers
+
+    def _now(self) -> bool:
+        return (
+            self.host.interrupted
+            or stop_now_requested(self.orchestrator)
+            or any(reason[0] == "error" for reason in self.sticky)
+        )
+
+    def _started(self) -> int:
+        return len(self.host.record.sessions) + len(self.running)
+
+    def _waiting(self) -> bool:
+        """Whether the loop waits (a usage limit, inherited or met): no lane starts meanwhile."""
+        until = parse_iso(self.host.record.waiting_until) if self.host.record.waiting_until else None
+        if until is None or until.timestamp() <= time.time():
+            return False
+        if self.said_wait != self.host.record.waiting_until:
+            self.said_wait = self.host.record.waiting_until
+            span = format_span(until.timestamp() - time.time())
+            why = self.host.record.waiting_for or "the next session"
+            self.host.report(f"loop waits {span}, until {self.host.record.waiting_until}, for {why}")
+        return True
+
+    def _save(self) -> None:
+        views = [running.view() for running in self.running.values()]
+        self.host.record = replace(self.host.record, lanes=sorted(views, key=lambda view: int(str(view["lane"]))))
+        self.host.save()

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from mosaic_invoke.config.mission import Milestone, Mission
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.loop.gitcmd import commit_of, git, show, top_level
+from mosaic_invoke.loop.gitcmd import commit_of, git, run, show, top_level
 from mosaic_invoke.store.files import display_path
 from mosaic_invoke.tasks.selection import runnable
 from mosaic_invoke.tasks.tasksfile import Task, TasksFile, parse
@@ -70,14 +70,13 @@ def close_lane(mission: Mission, lane: Lane, *, delete_branch: bool) -> None:
     """Remove the lane's worktree (``git worktree remove``, then ``prune``), and its branch
     when ``delete_branch`` (it landed); a branch is kept when its claim was rejected."""
     repo = mission.root
-    if lane.worktree.exists() or lane.worktree.is_symlink():
-        removed = git(repo, "worktree", "remove", "--force", "--force", str(lane.worktree), check=False)
-        if not removed and (lane.worktree.exists() or lane.worktree.is_symlink()):
-            # Not a registered worktree (a copy half made when a loop was killed): a folder of coord's.
-            if lane.worktree.is_dir() and not lane.worktree.is_symlink():
-                shutil.rmtree(lane.worktree)
-            else:
-                lane.worktree.unlink()
+    # Twice forced: also a worktree with changes, or locked (as `git worktree add` locks one
+    # while it works, and leaves it so when killed), or whose folder is gone.
+    run(repo, "worktree", "remove", "--force", "--force", str(lane.worktree))
+    if lane.worktree.is_symlink() or lane.worktree.is_file():
+        lane.worktree.unlink()
+    elif lane.worktree.exists():  # not a registered worktree: a copy half made by a killed loop
+        shutil.rmtree(lane.worktree)
     git(repo, "worktree", "prune", check=False)
     if delete_branch and commit_of(repo, f"refs/heads/{lane.branch}") is not None:
         git(repo, "branch", "--quiet", "-D", lane.branch)

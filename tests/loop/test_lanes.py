@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,12 +72,18 @@ def test_a_lane_left_by_a_killed_loop_is_replaced_and_found_stale(tmp_path: Path
     assert list((mission.orchestrator_path / "lanes").iterdir()) == []
 
 
-def test_a_worktree_folder_deleted_by_hand_is_pruned(tmp_path: Path) -> None:
+def test_a_locked_worktree_is_removed_even_with_its_folder_gone(tmp_path: Path) -> None:
     mission = make_repo(tmp_path / "repo")
     lane = open_lane(mission, "T-1", "main")
-    git(mission.root, "worktree", "lock", str(lane.worktree))  # even a locked one: coord's own
+    git(mission.root, "worktree", "lock", str(lane.worktree))  # as `git worktree add` leaves one when killed
+    shutil.rmtree(lane.worktree)
+    assert [found.task_id for found in stale_lanes(mission)] == ["T-1"]
+    again = open_lane(mission, "T-1", "main")
+    assert git(again.worktree, "branch", "--show-current") == "coord/demo/T-1"
+    git(mission.root, "worktree", "lock", str(lane.worktree))
     close_lane(mission, lane, delete_branch=True)
     assert worktrees(mission.root) == [str(mission.root)]
+    assert not lane.worktree.exists()
 
 
 def test_the_project_inside_a_lane_is_where_it_is_in_the_repository(tmp_path: Path) -> None:

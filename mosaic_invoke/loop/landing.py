@@ -10,6 +10,8 @@ when it is clean and on the branch, the fast-forward of its files (``read-tree -
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +23,10 @@ from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.gitcmd import GitFailed, commit_of, git, identity, run, show, top_level
 from mosaic_invoke.loop.lanes import Lane, tasks_in_repo
 from mosaic_invoke.session.verify import GateRun
-from mosaic_invoke.store.files import display_path, write_atomic
+from mosaic_invoke.store.clock import now_iso
+from mosaic_invoke.store.files import display_path, write_atomic, write_json_atomic
+from mosaic_invoke.store.liveness import hostname, process_start_time
+from mosaic_invoke.store.loopfile import LANDING_FILE
 from mosaic_invoke.tasks.tasksfile import TaskStatus, parse
 
 LANDING_LOCK_FILE = "landing.lock"
@@ -59,7 +64,7 @@ def land(mission: Mission, lane: Lane, mission_branch: str, session_id: str, gat
     tasks_name = tasks_in_repo(mission)
     worktree = lane.worktree
     who = identity(worktree)
-    with landing_lock(mission.orchestrator_path):
+    with landing_lock(mission.orchestrator_path), _said(mission.orchestrator_path, lane.task_id, session_id):
         _keep_leftovers(worktree, tasks_name, who, f"{lane.task_id}: what session {session_id} left uncommitted")
         for rebases in range(1, MAX_REBASES + 1):
             old = commit_of(mission.root, f"refs/heads/{mission_branch}")
@@ -125,6 +130,20 @@ def keep_leftovers(worktree: Path, mission: Mission, message: str) -> None:
     """Commit on the lane's branch what its agent changed and did not commit (a session that
     did not finish keeps its work for the next one); the tasks file is left out."""
     _keep_leftovers(worktree, tasks_in_repo(mission), identity(worktree), message)
+
+
+@contextmanager
+def _said(orchestrator: Path, task_id: str, session_id: str) -> Iterator[None]:
+    """landing.json names the landing under way, for `status`."""
+    path = orchestrator / LANDING_FILE
+    pid = os.getpid()
+    record = {"task_id": task_id, "session_id": session_id, "since": now_iso(), "pid": pid}
+    write_json_atomic(path, {**record, "pid_started_at": process_start_time(pid), "host": hostname()})
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _keep_leftovers(worktree: Path, tasks_name: str, who: tuple[str, ...], message: str) -> None:

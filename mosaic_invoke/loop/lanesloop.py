@@ -12,38 +12,25 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
-from mosaic_invoke.agents import reported_in_log
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, command
-from mosaic_invoke.loop.gitcmd import run as run_git
-from mosaic_invoke.loop.landing import keep_leftovers
-from mosaic_invoke.loop.lanes import Lane, branch_tasks, choose, close_lane, lane_of, open_lane, stale_lanes
-from mosaic_invoke.loop.lanesession import BRANCH_VARIABLE
+from mosaic_invoke.loop.lanes import branch_tasks, choose, open_lane
+from mosaic_invoke.loop.lanework import RunningLane, close, close_ended, recorded, settle, start_session
 from mosaic_invoke.loop.policy import Stop, caps_reached, counted, describe, first_stop, gates_fail, progress
 from mosaic_invoke.session.git import current_branch
-from mosaic_invoke.session.launch import Seat, launch
-from mosaic_invoke.session.plan import plan
-from mosaic_invoke.session.record import Launched, ended_line, record_end
-from mosaic_invoke.session.runner import settle_lock
-from mosaic_invoke.session.supervisor import Supervised
+from mosaic_invoke.session.record import ended_line
 from mosaic_invoke.store.clock import format_span, parse_iso
-from mosaic_invoke.store.liveness import judge
-from mosaic_invoke.store.locks import state_lock
 from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested
 from mosaic_invoke.store.session import Session
-from mosaic_invoke.store.state import load_state, save_state
 from mosaic_invoke.tasks.selection import named_milestone, next_runnable
-from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
-SUPERVISOR = "mosaic_invoke.loop.lanesession"
 TICK = 0.2
 """Seconds between looks at the running lanes."""
 RESIGNAL = 5.0
@@ -68,44 +55,6 @@ class Host(Protocol):
     def elapsed(self) -> float: ...
 
 
-@dataclass
-class _Running:
-    """A lane at work: its session, and the supervisor that follows it."""
-
-    lane: int
-    task_id: str
-    session: Session
-    paths: tuple[str, ...]
-    supervisor: subprocess.Popen[bytes] | None
-    """None for a session an earlier loop started: judged by its pids."""
-    signalled_at: float | None = None
-
-    @property
-    def alive(self) -> bool:
-        if self.supervisor is not None:
-            return self.supervisor.poll() is None
-        session = self.session
-        return (
-            judge(
-                session.host,
-                session.pid,
-                session.pid_started_at,
-                owner_pid=session.owner_pid,
-                owner_started_at=session.owner_started_at,
-            )
-            != "stale"
-        )
-
-    def view(self) -> dict[str, object]:
-        return {
-            "lane": self.lane,
-            "task_id": self.task_id,
-            "session_id": self.session.session_id,
-            "started_at": self.session.started_at,
-            "worktree": self.session.worktree,
-        }
-
-
 def run_lanes(
     host: Host, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None = None
 ) -> LoopRecord:
@@ -119,7 +68,7 @@ class _Lanes:
         self.mission = host.mission
         self.orchestrator = host.mission.orchestrator_path
         self.caps = host.caps
-        self.running: dict[str, _Running] = {}
+        self.running: dict[str, RunningLane] = {}
         self.in_row: dict[int, int] = {}
         """Failures in a row, per lane."""
         self.ready_at: dict[int, float] = {}
@@ -141,7 +90,9 @@ class _Lanes:
                 )
                 return self.host.stop("error", msg)
             self.branch = branch
-            self.settle()
+            for running in settle(self.mission, self.host.options, branch, self.host.report):
+                self.running[running.task_id] = running
+            self._save()
             while True:
                 self.reap()
                 reason = self.stop_reason()
@@ -188,33 +139,17 @@ class _Lanes:
     def start(self, number: int, task_id: str, paths: tuple[str, ...]) -> None:
         lane = open_lane(self.mission, task_id, self.branch)
         try:
-            launched = self._launch(number, lane)
+            running, launched = start_session(
+                self.mission, self.host.options, self.host.record.loop_id, number, lane, self.branch, paths
+            )
         except BaseException:
-            close_lane(self.mission, lane, delete_branch=self._landed(lane))
+            close(self.mission, lane, self.branch, f"{task_id}: left uncommitted", self.host.report)
             raise
-        owner = getattr(launched.release, "__self__", None)  # the supervisor whose `go` opens the gate
-        supervisor = owner.process if isinstance(owner, Supervised) else None
-        self.running[task_id] = _Running(number, task_id, launched.session, paths, supervisor)
+        self.running[task_id] = running
         self._save()
         launched.release()  # the supervisor lets the agent start only now: the loop knows of it
         session = launched.session
         self.host.report(f"session {session.session_id} started in lane {number}: task {task_id}, pid {session.pid}")
-
-    def _launch(self, number: int, lane: Lane) -> Launched:
-        mission = self.mission.moved_to(lane.project)
-        env = {
-            **self.host.options.env,
-            "MOSAIC_LANE": str(number),
-            "MOSAIC_WORKTREE": str(lane.worktree),
-            BRANCH_VARIABLE: self.branch,
-        }
-        options = replace(self.host.options, task=lane.task_id, detach=True, env=env)
-        with state_lock(self.orchestrator):
-            state = load_state(self.orchestrator, self.mission.id, writing=True)
-            tasks = load_tasks(mission.tasks_path)
-            chosen = plan(mission, tasks, state, options, in_lane=True)
-            seat = Seat(number, lane.worktree, SUPERVISOR)
-            return launch(mission, state, tasks, chosen, options, self.host.record.loop_id, seat)
 
     # Lanes that ended
 
@@ -222,23 +157,13 @@ class _Lanes:
         for task_id, running in list(self.running.items()):
             if running.alive:
                 continue
-            session = self._recorded(running)
+            session = recorded(self.mission, running)
             del self.running[task_id]
             self.ended(running, session)
 
-    def _recorded(self, running: _Running) -> Session:
-        """The session as its supervisor recorded it; recorded as crashed if it died first."""
-        state = load_state(self.orchestrator, self.mission.id)
-        session = state.session(running.session.session_id) or running.session
-        if not session.running:
-            return session
-        found = reported_in_log(session.log_path, session.output)
-        return record_end(self.mission, session.session_id, "crashed", None, found)
-
-    def ended(self, running: _Running, session: Session) -> None:
+    def ended(self, running: RunningLane, session: Session) -> None:
         """Count a lane's session, remove its worktree (its branch too once landed), say how it went."""
-        lane = lane_of(self.mission, running.task_id)
-        self._close(lane, session.session_id)
+        close_ended(self.mission, running, self.branch, self.host.report)
         record = self.host.record
         stopped = self._now() or self.host.interrupted
         counted_in = counted(
@@ -289,66 +214,6 @@ class _Lanes:
         elif caps.max_wait is not None and until.timestamp() - time.time() > caps.max_wait:
             self.sticky.append(("usage-limit", f"the limit lifts at {record.waiting_until}, past --max-wait"))
 
-    def _close(self, lane: Lane, session_id: str) -> None:
-        """Keep what the agent left uncommitted on the lane's branch, then remove the worktree."""
-        if lane.worktree.exists():
-            try:
-                keep_leftovers(
-                    lane.worktree, self.mission, f"{lane.task_id}: what session {session_id} left uncommitted"
-                )
-            except CoordError as error:
-                self.host.report(f"warning: lane {lane.task_id}'s uncommitted work was not kept: {error}")
-        close_lane(self.mission, lane, delete_branch=self._landed(lane))
-
-    def _landed(self, lane: Lane) -> bool:
-        """Whether the lane's branch holds nothing the mission's branch lacks (then it goes)."""
-        found = run_git(
-            self.mission.root, "merge-base", "--is-ancestor", f"refs/heads/{lane.branch}", f"refs/heads/{self.branch}"
-        )
-        return found.returncode == 0
-
-    # A loop killed earlier
-
-    def settle(self) -> None:
-        """Sessions of lanes an earlier loop started: wait for the live ones, record the dead ones
-        as crashed; then remove the worktrees no live session holds."""
-        dead: list[Session] = []
-        with state_lock(self.orchestrator):
-            state = load_state(self.orchestrator, self.mission.id, writing=True)
-            state, _, _ = settle_lock(self.mission, state, self.host.options, self.host.report, resume=True)
-            for session in state.sessions:
-                if not session.running or session.lane is None or not session.task_id:
-                    continue
-                liveness = judge(
-                    session.host,
-                    session.pid,
-                    session.pid_started_at,
-                    owner_pid=session.owner_pid,
-                    owner_started_at=session.owner_started_at,
-                )
-                if liveness == "stale":
-                    dead.append(session)
-                    continue
-                tasks = load_tasks(self.mission.tasks_path)
-                task = tasks.task(session.task_id)
-                paths = task.paths if task else ()
-                self.running[session.task_id] = _Running(session.lane, session.task_id, session, paths, None)
-            save_state(self.orchestrator, state)
-        for session in dead:
-            found = reported_in_log(session.log_path, session.output)
-            record_end(self.mission, session.session_id, "crashed", None, found)
-            self.host.report(
-                f"session {session.session_id} (lane {session.lane}, {session.task_id}) recorded as crashed"
-            )
-        for running in self.running.values():
-            self.host.report(
-                f"session {running.session.session_id} (lane {running.lane}, {running.task_id}) is still running; "
-                "the loop waits for it"
-            )
-        for lane in stale_lanes(self.mission, live=self.running):
-            self._close(lane, "an earlier loop's")
-        self._save()
-
     # Stopping
 
     def stop_reason(self, *, idle: bool = False) -> Stop | None:
@@ -377,7 +242,7 @@ class _Lanes:
             if running.signalled_at is not None and now - running.signalled_at < RESIGNAL:
                 continue
             running.signalled_at = now
-            owner = running.supervisor.pid if running.supervisor is not None else running.session.owner_pid
+            owner = running.owner
             if owner is not None and running.alive:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(owner, signal.SIGTERM)

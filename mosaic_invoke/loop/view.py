@@ -12,7 +12,7 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.clock import format_span, seconds_between
-from mosaic_invoke.store.loopfile import LoopRecord, read_loop, request_stop
+from mosaic_invoke.store.loopfile import LoopRecord, landing_now, read_loop, request_stop
 
 
 def summary_lines(record: LoopRecord) -> list[str]:
@@ -55,6 +55,9 @@ def loop_view(orchestrator: Path) -> tuple[dict[str, Any] | None, str | None]:
     view = record.to_dict()
     view["state"] = "ended" if not record.running else {"live": "running"}.get(record.judge(), record.judge())
     running = 1 if record.current_session and record.running else 0
+    if record.lanes and record.running:
+        running = len(record.lanes)
+        view["landing"] = landing_now(orchestrator)
     view["step"] = len(record.sessions) + running  # the session now running is this step
     view["max_sessions"] = record.caps.get("max_sessions")
     if view["state"] == "stale":
@@ -81,6 +84,14 @@ def loop_lines(view: dict[str, Any] | None, hint: str) -> list[str]:
         )
     elif view.get("current_session"):
         lines.append(f"         now running {view['current_session']}")
+    for lane in view.get("lanes") or ():
+        lines.append(
+            f"         lane {lane['lane']}: {lane['session_id']} {lane['task_id']}, since {lane['started_at']}, "
+            f"in {lane['worktree']}"
+        )
+    if view.get("landing"):
+        landing = view["landing"]
+        lines.append(f"         landing {landing['task_id']} ({landing['session_id']}) since {landing['since']}")
     return lines
 
 

@@ -16,6 +16,8 @@ from mosaic_invoke.store.records import present_fields, read_record
 from mosaic_invoke.store.state import LOOP_FILE, State
 
 STOP_FILE = "stop-request.json"
+LANDING_FILE = "landing.json"
+"""The lane now in the merge queue's hands: written by its supervisor while it lands."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,6 +127,17 @@ def settle_crashed_loop(orchestrator: Path, state: State) -> State:
     ended = replace(record, sessions=sessions).ended("crashed", "its process ended without stopping the loop")
     write_loop(orchestrator, ended)
     return state.with_loop(ended.summary())
+
+
+def landing_now(orchestrator: Path) -> dict[str, Any] | None:
+    """The landing under way (``{task_id, session_id, since, pid}``), if its process still runs."""
+    try:
+        data = json.loads((orchestrator / LANDING_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        return None
+    return data if judge(data.get("host"), data["pid"], data.get("pid_started_at")) != "stale" else None
 
 
 def request_stop(orchestrator: Path, *, now: bool) -> None:

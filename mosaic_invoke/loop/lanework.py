@@ -1,0 +1,156 @@
+"""A lane at work: starting its session, the session's end as recorded, closing the lane, and the
+lanes a killed loop left behind (SPEC 15)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from mosaic_invoke.agents import reported_in_log
+from mosaic_invoke.config.mission import Mission
+from mosaic_invoke.config.options import RunOptions
+from mosaic_invoke.errors import CoordError
+from mosaic_invoke.loop.gitcmd import run as run_git
+from mosaic_invoke.loop.landing import keep_leftovers
+from mosaic_invoke.loop.lanes import Lane, close_lane, lane_of, stale_lanes
+from mosaic_invoke.loop.lanesession import BRANCH_VARIABLE
+from mosaic_invoke.session.launch import Seat, launch
+from mosaic_invoke.session.plan import plan
+from mosaic_invoke.session.record import Launched, record_end
+from mosaic_invoke.session.runner import settle_lock
+from mosaic_invoke.session.supervisor import Supervised
+from mosaic_invoke.store.liveness import judge
+from mosaic_invoke.store.locks import state_lock
+from mosaic_invoke.store.session import Session
+from mosaic_invoke.store.state import load_state
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
+
+SUPERVISOR = "mosaic_invoke.loop.lanesession"
+Report = Callable[[str], None]
+
+
+@dataclass
+class RunningLane:
+    """A lane at work: its session, and the supervisor that follows it."""
+
+    lane: int
+    task_id: str
+    session: Session
+    paths: tuple[str, ...]
+    supervisor: subprocess.Popen[bytes] | None
+    """None for a session an earlier loop started: judged by its pids."""
+    signalled_at: float | None = None
+
+    @property
+    def alive(self) -> bool:
+        if self.supervisor is not None:
+            return self.supervisor.poll() is None
+        return _liveness(self.session) != "stale"
+
+    @property
+    def owner(self) -> int | None:
+        """The process that follows the agent and records the session: the one to signal."""
+        return self.supervisor.pid if self.supervisor is not None else self.session.owner_pid
+
+    def view(self) -> dict[str, object]:
+        """The lane as loop.json and `status` show it."""
+        return {
+            "lane": self.lane,
+            "task_id": self.task_id,
+            "session_id": self.session.session_id,
+            "started_at": self.session.started_at,
+            "worktree": self.session.worktree,
+        }
+
+
+def start_session(
+    mission: Mission, options: RunOptions, loop_id: str, number: int, lane: Lane, branch: str, paths: tuple[str, ...]
+) -> tuple[RunningLane, Launched]:
+    """Plan and launch the session of ``lane`` under its supervisor, its agent behind its gate
+    (the caller opens it once the loop has noted the lane)."""
+    seen_from = mission.moved_to(lane.project)
+    env = {**options.env, "MOSAIC_LANE": str(number), "MOSAIC_WORKTREE": str(lane.worktree), BRANCH_VARIABLE: branch}
+    options = replace(options, task=lane.task_id, detach=True, env=env)
+    orchestrator = mission.orchestrator_path
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, writing=True)
+        tasks = load_tasks(seen_from.tasks_path)  # the lane's copy: its claim is read there too
+        chosen = plan(seen_from, tasks, state, options, in_lane=True)
+        launched = launch(seen_from, state, tasks, chosen, options, loop_id, Seat(number, lane.worktree, SUPERVISOR))
+    owner = getattr(launched.release, "__self__", None)  # the supervisor whose `go` opens the gate
+    supervisor = owner.process if isinstance(owner, Supervised) else None
+    return RunningLane(number, lane.task_id, launched.session, paths, supervisor), launched
+
+
+def recorded(mission: Mission, running: RunningLane) -> Session:
+    """The session of a lane whose supervisor ended, as it recorded it; recorded as crashed
+    (through `record_end`, once) if the supervisor died before it could."""
+    state = load_state(mission.orchestrator_path, mission.id)
+    session = state.session(running.session.session_id) or running.session
+    if not session.running:
+        return session
+    return record_end(mission, session.session_id, "crashed", None, reported_in_log(session.log_path, session.output))
+
+
+def close(mission: Mission, lane: Lane, branch: str, message: str, report: Report) -> None:
+    """Keep what the agent left uncommitted on the lane's branch, then remove the worktree (and
+    the branch, once the mission's branch holds all of it)."""
+    if lane.worktree.exists():
+        try:
+            keep_leftovers(lane.worktree, mission, message)
+        except CoordError as error:
+            report(f"warning: lane {lane.task_id}'s uncommitted work was not kept: {error}")
+    close_lane(mission, lane, delete_branch=landed(mission, lane, branch))
+
+
+def landed(mission: Mission, lane: Lane, branch: str) -> bool:
+    """Whether the lane's branch holds nothing that ``branch`` lacks."""
+    found = run_git(mission.root, "merge-base", "--is-ancestor", f"refs/heads/{lane.branch}", f"refs/heads/{branch}")
+    return found.returncode == 0
+
+
+def settle(mission: Mission, options: RunOptions, branch: str, report: Report) -> list[RunningLane]:
+    """What an earlier loop left: its lanes' sessions still at work (returned, for the loop to
+    wait for), those whose supervisor died recorded as crashed, and the worktrees no live
+    session holds removed."""
+    dead: list[Session] = []
+    live: list[RunningLane] = []
+    orchestrator = mission.orchestrator_path
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, writing=True)
+        state, _, _ = settle_lock(mission, state, options, report, resume=True)  # a single session's lock
+        for session in state.sessions:
+            if not session.running or session.lane is None or not session.task_id:
+                continue
+            if _liveness(session) == "stale":
+                dead.append(session)
+                continue
+            task = load_tasks(mission.tasks_path).task(session.task_id)
+            live.append(RunningLane(session.lane, session.task_id, session, task.paths if task else (), None))
+    for session in dead:
+        record_end(mission, session.session_id, "crashed", None, reported_in_log(session.log_path, session.output))
+        report(f"session {session.session_id} (lane {session.lane}, {session.task_id}) recorded as crashed")
+    for running in live:
+        report(
+            f"session {running.session.session_id} (lane {running.lane}, {running.task_id}) is still running; "
+            "the loop waits for it"
+        )
+    for lane in stale_lanes(mission, live=[running.task_id for running in live]):
+        close(mission, lane, branch, f"{lane.task_id}: what an earlier session left uncommitted", report)
+    return live
+
+
+def close_ended(mission: Mission, running: RunningLane, branch: str, report: Report) -> None:
+    lane = lane_of(mission, running.task_id)
+    close(mission, lane, branch, f"{lane.task_id}: what session {running.session.session_id} left uncommitted", report)
+
+
+def _liveness(session: Session) -> str:
+    return judge(
+        session.host,
+        session.pid,
+        session.pid_started_at,
+        owner_pid=session.owner_pid,
+        owner_started_at=session.owner_started_at,
+    )

@@ -37,7 +37,7 @@ def log(line: str) -> None:
 def mark_done(task: str) -> None:
     text = TASKS.read_text()
     pattern = re.compile(rf"^(\|\s*{re.escape(task)}\s*\|\s*)[a-z-]+(\s*\|)", re.MULTILINE)
-    TASKS.write_text(pattern.sub(rf"\g<1>done\g<2>", text, count=1))
+    TASKS.write_text(pattern.sub(r"\g<1>done\g<2>", text, count=1))
 
 
 def commit(name: str, text: str, message: str) -> None:

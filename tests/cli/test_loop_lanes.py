@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import coord, wait_for
 from lanekit import git, worktrees
-from loopkit import ORCH, git_env, run_loop, start_loop, state
+from loopkit import ORCH, git_env, loop_record, run_loop, start_loop, state
 
 LANE_AGENT = Path(__file__).parents[1] / "agents_for_loop" / "lane_agent.py"
 MISSION = "id: demo\nname: Demo mission\n"
@@ -174,10 +174,22 @@ def test_stop_now_interrupts_every_lane_and_records_each_once(tmp_path: Path, cl
     loop = start_loop(root, "--lanes", "3", "--command", lane_agent("hang"), env={"LANE_AGENT_LOG": str(log)})
     try:
         wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 3, timeout=60)
-        assert subprocess.run(
-            [str(Path(sys.executable).parent / "mosaic-coord"), "stop", "--now"], cwd=root, capture_output=True
-        ).returncode == 0
-        out, err = loop.communicate(timeout=60)
+        wait_for(lambda: len((loop_record(root) or {}).get("lanes") or []) == 3)
+        shown = json.loads(coord("status", "--json", cwd=root).stdout)["loop"]
+        assert sorted(lane["task_id"] for lane in shown["lanes"]) == ["T-1", "T-2", "T-3"]
+        assert sorted(lane["lane"] for lane in shown["lanes"]) == [1, 2, 3]
+        assert shown["step"] == 3
+        text = coord("status", cwd=root).stdout
+        for lane in shown["lanes"]:
+            assert f"lane {lane['lane']}: {lane['session_id']} {lane['task_id']}, since" in text
+            assert f"in {root / ORCH / 'lanes' / lane['task_id']}" in text
+        assert (
+            subprocess.run(
+                [str(Path(sys.executable).parent / "mosaic-coord"), "stop", "--now"], cwd=root, capture_output=True
+            ).returncode
+            == 0
+        )
+        _out, err = loop.communicate(timeout=60)
     finally:
         if loop.poll() is None:
             loop.kill()
@@ -197,7 +209,7 @@ def test_sigterm_interrupts_every_lane_and_exits_130(tmp_path: Path, cleanup: li
     try:
         wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 2, timeout=60)
         loop.send_signal(signal.SIGTERM)
-        out, err = loop.communicate(timeout=60)
+        _out, err = loop.communicate(timeout=60)
     finally:
         if loop.poll() is None:
             loop.kill()
@@ -207,9 +219,7 @@ def test_sigterm_interrupts_every_lane_and_exits_130(tmp_path: Path, cleanup: li
     no_lane_left(root)
 
 
-def test_a_loop_killed_with_lanes_running_is_continued_and_waits_for_them(
-    tmp_path: Path, cleanup: list[Path]
-) -> None:
+def test_a_loop_killed_with_lanes_running_is_continued_and_waits_for_them(tmp_path: Path, cleanup: list[Path]) -> None:
     root = make_project(tmp_path / "project", [("T-1", ""), ("T-2", ""), ("T-3", "")])
     cleanup.append(root)
     log = tmp_path / "agent.log"

@@ -12,6 +12,7 @@ from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.loop.landing import Gates, Landed, Rejected, land
 from mosaic_invoke.loop.lanes import Lane, open_lane
 from mosaic_invoke.session.verify import GateRun, run_gates
+from mosaic_invoke.store.loopfile import landing_now
 from mosaic_invoke.tasks.tasksfile import TaskStatus, parse, set_status
 
 
@@ -228,3 +229,18 @@ def test_no_gates_lands_the_rebased_landing_commit(tmp_path: Path) -> None:
     assert isinstance(landed, Landed)
     assert landed.gates is None
     assert parse(mission.tasks_path, tasks_on(mission, "main")).status_of("T-2") is TaskStatus.DONE
+
+
+def test_the_landing_under_way_is_named_for_status_while_it_lasts(tmp_path: Path) -> None:
+    mission = make_repo(tmp_path / "repo")
+    lane = open_lane(mission, "T-1", "main")
+    claim(lane, "T-1")
+    seen: list[dict[str, object] | None] = []
+
+    def gates(project: Path) -> None:
+        seen.append(landing_now(mission.orchestrator_path))
+
+    assert isinstance(land(mission, lane, "main", "sess-007", gates), Landed)
+    assert seen[0] is not None
+    assert (seen[0]["task_id"], seen[0]["session_id"], seen[0]["pid"]) == ("T-1", "sess-007", os.getpid())
+    assert landing_now(mission.orchestrator_path) is None

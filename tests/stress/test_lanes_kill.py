@@ -66,7 +66,7 @@ def test_a_kill_storm_on_three_lanes_ends_with_every_task_done_once(tmp_path: Pa
             os.kill(loop.pid, signal.SIGKILL)  # coord alone: its lanes' supervisors go on
             loop.communicate()
         final = start_loop(root, *ARGS, *command, env=env)
-        out, err = final.communicate(timeout=300)
+        _out, err = final.communicate(timeout=300)
         assert final.returncode == 0, err
         assert "stopped: mission-done" in err
     finally:

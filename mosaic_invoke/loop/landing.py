@@ -21,7 +21,7 @@ from pathlib import Path
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.gitcmd import GitFailed, commit_of, git, identity, run, show, top_level
-from mosaic_invoke.loop.lanes import Lane, tasks_in_repo
+from mosaic_invoke.loop.lanes import Lane, close_lane, tasks_in_repo
 from mosaic_invoke.session.verify import GateRun
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.files import display_path, write_atomic, write_json_atomic
@@ -105,6 +105,25 @@ def land(mission: Mission, lane: Lane, mission_branch: str, session_id: str, gat
     return Rejected(
         f"`{mission_branch}` moved {MAX_REBASES} times while {lane.task_id} was being checked; it is tried again"
     )
+
+
+def leave_lane(mission: Mission, lane: Lane, branch: str, message: str, report: Callable[[str], None]) -> None:
+    """Keep what the agent left uncommitted on the lane's branch, then remove the worktree (and
+    the branch, once the mission's branch holds all of it)."""
+    done = landed(mission, lane, branch)
+    if lane.worktree.exists() and not done:  # a landing left nothing uncommitted
+        try:
+            keep_leftovers(lane.worktree, mission, message)
+        except CoordError as error:
+            report(f"warning: lane {lane.task_id}'s uncommitted work was not kept: {error}")
+        done = landed(mission, lane, branch)
+    close_lane(mission, lane, delete_branch=done)
+
+
+def landed(mission: Mission, lane: Lane, branch: str) -> bool:
+    """Whether the lane's branch holds nothing that ``branch`` lacks."""
+    found = run(mission.root, "merge-base", "--is-ancestor", f"refs/heads/{lane.branch}", f"refs/heads/{branch}")
+    return found.returncode == 0
 
 
 @contextmanager

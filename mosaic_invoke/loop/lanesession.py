@@ -9,6 +9,7 @@ recorded once, by `session.record`, with what landing found.
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -17,14 +18,16 @@ from typing import Any
 
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.loop.landing import Landed, land
-from mosaic_invoke.loop.lanes import lane_of
+from mosaic_invoke.loop.landing import Landed, land, leave_lane
+from mosaic_invoke.loop.lanes import Lane, lane_of
 from mosaic_invoke.session.verify import Findings, GateRun, Start, run_gates, verify
 
 BRANCH_VARIABLE = "MOSAIC_BRANCH"
 """The mission's branch a lane lands on, in its agent's (and supervisor's) environment."""
 _signalled: list[int] = []
 """A SIGTERM or SIGINT that reached the supervisor between the agent's end and the gates."""
+_judged: list[tuple[Mission, Lane, str, str]] = []
+"""The lane this supervisor verified: (mission, lane, mission's branch, session id)."""
 
 
 def main() -> int:
@@ -34,7 +37,13 @@ def main() -> int:
     # through a rebase: it is noted, and the gates (which would listen) are not started.
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _note)
-    return supervise(verifier=verify_and_land)
+    code = supervise(verifier=verify_and_land)
+    for mission, lane, branch, session_id in _judged:  # the session is recorded: its lane goes
+        try:
+            leave_lane(mission, lane, branch, f"{lane.task_id}: what session {session_id} left uncommitted", _say)
+        except CoordError as error:
+            _say(f"warning: lane {lane.task_id} is left for the loop to remove: {error}")
+    return code
 
 
 def verify_and_land(
@@ -46,6 +55,10 @@ def verify_and_land(
     report: Callable[[str], None],
 ) -> Findings:
     """`verify` without gates in the lane, then, for a claim, landing (gates on the rebased commit)."""
+    main_mission = load_mission(mission.config_path)
+    lane = lane_of(main_mission, begun.task_id)
+    session_id = env.get("MOSAIC_SESSION_ID", "")
+    _judged.append((main_mission, lane, env[BRANCH_VARIABLE], session_id))
     found = verify(replace(mission, verify=None), begun, ended_reason, gate_log, env, report)
     if found.fields.get("verdict") != "accepted":
         return Findings(found.fields)  # nothing reopened: the branch's tasks file never said in-progress
@@ -56,9 +69,6 @@ def verify_and_land(
     checks = mission.verify
     if checks is not None and checks.require_change and not _changed(fields.get("git")):
         return _rejected(fields, "no commit was made and nothing in the work tree changed")
-    main_mission = load_mission(mission.config_path)
-    lane = lane_of(main_mission, begun.task_id)
-    session_id = env.get("MOSAIC_SESSION_ID", "")
 
     def gates(project: Path) -> GateRun | None:
         if checks is None:
@@ -98,3 +108,7 @@ def _changed(git: Mapping[str, Any] | None) -> bool:
 
 def _note(signum: int, frame: FrameType | None) -> None:
     _signalled.append(signum)
+
+
+def _say(message: str) -> None:
+    print(f"coord: {message}", file=sys.stderr, flush=True)

@@ -12,17 +12,19 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Protocol
+from typing import IO, Protocol, cast
 
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, command
+from mosaic_invoke.loop.landing import leave_lane
 from mosaic_invoke.loop.lanes import branch_tasks, choose, open_lane
-from mosaic_invoke.loop.lanework import RunningLane, close, close_ended, recorded, settle, start_session
+from mosaic_invoke.loop.lanework import RunningLane, close_ended, recorded, settle, spare_supervisor, start_session
 from mosaic_invoke.loop.policy import Stop, caps_reached, counted, describe, first_stop, gates_fail, progress
 from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.session.record import ended_line
@@ -30,8 +32,9 @@ from mosaic_invoke.store.clock import format_span, parse_iso
 from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.tasks.selection import named_milestone, next_runnable
+from mosaic_invoke.tasks.tasksfile import TasksFile
 
-TICK = 0.2
+TICK = 0.05
 """Seconds between looks at the running lanes."""
 RESIGNAL = 5.0
 """Seconds between the SIGTERMs sent to a lane that is being stopped and still runs."""
@@ -77,8 +80,22 @@ class _Lanes:
         self.branch = ""
         self.said_wait: str | None = None
         self.milestone = named_milestone(self.mission, host.options.milestone) if host.options.milestone else None
+        self.spare: subprocess.Popen[bytes] | None = None
+        """A lane supervisor started ahead of the next session."""
+        self.tasks: tuple[int, TasksFile] | None = None
+        """The tasks file on the mission's branch, and how many sessions had ended when it was read."""
 
     def run(self, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None) -> LoopRecord:
+        self.spare = spare_supervisor(self.mission)  # it loads while the gates run
+        try:
+            return self._run(allow_failing_gates=allow_failing_gates, on_ready=on_ready)
+        finally:
+            if self.spare is not None:  # no session for it: it ends once its stdin closes
+                with contextlib.suppress(OSError):
+                    cast(IO[bytes], self.spare.stdin).close()
+                self.spare.wait()
+
+    def _run(self, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None) -> LoopRecord:
         try:
             if not allow_failing_gates and (failing := gates_fail(self.mission)):
                 return self.host.stop(*failing)
@@ -129,7 +146,7 @@ class _Lanes:
             free = free[: max(0, self.caps.max_sessions - self._started())]
         if not free:
             return
-        tasks = branch_tasks(self.mission, self.branch)
+        tasks = self._branch_tasks()
         busy = {task_id: running.paths for task_id, running in self.running.items()}
         for task, lane in zip(
             choose(self.mission, tasks, busy, len(free), milestone=self.milestone), free, strict=False
@@ -138,14 +155,16 @@ class _Lanes:
 
     def start(self, number: int, task_id: str, paths: tuple[str, ...]) -> None:
         lane = open_lane(self.mission, task_id, self.branch)
+        spare, self.spare = self.spare, None
         try:
             running, launched = start_session(
-                self.mission, self.host.options, self.host.record.loop_id, number, lane, self.branch, paths
+                self.mission, self.host.options, self.host.record.loop_id, number, lane, self.branch, paths, spare
             )
         except BaseException:
-            close(self.mission, lane, self.branch, f"{task_id}: left uncommitted", self.host.report)
+            leave_lane(self.mission, lane, self.branch, f"{task_id}: left uncommitted", self.host.report)
             raise
         self.running[task_id] = running
+        self.spare = spare_supervisor(self.mission)  # it loads while this lane works
         self._save()
         launched.release()  # the supervisor lets the agent start only now: the loop knows of it
         session = launched.session
@@ -226,9 +245,9 @@ class _Lanes:
             found.append(("stopped", f"`{command('stop')}` asked for it"))
         found += caps_reached(self.caps, self.host.record, self.host.elapsed(), self._started())
         if idle or not self.running:
-            found += progress(self.mission, self.host.options, branch_tasks(self.mission, self.branch))
+            found += progress(self.mission, self.host.options, self._branch_tasks())
         if idle and not found:
-            chosen = next_runnable(self.mission, branch_tasks(self.mission, self.branch), milestone=self.milestone)
+            chosen = next_runnable(self.mission, self._branch_tasks(), milestone=self.milestone)
             found.append(("no-runnable-task", chosen if isinstance(chosen, str) else "no lane could start a task"))
         reason = first_stop(found)
         if reason is not None and reason[0] in _STICKY and reason not in self.sticky:
@@ -270,6 +289,14 @@ class _Lanes:
             why = self.host.record.waiting_for or "the next session"
             self.host.report(f"loop waits {span}, until {self.host.record.waiting_until}, for {why}")
         return True
+
+    def _branch_tasks(self) -> TasksFile:
+        """The tasks file on the mission's branch, read again once a session has ended (only a
+        landing, or a person, changes it)."""
+        ended = len(self.host.record.sessions)
+        if self.tasks is None or self.tasks[0] != ended:
+            self.tasks = (ended, branch_tasks(self.mission, self.branch))
+        return self.tasks[1]
 
     def _save(self) -> None:
         views = [running.view() for running in self.running.values()]

@@ -10,16 +10,14 @@ from dataclasses import dataclass, replace
 from mosaic_invoke.agents import reported_in_log
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
-from mosaic_invoke.errors import CoordError
-from mosaic_invoke.loop.gitcmd import run as run_git
-from mosaic_invoke.loop.landing import keep_leftovers
-from mosaic_invoke.loop.lanes import Lane, close_lane, lane_of, stale_lanes
+from mosaic_invoke.loop.landing import leave_lane
+from mosaic_invoke.loop.lanes import Lane, lane_of, stale_lanes
 from mosaic_invoke.loop.lanesession import BRANCH_VARIABLE
 from mosaic_invoke.session.launch import Seat, launch
 from mosaic_invoke.session.plan import plan
 from mosaic_invoke.session.record import Launched, record_end
 from mosaic_invoke.session.runner import settle_lock
-from mosaic_invoke.session.supervisor import Supervised
+from mosaic_invoke.session.supervisor import Supervised, prestart
 from mosaic_invoke.store.liveness import judge
 from mosaic_invoke.store.locks import state_lock
 from mosaic_invoke.store.session import Session
@@ -65,7 +63,14 @@ class RunningLane:
 
 
 def start_session(
-    mission: Mission, options: RunOptions, loop_id: str, number: int, lane: Lane, branch: str, paths: tuple[str, ...]
+    mission: Mission,
+    options: RunOptions,
+    loop_id: str,
+    number: int,
+    lane: Lane,
+    branch: str,
+    paths: tuple[str, ...],
+    spare: subprocess.Popen[bytes] | None = None,
 ) -> tuple[RunningLane, Launched]:
     """Plan and launch the session of ``lane`` under its supervisor, its agent behind its gate
     (the caller opens it once the loop has noted the lane)."""
@@ -77,10 +82,17 @@ def start_session(
         state = load_state(orchestrator, mission.id, writing=True)
         tasks = load_tasks(seen_from.tasks_path)  # the lane's copy: its claim is read there too
         chosen = plan(seen_from, tasks, state, options, in_lane=True)
-        launched = launch(seen_from, state, tasks, chosen, options, loop_id, Seat(number, lane.worktree, SUPERVISOR))
+        seat = Seat(number, lane.worktree, SUPERVISOR, spare)
+        launched = launch(seen_from, state, tasks, chosen, options, loop_id, seat)
     owner = getattr(launched.release, "__self__", None)  # the supervisor whose `go` opens the gate
     supervisor = owner.process if isinstance(owner, Supervised) else None
     return RunningLane(number, lane.task_id, launched.session, paths, supervisor), launched
+
+
+def spare_supervisor(mission: Mission) -> subprocess.Popen[bytes]:
+    """A lane supervisor started ahead of its session: a lane then starts without waiting for
+    Python to load it (most of the time a start takes)."""
+    return prestart(SUPERVISOR, mission.root)
 
 
 def recorded(mission: Mission, running: RunningLane) -> Session:
@@ -91,23 +103,6 @@ def recorded(mission: Mission, running: RunningLane) -> Session:
     if not session.running:
         return session
     return record_end(mission, session.session_id, "crashed", None, reported_in_log(session.log_path, session.output))
-
-
-def close(mission: Mission, lane: Lane, branch: str, message: str, report: Report) -> None:
-    """Keep what the agent left uncommitted on the lane's branch, then remove the worktree (and
-    the branch, once the mission's branch holds all of it)."""
-    if lane.worktree.exists():
-        try:
-            keep_leftovers(lane.worktree, mission, message)
-        except CoordError as error:
-            report(f"warning: lane {lane.task_id}'s uncommitted work was not kept: {error}")
-    close_lane(mission, lane, delete_branch=landed(mission, lane, branch))
-
-
-def landed(mission: Mission, lane: Lane, branch: str) -> bool:
-    """Whether the lane's branch holds nothing that ``branch`` lacks."""
-    found = run_git(mission.root, "merge-base", "--is-ancestor", f"refs/heads/{lane.branch}", f"refs/heads/{branch}")
-    return found.returncode == 0
 
 
 def settle(mission: Mission, options: RunOptions, branch: str, report: Report) -> list[RunningLane]:
@@ -137,13 +132,16 @@ def settle(mission: Mission, options: RunOptions, branch: str, report: Report) -
             "the loop waits for it"
         )
     for lane in stale_lanes(mission, live=[running.task_id for running in live]):
-        close(mission, lane, branch, f"{lane.task_id}: what an earlier session left uncommitted", report)
+        leave_lane(mission, lane, branch, f"{lane.task_id}: what an earlier session left uncommitted", report)
     return live
 
 
 def close_ended(mission: Mission, running: RunningLane, branch: str, report: Report) -> None:
+    """Close the lane of a session that ended, unless its supervisor did already."""
     lane = lane_of(mission, running.task_id)
-    close(mission, lane, branch, f"{lane.task_id}: what session {running.session.session_id} left uncommitted", report)
+    if lane.worktree.exists() or lane.worktree.is_symlink():
+        session_id = running.session.session_id
+        leave_lane(mission, lane, branch, f"{lane.task_id}: what session {session_id} left uncommitted", report)
 
 
 def _liveness(session: Session) -> str:

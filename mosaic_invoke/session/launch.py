@@ -35,6 +35,8 @@ class Seat:
     lane: int
     worktree: Path
     supervisor: str
+    spare: subprocess.Popen[bytes] | None = None
+    """A supervisor of that module started beforehand, to take the session at once."""
 
 
 def launch(
@@ -77,8 +79,8 @@ def launch(
         if options.detach or seat is not None:
             from mosaic_invoke.session.supervisor import start_supervised
 
-            module = seat.supervisor if seat is not None else None
-            supervisor = start_supervised(mission, chosen, env, log_path, begun, options, module=module)
+            module, spare = (seat.supervisor, seat.spare) if seat is not None else (None, None)
+            supervisor = start_supervised(mission, chosen, env, log_path, begun, options, module=module, spare=spare)
             pid, pid_started_at, owner = supervisor.pid, supervisor.pid_started_at, supervisor.owner
         else:
             output, write_end = os.pipe()

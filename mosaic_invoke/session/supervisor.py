@@ -72,9 +72,11 @@ def start_supervised(
     options: RunOptions,
     *,
     module: str | None = None,
+    spare: subprocess.Popen[bytes] | None = None,
 ) -> Supervised:
     """Start a supervisor for the session ``chosen`` (``module``'s ``main``: this one's unless
-    named); the agent waits behind its gate."""
+    named), or hand the session to ``spare``, one started beforehand (`prestart`); the agent
+    waits behind its gate."""
     spec = {
         "mission_file": str(mission.config_path),
         "root": str(mission.root),
@@ -89,19 +91,23 @@ def start_supervised(
         "session_timeout": options.session_timeout,
         "idle_timeout": options.idle_timeout,
     }
-    try:
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                boot_argv(module or __name__),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                cwd=mission.root,
-                start_new_session=True,
-            )
-    except OSError as exc:
-        msg = f"cannot start the session supervisor: {exc.strerror}"
-        raise CoordError(msg) from None
+    if spare is not None and spare.poll() is None:
+        process = spare
+        spec["stderr_to_log"] = True  # its standard error went nowhere until it knew its log
+    else:
+        try:
+            with log_path.open("ab") as log:
+                process = subprocess.Popen(
+                    boot_argv(module or __name__),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    cwd=mission.root,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            msg = f"cannot start the session supervisor: {exc.strerror}"
+            raise CoordError(msg) from None
     stdin, stdout = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)
     try:
         stdin.write(json.dumps(spec).encode() + b"\n")
@@ -121,6 +127,23 @@ def start_supervised(
     return Supervised(process, int(started["pid"]), started.get("pid_started_at"))
 
 
+def prestart(module: str, cwd: Path) -> subprocess.Popen[bytes]:
+    """A supervisor started ahead of its session: it loads its modules meanwhile, then waits for
+    its launch spec (`start_supervised` with ``spare``); closing its stdin ends it."""
+    try:
+        return subprocess.Popen(
+            boot_argv(module),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        msg = f"cannot start a session supervisor: {exc.strerror}"
+        raise CoordError(msg) from None
+
+
 def main(verifier: Verifier | None = None) -> int:
     """Start the agent, follow it, record its end; ``verifier`` judges what it did (`verify`
     unless another supervisor, a lane's, passes its own)."""
@@ -130,7 +153,13 @@ def main(verifier: Verifier | None = None) -> int:
     from mosaic_invoke.session.watch import Limits, watch
     from mosaic_invoke.store.liveness import process_start_time
 
-    spec: dict[str, Any] = json.loads(sys.stdin.readline())
+    line = sys.stdin.readline()
+    if not line:  # a spare that no session needed
+        return 0
+    spec: dict[str, Any] = json.loads(line)
+    if spec.get("stderr_to_log"):
+        with open(spec["log"], "ab") as log:
+            os.dup2(log.fileno(), sys.stderr.fileno())
     try:
         mission = load_mission(Path(spec["mission_file"])).moved_to(Path(spec["root"]))
         read_end, write_end = os.pipe()

@@ -130,6 +130,9 @@ def format_status(view: dict[str, Any]) -> str:
             f"stale    {s['session_id']} (pid {s['pid']}) is not running but left its lock; "
             f"recover with `{command('resume')}`"
         )
+    elif view["loop"] and view["loop"].get("lanes") and view["loop"]["state"] == "running":
+        count = len(view["loop"]["lanes"])
+        lines.append(f"running  {count} lane{'s' if count != 1 else ''} of loop {view['loop']['loop_id']} (below)")
     else:
         lines.append("running  nothing")
     if view["loop"] is not None:

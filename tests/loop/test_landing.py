@@ -244,3 +244,18 @@ def test_the_landing_under_way_is_named_for_status_while_it_lasts(tmp_path: Path
     assert seen[0] is not None
     assert (seen[0]["task_id"], seen[0]["session_id"], seen[0]["pid"]) == ("T-1", "sess-007", os.getpid())
     assert landing_now(mission.orchestrator_path) is None
+
+
+def test_where_git_knows_nobody_coords_commits_are_by_mosaic_coord(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mission = make_repo(tmp_path / "repo")
+    lane = open_lane(mission, "T-1", "main")
+    (lane.worktree / "left.txt").write_text("uncommitted\n")
+    claim(lane, "T-1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.delenv(f"GIT_{role}_NAME")
+        monkeypatch.delenv(f"GIT_{role}_EMAIL")
+    assert isinstance(land(mission, lane, "main", "sess-001", recording_gates(mission, tmp_path / "g")), Landed)
+    authors = git(mission.root, "log", "--format=%an <%ae>", "-2", "main").splitlines()
+    assert authors == ["mosaic-coord <mosaic-coord@localhost>"] * 2

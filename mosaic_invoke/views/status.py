@@ -11,8 +11,15 @@ from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.store.clock import format_duration
 from mosaic_invoke.store.locks import read_session_lock
 from mosaic_invoke.store.state import LOOP_FILE, load_state
-from mosaic_invoke.tasks.selection import Progress, check_milestones, current_milestone, milestone_status, next_runnable
-from mosaic_invoke.tasks.tasksfile import TaskStatus
+from mosaic_invoke.tasks.selection import (
+    Progress,
+    check_milestones,
+    current_milestone,
+    milestone_status,
+    next_runnable,
+    runnable,
+)
+from mosaic_invoke.tasks.tasksfile import Task, TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 RECENT_SESSIONS = 5
@@ -61,13 +68,21 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
                 "checked": verdict == "live",
                 "log_path": record.log_path if record else None,
             }
-    found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     finished = progress.total > 0 and by_status["done"] + by_status["cancelled"] == progress.total
     loop, loop_warning = None, None
     if (mission.orchestrator_path / LOOP_FILE).exists():  # most missions never ran a loop: import nothing
         from mosaic_invoke.loop.view import loop_view
 
         loop, loop_warning = loop_view(mission.orchestrator_path)
+    in_lanes = (
+        {lane["task_id"] for lane in (loop or {}).get("lanes") or ()} if loop and loop["state"] == "running" else set()
+    )
+    if in_lanes:  # the next task is one no lane runs
+        found: Task | str = next(
+            (task for task in runnable(mission, tasks) if task.id not in in_lanes), "every runnable task runs in a lane"
+        )
+    else:
+        found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     totals = state.summary
     return {
         "mission": {"id": mission.id, "name": mission.name, "status": "completed" if finished else state.status},

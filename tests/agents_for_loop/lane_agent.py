@@ -3,7 +3,9 @@
 Launched as ``python lane_agent.py MODE [PROMPT]`` in the lane's project folder. It writes
 ``start <task> <lane> <time> <cwd> <worktree>`` to LANE_AGENT_LOG as it starts and ``end
 <task> <lane> <time>`` as it ends (times from ``time.time()``), sleeps LANE_AGENT_SLEEP
-seconds (default 0), then, by MODE:
+seconds (default 0); with LANE_AGENT_WAIT_FOR, it waits until that file exists, and with
+LANE_AGENT_MEET=N until the log has N ``start`` lines (agents at work at once), 60 s at most
+each; then, by MODE:
 
 - ``commit``: writes ``work/<task>.txt``, commits it, marks its task done (not committed);
 - ``shared``: writes its task id into ``src/shared.py`` (every such task conflicts with the
@@ -34,6 +36,13 @@ def log(line: str) -> None:
             os.fsync(out.fileno())
 
 
+def started() -> int:
+    path = os.environ.get("LANE_AGENT_LOG")
+    if not path or not Path(path).exists():
+        return 0
+    return sum(line.startswith("start ") for line in Path(path).read_text().splitlines())
+
+
 def mark_done(task: str) -> None:
     text = TASKS.read_text()
     pattern = re.compile(rf"^(\|\s*{re.escape(task)}\s*\|\s*)[a-z-]+(\s*\|)", re.MULTILINE)
@@ -58,6 +67,13 @@ def main() -> int:
         while True:
             time.sleep(0.1)
     time.sleep(float(os.environ.get("LANE_AGENT_SLEEP", "0")))
+    wait_for = os.environ.get("LANE_AGENT_WAIT_FOR")
+    deadline = time.monotonic() + 60
+    while wait_for and not Path(wait_for).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    meet = int(os.environ.get("LANE_AGENT_MEET", "0"))
+    while meet and started() < meet and time.monotonic() < deadline:
+        time.sleep(0.05)
     if mode == "fail":
         log(f"end {task} {lane} {time.time()}")
         return 1

@@ -96,14 +96,16 @@ def test_lanes_run_sessions_at_once_in_worktrees_and_land_each_gated_commit(
     root = make_project(tmp_path / "project", [(task, f"work/{task}.txt") for task in tasks], gated=gated)
     cleanup.append(root)
     log = tmp_path / "agent.log"
-    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_SLEEP": "1"}
+    # The first four agents wait for each other: only lanes at work at once get past that.
+    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_SLEEP": "0.5", "LANE_AGENT_MEET": "4"}
     result = run_loop(root, "--lanes", "4", "--command", lane_agent("commit"), env=env, timeout=240)
     assert result.returncode == 0, result.stderr
     assert "loop loop-001 stopped: mission-done" in result.stderr
     ran = agent_log(log)
     assert sorted(ran) == tasks
     # Sessions overlapped: the stand-in agent's own clock says so.
-    assert any(overlapped(ran[a], ran[b]) for a in tasks for b in tasks if a < b)
+    first = sorted(ran.values(), key=lambda entry: entry["start"])[:4]
+    assert all(overlapped(a, b) for a in first for b in first if a is not b)
     for task, entry in ran.items():
         worktree = str(root / ORCH / "lanes" / task)
         assert entry["cwd"] == entry["worktree"] == worktree  # the agent works in its lane
@@ -128,7 +130,7 @@ def test_tasks_whose_paths_overlap_never_run_at_once(tmp_path: Path, cleanup: li
     root = make_project(tmp_path / "project", rows)
     cleanup.append(root)
     log = tmp_path / "agent.log"
-    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_SLEEP": "0.5"}
+    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_SLEEP": "0.5", "LANE_AGENT_MEET": "2"}  # T-1 and T-3 meet
     result = run_loop(root, "--lanes", "3", "--command", lane_agent("commit"), env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     ran = agent_log(log)
@@ -146,7 +148,7 @@ def test_a_conflict_is_rejected_naming_the_file_and_the_branch_stays_linear(
     cleanup.append(root)
     log = tmp_path / "agent.log"
     # Both start at once (no paths) and write the same line: the second to land conflicts.
-    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_SLEEP": "0.5"}
+    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_MEET": "2"}
     result = run_loop(
         root, "--lanes", "2", "--max-sessions", "3", "--command", lane_agent("shared"), env=env, timeout=120
     )
@@ -180,9 +182,17 @@ def test_stop_now_interrupts_every_lane_and_records_each_once(tmp_path: Path, cl
         assert sorted(lane["lane"] for lane in shown["lanes"]) == [1, 2, 3]
         assert shown["step"] == 3
         text = coord("status", cwd=root).stdout
+        assert "next     none (every runnable task runs in a lane)" in text
+        assert "running  3 lanes of loop loop-001 (below)" in text
         for lane in shown["lanes"]:
             assert f"lane {lane['lane']}: {lane['session_id']} {lane['task_id']}, since" in text
             assert f"in {root / ORCH / 'lanes' / lane['task_id']}" in text
+        assert coord("report", cwd=root).returncode == 0
+        page = (root / ORCH / "report.html").read_text()
+        assert "3 lanes at work:" in page
+        for lane in shown["lanes"]:
+            assert f"lane {lane['lane']} runs {lane['session_id']} on task {lane['task_id']}" in page
+            assert f" · lane {lane['lane']}</small>" in page  # its row in the sessions table
         assert (
             subprocess.run(
                 [str(Path(sys.executable).parent / "mosaic-coord"), "stop", "--now"], cwd=root, capture_output=True
@@ -256,3 +266,41 @@ def test_one_lane_is_todays_loop_no_worktree_no_lane_fields(tmp_path: Path, clea
     assert agent_log(log)["T-1"]["lane"] == "-"
     assert "lanes" not in json.loads((root / ORCH / "loop.json").read_text())["caps"]
     assert not (root / ORCH / "lanes").exists()
+
+
+def test_max_failures_counts_failures_in_a_row_per_lane(tmp_path: Path, cleanup: list[Path]) -> None:
+    root = make_project(tmp_path / "project", [(f"T-{n}", "") for n in range(1, 7)])
+    cleanup.append(root)
+    result = run_loop(
+        root, "--lanes", "2", "--max-failures", "2", "--max-attempts", "none", "--command", lane_agent("fail")
+    )
+    assert result.returncode == 4, result.stderr
+    assert "stopped: max-failures (2 sessions in a row failed or were rejected in lane" in result.stderr
+    sessions = state(root)["sessions"]
+    by_lane = {lane: [s for s in sessions if s["lane"] == lane] for lane in (1, 2)}
+    assert max(len(found) for found in by_lane.values()) == 2  # a lane's second failure stops the loop
+    assert len(sessions) <= 4  # and no lane starts after it; those at work finish
+    no_lane_left(root)
+
+
+def test_a_plain_stop_lets_the_running_lanes_finish_and_land(tmp_path: Path, cleanup: list[Path]) -> None:
+    root = make_project(tmp_path / "project", [(f"T-{n}", "") for n in range(1, 5)])
+    cleanup.append(root)
+    log, go = tmp_path / "agent.log", tmp_path / "go"
+    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_WAIT_FOR": str(go)}
+    loop = start_loop(root, "--lanes", "2", "--command", lane_agent("commit"), env=env)
+    try:
+        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 2, timeout=60)
+        stopped = coord("stop", cwd=root)
+        assert stopped.returncode == 0, stopped.stderr
+        go.touch()  # the two agents finish only once the stop was asked for
+        _out, err = loop.communicate(timeout=60)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+    assert loop.returncode == 0, err
+    assert "stopped: stopped" in err
+    sessions = state(root)["sessions"]
+    assert [s["verdict"] for s in sessions] == ["accepted", "accepted"]
+    landed_once_each(root, [s["task_id"] for s in sessions])
+    no_lane_left(root)

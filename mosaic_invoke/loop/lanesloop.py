@@ -79,6 +79,8 @@ class _Lanes:
         self.sticky: list[Stop] = []
         self.branch = ""
         self.said_wait: str | None = None
+        self.task_ready_at: dict[str, float] = {}
+        """When a task that failed may run again (no other lane takes it up during its back-off)."""
         self.milestone = named_milestone(self.mission, host.options.milestone) if host.options.milestone else None
         self.spare: subprocess.Popen[bytes] | None = None
         """A lane supervisor started ahead of the next session."""
@@ -120,7 +122,7 @@ class _Lanes:
                     if on_ready is not None:  # nothing stopped it before its first session
                         on_ready(self.host.record)
                         on_ready = None
-                    if not self.running and not self._waiting():
+                    if not self.running and not self._waiting() and not self._backing_off():
                         reason = self.stop_reason(idle=True)
                 if reason is not None and not self.running:
                     return self.host.stop(*reason)
@@ -148,9 +150,9 @@ class _Lanes:
             return
         tasks = self._branch_tasks()
         busy = {task_id: running.paths for task_id, running in self.running.items()}
-        for task, lane in zip(
-            choose(self.mission, tasks, busy, len(free), milestone=self.milestone), free, strict=False
-        ):
+        held = [task_id for task_id, moment in self.task_ready_at.items() if moment > now]
+        chosen = choose(self.mission, tasks, busy, len(free), milestone=self.milestone, skip=held)
+        for task, lane in zip(chosen, free, strict=False):
             self.start(lane, task.id, task.paths)
 
     def start(self, number: int, task_id: str, paths: tuple[str, ...]) -> None:
@@ -194,7 +196,12 @@ class _Lanes:
             waiting_until, waiting_for = counted_in.waiting_until, counted_in.waiting_for
         elif counted_in.waiting_until:
             moment = parse_iso(counted_in.waiting_until)
-            self.ready_at[running.lane] = time.monotonic() + (moment.timestamp() - time.time() if moment else 0.0)
+            seconds = moment.timestamp() - time.time() if moment else 0.0
+            self.ready_at[running.lane] = self.task_ready_at[running.task_id] = time.monotonic() + seconds
+            why = counted_in.waiting_for or "a pause"
+            self.host.report(
+                f"lane {running.lane} waits {format_span(max(0.0, seconds))} before its next session: {why}"
+            )
         self.host.record = replace(
             counted_in,
             failures_in_row=max(self.in_row.values(), default=0),
@@ -289,6 +296,11 @@ class _Lanes:
             why = self.host.record.waiting_for or "the next session"
             self.host.report(f"loop waits {span}, until {self.host.record.waiting_until}, for {why}")
         return True
+
+    def _backing_off(self) -> bool:
+        """Whether a lane or a task waits out a back-off or a pause (then the loop waits with it)."""
+        now = time.monotonic()
+        return any(moment > now for moment in (*self.ready_at.values(), *self.task_ready_at.values()))
 
     def _branch_tasks(self) -> TasksFile:
         """The tasks file on the mission's branch, read again once a session has ended (only a

@@ -304,3 +304,24 @@ def test_a_plain_stop_lets_the_running_lanes_finish_and_land(tmp_path: Path, cle
     assert [s["verdict"] for s in sessions] == ["accepted", "accepted"]
     landed_once_each(root, [s["task_id"] for s in sessions])
     no_lane_left(root)
+
+
+def test_a_lane_backing_off_is_waited_for_not_taken_for_no_runnable_task(tmp_path: Path, cleanup: list[Path]) -> None:
+    root = make_project(tmp_path / "project", [("T-1", "")])
+    cleanup.append(root)
+    result = run_loop(
+        root,
+        "--lanes",
+        "2",
+        "--backoff",
+        "1s",
+        "--max-failures",
+        "2",
+        "--command",
+        lane_agent("fail"),
+        timeout=120,
+    )
+    assert result.returncode == 4, result.stderr
+    assert "lane 1 waits 1s before its next session" in result.stderr
+    assert "stopped: max-failures" in result.stderr
+    assert [s["ended_reason"] for s in state(root)["sessions"]] == ["failed", "failed"]

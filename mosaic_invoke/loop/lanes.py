@@ -98,6 +98,24 @@ def stale_lanes(mission: Mission, live: Iterable[str] = ()) -> list[Lane]:
     return [lane_of(mission, task_id) for task_id in sorted(found - keep)]
 
 
+def mission_branch(mission: Mission, lanes: int) -> str:
+    """The branch lanes land on: the one checked out in the project, which must be a git work
+    tree with its tasks file committed there. Refuses, saying what to do, before a loop starts."""
+    top = top_level(mission.root)
+    if top is None:
+        msg = (
+            f"{mission.root}: not in a git work tree; --lanes {lanes} runs each session in a git "
+            "worktree: run `git init`, commit the mission, then start the loop again"
+        )
+        raise CoordError(msg)
+    branch = git(mission.root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    if not branch:
+        msg = f"{mission.root}: no branch is checked out; --lanes {lanes} lands work on one: check it out"
+        raise CoordError(msg)
+    branch_tasks(mission, branch)  # committed there, and valid
+    return branch
+
+
 def branch_tasks(mission: Mission, mission_branch: str) -> TasksFile:
     """The tasks file as it stands on ``mission_branch``: the one lanes choose from (a task is
     done once it landed there)."""

@@ -23,10 +23,9 @@ from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, command
 from mosaic_invoke.loop.landing import leave_lane
-from mosaic_invoke.loop.lanes import branch_tasks, choose, open_lane
+from mosaic_invoke.loop.lanes import branch_tasks, choose, mission_branch, open_lane
 from mosaic_invoke.loop.lanework import RunningLane, close_ended, recorded, settle, spare_supervisor, start_session
 from mosaic_invoke.loop.policy import Stop, caps_reached, counted, describe, first_stop, gates_fail, progress
-from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.session.record import ended_line
 from mosaic_invoke.store.clock import format_span, parse_iso
 from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested
@@ -101,15 +100,8 @@ class _Lanes:
         try:
             if not allow_failing_gates and (failing := gates_fail(self.mission)):
                 return self.host.stop(*failing)
-            branch = current_branch(self.mission.root)
-            if branch is None:
-                msg = (
-                    f"{self.mission.root}: --lanes {self.caps.lanes} lands work on the branch checked out here, "
-                    "and none is: check out the mission's branch"
-                )
-                return self.host.stop("error", msg)
-            self.branch = branch
-            for running in settle(self.mission, self.host.options, branch, self.host.report):
+            self.branch = mission_branch(self.mission, self.caps.lanes)
+            for running in settle(self.mission, self.host.options, self.branch, self.host.report):
                 self.running[running.task_id] = running
             self._save()
             while True:

@@ -17,6 +17,7 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, NoRunnableTask, SessionActive, command
+from mosaic_invoke.loop.lanes import mission_branch
 from mosaic_invoke.loop.lanesloop import run_lanes
 from mosaic_invoke.loop.policy import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
 from mosaic_invoke.loop.view import caps_line
@@ -77,6 +78,8 @@ def run_loop(
     mission = load_mission(mission_file)
     if options.milestone:  # a mistake to refuse before any loop starts
         named_milestone(mission, options.milestone)
+    if caps.lanes > 1:  # so are lanes without a branch to land on
+        mission_branch(mission, caps.lanes)
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
     with loop.signals():
         record = loop.start()

@@ -325,3 +325,25 @@ def test_a_lane_backing_off_is_waited_for_not_taken_for_no_runnable_task(tmp_pat
     assert "lane 1 waits 1s before its next session" in result.stderr
     assert "stopped: max-failures" in result.stderr
     assert [s["ended_reason"] for s in state(root)["sessions"]] == ["failed", "failed"]
+
+
+def test_lanes_without_a_branch_to_land_on_are_refused_before_any_loop(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / ".mosaic").mkdir(parents=True)
+    (root / "docs").mkdir()
+    (root / ".mosaic" / "mission.yaml").write_text(MISSION)
+    (root / "docs" / "TASKS.md").write_text("| id | status |\n|----|----|\n| T-1 | not-started |\n")
+    result = run_loop(root, "--lanes", "2", "--command", lane_agent("commit"))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"coord: error: {root}: not in a git work tree; --lanes 2 runs each session in a git worktree: "
+        "run `git init`, commit the mission, then start the loop again\n"
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    result = run_loop(root, "--lanes", "2", "--command", lane_agent("commit"))
+    assert result.returncode == 1
+    assert result.stderr == (
+        "coord: error: docs/TASKS.md: not on branch `main`; lanes read the tasks file from the mission's branch: "
+        "commit it there\n"
+    )
+    assert not (root / ORCH / "loop.json").exists()

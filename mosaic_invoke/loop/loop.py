@@ -24,7 +24,7 @@ from mosaic_invoke.loop.view import caps_line
 from mosaic_invoke.session.hooks import hook_env, run_hook
 from mosaic_invoke.session.plan import Plan, resolve
 from mosaic_invoke.session.record import ended_line, follow
-from mosaic_invoke.session.runner import begin
+from mosaic_invoke.session.runner import begin, live_lane
 from mosaic_invoke.store.clock import format_span, parse_iso
 from mosaic_invoke.store.locks import read_session_lock, state_lock
 from mosaic_invoke.store.loopfile import (
@@ -143,6 +143,12 @@ class _Loop:
             lock, _ = read_session_lock(self.orchestrator)
             if lock is not None and lock.judge() != "stale":
                 msg = f"session {lock.session_id} is still running (pid {lock.pid}); wait for it to end"
+                raise SessionActive(msg)
+            if self.caps.lanes == 1 and (lane := live_lane(settled)):  # only lanes go on beside lanes
+                msg = (
+                    f"session {lane.session_id} still runs in lane {lane.lane} (task {lane.task_id}), left by a "
+                    f"loop that ended; continue with `{command('loop')} --lanes N`, or wait for it to end"
+                )
                 raise SessionActive(msg)
             clear_stop(self.orchestrator)
             record = new_loop(

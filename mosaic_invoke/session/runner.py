@@ -11,6 +11,7 @@ from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command
 from mosaic_invoke.session.plan import Plan, plan
 from mosaic_invoke.store.files import write_json_atomic
+from mosaic_invoke.store.liveness import judge
 from mosaic_invoke.store.locks import read_session_lock, remove_session_lock, state_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import NEXT_TASK_FILE, State, load_state, save_state
@@ -159,7 +160,24 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
             f"stop it with `{command('stop')}`, or wait for it to end"
         )
         raise SessionActive(msg)
+    if lane := live_lane(settled):
+        msg = (
+            f"session {lane.session_id} still runs in lane {lane.lane} (task {lane.task_id}), left by a loop that "
+            f"ended; continue with `{command('loop')} --lanes N`, which waits for it, or wait for it to end"
+        )
+        raise SessionActive(msg)
     return settled
+
+
+def live_lane(state: State, recent: int = 100) -> Session | None:
+    """A session of a loop's lane, among the ``recent`` last, that still runs: its supervisor
+    outlived the loop (only a loop with lanes may go on beside it)."""
+    for session in state.last(recent):
+        if session.running and session.lane is not None:
+            owner = {"owner_pid": session.owner_pid, "owner_started_at": session.owner_started_at}
+            if judge(session.host, session.pid, session.pid_started_at, **owner) != "stale":
+                return session
+    return None
 
 
 def _absent(mission: Mission, names: tuple[str, ...]) -> list[str]:

@@ -55,6 +55,12 @@ def agent_log(path: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
+def lanes_of(root: Path, loop_id: str) -> int:
+    """How many lanes loop.json lists, if it is loop ``loop_id``'s (else -1)."""
+    record = loop_record(root) or {}
+    return len(record.get("lanes") or []) if record.get("loop_id") == loop_id else -1
+
+
 def overlapped(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a["start"] < b["end"] and b["start"] < a["end"]
 
@@ -232,19 +238,32 @@ def test_sigterm_interrupts_every_lane_and_exits_130(tmp_path: Path, cleanup: li
 def test_a_loop_killed_with_lanes_running_is_continued_and_waits_for_them(tmp_path: Path, cleanup: list[Path]) -> None:
     root = make_project(tmp_path / "project", [("T-1", ""), ("T-2", ""), ("T-3", "")])
     cleanup.append(root)
-    log = tmp_path / "agent.log"
-    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_SLEEP": "2"}
+    log, go = tmp_path / "agent.log", tmp_path / "go"
+    env = {"LANE_AGENT_LOG": str(log), "LANE_AGENT_WAIT_FOR": str(go)}  # the agents work until `go`
     loop = start_loop(root, "--lanes", "2", "--command", lane_agent("commit"), env=env)
     try:
-        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, timeout=60)
+        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 2, timeout=60)
         os.kill(loop.pid, signal.SIGKILL)  # coord alone: its lanes' supervisors go on
         loop.communicate(timeout=30)
     finally:
         if loop.poll() is None:
             loop.kill()
-    result = run_loop(root, "--lanes", "2", "--command", lane_agent("commit"), env=env, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "is still running; the loop waits for it" in result.stderr
+    # Only a loop with lanes goes on beside them: a session in the project could take their tasks.
+    for refused in (coord("run", "--command", lane_agent("commit"), cwd=root), run_loop(root, "--lanes", "1")):
+        assert refused.returncode == 3, refused.stderr
+        assert "still runs in lane" in refused.stderr
+        assert "continue with `mosaic-coord loop --lanes N`" in refused.stderr
+    again = start_loop(root, "--lanes", "2", "--command", lane_agent("commit"), env=env)
+    try:
+        # The new loop has taken up the two lanes still at work.
+        wait_for(lambda: lanes_of(root, "loop-002") == 2)
+        go.touch()
+        _out, err = again.communicate(timeout=120)
+    finally:
+        if again.poll() is None:
+            again.kill()
+    assert again.returncode == 0, err
+    assert err.count("is still running; the loop waits for it") == 2
     sessions = state(root)["sessions"]
     assert len({record["session_id"] for record in sessions}) == len(sessions)
     assert sorted(record["task_id"] for record in sessions if record["verdict"] == "accepted") == ["T-1", "T-2", "T-3"]

@@ -190,10 +190,6 @@ class _Lanes:
             moment = parse_iso(counted_in.waiting_until)
             seconds = moment.timestamp() - time.time() if moment else 0.0
             self.ready_at[running.lane] = self.task_ready_at[running.task_id] = time.monotonic() + seconds
-            why = counted_in.waiting_for or "a pause"
-            self.host.report(
-                f"lane {running.lane} waits {format_span(max(0.0, seconds))} before its next session: {why}"
-            )
         self.host.record = replace(
             counted_in,
             failures_in_row=max(self.in_row.values(), default=0),
@@ -204,6 +200,10 @@ class _Lanes:
         self.host.save()
         self.host.report(ended_line(session))
         self.host.report(describe(self.host.record, session, self.caps, waits=False))
+        if running.lane in self.ready_at and self.ready_at[running.lane] > time.monotonic():
+            seconds = self.ready_at[running.lane] - time.monotonic()
+            why = counted_in.waiting_for or "a pause"
+            self.host.report(f"lane {running.lane} waits {format_span(seconds)} before its next session: {why}")
         self._judge_ended(running.lane, session)
         self.host.rewrite_report()
 

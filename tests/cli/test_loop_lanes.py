@@ -167,7 +167,10 @@ def test_a_conflict_is_rejected_naming_the_file_and_the_branch_stays_linear(
     # The task's next session is told which file conflicted.
     retry = next(record for record in sessions[sessions.index(rejected[0]) + 1 :] if record["task_id"] == loser)
     prompt = (root / ORCH / "logs" / f"{retry['session_id']}.prompt.md").read_text()
-    assert f"{loser} was marked done, but conflict in src/shared.py" in prompt
+    assert (
+        f"{loser} was marked done, but conflict in src/shared.py; it did not land, and this lane's branch keeps "
+        "the work: rebase it onto the mission's branch ($MOSAIC_BRANCH) and resolve"
+    ) in prompt
     assert git(root, "rev-list", "--merges", "main") == ""
     assert f"coord/demo/{loser}" in git(root, "branch", "--list", "coord/*")  # kept for the next attempt
     winner = next(record for record in sessions if record["verdict"] == "accepted")

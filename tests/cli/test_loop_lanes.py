@@ -119,7 +119,10 @@ def test_lanes_run_sessions_at_once_in_worktrees_and_land_each_gated_commit(
     sessions = state(root)["sessions"]
     assert [record["verdict"] for record in sessions] == ["accepted"] * 8
     assert {record["task_id"] for record in sessions} == set(tasks)
-    assert all(record["worktree"] == str(root / ORCH / "lanes" / record["task_id"]) for record in sessions)
+    for record in sessions:
+        assert record["worktree"] == str(root / ORCH / "lanes" / record["task_id"])
+        prompt = (root / ORCH / "logs" / f"{record['session_id']}.prompt.md").read_text()
+        assert f"- **Project:** {record['worktree']}\n" in prompt  # the agent is pointed at its lane
     # The gates ran on every landed commit (and once before the first session, on the start).
     landed = [record["landed"]["commit"] for record in sessions]
     assert set(landed) <= set(gated.read_text().split())

@@ -144,7 +144,7 @@ class _Loop:
             if lock is not None and lock.judge() != "stale":
                 msg = f"session {lock.session_id} is still running (pid {lock.pid}); wait for it to end"
                 raise SessionActive(msg)
-            if self.caps.lanes == 1 and (lane := live_lane(settled)):  # only lanes go on beside lanes
+            if self.caps.lanes == 1 and (lane := live_lane(settled, previous)):  # only lanes go on beside lanes
                 msg = (
                     f"session {lane.session_id} still runs in lane {lane.lane} (task {lane.task_id}), left by a "
                     f"loop that ended; continue with `{command('loop')} --lanes N`, or wait for it to end"

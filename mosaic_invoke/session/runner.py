@@ -20,6 +20,7 @@ from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 if TYPE_CHECKING:
     from mosaic_invoke.session.record import Launched
+    from mosaic_invoke.store.loopfile import LoopRecord
 
 Report = Callable[[str], None]
 
@@ -160,7 +161,7 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
             f"stop it with `{command('stop')}`, or wait for it to end"
         )
         raise SessionActive(msg)
-    if lane := live_lane(settled):
+    if lane := live_lane(settled, record):
         msg = (
             f"session {lane.session_id} still runs in lane {lane.lane} (task {lane.task_id}), left by a loop that "
             f"ended; continue with `{command('loop')} --lanes N`, which waits for it, or wait for it to end"
@@ -169,11 +170,12 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
     return settled
 
 
-def live_lane(state: State, recent: int = 100) -> Session | None:
-    """A session of a loop's lane, among the ``recent`` last, that still runs: its supervisor
-    outlived the loop (only a loop with lanes may go on beside it)."""
-    for session in state.last(recent):
-        if session.running and session.lane is not None:
+def live_lane(state: State, loop: LoopRecord | None) -> Session | None:
+    """A session of the lanes the last loop left at work (loop.json keeps them when it died)
+    that still runs: its supervisor outlived the loop, and only a loop with lanes goes on beside it."""
+    for lane in (loop.lanes or ()) if loop is not None else ():
+        session = state.session(str(lane.get("session_id")))
+        if session is not None and session.running:
             owner = {"owner_pid": session.owner_pid, "owner_started_at": session.owner_started_at}
             if judge(session.host, session.pid, session.pid_started_at, **owner) != "stale":
                 return session

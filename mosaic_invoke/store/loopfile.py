@@ -62,7 +62,8 @@ class LoopRecord:
             stop_detail=detail,
             current_session=None,
             waiting_until=None,
-            lanes=None,
+            # A loop that died leaves its lanes at work (their supervisors go on): the next command sees them.
+            lanes=self.lanes if reason == "crashed" else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,24 +8,21 @@ recorded once, by `session.record`, with what landing found.
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.landing import Landed, land, leave_lane
 from mosaic_invoke.loop.lanes import Lane, lane_of
+from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.verify import Findings, GateRun, Start, run_gates, verify
 
 BRANCH_VARIABLE = "MOSAIC_BRANCH"
 """The mission's branch a lane lands on, in its agent's (and supervisor's) environment."""
-_signalled: list[int] = []
-"""A SIGTERM or SIGINT that reached the supervisor between the agent's end and the gates."""
 _judged: list[tuple[Mission, Lane, str, str]] = []
 """The lane this supervisor verified: (mission, lane, mission's branch, session id)."""
 
@@ -33,16 +30,16 @@ _judged: list[tuple[Mission, Lane, str, str]] = []
 def main() -> int:
     from mosaic_invoke.session.supervisor import main as supervise
 
-    # Between the agent's end and the gates, a signal must not kill the supervisor halfway
-    # through a rebase: it is noted, and the gates (which would listen) are not started.
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, _note)
-    code = supervise(verifier=verify_and_land)
-    for mission, lane, branch, session_id in _judged:  # the session is recorded: its lane goes
-        try:
-            leave_lane(mission, lane, branch, f"{lane.task_id}: what session {session_id} left uncommitted", _say)
-        except CoordError as error:
-            _say(f"warning: lane {lane.task_id} is left for the loop to remove: {error}")
+    # coord's signal policy from the start to the end: a SIGTERM is noted, never raised, so that
+    # no landing stops halfway through a rebase and the lane is removed after the record.
+    with listening():
+        code = supervise(verifier=verify_and_land)
+        for mission, lane, branch, session_id in _judged:  # the session is recorded: its lane goes
+            try:
+                message = f"{lane.task_id}: what session {session_id} left uncommitted"
+                leave_lane(mission, lane, branch, message, _say)
+            except CoordError as error:
+                _say(f"warning: lane {lane.task_id} is left for the loop to remove: {error}")
     return code
 
 
@@ -53,19 +50,26 @@ def verify_and_land(
     gate_log: Path,
     env: Mapping[str, str],
     report: Callable[[str], None],
+    *,
+    interrupted: str | None = None,
+    stop_now: Callable[[], bool] | None = None,
 ) -> Findings:
-    """`verify` without gates in the lane, then, for a claim, landing (gates on the rebased commit)."""
+    """`verify` without gates in the lane, then, for a claim, landing (gates on the rebased commit).
+
+    Nothing is reopened: the tasks file on the mission's branch never said the task was at work.
+    """
     main_mission = load_mission(mission.config_path)
     lane = lane_of(main_mission, begun.task_id)
     session_id = env.get("MOSAIC_SESSION_ID", "")
     _judged.append((main_mission, lane, env[BRANCH_VARIABLE], session_id))
     found = verify(replace(mission, verify=None), begun, ended_reason, gate_log, env, report)
     if found.fields.get("verdict") != "accepted":
-        return Findings(found.fields)  # nothing reopened: the branch's tasks file never said in-progress
+        return Findings(found.fields)
     fields: dict[str, Any] = dict(found.fields)
-    if ended_reason == "interrupted" or _signalled:
-        # Stopped on the user's word: the claim is left unverified (SPEC 12), the lane's branch kept.
-        return Findings({**fields, "verdict": "none", "verification": {"interrupted": True}}, signalled=True)
+    with listening() as signals:
+        stopped = interrupted or signals.interrupt() or (stop_now is not None and stop_now())
+    if stopped:  # coord was asked to stop: the claim is left unverified (SPEC 12), the lane's branch kept
+        return Findings({**fields, "verdict": "none", "verification": {"interrupted": True}})
     checks = mission.verify
     if checks is not None and checks.require_change and not _changed(fields.get("git")):
         return _rejected(fields, "no commit was made and nothing in the work tree changed")
@@ -73,7 +77,7 @@ def verify_and_land(
     def gates(project: Path) -> GateRun | None:
         if checks is None:
             return None
-        return run_gates(mission, checks.command, checks.timeout, gate_log, env, lambda: bool(_signalled), cwd=project)
+        return run_gates(mission, checks.command, checks.timeout, gate_log, env, stop_now, cwd=project)
 
     try:
         result = land(main_mission, lane, env[BRANCH_VARIABLE], session_id, gates)
@@ -92,9 +96,7 @@ def verify_and_land(
             report(f"warning: {result.checkout}")
         return Findings({**fields, "verdict": "accepted"})
     if result.gates is not None and result.gates.stopped_by is not None:
-        # Gates cut short leave the claim unverified, not failed (SPEC 12).
-        fields["verification"] = {**fields["verification"], "interrupted": True}
-        return Findings({**fields, "verdict": "none"}, signalled=True)
+        return Findings({**fields, "verdict": "none"})  # gates cut short leave the claim unverified
     return _rejected(fields, result.because)
 
 
@@ -104,10 +106,6 @@ def _rejected(fields: dict[str, Any], because: str) -> Findings:
 
 def _changed(git: Mapping[str, Any] | None) -> bool:
     return git is None or bool(git.get("commits")) or bool(git.get("dirty"))
-
-
-def _note(signum: int, frame: FrameType | None) -> None:
-    _signalled.append(signum)
 
 
 def _say(message: str) -> None:

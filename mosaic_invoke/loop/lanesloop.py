@@ -27,6 +27,7 @@ from mosaic_invoke.loop.lanes import branch_tasks, choose, mission_branch, open_
 from mosaic_invoke.loop.lanework import RunningLane, close_ended, recorded, settle, spare_supervisor, start_session
 from mosaic_invoke.loop.policy import Stop, caps_reached, counted, describe, first_stop, gates_fail, progress
 from mosaic_invoke.session.record import ended_line
+from mosaic_invoke.session.signals import Signals
 from mosaic_invoke.store.clock import format_span, parse_iso
 from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested
 from mosaic_invoke.store.session import Session
@@ -37,7 +38,7 @@ TICK = 0.05
 """Seconds between looks at the running lanes."""
 RESIGNAL = 5.0
 """Seconds between the SIGTERMs sent to a lane that is being stopped and still runs."""
-_STICKY = ("max-failures", "max-attempts", "stopped", "interrupted", "usage-limit")
+_STICKY = ("max-failures", "max-attempts", "stopped", "interrupted", "usage-limit", "agent-unusable")
 """Stop reasons that hold once found: no lane starts after them; the others are judged anew."""
 
 
@@ -49,7 +50,10 @@ class Host(Protocol):
     caps: LoopCaps
     report: Callable[[str], None]
     record: LoopRecord
-    interrupted: bool
+    signals: Signals
+
+    @property
+    def interrupted(self) -> bool: ...
 
     def stop(self, reason: str, detail: str | None = None) -> LoopRecord: ...
     def save(self) -> None: ...
@@ -118,13 +122,13 @@ class _Lanes:
                         reason = self.stop_reason(idle=True)
                 if reason is not None and not self.running:
                     return self.host.stop(*reason)
-                time.sleep(TICK)
+                self.host.signals.sleep(TICK)  # a signal (a lane's supervisor ended, a stop) wakes it
         except CoordError as error:
             self.halt()
             while self.running:  # every lane recorded before the loop says it stopped
                 self.reap()
                 self.halt()
-                time.sleep(TICK)
+                self.host.signals.sleep(TICK)  # a signal (a lane's supervisor ended, a stop) wakes it
             return self.host.stop("error", str(error))
 
     # Starting lanes
@@ -223,6 +227,10 @@ class _Lanes:
             self.sticky.append(
                 ("max-attempts", f"{task} had {record.attempts[task]} sessions without being accepted done")
             )
+        if session.unusable:  # no session of this agent can succeed until a person acts
+            said = f"the agent ({session.runtime}) cannot work here: {session.unusable}"
+            said += "; log it in, then start the loop again"
+            self.sticky.append(("agent-unusable", said))
         if session.ended_reason != "usage-limit":
             return
         until = parse_iso(record.waiting_until) if record.waiting_until else None

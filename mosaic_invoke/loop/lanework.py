@@ -13,12 +13,12 @@ from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.loop.landing import leave_lane
 from mosaic_invoke.loop.lanes import Lane, lane_of, stale_lanes
 from mosaic_invoke.loop.lanesession import BRANCH_VARIABLE
-from mosaic_invoke.session.launch import Seat, launch
+from mosaic_invoke.session.launch import Launched, Seat, launch
 from mosaic_invoke.session.plan import plan
-from mosaic_invoke.session.record import Launched, record_end
-from mosaic_invoke.session.runner import settle_lock
-from mosaic_invoke.session.supervisor import Supervised, prestart
-from mosaic_invoke.store.liveness import judge
+from mosaic_invoke.session.record import End, record_end, record_verdict
+from mosaic_invoke.session.runner import lane_at_work
+from mosaic_invoke.session.supervised import Supervised, prestart
+from mosaic_invoke.session.verify import Findings
 from mosaic_invoke.store.locks import state_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import load_state
@@ -44,7 +44,7 @@ class RunningLane:
     def alive(self) -> bool:
         if self.supervisor is not None:
             return self.supervisor.poll() is None
-        return _liveness(self.session) != "stale"
+        return lane_at_work(self.session)
 
     @property
     def owner(self) -> int | None:
@@ -96,13 +96,21 @@ def spare_supervisor(mission: Mission) -> subprocess.Popen[bytes]:
 
 
 def recorded(mission: Mission, running: RunningLane) -> Session:
-    """The session of a lane whose supervisor ended, as it recorded it; recorded as crashed
-    (through `record_end`, once) if the supervisor died before it could."""
+    """The session of a lane whose supervisor ended, as it recorded it; what the supervisor did
+    not record, because it died first, is recorded now (through `session.record`, once)."""
     state = load_state(mission.orchestrator_path, mission.id)
-    session = state.session(running.session.session_id) or running.session
-    if not session.running:
-        return session
-    return record_end(mission, session.session_id, "crashed", None, reported_in_log(session.log_path, session.output))
+    return _settled(mission, state.session(running.session.session_id) or running.session)
+
+
+def _settled(mission: Mission, session: Session) -> Session:
+    """A lane's session whose supervisor is gone: crashed if its end was never recorded, verdict
+    ``none`` if its verdict was not (nothing reopened: the branch never said it was at work)."""
+    if session.running:
+        end = End("crashed", None, found=reported_in_log(session.log_path, session.output))
+        session = record_end(mission, session.session_id, end)
+    if session.verdict is None:
+        session = record_verdict(mission, session.session_id, Findings({"verdict": "none"}))
+    return session
 
 
 def settle(mission: Mission, options: RunOptions, branch: str, report: Report) -> list[RunningLane]:
@@ -111,21 +119,19 @@ def settle(mission: Mission, options: RunOptions, branch: str, report: Report) -
     session holds removed."""
     dead: list[Session] = []
     live: list[RunningLane] = []
-    orchestrator = mission.orchestrator_path
-    with state_lock(orchestrator):
-        state = load_state(orchestrator, mission.id, writing=True)
-        state, _, _ = settle_lock(mission, state, options, report, resume=True)  # a single session's lock
-        for session in state.sessions:
-            if not session.running or session.lane is None or not session.task_id:
-                continue
-            if _liveness(session) == "stale":
-                dead.append(session)
-                continue
-            task = load_tasks(mission.tasks_path).task(session.task_id)
-            live.append(RunningLane(session.lane, session.task_id, session, task.paths if task else (), None))
+    state = load_state(mission.orchestrator_path, mission.id)
+    for session in state.sessions:
+        if session.lane is None or not session.task_id or not (session.running or session.verdict is None):
+            continue
+        if not lane_at_work(session):
+            dead.append(session)
+            continue
+        task = load_tasks(mission.tasks_path).task(session.task_id)
+        live.append(RunningLane(session.lane, session.task_id, session, task.paths if task else (), None))
     for session in dead:
-        record_end(mission, session.session_id, "crashed", None, reported_in_log(session.log_path, session.output))
-        report(f"session {session.session_id} (lane {session.lane}, {session.task_id}) recorded as crashed")
+        how = "crashed" if session.running else "left without a verdict"
+        _settled(mission, session)
+        report(f"session {session.session_id} (lane {session.lane}, {session.task_id}) recorded as {how}")
     for running in live:
         report(
             f"session {running.session.session_id} (lane {running.lane}, {running.task_id}) is still running; "
@@ -142,13 +148,3 @@ def close_ended(mission: Mission, running: RunningLane, branch: str, report: Rep
     if lane.worktree.exists() or lane.worktree.is_symlink():
         session_id = running.session.session_id
         leave_lane(mission, lane, branch, f"{lane.task_id}: what session {session_id} left uncommitted", report)
-
-
-def _liveness(session: Session) -> str:
-    return judge(
-        session.host,
-        session.pid,
-        session.pid_started_at,
-        owner_pid=session.owner_pid,
-        owner_started_at=session.owner_started_at,
-    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.process import Gated, start_gated
-from mosaic_invoke.session.record import Launched
+from mosaic_invoke.session.supervised import start_supervised
+from mosaic_invoke.session.verify import Start
 from mosaic_invoke.session.verify import start as verify_start
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.files import write_atomic
@@ -37,6 +38,24 @@ class Seat:
     supervisor: str
     spare: subprocess.Popen[bytes] | None = None
     """A supervisor of that module started beforehand, to take the session at once."""
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A session recorded and its agent started behind its gate (or under a supervisor)."""
+
+    mission: Mission
+    plan: Plan
+    session: Session
+    begun: Start
+    env: dict[str, str]
+    log_path: Path
+    agent: Gated | None
+    """The agent, in the foreground; None when a supervisor owns it."""
+    output: int | None
+    """The read end of the agent's output pipe, in the foreground."""
+    release: Callable[[], None]
+    """Opens the gate: the agent starts working."""
 
 
 def launch(
@@ -77,8 +96,6 @@ def launch(
     supervisor = None
     try:
         if options.detach or seat is not None:
-            from mosaic_invoke.session.supervisor import start_supervised
-
             module, spare = (seat.supervisor, seat.spare) if seat is not None else (None, None)
             supervisor = start_supervised(mission, chosen, env, log_path, begun, options, module=module, spare=spare)
             pid, pid_started_at, owner = supervisor.pid, supervisor.pid_started_at, supervisor.owner

@@ -6,23 +6,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
+from mosaic_invoke.config.guides import missing_guides
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command
 from mosaic_invoke.session.plan import Plan, plan
 from mosaic_invoke.store.files import write_json_atomic
 from mosaic_invoke.store.liveness import judge
-from mosaic_invoke.store.locks import read_session_lock, remove_session_lock, state_lock
+from mosaic_invoke.store.locks import SessionLock, read_session_lock, state_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import NEXT_TASK_FILE, State, load_state, save_state
 from mosaic_invoke.tasks.selection import check_milestones, open_dependencies
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 if TYPE_CHECKING:
-    from mosaic_invoke.session.record import Launched
+    from mosaic_invoke.session.launch import Launched
     from mosaic_invoke.store.loopfile import LoopRecord
 
 Report = Callable[[str], None]
+INTERRUPTED = 130
+"""The exit code of a command that coord was asked to stop (SIGINT, SIGTERM, `stop --now`)."""
 
 
 class Outcome(NamedTuple):
@@ -34,9 +37,13 @@ class Outcome(NamedTuple):
 
     @property
     def exit_code(self) -> int:
-        if self.session is None or self.session.exit_code is None:
+        """The agent's; 130 for a session (or its check) that coord was asked to stop."""
+        session = self.session
+        if session is None or session.running:
             return 0
-        return self.session.exit_code
+        if session.ended_reason == "interrupted" or (session.verification or {}).get("interrupted"):
+            return INTERRUPTED
+        return session.exit_code or 0
 
 
 def run(
@@ -50,10 +57,13 @@ def run(
     if started.agent is None:
         started.release()
         return Outcome(plan=started.plan, session=started.session)
-    from mosaic_invoke.session.record import follow
+    # Here: a preview never loads what follows an agent.
+    from mosaic_invoke.session.follow import follow_launched
+    from mosaic_invoke.session.signals import listening
 
     report(f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}")
-    return Outcome(plan=started.plan, session=follow(started, options, report, display))
+    with listening():  # from the gate's opening to the verdict: a signal interrupts, never kills coord
+        return Outcome(plan=started.plan, session=follow_launched(started, options, report, display))
 
 
 def begin(
@@ -68,7 +78,7 @@ def begin(
         state = load_state(orchestrator, mission.id, writing=not options.print_only)
         if not options.print_only:
             state = _settle_loop(mission, state, loop_id)
-        state, cut_off, live_task = settle_lock(mission, state, options, report, resume=resume)
+        state, cut_off, live_task = _settle_lock(mission, state, options, report, resume=resume)
         tasks = load_tasks(mission.tasks_path)
         check_milestones(mission, tasks)
         for warning in tasks.warnings:
@@ -78,21 +88,15 @@ def begin(
             report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
         write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
         if options.print_only:
-            if absent := _absent(mission, mission.guides()):
-                which = (
-                    "which do not exist yet; write them" if len(absent) > 1 else "which does not exist yet; write it"
-                )
-                report(
-                    f"note: the prompt points the agent at {', '.join(absent)}, {which}, or point mission.yaml's "
-                    "`manifest_file`, `scratchpad_file` or `protocol_file` elsewhere"
-                )
+            if missing := missing_guides(mission):
+                report(f"note: {missing}")
             return chosen
         from mosaic_invoke.session.launch import launch  # here: a preview never loads what starts and follows an agent
 
         return launch(mission, state, tasks, chosen, options, loop_id)
 
 
-def settle_lock(
+def _settle_lock(
     mission: Mission, state: State, options: RunOptions, report: Report, *, resume: bool
 ) -> tuple[State, str | None, str | None]:
     """Refuse while a session lives; on resume, record a dead one as crashed and clear its lock.
@@ -109,16 +113,7 @@ def settle_lock(
         return state, None, None
     verdict = lock.judge()
     if verdict == "live" or (verdict == "foreign" and not (resume and options.force)):
-        if verdict == "live":
-            msg = (
-                f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
-                "wait for it to end"
-            )
-        else:
-            msg = (
-                f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot "
-                f"be checked from here: once you know it has ended, run `{command('resume')} --force`"
-            )
+        msg = blocking_session(lock, verdict)
         if options.print_only:
             report(f"note: {msg.split(';')[0]}; this is only a preview")
             return state, None, lock.task_id
@@ -132,18 +127,25 @@ def settle_lock(
             report(f"note: {msg}")
             return state, None, None
         raise CoordError(msg)
-    session = state.session(lock.session_id)
-    if session is not None and session.running:  # what its agent reported, coord may not have recorded
-        from mosaic_invoke.agents import reported_in_log
+    # Here: only a stale lock needs what records a session's end (a preview loads none of it).
+    from mosaic_invoke.session.record import settle
 
-        state = state.with_session(session.ended("crashed", **reported_in_log(session.log_path, session.output)))
-        if options.print_only:  # a preview: the prompt as resume would write it, nothing recorded
-            return state, lock.task_id, None
-        save_state(orchestrator, state)
-        report(f"session {lock.session_id} (pid {lock.pid}) recorded as crashed")
-    if not options.print_only:
-        remove_session_lock(orchestrator)
-    return state, lock.task_id, None
+    # A preview: the prompt as resume would write it, nothing recorded.
+    return settle(mission, state, lock, report, preview=options.print_only), lock.task_id, None
+
+
+def blocking_session(lock: SessionLock, verdict: str) -> str:
+    """Why a session lock that is not stale blocks a new session, and what to do: the same
+    words from `run` and `loop`."""
+    if verdict == "live":
+        return (
+            f"session {lock.session_id} is still running (pid {lock.pid}, task {lock.task_id or '—'}); "
+            "wait for it to end"
+        )
+    return (
+        f"session {lock.session_id} was started on host {lock.host} (pid {lock.pid}); its liveness cannot "
+        f"be checked from here: once you know it has ended, run `{command('resume')} --force`"
+    )
 
 
 def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
@@ -161,7 +163,7 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
             f"stop it with `{command('stop')}`, or wait for it to end"
         )
         raise SessionActive(msg)
-    if lane := live_lane(settled, record):
+    if loop_id is None and (lane := live_lane(settled, record)):
         msg = (
             f"session {lane.session_id} still runs in lane {lane.lane} (task {lane.task_id}), left by a loop that "
             f"ended; continue with `{command('loop')} --lanes N`, which waits for it, or wait for it to end"
@@ -172,24 +174,16 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
 
 def live_lane(state: State, loop: LoopRecord | None) -> Session | None:
     """A session of the lanes the last loop left at work (loop.json keeps them when it died)
-    that still runs: its supervisor outlived the loop, and only a loop with lanes goes on beside it."""
+    whose supervisor still runs (it lands the work and records the verdict after the agent's
+    end): only a loop with lanes goes on beside it."""
     for lane in (loop.lanes or ()) if loop is not None else ():
         session = state.session(str(lane.get("session_id")))
-        if session is not None and session.running:
-            owner = {"owner_pid": session.owner_pid, "owner_started_at": session.owner_started_at}
-            if judge(session.host, session.pid, session.pid_started_at, **owner) != "stale":
-                return session
+        if session is not None and (session.running or session.verdict is None) and lane_at_work(session):
+            return session
     return None
 
 
-def _absent(mission: Mission, names: tuple[str, ...]) -> list[str]:
-    """Those of ``names`` (paths from mission.yaml) that are not there, each once; a path that
-    cannot even be looked at (too long, not readable) is not called absent."""
-    absent = []
-    for name in dict.fromkeys(names):
-        try:
-            if not mission.resolve(name).exists():
-                absent.append(name)
-        except OSError:
-            pass
-    return absent
+def lane_at_work(session: Session) -> bool:
+    """Whether the agent of a lane's session, or the supervisor that follows it, still runs."""
+    owner = {"owner_pid": session.owner_pid, "owner_started_at": session.owner_started_at}
+    return judge(session.host, session.pid, session.pid_started_at, **owner) != "stale"

@@ -10,8 +10,6 @@ next one waits for them (`settle`), never starting their tasks twice.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -268,10 +266,7 @@ class _Lanes:
             if running.signalled_at is not None and now - running.signalled_at < RESIGNAL:
                 continue
             running.signalled_at = now
-            owner = running.owner
-            if owner is not None and running.alive:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(owner, signal.SIGTERM)
+            running.interrupt()
 
     # Helpers
 

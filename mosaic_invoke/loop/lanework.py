@@ -3,6 +3,9 @@ lanes a killed loop left behind (SPEC 15)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,6 +22,7 @@ from mosaic_invoke.session.record import End, record_end, record_verdict
 from mosaic_invoke.session.runner import lane_at_work
 from mosaic_invoke.session.supervised import Supervised, prestart
 from mosaic_invoke.session.verify import Findings
+from mosaic_invoke.store.liveness import is_alive
 from mosaic_invoke.store.locks import state_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import load_state
@@ -46,10 +50,20 @@ class RunningLane:
             return self.supervisor.poll() is None
         return lane_at_work(self.session)
 
-    @property
-    def owner(self) -> int | None:
-        """The process that follows the agent and records the session: the one to signal."""
-        return self.supervisor.pid if self.supervisor is not None else self.session.owner_pid
+    def interrupt(self) -> None:
+        """SIGTERM to the process that follows the agent (which ends it and records the session),
+        only while that very process lives: a pid the system gave to another is never signalled.
+        Without it, to the agent itself."""
+        session = self.session
+        if self.supervisor is not None:
+            target = self.supervisor.pid if self.supervisor.poll() is None else None
+        elif session.owner_pid is not None and is_alive(session.owner_pid, session.owner_started_at):
+            target = session.owner_pid
+        else:
+            target = session.pid if is_alive(session.pid, session.pid_started_at) else None
+        if target is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, signal.SIGTERM)
 
     def view(self) -> dict[str, object]:
         """The lane as loop.json and `status` show it."""

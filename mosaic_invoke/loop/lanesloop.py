@@ -23,7 +23,16 @@ from mosaic_invoke.errors import CoordError, command
 from mosaic_invoke.loop.landing import leave_lane
 from mosaic_invoke.loop.lanes import branch_tasks, choose, mission_branch, open_lane
 from mosaic_invoke.loop.lanework import RunningLane, close_ended, recorded, settle, spare_supervisor, start_session
-from mosaic_invoke.loop.policy import Stop, caps_reached, counted, describe, first_stop, gates_fail, progress
+from mosaic_invoke.loop.policy import (
+    Stop,
+    caps_reached,
+    counted,
+    describe,
+    first_stop,
+    gates_fail,
+    progress,
+    session_stops,
+)
 from mosaic_invoke.session.record import ended_line
 from mosaic_invoke.session.signals import Signals
 from mosaic_invoke.store.clock import format_span, parse_iso
@@ -210,33 +219,12 @@ class _Lanes:
         self.host.rewrite_report()
 
     def _judge_ended(self, lane: int, session: Session) -> None:
-        """The stops that a session's end sets for good."""
-        caps, record = self.caps, self.host.record
-        if caps.max_failures and self.in_row.get(lane, 0) >= caps.max_failures:
-            self.sticky.append(
-                ("max-failures", f"{self.in_row[lane]} sessions in a row failed or were rejected in lane {lane}")
-            )
-        task = session.task_id or ""
-        if (
-            caps.max_attempts
-            and session.verdict != "accepted"
-            and int(record.attempts.get(task, 0)) >= caps.max_attempts
-        ):
-            self.sticky.append(
-                ("max-attempts", f"{task} had {record.attempts[task]} sessions without being accepted done")
-            )
-        if session.unusable:  # no session of this agent can succeed until a person acts
-            said = f"the agent ({session.runtime}) cannot work here: {session.unusable}"
-            said += "; log it in, then start the loop again"
-            self.sticky.append(("agent-unusable", said))
-        if session.ended_reason != "usage-limit":
-            return
-        until = parse_iso(record.waiting_until) if record.waiting_until else None
-        if session.limit == "hard" or until is None:
-            said = session.final_message or "see the log"
-            self.sticky.append(("usage-limit", f"a usage limit that no wait lifts ({said})"))
-        elif caps.max_wait is not None and until.timestamp() - time.time() > caps.max_wait:
-            self.sticky.append(("usage-limit", f"the limit lifts at {record.waiting_until}, past --max-wait"))
+        """The stops that a session's end sets for good: its lane's failures in a row, and what
+        it says of its task or its agent (as after a single lane's session)."""
+        if self.caps.max_failures and self.in_row.get(lane, 0) >= self.caps.max_failures:
+            said = f"{self.in_row[lane]} sessions in a row failed or were rejected in lane {lane}"
+            self.sticky.append(("max-failures", said))
+        self.sticky += session_stops(self.caps, self.host.record, session)
 
     # Stopping
 

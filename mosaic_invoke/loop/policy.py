@@ -71,13 +71,20 @@ def after_session(
     found = [*progress(mission, options), *caps_reached(caps, record, elapsed)]
     if caps.max_failures and record.failures_in_row >= caps.max_failures:
         found.append(("max-failures", f"{record.failures_in_row} sessions in a row failed or were rejected"))
-    task = session.task_id or ""
-    if caps.max_attempts and session.verdict != "accepted" and int(record.attempts.get(task, 0)) >= caps.max_attempts:
-        found.append(("max-attempts", f"{task} had {record.attempts[task]} sessions without being accepted done"))
     if stop_requested(mission.orchestrator_path) is not None:
         found.append(("stopped", "a stop was asked for"))
     if interrupted:
         found.append(("interrupted", "coord was interrupted"))
+    return first_stop([*found, *session_stops(caps, record, session)])
+
+
+def session_stops(caps: LoopCaps, record: LoopRecord, session: Session) -> list[Stop]:
+    """The stops that ``session``'s end, counted in ``record``, sets whatever else holds: its task
+    out of attempts, an agent that cannot work here, a usage limit no wait lifts."""
+    found: list[Stop] = []
+    task = session.task_id or ""
+    if caps.max_attempts and session.verdict != "accepted" and int(record.attempts.get(task, 0)) >= caps.max_attempts:
+        found.append(("max-attempts", f"{task} had {record.attempts[task]} sessions without being accepted done"))
     if session.unusable:  # no session of this agent can succeed until a person acts
         why = (
             f"the agent ({session.runtime}) cannot work here: {session.unusable}; log it in, then start the loop again"
@@ -90,7 +97,7 @@ def after_session(
             )
         elif caps.max_wait is not None and _seconds_until(record.waiting_until) > caps.max_wait:
             found.append(("usage-limit", f"the limit lifts at {record.waiting_until}, past --max-wait"))
-    return first_stop(found)
+    return found
 
 
 def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bool = False) -> LoopRecord:

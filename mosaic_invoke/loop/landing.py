@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import fasteners
+
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.gitcmd import GitFailed, commit_of, git, identity, run, show, top_level
@@ -129,8 +131,6 @@ def landed(mission: Mission, lane: Lane, branch: str) -> bool:
 @contextmanager
 def landing_lock(orchestrator: Path) -> Iterator[None]:
     """One landing at a time, across processes: the merge queue."""
-    import fasteners  # only a loop with lanes needs it
-
     orchestrator.mkdir(parents=True, exist_ok=True)
     lock = fasteners.InterProcessLock(str(orchestrator / LANDING_LOCK_FILE))
     try:

@@ -19,6 +19,7 @@ from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.landing import Landed, land, leave_lane
 from mosaic_invoke.loop.lanes import Lane, lane_of
 from mosaic_invoke.session.signals import listening
+from mosaic_invoke.session.supervisor import main as supervise
 from mosaic_invoke.session.verify import Findings, GateRun, Start, run_gates, verify
 
 BRANCH_VARIABLE = "MOSAIC_BRANCH"
@@ -28,8 +29,6 @@ _judged: list[tuple[Mission, Lane, str, str]] = []
 
 
 def main() -> int:
-    from mosaic_invoke.session.supervisor import main as supervise
-
     # coord's signal policy from the start to the end: a SIGTERM is noted, never raised, so that
     # no landing stops halfway through a rebase and the lane is removed after the record.
     with listening():

@@ -14,8 +14,6 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import AgentUnusable, CoordError, NoRunnableTask, SessionActive, command
-from mosaic_invoke.loop.lanes import mission_branch
-from mosaic_invoke.loop.lanesloop import run_lanes
 from mosaic_invoke.loop.opening import open_loop
 from mosaic_invoke.loop.policy import (
     Stop,
@@ -85,6 +83,8 @@ def run_loop(
     if options.milestone:  # a mistake to refuse before any loop starts
         named_milestone(mission, options.milestone)
     if caps.lanes > 1:  # so are lanes without a branch to land on
+        from mosaic_invoke.loop.lanes import mission_branch  # only a loop with lanes loads them (some 40 ms)
+
         mission_branch(mission, caps.lanes)
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
     with listening() as signals:
@@ -96,6 +96,8 @@ def run_loop(
             report(f"warning: {loop.warning}")
         report(f"loop {record.loop_id} started: {caps_line(caps)}")
         if caps.lanes > 1:
+            from mosaic_invoke.loop.lanesloop import run_lanes  # as above: only a loop with lanes loads it
+
             return run_lanes(loop, allow_failing_gates=allow_failing_gates, on_ready=on_ready)
         return loop.run(allow_failing_gates=allow_failing_gates, on_ready=on_ready)
 
@@ -259,7 +261,7 @@ class _Loop:
                 return
             self.reporter.wait()
         if wait:
-            from mosaic_invoke.views.report.page import write_report
+            from mosaic_invoke.views.report.page import write_report  # the page's modules, at the loop's end only
 
             try:
                 write_report(self.mission.config_path)

@@ -13,6 +13,7 @@ naming each problem's line.
 from __future__ import annotations
 
 import bisect
+import difflib
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -143,7 +144,6 @@ def read_table(label: str, lines: list[str], span: TableSpan, key: str, problems
 
 def missing_column(label: str, lines: list[str], span: TableSpan, present: str, missing: str) -> str:
     """What to say of the table at ``span``, which has a column ``present`` but none ``missing``."""
-    import difflib
 
     line = lines[span.header_index].removeprefix(BOM)
     names = [line[start:end].strip() for start, end in cell_spans(line)]

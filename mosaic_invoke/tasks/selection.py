@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -233,7 +234,6 @@ def _first(reasons: Iterable[str]) -> list[str]:
 
 
 def _suggest(value: str, known: list[str]) -> str:
-    import difflib
 
     by_case = {milestone.lower(): milestone for milestone in known}
     close = [by_case[value.lower()]] if value.lower() in by_case else difflib.get_close_matches(value, known, n=1)
@@ -243,7 +243,6 @@ def _suggest(value: str, known: list[str]) -> str:
 
 
 def _unknown(kind: str, value: str, known: list[str], source: Path) -> str:
-    import difflib
 
     close = difflib.get_close_matches(value, known, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""

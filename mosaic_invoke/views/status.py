@@ -160,7 +160,7 @@ def format_status(view: dict[str, Any]) -> str:
     else:
         lines.append("running  nothing")
     if view["loop"] is not None:
-        from mosaic_invoke.loop.view import loop_lines
+        from mosaic_invoke.loop.view import loop_lines  # as in `status`: only when a loop has run
 
         lines.extend(loop_lines(view["loop"], f"`{command('loop')}` or `{command('run')}`"))
     cost = view["cost"]

@@ -215,7 +215,7 @@ def logs(
 _LOOP_FLAGS = ("milestone", "runtime", "command", "env", "template", "detach", "mission", "fresh")
 _CAPS = (
     *("max_sessions", "max_hours", "max_failures", "max_attempts", "max_cost", "session_timeout", "idle_timeout"),
-    *("pause", "backoff", "max_wait", "allow_failing_gates", "lanes"),
+    *("pause", "backoff", "max_wait", "max_idle_sessions", "fallback_after", "allow_failing_gates", "lanes"),
 )
 
 
@@ -249,6 +249,8 @@ def loop(
     pause: str | None = None,
     backoff: str | None = None,
     max_wait: str | None = None,
+    max_idle_sessions: str | None = None,
+    fallback_after: str | None = None,
     allow_failing_gates: bool = False,
     lanes: str | None = None,
 ) -> None:

@@ -18,9 +18,11 @@ from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.landing import Landed, land, leave_lane
 from mosaic_invoke.loop.lanes import Lane, lane_of
+from mosaic_invoke.session.reviewer import review_claim
 from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.supervisor import main as supervise
 from mosaic_invoke.session.verify import Findings, GateRun, Start, run_gates, verify
+from mosaic_invoke.store.state import load_state
 
 BRANCH_VARIABLE = "MOSAIC_BRANCH"
 """The mission's branch a lane lands on, in its agent's (and supervisor's) environment."""
@@ -72,6 +74,12 @@ def verify_and_land(
     checks = mission.verify
     if checks is not None and checks.require_change and not _changed(fields.get("git")):
         return _rejected(fields, "no commit was made and nothing in the work tree changed")
+    session = load_state(mission.orchestrator_path, mission.id).session(session_id)
+    if mission.review is not None and session is not None:  # the reviewer has its word before the work lands
+        reviewed = review_claim(mission, session, Findings(fields), env, report, stop_now=stop_now)
+        if reviewed.fields.get("verdict") != "accepted":
+            return Findings(reviewed.fields)  # nothing to reopen: the branch never said it was at work
+        fields = dict(reviewed.fields)
 
     def gates(project: Path) -> GateRun | None:
         if checks is None:

@@ -149,12 +149,14 @@ def build_context(
     milestone: Milestone | None,
     previous_session: Session | None,
     branch: str | None,
+    acceptance: tuple[str, ...] = (),
     previous_task_status: str | None = None,
 ) -> dict[str, Any]:
     """The template's context; ``previous_task_status`` is the previous session's task's status now."""
     return {
         "mission": mission,
         "task": task,
+        "acceptance": acceptance,
         "runtime": runtime,
         "progress": progress,
         "milestone": milestone,
@@ -174,9 +176,11 @@ def capsule(
     progress: Progress,
     milestone: Milestone | None,
     branch: str | None,
+    acceptance: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """``next-task.json``: exactly the fields and order the original runner writes."""
-    return {
+    """``next-task.json``: exactly the fields and order the original runner writes, and the
+    task's acceptance criteria last when it has any."""
+    fields = {
         "generated_at": generated_at,
         "runtime": runtime.name,
         "mission_id": mission.id,
@@ -191,3 +195,6 @@ def capsule(
         "progress": {"tasks_done": progress.done, "tasks_total": progress.total, "pct": progress.pct},
         "current_branch": branch or "",
     }
+    if acceptance:
+        fields["acceptance"] = list(acceptance)
+    return fields

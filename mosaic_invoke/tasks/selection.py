@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
 from mosaic_invoke.config.mission import Milestone, MilestoneStatus, Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.files import display_path
-from mosaic_invoke.tasks.tasksfile import Task, TasksFile, TaskStatus
+from mosaic_invoke.tasks.tasksfile import Row, Task, TasksFile, TaskStatus
 
 _FINISHED = (TaskStatus.DONE, TaskStatus.CANCELLED)
 _SHOWN = 5
@@ -122,8 +123,8 @@ def next_runnable(
     Searched: ``milestone`` alone when given; else the current milestone, then the other
     milestones that are not done in mission.yaml order, then the tasks in no milestone.
     In each, a task left in-progress comes first (with no live session, it was cut off),
-    then the first not-started task whose dependencies are all done, in file order. The
-    task of the live session (``live_task``) is never next.
+    then the first not-started task whose dependencies are all done, by priority (lower
+    first), then in file order. The task of the live session (``live_task``) is never next.
     """
     waiting: dict[str, list[str]] = {}
     live = None
@@ -132,7 +133,10 @@ def next_runnable(
             if row.id != live_task:
                 return named_task(tasks, row.id)
             live = row.id
-        for row in tasks.rows({TaskStatus.NOT_STARTED}, scope):
+        candidates: Iterable[Row] = tasks.rows({TaskStatus.NOT_STARTED}, scope)
+        if tasks.has_priorities:
+            candidates = sorted(candidates, key=attrgetter("rank"))  # stable: ties keep file order
+        for row in candidates:
             if row.id == live_task:
                 live = row.id
                 continue
@@ -146,11 +150,15 @@ def next_runnable(
 
 def runnable(mission: Mission, tasks: TasksFile, *, milestone: Milestone | None = None) -> Iterator[Task]:
     """Every task that could run now, in the order `next_runnable` would choose them: per scope,
-    the tasks left in-progress, then the not-started ones whose dependencies are all done."""
+    the tasks left in-progress, then the not-started ones whose dependencies are all done, by
+    priority, then in file order."""
     for scope in _scopes(mission, tasks, milestone):
         for row in tasks.rows({TaskStatus.IN_PROGRESS}, scope):
             yield named_task(tasks, row.id)
-        for row in tasks.rows({TaskStatus.NOT_STARTED}, scope):
+        candidates: Iterable[Row] = tasks.rows({TaskStatus.NOT_STARTED}, scope)
+        if tasks.has_priorities:
+            candidates = sorted(candidates, key=attrgetter("rank"))  # as `next_runnable` takes them
+        for row in candidates:
             if all(tasks.status_of(d) is TaskStatus.DONE for d in row.dependencies):
                 yield named_task(tasks, row.id)
 

@@ -12,7 +12,9 @@ when it installs them, so that the baseline and coord start from the same state:
 turns bytecode writing off while it starts, so without this an editable checkout would
 time modules compiled from source.
 
-Two rows carry no target and say what the ratios are made of: `mosaic-coord --version` is
+A run whose agent prints 50 MB without a newline says what such output costs (time and the
+peak memory of coord and the processes it waited for). Two rows carry no target and say what
+the ratios are made of: `mosaic-coord --version` is
 the start-up alone (it pauses the garbage collector while it imports, which `invoke` does
 not, so it can start faster than the baseline); and another tool's state.json read the
 first time, decoded whole, before coord keeps its cache (later reads of the same bytes use it).
@@ -239,6 +241,24 @@ def lanes_speedup(base: Path, env: dict[str, str]) -> tuple[float, float]:
     return walls[0], walls[1]
 
 
+def no_newline(coord: str, root: Path, env: dict[str, str], megabytes: int = 50) -> tuple[float, float]:
+    """One `run` whose agent prints ``megabytes`` MB without a newline (a progress bar): its
+    seconds, and the peak memory (MiB) of coord or of a process it waited for."""
+    agent = root.parent / "no_newline_agent.py"
+    loop = f"for _ in range({megabytes * 16}):\n    sys.stdout.buffer.write(c)\n"
+    agent.write_text(f"import sys\nc = b'x' * 65536\n{loop}")
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [coord, "run", "--command", f"{sys.executable} {agent}"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, _, usage = os.wait4(process.pid, 0)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
 def ratio_row(
     name: str, seconds: float, baseline: float, target: float | None
 ) -> tuple[str, str, str, str, bool | None]:
@@ -292,6 +312,7 @@ def main() -> None:
         )
         loop_step = per_session(coord, m10k, max(3, args.rounds // 3), env)
         one_lane, four_lanes = lanes_speedup(base, env)
+        spewed, spewed_peak = no_newline(coord, make_mission(base / "m-spew", 10, 0), env)
         parsed = parse_and_set(
             {"10k": (m10k / "docs" / "TASKS.md", "T-005000"), "100k": (m100k / "docs" / "TASKS.md", "T-050000")},
             args.rounds,
@@ -325,6 +346,8 @@ def main() -> None:
             f"{times['report']:.3f} s",
             times["report"] < 1.0,
         ),
+        ("run, the agent prints 50 MB without a newline", f"{spewed:.3f} s", "", "", None),
+        ("peak memory of that", f"{spewed_peak:.1f} MiB", "< 80 MiB", f"{spewed_peak:.1f} MiB", spewed_peak < 80),
         (
             "parse + set_status, 100k rows (in-process)",
             f"{parse_100k:.3f} s",

@@ -139,6 +139,16 @@ def test_every_yaml_example_is_a_mission_or_invoke_yaml_that_coord_reads(block: 
     assert yaml.safe_load(block)["id"] == mission.id
 
 
+def test_the_merge_key_example_gives_the_milestones_its_comments_say(tmp_path: Path) -> None:
+    (block,) = [b for b in blocks(page("mission-yaml.md"), "yaml") if "<<:" in b]
+    config = tmp_path / ".mosaic" / "mission.yaml"
+    config.parent.mkdir()
+    config.write_text(block)
+    said = [line.split("# ")[1].split(", ") for line in block.splitlines() if "<<:" in line]
+    milestones = load_mission(config).milestones[1:]
+    assert [[m.id, m.name, m.status.value if m.status else ""] for m in milestones] == said
+
+
 def test_the_pages_that_show_mission_yaml_examples_have_them() -> None:
     for name in ("mission-yaml.md", "loop.md", "agents.md", "prompt.md"):
         assert any(b.startswith(MISSION_MARK) for b in blocks(page(name), "yaml")), name

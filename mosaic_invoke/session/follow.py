@@ -84,7 +84,7 @@ def follow(
         on_session_id=functools.partial(note_agent_session, mission, session_id, report),
     )
     with output, abandoning(mission, session_id, process, limits):
-        watched = watch(process, pipe, output.line, limits, stop_requested=stop_requested, started=started)
+        watched = watch(process, pipe, output.feed, limits, stop_requested=stop_requested, started=started)
     if output.log_error is not None:
         report(f"warning: {output.log_error}")
     end: End = end_of(session_id, watched, output.reader, report)

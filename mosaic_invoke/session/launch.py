@@ -20,7 +20,7 @@ from mosaic_invoke.session.supervised import start_supervised
 from mosaic_invoke.session.verify import Start
 from mosaic_invoke.session.verify import start as verify_start
 from mosaic_invoke.store.clock import now_iso
-from mosaic_invoke.store.files import write_atomic
+from mosaic_invoke.store.files import write_private
 from mosaic_invoke.store.liveness import hostname, process_start_time
 from mosaic_invoke.store.locks import SessionLock, remove_session_lock, write_session_lock
 from mosaic_invoke.store.session import Session
@@ -87,7 +87,7 @@ def launch(
             **options.env,
         }
     )
-    write_atomic(chosen.prompt_file, chosen.prompt.encode())
+    write_private(chosen.prompt_file, chosen.prompt.encode())
     before = chosen.task.status
     if before != TaskStatus.IN_PROGRESS:
         tasks.write_status(chosen.task.id, TaskStatus.IN_PROGRESS)

@@ -26,6 +26,7 @@ from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.verify import Start
+from mosaic_invoke.store.files import open_private
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; sys.exit(main())"
 
@@ -95,7 +96,7 @@ def start_supervised(
         spec["stderr_to_log"] = True
     else:
         try:
-            with log_path.open("ab") as log:
+            with open_private(log_path) as log:
                 process = subprocess.Popen(
                     boot_argv(*(module,) if module else ()),
                     stdin=subprocess.PIPE,

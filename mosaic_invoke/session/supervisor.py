@@ -17,7 +17,9 @@ from mosaic_invoke.session.process import start_gated
 from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.verify import Start, Verifier, verify
 from mosaic_invoke.session.watch import Limits
+from mosaic_invoke.store.files import open_private
 from mosaic_invoke.store.liveness import process_start_time
+from mosaic_invoke.terminal import printable
 
 
 def main(verifier: Verifier = verify) -> int:
@@ -28,8 +30,8 @@ def main(verifier: Verifier = verify) -> int:
         return 0
     spec: dict[str, Any] = json.loads(line)
     if spec.get("stderr_to_log"):  # a spare's standard error went nowhere until it knew its log
-        with open(spec["log"], "ab") as log:
-            os.dup2(log.fileno(), sys.stderr.fileno())
+        with open_private(Path(spec["log"])) as errors:
+            os.dup2(errors.fileno(), sys.stderr.fileno())
     try:
         mission = load_mission(Path(spec["mission_file"])).moved_to(Path(spec["root"]))
         read_end, write_end = os.pipe()
@@ -52,11 +54,11 @@ def main(verifier: Verifier = verify) -> int:
         agent.cancel()  # coord died, or failed, before it recorded the session: no agent may run untracked
         return 1
     # coord has its answer and returns; from now on only the log hears from us.
-    with open(spec["log"], "ab") as log:
+    with open_private(Path(spec["log"])) as log:
         os.dup2(log.fileno(), sys.stdout.fileno())
 
     def report(message: str) -> None:
-        print(f"coord: {message}", file=sys.stderr, flush=True)
+        print(f"coord: {printable(message)}", file=sys.stderr, flush=True)
 
     try:
         with listening():

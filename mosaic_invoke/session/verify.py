@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from mosaic_invoke.session import git
 from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.watch import Limits, watch
 from mosaic_invoke.store.clock import format_span
+from mosaic_invoke.store.files import open_private
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
@@ -194,9 +196,8 @@ def run_gates(
     They obey coord's signal policy as an agent does: SIGINT, SIGTERM or SIGHUP to coord, or
     ``stop_now()`` (`coord.stop --now`, which also wakes coord with SIGUSR1), stop them.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    with log_path.open("wb") as log, listening() as signals:
+    with open_private(log_path, append=False) as log, listening() as signals:
         log.write(f"$ {command}\n".encode())
         log.flush()
         seen = len(signals.seen)
@@ -233,10 +234,23 @@ def _ignore(line: bytes) -> None:
     """The gates write to their log themselves."""
 
 
+TAIL_BYTES = 4096
+"""What a message keeps of a log at most: its last 4 KiB."""
+
+
 def tail(path: Path, lines: int = 15) -> str:
-    """The last ``lines`` lines of a log, for a message."""
+    """The last ``lines`` lines of a log, within its last `TAIL_BYTES`, for a message; a line
+    cut there starts with `…`. The log is never read whole: a gate may print 100 MB."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(0, size - TAIL_BYTES))
+            data = log.read(TAIL_BYTES)
     except OSError:
         return ""
-    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+    kept = data.decode(errors="replace").rstrip("\n").split("\n")
+    cut = size > TAIL_BYTES and len(kept) <= lines  # the first line kept began before the window
+    kept = kept[-lines:]
+    if cut:
+        kept[0] = "…" + kept[0]
+    return "\n".join(kept)

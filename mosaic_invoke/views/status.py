@@ -17,7 +17,7 @@ from mosaic_invoke.tasks.selection import (
     Progress,
     check_milestones,
     current_milestone,
-    milestone_status,
+    milestone_statuses,
     next_runnable,
     runnable,
 )
@@ -45,14 +45,18 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings
     counts = tasks.counts()
     progress = Progress.of(counts)
     current = current_milestone(mission, counts)
+    statuses = milestone_statuses(mission, counts)
+    by_milestone: dict[str | None, dict[TaskStatus, int]] = {}  # one pass over the counts, not one per milestone
+    for (milestone_id, task_status), n in counts.items():
+        by_milestone.setdefault(milestone_id, {})[task_status] = n
     milestones = []
     for milestone in mission.milestones:
-        own = {status: n for (milestone_id, status), n in counts.items() if milestone_id == milestone.id}
+        own = by_milestone.get(milestone.id, {})
         milestones.append(
             {
                 "id": milestone.id,
                 "name": milestone.name,
-                "status": milestone_status(milestone, counts).value,
+                "status": statuses[milestone.id].value,
                 "done": own.get(TaskStatus.DONE, 0),
                 "total": sum(own.values()),
                 "current": milestone is current,

@@ -6,6 +6,7 @@ edit) counts as absent: missions recorded by older versions show less, never an 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -194,12 +195,13 @@ def whole(value: Any) -> int | None:
 
 
 def number(value: Any) -> float | None:
-    """A count or an amount a runtime reported; None for anything else (a hand edit, a negative)."""
+    """A count or an amount a runtime reported; None for anything else (a hand edit, a negative,
+    NaN or Infinity)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return value if value >= 0 else None
+    return value if 0 <= value < math.inf else None
 
 
 def numbers(values: Iterable[Any]) -> list[float | None]:
     """`number` of each value; in one comprehension, for columns of thousands."""
-    return [v if (type(v) is int or type(v) is float) and v >= 0 else None for v in values]
+    return [v if (type(v) is int or type(v) is float) and 0 <= v < math.inf else None for v in values]

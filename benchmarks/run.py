@@ -214,6 +214,57 @@ def loop_step(coord: str, root: Path, rounds: int, env: dict[str, str]) -> tuple
     return statistics.median(steps), statistics.median(baseline[1:])
 
 
+LANE_AGENT = """\
+import os, re, subprocess, sys, time
+from pathlib import Path
+time.sleep(2)
+task = os.environ["MOSAIC_TASK_ID"]
+Path("work").mkdir(exist_ok=True)
+Path("work", task + ".txt").write_text(task + "\\n")
+subprocess.run(["git", "add", "work"], check=True)
+subprocess.run(["git", "commit", "-qm", task], check=True)
+tasks = Path("docs/TASKS.md")
+pattern = re.compile(r"^(\\|\\s*" + re.escape(task) + r"\\s*\\|\\s*)[a-z-]+", re.MULTILINE)
+tasks.write_text(pattern.sub(r"\\g<1>done", tasks.read_text(), count=1))
+"""
+
+
+def lanes_speedup(base: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds of a loop over 16 independent tasks whose agent takes 2 s, with 1 lane and
+    with 4 (gates and landing included), each on a fresh git project."""
+    agent = base / "lane_agent.py"
+    agent.write_text(LANE_AGENT)
+    identity = {
+        f"GIT_{role}_{key}": value
+        for role in ("AUTHOR", "COMMITTER")
+        for key, value in (("NAME", "Bench"), ("EMAIL", "bench@localhost"))
+    }
+    loop_env = {**env, **identity, "INVOKE_COORD_LOOP_REPORT": "false"}
+    walls = []
+    for lanes in (1, 4):
+        root = base / f"lanes-{lanes}"
+        (root / ".mosaic").mkdir(parents=True)
+        (root / "docs").mkdir()
+        (root / ".mosaic" / "mission.yaml").write_text("id: bench\nname: Bench\nverify: {command: 'test -d docs'}\n")
+        rows = "".join(f"| T-{n:02d} | not-started |\n" for n in range(1, 17))
+        (root / "docs" / "TASKS.md").write_text("| id | status |\n|----|----|\n" + rows)
+        (root / ".gitignore").write_text(".mosaic/orchestrator/\n")
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "start"]):
+            subprocess.run(["git", *args], cwd=root, env=loop_env, check=True)
+        command = [str(BIN / "mosaic-coord"), "loop", "--lanes", str(lanes), "--backoff", "0"]
+        start = time.perf_counter()
+        subprocess.run(
+            [*command, "--command", f"{sys.executable} {agent}"],
+            cwd=root,
+            env=loop_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
+        walls.append(time.perf_counter() - start)
+    return walls[0], walls[1]
+
+
 def no_newline(coord: str, root: Path, env: dict[str, str], megabytes: int = 50) -> tuple[float, float]:
     """One `run` whose agent prints ``megabytes`` MB without a newline (a progress bar): its
     seconds, and the peak memory (MiB) of coord or of a process it waited for."""
@@ -284,6 +335,7 @@ def main() -> None:
             env,
         )
         step, step_baseline = loop_step(coord, m10k, max(5, args.rounds // 2), env)
+        one_lane, four_lanes = lanes_speedup(base, env)
         spewed, spewed_peak = no_newline(coord, make_mission(base / "m-spew", 10, 0), env)
         parsed = parse_and_set(
             {"10k": (m10k / "docs" / "TASKS.md", "T-005000"), "100k": (m100k / "docs" / "TASKS.md", "T-050000")},
@@ -304,6 +356,13 @@ def main() -> None:
         ratio_row("status --json, another tool's, first read (no cache)", times["status_other_first"], baseline, None),
         ratio_row("run --command true (a whole session), 10k / 10k", times["run"], baseline, 1.50),
         ratio_row("loop step (10 sessions, agent time out), 10k / 10k", step, step_baseline, 0.50),
+        (
+            "loop --lanes 4 over --lanes 1: 16 tasks, 2 s agent",
+            f"{four_lanes:.1f} s",
+            ">= 3.0x",
+            f"{one_lane / four_lanes:.2f}x",
+            one_lane / four_lanes >= 3.0,
+        ),
         (
             "report, 10k tasks / 10k sessions",
             f"{times['report']:.3f} s",

@@ -221,7 +221,7 @@ def logs(
 _LOOP_FLAGS = ("milestone", "runtime", "command", "env", "template", "detach", "mission", "fresh")
 _CAPS = (
     *("max_sessions", "max_hours", "max_failures", "max_attempts", "max_cost", "session_timeout", "idle_timeout"),
-    *("pause", "backoff", "max_wait", "max_idle_sessions", "fallback_after", "allow_failing_gates"),
+    *("pause", "backoff", "max_wait", "max_idle_sessions", "fallback_after", "allow_failing_gates", "lanes"),
 )
 
 
@@ -258,8 +258,9 @@ def loop(
     max_idle_sessions: str | None = None,
     fallback_after: str | None = None,
     allow_failing_gates: bool = False,
+    lanes: str | None = None,
 ) -> None:
-    """Run sessions one after another until the mission is done or a cap stops them."""
+    """Run sessions one after another (or --lanes at once) until the mission is done or a cap stops them."""
     from mosaic_invoke.loop.loop import run_loop  # this command's own modules, when it runs
 
     flags = dict(locals())

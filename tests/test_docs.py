@@ -507,8 +507,20 @@ def test_the_unfinished_and_verification_examples_are_what_the_default_template_
         rejected_because="`python3 .mosaic/check.py` failed (exit 1)",
         verification={"log_path": f"{SHOWN_ROOT}/.mosaic/orchestrator/logs/sess-003.verify.log"},
     )
+    in_lane = Session(
+        **base,
+        session_id="sess-003",
+        ended_reason="completed",
+        exit_code=0,
+        task_id="T-2",
+        verdict="rejected",
+        rejected_because="conflict in src/shared.py",
+        lane=2,
+        worktree=f"{SHOWN_ROOT}/.mosaic/orchestrator/lanes/T-2",
+    )
     examples = blocks(section(page("prompt.md"), "### The previous session"), "markdown")
-    for previous, shown in zip((interrupted, rejected), examples[:2], strict=True):
+    pairs = ((interrupted, examples[0]), (rejected, examples[1]), (in_lane, examples[-1]))
+    for previous, shown in pairs:
         context = build_context(
             mission=mission,
             task=tasks.tasks[1],
@@ -530,7 +542,7 @@ def test_the_unfinished_and_verification_examples_are_what_the_default_template_
             "log_path": f"{SHOWN_ROOT}/.mosaic/orchestrator/logs/sess-003.review.jsonl",
         },
     )
-    for previous, shown in zip((restored, reviewed), examples[2:], strict=True):
+    for previous, shown in zip((restored, reviewed), examples[2:4], strict=True):
         context = build_context(
             mission=mission,
             task=tasks.tasks[1],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -105,6 +105,13 @@ class Mission:
     def _milestones_by_id(self) -> dict[str | None, Milestone]:
         # Found by id in one step: a report asks for each milestone it names, of 200k.
         return {milestone.id: milestone for milestone in self.milestones}
+
+    def moved_to(self, root: Path) -> Mission:
+        """The mission as seen from another checkout of its repository (a lane's worktree):
+        its files there, coord's own folder where it is."""
+        if root == self.root:
+            return self
+        return replace(self, root=root, orchestrator_dir=str(self.orchestrator_path))
 
     def runtime_problem(self, runtimes: Mapping[str, RuntimeSpec]) -> str | None:
         """Why a runtime mission.yaml names (`runtime`, each of `runtime_fallback`, the

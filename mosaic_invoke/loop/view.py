@@ -13,7 +13,7 @@ from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.clock import format_span, seconds_between
 from mosaic_invoke.store.liveness import hostname, process_start_time
-from mosaic_invoke.store.loopfile import LoopRecord, read_loop, request_stop
+from mosaic_invoke.store.loopfile import LoopRecord, landing_now, read_loop, request_stop
 from mosaic_invoke.store.state import LOOP_FILE
 
 OUTPUT_MARK = "| "
@@ -55,6 +55,8 @@ def caps_line(caps: LoopCaps) -> str:
         parts.append(f"{format_span(caps.max_hours)} in all")
     if caps.max_cost_usd:
         parts.append(f"${caps.max_cost_usd:.2f} of agent cost")
+    if caps.lanes > 1:
+        parts.append(f"{caps.lanes} lanes")
     return ", ".join(parts)
 
 
@@ -70,6 +72,9 @@ def loop_view(orchestrator: Path) -> tuple[dict[str, Any] | None, str | None]:
     view = record.to_dict()
     view["state"] = "ended" if not record.running else {"live": "running"}.get(record.judge(), record.judge())
     running = 1 if record.current_session and record.running else 0
+    if record.lanes and record.running:
+        running = len(record.lanes)
+        view["landing"] = landing_now(orchestrator)
     view["step"] = len(record.sessions) + running  # the session now running is this step
     view["max_sessions"] = record.caps.get("max_sessions")
     if view["state"] == "stale":
@@ -98,6 +103,14 @@ def loop_lines(view: dict[str, Any] | None, hint: str) -> list[str]:
         )
     elif view.get("current_session"):
         lines.append(f"         now running {view['current_session']}")
+    for lane in view.get("lanes") or ():
+        lines.append(
+            f"         lane {lane['lane']}: {lane['session_id']} {lane['task_id']}, since {lane['started_at']}, "
+            f"in {lane['worktree']}"
+        )
+    if view.get("landing"):
+        landing = view["landing"]
+        lines.append(f"         landing {landing['task_id']} ({landing['session_id']}) since {landing['since']}")
     return lines
 
 

@@ -163,6 +163,8 @@ def review_claim(
     review = mission.review
     if review is None or findings.fields.get("verdict") != "accepted" or not session.task_id:
         return findings
+    if "review" in findings.fields:  # reviewed once: a lane's claim before it lands
+        return findings
     tasks = load_tasks(mission.tasks_path)
     task = tasks.task(session.task_id)
     if task is None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
@@ -88,6 +88,23 @@ class GateRun:
         if self.exit_code is None:
             return f"`{self.command}` timed out after {format_span(timeout)}"
         return f"`{self.command}` failed (exit {self.exit_code})"
+
+
+class Verifier(Protocol):
+    """What judges a session once its end is recorded: `verify`, or a lane's verify-and-land."""
+
+    def __call__(
+        self,
+        mission: Mission,
+        begun: Start,
+        ended_reason: str,
+        gate_log: Path,
+        env: Mapping[str, str],
+        report: Callable[[str], None],
+        *,
+        interrupted: str | None = None,
+        stop_now: Callable[[], bool] | None = None,
+    ) -> Findings: ...
 
 
 def bookkeeping(mission: Mission) -> tuple[Path, ...]:
@@ -180,8 +197,10 @@ def run_gates(
     log_path: Path,
     env: Mapping[str, str],
     stop_now: Callable[[], bool] | None = None,
+    *,
+    cwd: Path | None = None,
 ) -> GateRun:
-    """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``.
+    """Run the gates by ``/bin/sh -c`` in the project root (or ``cwd``: a lane's), output to ``log_path``.
 
     They obey coord's signal policy as an agent does: SIGINT, SIGTERM or SIGHUP to coord, or
     ``stop_now()`` (`coord.stop --now`, which also wakes coord with SIGUSR1), stop them.
@@ -197,7 +216,7 @@ def run_gates(
         try:
             process = subprocess.Popen(
                 ["/bin/sh", "-c", command],
-                cwd=mission.root,
+                cwd=cwd or mission.root,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import weakref
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -161,19 +161,7 @@ def _next_runnable(
     then the first not-started task whose dependencies are all done, by priority (lower
     first), then in file order. The task of the live session (``live_task``) is never next.
     """
-    scopes: list[str | None]
-    if milestone is not None:
-        scopes = [milestone.id]
-    elif mission.milestones:
-        counts = tasks.counts()
-        current = current_milestone(mission, counts)
-        statuses = milestone_statuses(mission, counts)
-        first = [current] if current else []
-        others = [m for m in mission.milestones if statuses[m.id] is not MilestoneStatus.DONE]
-        scopes = [m.id for m in first + [m for m in others if m is not current]]
-        scopes.append("")  # then the tasks in no milestone
-    else:
-        scopes = [None]
+    scopes = _scopes(mission, tasks, milestone)
     waiting: dict[str, list[str]] = {}
     live = None
     # Most answers are in the first scope: its rows alone, then the others' in one pass if need be.
@@ -204,6 +192,41 @@ def _next_runnable(
             waiting[row.id] = pending
     where = f"milestone {milestone.id} ({milestone.name})" if milestone else "the tasks file"
     return _why_none(tasks, milestone.id if milestone else None, where, waiting, live)
+
+
+def runnable(mission: Mission, tasks: TasksFile, *, milestone: Milestone | None = None) -> Iterator[Task]:
+    """Every task that could run now, in the order `next_runnable` would choose them (lanes take
+    several): per scope, the tasks left in-progress, then the not-started ones whose
+    dependencies are all done, by priority, then in file order."""
+    scopes = _scopes(mission, tasks, milestone)
+    candidates = _open_rows(tasks, scopes)
+    for scope in scopes:
+        rows = candidates.get(scope, [])
+        for row in rows:
+            if row.status is TaskStatus.IN_PROGRESS:
+                yield named_task(tasks, row.id)
+        not_started: Iterable[Row] = (row for row in rows if row.status is TaskStatus.NOT_STARTED)
+        if tasks.has_priorities:
+            not_started = sorted(not_started, key=attrgetter("rank"))  # as `next_runnable` takes them
+        for row in not_started:
+            if all(tasks.status_of(d) is TaskStatus.DONE for d in row.dependencies):
+                yield named_task(tasks, row.id)
+
+
+def _scopes(mission: Mission, tasks: TasksFile, milestone: Milestone | None) -> list[str | None]:
+    """Where the next task is looked for, in order: ``milestone`` alone when given; else the
+    current milestone, the other milestones not done, then the tasks in no milestone (``""``);
+    None: all tasks, for a mission without milestones."""
+    if milestone is not None:
+        return [milestone.id]
+    if not mission.milestones:
+        return [None]
+    counts = tasks.counts()
+    current = current_milestone(mission, counts)
+    statuses = milestone_statuses(mission, counts)
+    first = [current] if current else []
+    others = [m for m in mission.milestones if statuses[m.id] is not MilestoneStatus.DONE]
+    return [*(m.id for m in first + [m for m in others if m is not current]), ""]
 
 
 def _open_rows(tasks: TasksFile, scopes: list[str | None]) -> dict[str | None, list[Row]]:

@@ -19,9 +19,10 @@ from mosaic_invoke.tasks.selection import (
     current_milestone,
     milestone_statuses,
     next_runnable,
+    runnable,
 )
 from mosaic_invoke.tasks.task import priority_name
-from mosaic_invoke.tasks.tasksfile import TaskStatus
+from mosaic_invoke.tasks.tasksfile import Task, TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 RECENT_SESSIONS = 5
@@ -81,13 +82,21 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings
                 "checked": verdict == "live",
                 "log_path": record.log_path if record else None,
             }
-    found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     finished = progress.total > 0 and by_status["done"] + by_status["cancelled"] == progress.total
     loop, loop_warning = None, None
     if (mission.orchestrator_path / LOOP_FILE).exists():  # most missions never ran a loop: import nothing
         from mosaic_invoke.loop.view import loop_view
 
         loop, loop_warning = loop_view(mission.orchestrator_path)
+    in_lanes = (
+        {lane["task_id"] for lane in (loop or {}).get("lanes") or ()} if loop and loop["state"] == "running" else set()
+    )
+    if in_lanes:  # the next task is one no lane runs
+        found: Task | str = next(
+            (task for task in runnable(mission, tasks) if task.id not in in_lanes), "every runnable task runs in a lane"
+        )
+    else:
+        found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     totals = state.summary
     return {
         "mission": {"id": mission.id, "name": mission.name, "status": "completed" if finished else state.status},
@@ -155,6 +164,9 @@ def format_status(view: dict[str, Any]) -> str:
             f"stale    {s['session_id']} (pid {s['pid']}) is not running but left its lock; "
             f"recover with `{command('resume')}`"
         )
+    elif view["loop"] and view["loop"].get("lanes") and view["loop"]["state"] == "running":
+        count = len(view["loop"]["lanes"])
+        lines.append(f"running  {count} lane{'s' if count != 1 else ''} of loop {view['loop']['loop_id']} (below)")
     else:
         lines.append("running  nothing")
     if view["loop"] is not None:

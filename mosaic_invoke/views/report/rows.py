@@ -49,6 +49,8 @@ class SessionRow:
     log_href: str | None
     verification_href: str | None
     verification_passed: bool | None
+    lane: int | None = None
+    """The loop's lane it ran in (`loop --lanes`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +69,8 @@ class LoopRow:
     """The session a running loop runs now, if any (with its task and start)."""
     task_id: str | None
     session_started: str | None
+    lanes: Sequence[tuple[int, str, str, str | None]] = ()
+    """The lanes at work: (lane, session, task, since)."""
 
 
 def ending(record: Mapping[str, Any]) -> str:
@@ -129,6 +133,7 @@ def session_row(record: Mapping[str, Any], tasks: TasksFile, mission: Mission, p
         log_href=_href(record.get("log_path"), mission, page_dir),
         verification_href=_href(checked.get("log_path"), mission, page_dir),
         verification_passed=passed if isinstance(passed, bool) else None,
+        lane=whole(record.get("lane")),
     )
 
 
@@ -165,7 +170,20 @@ def loop_row(loop: Mapping[str, Any], live: Mapping[str, Any] | None) -> LoopRow
         session_id=text(live.get("session_id")),
         task_id=text(live.get("task_id")),
         session_started=text(live.get("started_at")),
+        lanes=_lanes(loop.get("lanes")) if not ended_at else (),
     )
+
+
+def _lanes(value: Any) -> list[tuple[int, str, str, str | None]]:
+    """A running loop's lanes, as loop.json lists them; what does not read is left out."""
+    found = []
+    for lane in value if isinstance(value, list) else ():
+        if isinstance(lane, Mapping) and whole(lane.get("lane")) is not None:
+            number = whole(lane.get("lane")) or 0
+            found.append(
+                (number, str(lane.get("session_id", "")), str(lane.get("task_id", "")), text(lane.get("started_at")))
+            )
+    return found
 
 
 def text(value: Any) -> str | None:

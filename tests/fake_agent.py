@@ -3,7 +3,8 @@
 Driven by environment variables so that coord launches it exactly as it would a real agent:
 FAKE_AGENT_RECORD (JSON file to write argv, cwd and env to), FAKE_AGENT_READY (a file to
 create once started), FAKE_AGENT_SLEEP (seconds), FAKE_AGENT_WAIT_FOR (a file to wait for,
-30 s at most), FAKE_AGENT_LOG (a file to append one line to per run), FAKE_AGENT_EXIT (exit code).
+120 s at most: a test that failed leaves no agent behind for long), FAKE_AGENT_LOG (a file
+to append one line to per run), FAKE_AGENT_EXIT (exit code).
 """
 
 import json
@@ -24,7 +25,7 @@ if log:
         runs.write(f"{os.getpid()} {os.environ.get('MOSAIC_SESSION_ID')}\n")
 time.sleep(float(os.environ.get("FAKE_AGENT_SLEEP", "0")))
 release = os.environ.get("FAKE_AGENT_WAIT_FOR")
-deadline = time.monotonic() + 30
+deadline = time.monotonic() + 120
 while release and not Path(release).exists() and time.monotonic() < deadline:
     time.sleep(0.02)
 print("fake agent done")

@@ -37,7 +37,7 @@ def run_until_ended(project: Path, args: list[str], env: dict[str, str], *, deta
     log = Path(json.loads(result.stdout)["log_path"])
     # The supervisor records the end, then removes the lock: both done once the lock is gone.
     lock = project / ORCH / "session.lock"
-    wait_for(lambda: bool(sessions(project)[0].get("ended_at")) and not lock.exists(), timeout=20)
+    wait_for(lambda: bool(sessions(project)[0].get("ended_at")) and not lock.exists())
     return result.returncode, sessions(project)[0], log.read_text()
 
 

@@ -131,7 +131,7 @@ def test_a_loop_killed_while_its_agent_runs_is_continued_once_the_agent_ends(roo
         assert refused.returncode == 3  # its agent still works
         assert "session sess-001 is still running" in refused.stderr
         release.touch()
-        wait_for(lambda: gone(sessions(root)[0]["pid"]), timeout=20)
+        wait_for(lambda: gone(sessions(root)[0]["pid"]))
     finally:
         release.touch()
         end_group(loop)
@@ -158,7 +158,7 @@ def test_detach_runs_the_loop_under_a_supervisor_with_its_own_log(root: Path) ->
     assert lines[0].startswith("loop loop-001 started in the background: pid ")
     log = root / ORCH / "logs" / "loop-001.log"
     assert lines[1] == f"log: {log}"
-    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") is not None, timeout=30)
+    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") is not None)
     assert loop_record(root)["stop_reason"] == "mission-done"  # type: ignore[index]
     text = log.read_text()
     assert "coord: warning: .mosaic/orchestrator/loop.json: the loop record is not valid JSON" in text
@@ -174,7 +174,7 @@ def test_detach_json_prints_the_loop_id_pid_and_log(root: Path) -> None:
     started = json.loads(result.stdout)
     assert started["loop_id"] == "loop-001" and isinstance(started["pid"], int)
     assert started["log_path"].endswith("logs/loop-001.log")
-    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions", timeout=30)
+    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions")
 
 
 def test_stop_reaches_a_detached_loop_and_now_interrupts_its_session(root: Path) -> None:
@@ -185,7 +185,7 @@ def test_stop_reaches_a_detached_loop_and_now_interrupts_its_session(root: Path)
         wait_for(lambda: now_running(root, "sess-001"))
         said = coord("stop", "--now", cwd=root)
         assert said.returncode == 0, said.stderr
-        wait_for(lambda: (loop_record(root) or {}).get("stop_reason") is not None, timeout=30)
+        wait_for(lambda: (loop_record(root) or {}).get("stop_reason") is not None)
     finally:
         if not gone(pid):
             os.kill(pid, signal.SIGKILL)

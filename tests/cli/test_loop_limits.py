@@ -135,7 +135,7 @@ def test_a_detached_loop_answers_once_its_gates_pass_or_says_why_they_fail(tmp_p
     assert started.returncode == 0, started.stderr
     assert (root / "gates.log").read_text() == "ran\nran\n"  # answered only once they had run
     assert started.stdout.startswith("loop loop-002 started in the background: pid ")
-    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions", timeout=30)
+    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions")
 
 
 def detached_waiting(root: Path, *args: str) -> subprocess.Popen[str]:
@@ -161,7 +161,7 @@ def test_ctrl_c_while_a_detached_loop_runs_its_gates_leaves_the_loop_going(tmp_p
     _, err = waiting.communicate(timeout=30)
     assert waiting.returncode == 130, err
     assert err.startswith("coord: error: stopped waiting; the loop goes on in the background (pid ")
-    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions", timeout=30)
+    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") == "max-sessions")
     assert len(sessions(root)) == 1
 
 
@@ -182,7 +182,7 @@ def test_stop_now_cuts_short_the_gates_before_a_loops_first_session(tmp_path: Pa
     loop = start_loop(root, "--command", agent("done"))
     try:
         assert loop.stderr is not None
-        wait_for(lambda: (root / ORCH / "logs" / "loop-gates.verify.log").exists(), timeout=30)
+        wait_for(lambda: (root / ORCH / "logs" / "loop-gates.verify.log").exists())
         began = time.monotonic()
         assert coord("stop", "--now", cwd=root).returncode == 0
         loop.wait(timeout=15)

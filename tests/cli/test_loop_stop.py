@@ -161,7 +161,7 @@ def test_a_signal_while_the_gates_run_stops_the_loop_with_130(tmp_path: Path, wh
     args = ["--command", agent("done")] + (["--allow-failing-gates"] if when == "after-a-claim" else [])
     loop = start_loop(root, *args)
     try:
-        wait_for(lambda: (root / "gates.started").exists(), timeout=20)
+        wait_for(lambda: (root / "gates.started").exists())
         loop.send_signal(signal.SIGTERM)
         code, err = finish(loop)
     finally:

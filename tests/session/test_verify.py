@@ -215,7 +215,7 @@ def test_a_detached_session_is_verified_by_its_supervisor(repo: Path) -> None:
     )
     assert started.returncode == 0, started.stderr
     state = repo / ORCH / "state.json"
-    wait_for(lambda: "ended_at" in json.loads(state.read_text())["sessions"][0], timeout=20)
+    wait_for(lambda: "ended_at" in json.loads(state.read_text())["sessions"][0])
     (record,) = json.loads(state.read_text())["sessions"]
     assert (record["verdict"], record["rejected_because"]) == ("rejected", "`sh gate.sh` failed (exit 3)")
     assert record["tasks_done"] == ["T-002"]
@@ -273,7 +273,7 @@ def test_a_signal_while_the_gates_run_stops_them_and_the_session_is_recorded(
     assert (record["verification"]["exit_code"], record["verification"]["passed"]) == (None, False)
     assert rows(repo)["T-002"][2] == " in-progress "
     assert not (repo / ORCH / "session.lock").exists()
-    wait_for(lambda: not is_alive(gates, None), timeout=5)
+    wait_for(lambda: not is_alive(gates, None))
     assert (repo / ORCH / "logs" / "sess-001.verify.log").read_text().endswith(f"\ncoord: stopped by {name}\n")
 
 

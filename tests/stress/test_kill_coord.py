@@ -136,7 +136,7 @@ def kill_and_probe(
     kill_coord(project, args, {**env, "FAKE_AGENT_WAIT_FOR": str(release)}, rng)
     time.sleep(0.05)  # a launch cut off mid-fork has reached its exec
     # A gate never opened ends by itself (125); an opened one becomes the agent.
-    wait_until(lambda: not any(processes_with(marker).values()), 5, f"{where}: the gate to open or close")
+    wait_until(lambda: not any(processes_with(marker).values()), 60, f"{where}: the gate to open or close")
     agents = set(processes_with(marker))
     log = Path(env["FAKE_AGENT_LOG"])
     if agents:
@@ -159,8 +159,8 @@ def kill_and_probe(
         intruders = [run for run in agent_runs(log)[logged:] if run[0] not in agents]
         assert not intruders, f"{where}: a second agent started while {agents} lived: {intruders}"
     release.touch()
-    wait_until(lambda: not any(alive(pid) for pid in agents), 10, f"{where}: the agent to end")
-    wait_until(lambda: lock_owner_gone(project), 10, f"{where}: the supervisor to record the end")
+    wait_until(lambda: not any(alive(pid) for pid in agents), 60, f"{where}: the agent to end")
+    wait_until(lambda: lock_owner_gone(project), 60, f"{where}: the supervisor to record the end")
     return bool(agents)
 
 

@@ -62,7 +62,7 @@ def test_loops_killed_at_random_and_continued_lose_and_double_nothing(tmp_path: 
         loop = start_when_free(root, env)
         try:
             if rng.random() < 0.4:  # while its agent works
-                wait_for(next_agent(log, loop), timeout=20)
+                wait_for(next_agent(log, loop))
                 time.sleep(rng.uniform(0, 0.1))
             else:
                 time.sleep(rng.uniform(0, 1.0))

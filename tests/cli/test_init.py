@@ -82,7 +82,10 @@ def as_a_plain_user() -> list[str]:
     if os.geteuid() != 0:
         return []
     command = ["unshare", "--user"]
-    if shutil.which("unshare") is None or subprocess.run([*command, "true"], capture_output=True, check=False).returncode != 0:
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run([*command, "true"], capture_output=True, check=False).returncode != 0
+    ):
         pytest.skip("running as root where `unshare --user` cannot start: cannot make a folder unwritable")
     return command
 

@@ -30,11 +30,9 @@ class Agent:
         self.process = subprocess.Popen([sys.executable, "-u", "-c", code], stdout=write_end, stderr=write_end)
         os.close(write_end)
         self.lines: list[bytes] = []
-        self.seen_at: list[float] = []
 
     def on_line(self, line: bytes) -> None:
         self.lines.append(line)
-        self.seen_at.append(time.monotonic())
 
     def watch(self, limits: Limits | None = None, started: Callable[[], None] | None = None) -> Watched:
         return watch(self.process, self.read_end, self.on_line, limits or Limits(), started=started)

@@ -14,8 +14,8 @@ from conftest import AGENT_COMMAND, BIN, coord, sessions, wait_for
 
 ORCH = Path(".mosaic") / "orchestrator"
 CHATTY = f"{sys.executable} -u -c 'import time\nfor _ in range(8): print(\"tick\"); time.sleep(0.1)'"
-# A line every 0.05 s for 2.5 s in all: longer than an idle limit of 2 s, never idle for a tenth
-# of it (the agent's start-up, which counts too, with room to spare on a loaded machine).
+# A line every 0.05 s for 2.5 s in all: longer than an idle limit of 2 s, never silent for more than a tenth
+# of it (the agent's start-up, which counts too, has room to spare on a loaded machine).
 CHATTIER = f"{sys.executable} -u -c 'import time\nfor _ in range(50): print(\"tick\"); time.sleep(0.05)'"
 
 

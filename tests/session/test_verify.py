@@ -156,7 +156,7 @@ def test_gates_past_their_timeout_are_killed_and_count_as_a_failure(repo: Path) 
         "`echo started; sleep 30` timed out after 1s",
     )
     assert (record["verification"]["exit_code"], record["verification"]["passed"]) == (None, False)
-    assert record["duration_seconds"] < 10
+    assert record["duration_seconds"] < 25  # not the gates' 30 s
     log = repo / ORCH / "logs" / "sess-001.verify.log"
     assert log.read_text() == "$ echo started; sleep 30\nstarted\n\ncoord: killed after 1s\n"
     assert rows(repo)["T-002"][2] == " in-progress "
@@ -291,5 +291,5 @@ def test_a_stop_now_asked_for_before_the_gates_start_runs_none_of_them(project: 
     began = time.monotonic()
     gates = run_gates(mission, "sleep 30; touch ran", 60, log, dict(os.environ), stop_now=lambda: True)
     assert (gates.passed, gates.stopped_by) == (False, STOP_NOW)
-    assert time.monotonic() - began < 5 and not (project / "ran").exists()
+    assert time.monotonic() - began < 25 and not (project / "ran").exists()  # not the gates' 30 s
     assert log.read_text().endswith("coord: stopped by stop --now\n")

@@ -79,8 +79,11 @@ def agent_runs(log: Path) -> list[tuple[int, str]]:
     return [(int(pid), sid) for pid, sid in (line.split() for line in log.read_text().splitlines())]
 
 
-def kill_coord(project: Path, args: list[str], env: dict[str, str], rng: random.Random) -> None:
-    """Start coord, SIGKILL it alone: just after it writes the session lock, or anywhere."""
+def kill_coord(project: Path, args: list[str], env: dict[str, str], rng: random.Random, *, at_work: bool) -> None:
+    """Start coord, SIGKILL it alone: just after it writes the session lock, or anywhere; or, ``at_work``,
+    once its agent has started (whatever the machine's speed, some agent then outlives coord)."""
+    log = Path(env["FAKE_AGENT_LOG"])
+    runs = len(agent_runs(log))
     process = subprocess.Popen(
         [str(BIN / "mosaic-coord"), *args],
         cwd=project,
@@ -91,7 +94,10 @@ def kill_coord(project: Path, args: list[str], env: dict[str, str], rng: random.
         start_new_session=True,
     )
     lock = project / ORCH / "session.lock"
-    if rng.random() < 0.8:
+    if at_work:
+        wait_until(lambda: len(agent_runs(log)) > runs, 60, "the agent to start")
+        time.sleep(rng.uniform(0, 0.02))
+    elif rng.random() < 0.8:
         deadline = time.monotonic() + 10
         while not lock.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.0005)
@@ -115,7 +121,9 @@ def test_sigkill_of_coord_alone_never_lets_two_agents_run(project: Path, tmp_pat
         for round_number in range(ROUNDS):
             where = f"seed {seed}, round {round_number}"
             release = tmp_path / f"release-{round_number}"
-            probed += kill_and_probe(project, env, rng, where, release, detach=bool(round_number % 2))
+            # The first two rounds (one in the foreground, one detached) kill coord once its agent works.
+            at_work = round_number < 2
+            probed += kill_and_probe(project, env, rng, where, release, detach=bool(round_number % 2), at_work=at_work)
             recorded = recover(project, env, where, recorded)
     finally:  # no agent outlives the test
         for round_number in range(ROUNDS):
@@ -124,7 +132,7 @@ def test_sigkill_of_coord_alone_never_lets_two_agents_run(project: Path, tmp_pat
 
 
 def kill_and_probe(
-    project: Path, env: dict[str, str], rng: random.Random, where: str, release: Path, *, detach: bool
+    project: Path, env: dict[str, str], rng: random.Random, where: str, release: Path, *, detach: bool, at_work: bool
 ) -> bool:
     """Kill coord during a launch; while its agent lives, `run` and `resume` must refuse.
 
@@ -133,8 +141,9 @@ def kill_and_probe(
     marker = f"agent-{where.replace(' ', '').replace(',', '-')}"
     command = f"{sys.executable} {FAKE_AGENT} {marker}"
     args = ["run", "--task", "T-002", *(["--detach"] if detach else []), "--command", command]
-    kill_coord(project, args, {**env, "FAKE_AGENT_WAIT_FOR": str(release)}, rng)
-    time.sleep(0.05)  # a launch cut off mid-fork has reached its exec
+    kill_coord(project, args, {**env, "FAKE_AGENT_WAIT_FOR": str(release)}, rng, at_work=at_work)
+    # A launch cut off mid-fork still has coord's arguments until it reaches its exec (or ends).
+    wait_until(lambda: not processes_with(command), 60, f"{where}: a forked launch to reach its exec")
     # A gate never opened ends by itself (125); an opened one becomes the agent.
     wait_until(lambda: not any(processes_with(marker).values()), 60, f"{where}: the gate to open or close")
     agents = set(processes_with(marker))

@@ -274,7 +274,7 @@ def test_the_prompt_after_a_crashed_session(project: Path, tmp_path: Path) -> No
     first = subprocess.Popen(
         [str(BIN / "mosaic-coord"), "run", "--command", AGENT_COMMAND],
         cwd=project,
-        env={**os.environ, "FAKE_AGENT_SLEEP": "30", "FAKE_AGENT_READY": str(ready)},
+        env={**os.environ, "FAKE_AGENT_SLEEP": "120", "FAKE_AGENT_READY": str(ready)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

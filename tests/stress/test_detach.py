@@ -49,7 +49,7 @@ def test_detached_session_runs_logs_and_is_recorded(project: Path, tmp_path: Pat
 
 
 def test_sigkill_of_the_agent_alone_is_recorded_by_the_supervisor(project: Path, tmp_path: Path) -> None:
-    started = start_detached(project, {"FAKE_AGENT_SLEEP": "30"})
+    started = start_detached(project, {"FAKE_AGENT_SLEEP": "120"})
     os.kill(started["pid"], signal.SIGKILL)
     wait_for(lambda: status(project)["session"] is None)
     (session,) = status(project)["sessions"]
@@ -57,7 +57,7 @@ def test_sigkill_of_the_agent_alone_is_recorded_by_the_supervisor(project: Path,
 
 
 def test_sigkill_of_agent_and_supervisor_leaves_a_stale_lock_that_resume_recovers(project: Path) -> None:
-    started = start_detached(project, {"FAKE_AGENT_SLEEP": "30"})
+    started = start_detached(project, {"FAKE_AGENT_SLEEP": "120"})
     supervisor = json.loads((project / ORCH / "session.lock").read_text())["owner_pid"]
     os.kill(supervisor, signal.SIGKILL)
     os.killpg(started["pid"], signal.SIGKILL)  # the agent leads a process group of its own
@@ -118,7 +118,7 @@ def test_print_only_previews_while_a_detached_session_runs(project: Path, tmp_pa
 
 
 def test_sigterm_to_the_supervisor_ends_the_agent_and_is_recorded(project: Path) -> None:
-    started = start_detached(project, {"FAKE_AGENT_SLEEP": "30"})
+    started = start_detached(project, {"FAKE_AGENT_SLEEP": "120"})
     supervisor = json.loads((project / ORCH / "session.lock").read_text())["owner_pid"]
     assert supervisor not in (started["pid"], os.getpid())
     os.kill(supervisor, signal.SIGTERM)

@@ -41,7 +41,7 @@ def cut_off(project: Path, tmp_path: Path, how: str, runtime: str = "claude") ->
             else:
                 os.killpg(process.pid, signal.SIGKILL)
                 os.killpg(sessions(project)[0]["pid"], signal.SIGKILL)  # the agent leads its own group
-            process.communicate(timeout=20)
+            process.communicate(timeout=60)
         wait_for(lambda: not is_alive(sessions(project)[0]["pid"], None))
     first = sessions(project)[0]
     assert first.get("ended_reason", "crashed") == how, first
@@ -81,7 +81,7 @@ def test_the_new_id_of_a_resumed_claude_is_recorded_while_it_runs(project: Path,
         assert "ended_at" not in running and running["resumed_agent_session"] == first["agent_session_id"]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.communicate(timeout=20)
+        process.communicate(timeout=60)
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def test_a_reader_that_goes_away_does_not_stop_the_session_being_followed(projec
         text=True,
     )
     os.close(write_end)
-    _, stderr = process.communicate(timeout=30)
+    _, stderr = process.communicate(timeout=60)
     (session,) = sessions(project)
     assert (session["ended_reason"], session["exit_code"]) == ("completed", 0), stderr
     assert Path(session["log_path"]).read_text() == "tick\n" * 8

@@ -53,7 +53,7 @@ def test_the_report_page_is_rewritten_after_each_session(tmp_path: Path) -> None
                 assert "mission-done" not in page.read_text()
             (tmp_path / f"release-sess-00{number}").touch()
         (tmp_path / "release-sess-003").touch()
-        _, err = loop.communicate(timeout=30)
+        _, err = loop.communicate(timeout=60)
         assert loop.returncode == 0, err
     finally:
         for number in (1, 2, 3):

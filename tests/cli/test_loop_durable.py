@@ -51,7 +51,7 @@ def test_loop_json_and_status_follow_a_running_loop(root: Path, tmp_path: Path) 
         assert "now running sess-002" in text
         for name in ("release-sess-002", "release-sess-003"):
             (tmp_path / name).touch()
-        _, err = loop.communicate(timeout=30)
+        _, err = loop.communicate(timeout=60)
         assert loop.returncode == 0, err
     finally:
         for name in ("release-sess-001", "release-sess-002", "release-sess-003"):
@@ -86,7 +86,7 @@ def test_nothing_else_starts_a_session_beside_a_running_loop(root: Path, tmp_pat
             preview = coord("run", "--print-only", "--task", "T-004", "--command", agent("done"), cwd=root)
             assert preview.returncode == 0, preview.stderr
         assert coord("stop", cwd=root).returncode == 0
-        _, err = loop.communicate(timeout=15)
+        _, err = loop.communicate(timeout=60)
         assert loop.returncode == 0, err
     finally:
         release.touch()

@@ -23,7 +23,7 @@ def running(root: Path, session: str) -> bool:
     return record is not None and record.get("current_session") == session
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
     _, err = process.communicate(timeout=timeout)
     return process.returncode, err
 
@@ -133,7 +133,7 @@ def test_stop_without_a_running_loop_says_so(root: Path) -> None:
 @pytest.mark.parametrize("kind", ["session", "idle"])
 def test_a_timeout_in_a_loop_ends_the_agent_and_counts_as_a_failure(root: Path, kind: str) -> None:
     flag = f"--{kind}-timeout"
-    result = run_loop(root, flag, "1s", "--max-failures", "2", "--command", agent("hang"), timeout=30)
+    result = run_loop(root, flag, "1s", "--max-failures", "2", "--command", agent("hang"))
     assert result.returncode == 4, result.stderr
     record = loop_record(root)
     assert record is not None

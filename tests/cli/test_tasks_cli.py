@@ -96,7 +96,7 @@ def test_the_task_of_the_live_session_is_not_next(project: Path, tmp_path: Path)
         assert "next     T-002" in coord("status", cwd=project).stdout
     finally:
         (tmp_path / "release").write_text("")
-        running.communicate(timeout=30)
+        running.communicate(timeout=60)
     assert running.returncode == 0
 
 

@@ -282,7 +282,7 @@ def test_the_prompt_after_a_crashed_session(project: Path, tmp_path: Path) -> No
     wait_for(ready.exists)
     agent = int(ready.read_text())
     os.killpg(first.pid, signal.SIGKILL)
-    first.wait(timeout=20)
+    first.wait(timeout=60)
     wait_for(lambda: not is_alive(agent, None))
     expected = ["- **Ended:** crashed", "- **Last completed task:** —", "- **Unfinished task:** T-002 (crashed)"]
     assert previous_lines(next_prompt(project, "resume")) == expected

@@ -81,7 +81,7 @@ def test_an_interrupted_session(project: Path, tmp_path: Path, how: str, code: i
         os.killpg(process.pid, signal.SIGINT)
     else:
         process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=20)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
     (session,) = state(project)["sessions"]
     assert (session["ended_reason"], session["exit_code"]) == ("interrupted", code)
@@ -144,7 +144,7 @@ def test_a_live_session_blocks_run_and_resume(project: Path, tmp_path: Path) -> 
         assert view["session"]["pid"] == int((tmp_path / "ready").read_text())
     finally:
         os.killpg(first.pid, signal.SIGTERM)
-        first.communicate(timeout=20)
+        first.communicate(timeout=60)
     assert len(state(project)["sessions"]) == 1
 
 
@@ -153,7 +153,7 @@ def test_sigkill_of_coord_and_agent_then_resume(project: Path, tmp_path: Path) -
     wait_for((tmp_path / "ready").exists)
     agent_pid = int((tmp_path / "ready").read_text())
     os.killpg(process.pid, signal.SIGKILL)
-    process.communicate(timeout=20)
+    process.communicate(timeout=60)
     # The orphaned agent may linger as a zombie: it must still count as dead.
     wait_for(lambda: not is_alive(agent_pid, None))
 

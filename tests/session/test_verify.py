@@ -265,7 +265,7 @@ def test_a_signal_while_the_gates_run_stops_them_and_the_session_is_recorded(
         os.killpg(process.pid, signum)
     else:
         process.send_signal(signum)
-    _, stderr = process.communicate(timeout=20)
+    _, stderr = process.communicate(timeout=60)
     name = signal.Signals(signum).name
     (record,) = json.loads((repo / ORCH / "state.json").read_text())["sessions"]
     assert (record["ended_reason"], record["exit_code"], record["verdict"]) == ("completed", 0, "rejected"), stderr

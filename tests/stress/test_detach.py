@@ -21,7 +21,7 @@ def status(root: Path) -> dict:
 
 
 def start_detached(root: Path, env: dict[str, str]) -> dict:
-    result = coord("run", "--detach", "--json", "--command", AGENT_COMMAND, cwd=root, env=env, timeout=30)
+    result = coord("run", "--detach", "--json", "--command", AGENT_COMMAND, cwd=root, env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

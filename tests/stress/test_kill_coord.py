@@ -106,7 +106,7 @@ def kill_coord(project: Path, args: list[str], env: dict[str, str], rng: random.
         time.sleep(rng.uniform(0, 0.8))
     with contextlib.suppress(ProcessLookupError):
         os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    process.wait(timeout=60)
 
 
 def test_sigkill_of_coord_alone_never_lets_two_agents_run(project: Path, tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def kill_and_probe(
             for name in ("run", "resume")
         }
         for name, probe in probes.items():
-            _, stderr = probe.communicate(timeout=30)
+            _, stderr = probe.communicate(timeout=60)
             assert probe.returncode == 3, f"{where}: `{name}` while agent {agents} lives: {stderr}"
         assert all(alive(pid) for pid in agents), f"{where}: the agent ended during the probes"
         intruders = [run for run in agent_runs(log)[logged:] if run[0] not in agents]

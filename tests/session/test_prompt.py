@@ -279,10 +279,12 @@ def test_the_prompt_after_a_crashed_session(project: Path, tmp_path: Path) -> No
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    wait_for(ready.exists)
-    agent = int(ready.read_text())
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait(timeout=60)
+    try:
+        wait_for(ready.exists)
+        agent = int(ready.read_text())
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
     wait_for(lambda: not is_alive(agent, None))
     expected = ["- **Ended:** crashed", "- **Last completed task:** —", "- **Unfinished task:** T-002 (crashed)"]
     assert previous_lines(next_prompt(project, "resume")) == expected

@@ -138,7 +138,8 @@ def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     from mosaic_invoke.views.status import status as mission_status
 
     with _exit_on_error():
-        view = mission_status(mission_file(read_settings(c.config), mission))
+        settings = read_settings(c.config)
+        view = mission_status(mission_file(settings, mission), settings=settings)
     for warning in view["warnings"]:
         _report(f"warning: {warning}")
     print(jsonlib.dumps(view, indent=2) if json else format_status(view))
@@ -151,7 +152,7 @@ def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     }
 )
 def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
-    """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder."""
+    """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder, and the files the prompt names."""
     from mosaic_invoke.config.scaffold import scaffold
 
     with _exit_on_error():

@@ -64,14 +64,18 @@ def print_loop_started(started: Mapping[str, Any], *, json: bool) -> None:
 def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, str | None]:
     """Print a loop's summary; returns its exit code, and the error line when it stopped on one."""
     from mosaic_invoke.loop.loop import exit_code
-    from mosaic_invoke.loop.view import summary_lines
+    from mosaic_invoke.loop.view import split_detail, summary_lines
 
-    for line in summary_lines(record):
+    code = exit_code(record.stop_reason)
+    for line in summary_lines(record, problems=code != 1):  # an error says its reason once, last
         report(line)
     if json:
         print(jsonlib.dumps(record.summary(), indent=2))
-    code = exit_code(record.stop_reason)
-    return code, f"coord: error: the loop stopped: {record.stop_detail}" if code == 1 else None
+    if code != 1:
+        return code, None
+    problems = split_detail(record.stop_detail)[0] or [record.stop_reason or "error"]
+    problems[0] = f"the loop stopped: {problems[0]}"
+    return code, "\n".join(f"coord: error: {problem}" for problem in problems)
 
 
 def print_init(done: Scaffolded, folder: Path, *, gitignore: bool, report: Report) -> None:

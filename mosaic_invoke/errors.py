@@ -33,6 +33,11 @@ class NoRunnableTask(CoordError):
     """No task can run now: all done, or waiting on others (a loop stops with `no-runnable-task`)."""
 
 
+class AgentUnusable(CoordError):
+    """The agent cannot start here (its program is missing or not executable): a loop stops with
+    `agent-unusable` rather than try again."""
+
+
 class SessionActive(CoordError):
     """A live agent session blocks the action (exit code 3)."""
 

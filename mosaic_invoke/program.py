@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from invoke.config import AmbiguousMergeError, Config
+from invoke.env import Environment
 from invoke.exceptions import AmbiguousEnvVar, Exit, ParseError, UncastableEnvVar
 from invoke.parser.argument import Argument
 from invoke.parser.context import ParserContext
@@ -35,6 +39,9 @@ _CORE = {
     "version": ("V",),
 }
 
+_UNKNOWN = re.compile(r"No idea what '(.+)' is!")
+"""Invoke's parser's message for a word it does not know."""
+
 _CONFIG_CLASH = (
     "config: a coord setting is a mapping in one place and a single value in another "
     "(a config file, ns.configure, INVOKE_COORD_*); write it one way"
@@ -51,14 +58,36 @@ class CoordConfig(Config):
             raise Exit(f"coord: error: {_CONFIG_CLASH}", code=1) from None
 
     def load_shell_env(self) -> None:
+        # Invoke's own, with coord's variables kept as written (see _Environment).
+        self.merge()
         try:
-            super().load_shell_env()
-        except (UncastableEnvVar, AmbiguousEnvVar, ValueError):
-            msg = (
-                "coord: error: config: an INVOKE_COORD_* variable cannot replace a list or a number "
-                "written in a config file; write that key there as a string"
-            )
+            self._set(_env=_Environment(config=self._config, prefix=self._env_prefix).load())
+        except AmbiguousEnvVar as error:
+            msg = f"coord: error: config: {error}; set one of them"
             raise Exit(msg, code=1) from None
+        self.merge()
+
+
+class _Environment(Environment):
+    """Invoke's reader of ``INVOKE_*`` variables, which casts a variable to the type of the value
+    a config file holds (``int("none")`` fails over ``max_sessions: 5``). A ``coord`` variable is
+    kept as written: coord reads every value of its own (``none``, ``8h``, a command line), and
+    names the variable when one is wrong."""
+
+    def _path_set(self, key_path: Sequence[str], value: str) -> None:
+        if key_path[0] != "coord":
+            try:
+                super()._path_set(key_path, value)
+            except (UncastableEnvVar, ValueError):
+                name = (self._prefix or "") + self._to_env_var(key_path)
+                old = type(self._path_get(key_path)).__name__
+                msg = f"coord: error: {name}: cannot replace the {old} a config file holds; write it there as a string"
+                raise Exit(msg, code=1) from None
+            return
+        place = self.data
+        for key in key_path[:-1]:
+            place = place.setdefault(key, {})
+        place[key_path[-1]] = value
 
 
 class CoordProgram(Program):
@@ -130,7 +159,21 @@ class CoordProgram(Program):
             super().parse_tasks()
         except ParseError as error:
             hint = "`mosaic-coord --help` lists the commands, `mosaic-coord --help <command>` their flags"
-            raise Exit(f"{error} ({hint})", code=2) from None
+            raise Exit(f"{error}{self._close_match(error)} ({hint})", code=2) from None
+
+    def _close_match(self, error: ParseError) -> str:
+        """A did-you-mean for a misspelt command or flag (``stauts``, ``--jsno``); else nothing."""
+        unknown = _UNKNOWN.fullmatch(str(error))
+        if unknown is None:
+            return ""
+        word = unknown[1]
+        if word.startswith("-"):
+            context = error.context
+            known = [flag for flag in (context.flags if context is not None else ()) if flag.startswith("--")]
+        else:
+            known = [name for name, aliases in self.collection.task_names.items() for name in (name, *aliases)]
+        close = difflib.get_close_matches(word, known, n=1)
+        return f" Did you mean `{close[0]}`?" if close else ""
 
     def update_config(self, merge: bool = True) -> None:
         # Invoke's own sets run()'s options from the flags dropped above; only --config is left.

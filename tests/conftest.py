@@ -58,6 +58,16 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+def write_guides(root: Path) -> None:
+    """The files the prompt points the agent at, where the ``project`` mission names them (its
+    protocol moved into the project, as init does): nothing for `status` to warn about."""
+    config = root / ".mosaic" / "mission.yaml"
+    config.write_text(config.read_text() + "protocol_file: .mosaic/PROTOCOL.md\n")
+    for name in (".mosaic/PROTOCOL.md", "docs/MISSION-MANIFEST.md", "docs/scratchpads/demo.md"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("# written\n")
+
+
 def coord(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:

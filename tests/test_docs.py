@@ -12,7 +12,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -293,7 +293,16 @@ def test_every_template_variable_documented_exists_on_the_real_object(tmp_path: 
         "previous_session": Session(session_id="sess-001", runtime="claude", pid=1, started_at="t"),
     }
     names = first_names(table(page("prompt.md"), "## Variables"))
-    assert names == ["mission", "task", "runtime", "progress", "milestone", "previous_session", "branch", "vars"]
+    context = build_context(
+        mission=mission,
+        task=tasks.tasks[0],
+        runtime=resolve_runtime("claude", {}),
+        progress=Progress(1, 5),
+        milestone=mission.milestones[0],
+        previous_session=None,
+        branch=None,
+    )
+    assert sorted(names) == sorted(context)
     for variable, value in objects.items():
         for attribute in first_names(prompt_table(variable), f"{variable}."):
             assert hasattr(value, attribute), f"{variable}.{attribute}"
@@ -473,7 +482,7 @@ def test_the_unfinished_and_verification_examples_are_what_the_default_template_
         verification={"log_path": f"{SHOWN_ROOT}/.mosaic/orchestrator/logs/sess-003.verify.log"},
     )
     examples = blocks(section(page("prompt.md"), "### The previous session"), "markdown")
-    for previous, shown in zip((interrupted, rejected), examples, strict=True):
+    for previous, shown in zip((interrupted, rejected), examples[:2], strict=True):
         context = build_context(
             mission=mission,
             task=tasks.tasks[1],
@@ -484,6 +493,18 @@ def test_the_unfinished_and_verification_examples_are_what_the_default_template_
             branch=None,
         )
         assert shown in render(None, context)
+    restored = replace(rejected, verdict="accepted", tasks_restored=["T-005", "T-006"])
+    (shown,) = blocks(section(page("prompt.md"), "### The previous session"), "markdown")[2:]
+    context = build_context(
+        mission=mission,
+        task=tasks.tasks[1],
+        runtime=resolve_runtime("demo", mission.runtimes),
+        progress=Progress(1, 5),
+        milestone=mission.milestones[0],
+        previous_session=restored,
+        branch=None,
+    )
+    assert shown in render(None, context)
 
 
 def test_the_status_help_points_at_the_schema() -> None:

@@ -47,6 +47,8 @@ class ClaudeReader(JsonReader):
         self._result: Mapping[str, Any] | None = None
         self._rejected: Mapping[str, Any] | None = None
         self._api_error: str | None = None
+        self._error_kind: str | None = None
+        """The ``error`` field of that message (``authentication_failed``, ``rate_limit``, ...)."""
         self._last_text: str | None = None
 
     def event(self, event: Mapping[str, Any]) -> list[str]:
@@ -81,6 +83,7 @@ class ClaudeReader(JsonReader):
                 text = block["text"]
                 if error:  # an API error dressed as a message: the only place limit texts count
                     self._api_error = text
+                    self._error_kind = error
                     lines.append(f"✗ {error}: {one_line(text, ERROR_WIDTH)}")
                 else:
                     self._last_text = text
@@ -163,6 +166,8 @@ class ClaudeReader(JsonReader):
             return None
         said = self._api_error or (_error_text(result) if result else None) or ""
         message = one_line(said, ERROR_WIDTH)
+        if self._error_kind == "authentication_failed":
+            return Verdict("unusable", message or "authentication failed")
         if self._rejected is not None:
             if HARD_WALLS.search(said):
                 return Verdict("hard-wall", message)

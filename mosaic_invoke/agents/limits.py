@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal
 
-VerdictKind = Literal["usage-limit", "hard-wall", "transient"]
+VerdictKind = Literal["usage-limit", "hard-wall", "transient", "unusable"]
 
 
 class _Lazy:
@@ -30,7 +30,8 @@ class Verdict:
 
     kind: VerdictKind
     """``usage-limit``: wait until ``resume_at``; ``hard-wall``: a person must act (stop a
-    loop); ``transient``: a failed session worth another try (429, 529, overloaded)."""
+    loop); ``transient``: a failed session worth another try (429, 529, overloaded);
+    ``unusable``: the agent cannot work here at all (not logged in): no session can succeed."""
     message: str
     """The agent's words, on one line."""
     resume_at: str | None = None
@@ -53,6 +54,13 @@ TRANSIENT = _Lazy(
     re.IGNORECASE,
 )
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504, 529})
+UNUSABLE = _Lazy(
+    r"not logged in|please run /login|invalid api key|incorrect api key|status:? 401\b|401 unauthorized"
+    r"|authentication_failed|codex login",
+    re.IGNORECASE,
+)
+"""The agent's own words for credentials it does not have: claude's "Not logged in · Please run
+/login", codex's `401 Unauthorized`."""
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = r"(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
@@ -75,6 +83,8 @@ _SLACK = timedelta(minutes=10)
 
 def classify(message: str, *, status: int | None = None) -> VerdictKind | None:
     """What an agent's error message says: a hard wall, a usage limit, a transient error, or none."""
+    if UNUSABLE.search(message) or status == 401:
+        return "unusable"
     if HARD_WALLS.search(message):
         return "hard-wall"
     if USAGE_LIMITS.search(message):

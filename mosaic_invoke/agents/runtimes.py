@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -223,12 +224,18 @@ def resolve_runtime(
             preset_launch=_PRESET_LAUNCH[name],
             prompt_by_stdin=_PROMPT_BY_STDIN[name],
         )
-    known = sorted({*PRESETS, *presets})
-    msg = (
-        f"unknown runtime {name!r}; known: {', '.join(known)}; "
-        "add it under `runtimes:` in mission.yaml or pass --command"
-    )
+    msg = f"{runtime_problem(name, presets)}; add it under `runtimes:` in mission.yaml or pass --command"
     raise CoordError(msg)
+
+
+def runtime_problem(name: str, presets: Mapping[str, RuntimeSpec]) -> str | None:
+    """Why ``name`` is neither a built-in preset nor one of ``presets`` (with the closest name), or None."""
+    if name in presets or name in PRESETS:
+        return None
+    known = sorted({*PRESETS, *presets})
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"unknown runtime `{name}`; {hint}known: {', '.join(known)}"
 
 
 def agent_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from mosaic_invoke.store.clock import parse_duration
+from mosaic_invoke.store.clock import format_span, parse_duration
 
 Cap = int | float | bool | None
 """A cap's value once read: a count, seconds, dollars, a switch; None means no limit."""
 
 OFF = "none"
 """The word that turns a cap off (a pause or back-off: no wait) in flags, config and mission.yaml."""
+_OFF_WORDS = (OFF, "off")
+"""``off`` does too, in a variable or a flag; YAML reads an unquoted ``off`` as false."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +47,7 @@ def read_cap(key: str, value: object) -> Cap:
 
     Raises ValueError saying what is wrong, for the caller to prefix with where it was written.
     """
-    if isinstance(value, str) and value.strip().lower() == OFF:
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF_WORDS):
         return 0.0 if key in ("pause", "backoff") else (False if key == "report" else None)
     if key == "report":
         return _switch(value)
@@ -62,6 +64,19 @@ def read_cap(key: str, value: object) -> Cap:
         return seconds
     msg = f"unknown cap; known: {', '.join(CAP_KEYS)}"
     raise ValueError(msg)
+
+
+def shown_cap(key: str, value: object) -> str:
+    """A cap as loop.json holds it, as people read it: ``6h`` for 21600.0 seconds, ``$12.50``."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return str(value)
+    if key == "max_hours" or key in _LIMITS or key in _WAITS:
+        return format_span(value)
+    if key == "max_cost_usd":
+        return f"${value:.2f}"
+    return f"{value:g}"
 
 
 def _count(value: object) -> int:

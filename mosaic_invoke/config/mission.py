@@ -16,7 +16,7 @@ from mosaic_invoke.config.caps import CAP_KEYS, Cap, read_cap
 from mosaic_invoke.config.locate import project_root
 from mosaic_invoke.config.yamlcheck import Entries, NodeChecker, check_yaml
 from mosaic_invoke.store.clock import parse_duration
-from mosaic_invoke.store.files import expand_user
+from mosaic_invoke.store.files import display_path, expand_user
 
 if TYPE_CHECKING:
     from mosaic_invoke.agents.runtimes import RuntimeSpec
@@ -86,6 +86,8 @@ class Mission:
     """The caps set under `loop:`, read (durations in seconds); a cap not set is left out."""
     vars: Mapping[str, Any] = field(default_factory=dict)
     milestones: tuple[Milestone, ...] = ()
+    lines: Mapping[str, int] = field(default_factory=dict)
+    """The line of each top-level key in mission.yaml, for messages."""
 
     def resolve(self, value: str) -> Path:
         """A path from mission.yaml: absolute (or ``~``) as written, else under the root."""
@@ -104,12 +106,21 @@ class Mission:
     def tasks_path(self) -> Path:
         return self.resolve(self.tasks_file)
 
-    def guides(self) -> tuple[str, ...]:
-        """The files the prompt tells the agent to read, as mission.yaml names them."""
-        return self.manifest_file, self.scratchpad_file, self.protocol_file
-
     def milestone(self, milestone_id: str | None) -> Milestone | None:
         return next((m for m in self.milestones if m.id == milestone_id), None)
+
+    def runtime_problem(self, runtimes: Mapping[str, RuntimeSpec]) -> str | None:
+        """Why mission.yaml's `runtime` names no runtime (a preset, one of its `runtimes:`, or
+        of ``runtimes`` from the config), at its line; None when it does, or is not set."""
+        if self.runtime is None:
+            return None
+        from mosaic_invoke.agents.runtimes import runtime_problem  # only where a runtime is named
+
+        problem = runtime_problem(self.runtime, {**self.runtimes, **runtimes})
+        if problem is None:
+            return None
+        where = f"{display_path(self.config_path)}:{self.lines.get('runtime', 1)}"
+        return f"{where}: `runtime`: {problem}; fix the name, or add it under `runtimes:`"
 
 
 def load_mission(mission_file: Path) -> Mission:
@@ -149,7 +160,9 @@ class _Checker:
         entries = nodes.mapping(node, "", _MISSION_KEYS)
         if entries is None or node is None:
             return {}
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {
+            "lines": MappingProxyType({key: value.start_mark.line + 1 for key, (_, value) in entries.items()})
+        }
         for key in ("id", "name", *_STRING_KEYS):
             value = nodes.string(entries, key, "", node, required=key in ("id", "name"))
             if value is not None and (key not in _PATH_KEYS or nodes.posix_path(entries[key][1], key, value)):

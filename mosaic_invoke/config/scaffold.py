@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+import yaml
+
+from mosaic_invoke.config.guides import guide_texts
 from mosaic_invoke.config.locate import MISSION_FILE
 from mosaic_invoke.errors import CoordError, command
 from mosaic_invoke.session.prompt import DEFAULT_TEMPLATE, PROJECT_TEMPLATE, packaged_templates
@@ -22,12 +25,13 @@ MISSION_YAML = """\
 id: my-mission                     # required; quote ids that look like numbers or yes/no
 name: My mission                   # required; shown in every prompt
 
-# Where things live (these are the defaults):
+# Where things live (commented out: the defaults). The prompt points the agent at the
+# manifest, the scratchpad and the protocol; init wrote a first version of each.
 # orchestrator_dir: .mosaic/orchestrator   # state.json, session.lock, next-task.json, logs/
 # tasks_file: docs/TASKS.md
-# manifest_file: docs/MISSION-MANIFEST.md
-# scratchpad_file: docs/scratchpads/my-mission.md
-# protocol_file: ~/.config/mosaic/guides/ORCHESTRATOR.md
+# manifest_file: docs/MISSION-MANIFEST.md  # the mission's scope
+# scratchpad_file: docs/scratchpads/my-mission.md   # notes each session adds to
+protocol_file: .mosaic/PROTOCOL.md         # what "done" means here; edit it to fit
 
 # quality_gates: make lint test    # the checks an agent runs before calling a task done
 runtime: claude                    # default agent: claude, codex, or one of `runtimes:`
@@ -111,7 +115,9 @@ def _planned(folder: Path, *, with_template: bool, gitignore: bool) -> dict[Path
     if with_template:
         files[template] = _template()
     _refuse([path for path in files if _exists(path)])
-    return files
+    # The files the prompt names: a project's own are kept.
+    guides = {folder / name: text.encode() for name, text in guide_texts(yaml.safe_load(MISSION_YAML)).items()}
+    return files | {path: text for path, text in guides.items() if not _exists(path)}
 
 
 def _refuse(existing: list[Path]) -> None:

@@ -20,6 +20,14 @@ T = TypeVar("T")
 Entries = dict[str, tuple[yaml.Node, yaml.Node]]
 """A mapping node's entries: key -> (key node, value node)."""
 _DRIVE = re.compile(r"[A-Za-z]:([\\/]|$)")
+# The errors a plain value that needs quotes causes, and a `key: value` line (comment apart).
+_NEEDS_QUOTES = (
+    "mapping values are not allowed",
+    "found character that cannot start any token",
+    "found undefined alias",
+    "block sequence entries are not allowed",
+)
+_KEY_VALUE = re.compile(r"^\s*(?:- )?(?P<key>[\w.-]+):[ \t]+(?P<value>[^\s#].*?)\s*(?:\s#.*)?$")
 
 
 def check_yaml(path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | None], T]) -> T:
@@ -33,7 +41,10 @@ def check_yaml(path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
-        msg = f"{where}: invalid YAML: {exc.problem or exc.context}"
+        problem = exc.problem or exc.context or ""
+        lines = text.split("\n")
+        hint = _quote_hint(problem, lines[mark.line] if mark and mark.line < len(lines) else "")
+        msg = f"{where}: invalid YAML: {problem}{hint}"
         raise CoordError(msg) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
@@ -48,6 +59,18 @@ def check_yaml(path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | 
     if checker.problems:
         raise CoordError.from_problems(sorted(checker.problems, key=lambda problem: _line(label, problem)))
     return result
+
+
+def _quote_hint(problem: str, line: str) -> str:
+    """What to do when a plain value broke the YAML: `: ` or ` #` inside it, or a first
+    character YAML keeps for itself (``@``, a backtick, ``*``, ``%``, ``-``): quote it."""
+    if not problem.startswith(_NEEDS_QUOTES):
+        return ""
+    found = _KEY_VALUE.match(line)
+    if found is None:
+        return "; quote the value"
+    value = found["value"].replace("\\", "\\\\").replace('"', '\\"')
+    return f'; quote the value: {found["key"]}: "{value}"'
 
 
 def _line(label: str, problem: str) -> int:

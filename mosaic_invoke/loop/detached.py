@@ -24,7 +24,7 @@ from mosaic_invoke.config.locate import project_root
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command, commands_as
-from mosaic_invoke.session.supervisor import boot_argv
+from mosaic_invoke.session.supervised import boot_argv
 from mosaic_invoke.store.loopfile import LoopRecord
 from mosaic_invoke.store.state import LOGS_DIR
 
@@ -86,7 +86,7 @@ def start_loop(
 def main() -> int:
     """The supervisor of a detached loop: the loop runs here, its output in logs/<loop id>.log."""
     from mosaic_invoke.loop.loop import exit_code, run_loop
-    from mosaic_invoke.loop.view import summary_lines
+    from mosaic_invoke.loop.view import split_detail, summary_lines
     from mosaic_invoke.terminal import tolerant_stdout
 
     mission_file, options, caps, allow, prefix = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - coord's own pipe
@@ -144,7 +144,8 @@ def main() -> int:
     # mission done): an error the caller reports, or with exit 0 what stopped it.
     code = exit_code(record.stop_reason)
     if code:
-        why = f"the loop stopped before its first session: {record.stop_detail}; its log: {log}"
+        said = "; ".join(split_detail(record.stop_detail)[0])  # what the gates printed is in the log
+        why = f"the loop stopped before its first session: {said}; its log: {log}"
         tell({"error": why, "code": code})
     else:
         ready(record, stop_reason=record.stop_reason, stop_detail=record.stop_detail)

@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import IO
 
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
-from mosaic_invoke.errors import CoordError, NoRunnableTask, SessionActive, command
-from mosaic_invoke.loop.policy import Stop, after_session, before_session, counted, describe, gates_fail, inherited_wait
+from mosaic_invoke.errors import AgentUnusable, CoordError, NoRunnableTask, SessionActive, command
+from mosaic_invoke.loop.opening import open_loop
+from mosaic_invoke.loop.policy import (
+    Stop,
+    after_session,
+    before_session,
+    counted,
+    describe,
+    gates_fail,
+    wait_past_cap,
+)
 from mosaic_invoke.loop.view import caps_line
+from mosaic_invoke.session.follow import follow_launched
 from mosaic_invoke.session.hooks import hook_env, run_hook
-from mosaic_invoke.session.plan import Plan, resolve
-from mosaic_invoke.session.record import ended_line, follow
+from mosaic_invoke.session.plan import Plan
+from mosaic_invoke.session.record import RecordedError, ended_line
 from mosaic_invoke.session.runner import begin
+from mosaic_invoke.session.signals import Signals, listening
 from mosaic_invoke.store.clock import format_span, parse_iso
-from mosaic_invoke.store.locks import read_session_lock, state_lock
+from mosaic_invoke.store.locks import state_lock
 from mosaic_invoke.store.loopfile import (
     LoopRecord,
     clear_stop,
-    new_loop,
-    read_loop,
-    settle_crashed_loop,
     stop_now_requested,
     stop_requested,
     write_loop,
@@ -44,6 +49,7 @@ EXIT_CODES = {
     "milestone-done": 0,
     "stopped": 0,
     "no-runnable-task": 5,
+    "agent-unusable": 1,
     "gates-failing": 1,
     "error": 1,
     "interrupted": 130,
@@ -77,7 +83,8 @@ def run_loop(
     if options.milestone:  # a mistake to refuse before any loop starts
         named_milestone(mission, options.milestone)
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
-    with loop.signals():
+    with listening() as signals:
+        loop.signals = signals
         record = loop.start()
         if on_start is not None:  # a detached loop's output goes to its log from here on
             on_start(record)
@@ -97,62 +104,25 @@ class _Loop:
         self.caps = caps
         self.report = report
         self.display = display
-        self.interrupted = False
-        """coord was sent SIGINT, SIGTERM or SIGHUP (during a session too): the loop stops."""
+        self.signals = Signals()
+        """What coord was sent (SIGINT, SIGTERM or SIGHUP, during a session too: the loop stops)."""
         self.began = time.monotonic()
         self.reporter: subprocess.Popen[bytes] | None = None
         self.warning: str | None = None
         """What was wrong with the last loop's record, said once the loop's output has its place."""
 
-    @contextmanager
-    def signals(self) -> Iterator[None]:
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            if signum != signal.SIGUSR1:  # SIGUSR1 only wakes the loop to read a stop request
-                self._interrupt()
-
-        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
-        previous = {signum: signal.signal(signum, on_signal) for signum in handled}
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                # A stop asked for as the loop ends must not kill it: SIGUSR1 stays ignored.
-                signal.signal(signum, signal.SIG_IGN if signum == signal.SIGUSR1 else handler)
+    @property
+    def interrupted(self) -> bool:
+        return self.signals.interrupted
 
     def start(self) -> LoopRecord:
-        """Under the state lock: settle a crashed loop, refuse a live one, write loop.json."""
-        resolve(self.mission, self.options)  # an unknown runtime is refused before any loop starts
-        with state_lock(self.orchestrator):
-            state = load_state(self.orchestrator, self.mission.id, writing=True)
-            settled = settle_crashed_loop(self.orchestrator, state)
-            if settled is not state:
-                save_state(self.orchestrator, settled)
-            previous, self.warning = read_loop(self.orchestrator)
-            if previous is not None and previous.running and previous.judge() != "stale":
-                msg = (
-                    f"loop {previous.loop_id} is still running (pid {previous.pid} on {previous.host}); "
-                    f"stop it with `{command('stop')}`"
-                )
-                raise SessionActive(msg)
-            lock, _ = read_session_lock(self.orchestrator)
-            if lock is not None and lock.judge() != "stale":
-                msg = f"session {lock.session_id} is still running (pid {lock.pid}); wait for it to end"
-                raise SessionActive(msg)
-            clear_stop(self.orchestrator)
-            record = new_loop(
-                settled,
-                self.options.milestone,
-                {key: value for key, value in asdict(self.caps).items() if value is not None},
-            )
-            record = replace(record, waiting_until=inherited_wait(previous, settled))
-            if record.waiting_until:
-                record = replace(record, waiting_for="a usage limit to lift (as the last loop left it)")
-            write_loop(self.orchestrator, record)
-        self.record = record
-        return record
+        self.record, self.warning = open_loop(self.mission, self.options, self.caps, self.report)
+        return self.record
 
     def run(self, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None = None) -> LoopRecord:
         try:
+            if past := wait_past_cap(self.record, self.caps):  # inherited from the last loop
+                return self.stop(*past)
             if not allow_failing_gates and (failing := gates_fail(self.mission)):
                 return self.stop(*failing)
             while True:
@@ -163,7 +133,7 @@ class _Loop:
                 reason = reason or self.wait()
                 if reason:
                     return self.stop(*reason)
-                ended = self.session()
+                ended, problem = self.session()
                 if isinstance(ended, tuple):
                     return self.stop(*ended)
                 # Counted and saved first: whatever goes wrong next, the loop keeps its session.
@@ -182,6 +152,9 @@ class _Loop:
                 except CoordError:
                     self.report(describe(self.record, ended, self.caps, waits=False))
                     raise
+                if problem is not None:  # the session is recorded and counted; what failed after it stops the loop
+                    self.report(describe(self.record, ended, self.caps, waits=False))
+                    return self.stop("error", str(problem))
                 self.report(describe(self.record, ended, self.caps, waits=reason is None))  # no wait if it stops
                 self.rewrite_report()
                 if reason:
@@ -219,32 +192,36 @@ class _Loop:
                 if time.monotonic() - last_said >= 900:
                     self.report(f"loop still waits: {format_span(deadline - time.monotonic())} to go")
                     last_said = time.monotonic()
-                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+                self.signals.sleep(min(0.5, max(0.0, deadline - time.monotonic())))  # a signal wakes it
         self.record = replace(self.record, waiting_until=None, waiting_for=None)
         self.save()
         return None
 
-    def session(self) -> Session | Stop:
-        """One session, exactly as `run` would run it; or why none could start."""
+    def session(self) -> tuple[Session | Stop, CoordError | None]:
+        """One session, exactly as `run` would run it, and what failed after its end; or why none
+        could start."""
         try:
             started = begin(self.mission, self.options, self.report, resume=True, loop_id=self.record.loop_id)
         except SessionActive as error:
-            return "error", str(error)
+            return ("error", str(error)), None
+        except AgentUnusable as error:
+            return ("agent-unusable", str(error)), None
         except NoRunnableTask as error:
-            return "no-runnable-task", str(error).removesuffix("; pass --task to choose one")
+            return ("no-runnable-task", str(error).removesuffix("; pass --task to choose one")), None
         if isinstance(started, Plan):  # a loop never previews
-            return "error", "a loop cannot preview"
+            return ("error", "a loop cannot preview"), None
         self.record = replace(self.record, current_session=started.session.session_id)
         self.save()
         self.report(
             f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}"
         )
-        ended = follow(started, self.options, self.report, self.display, self._stop_now, self._interrupt)
+        problem = None
+        try:
+            ended = follow_launched(started, self.options, self.report, self.display, self._stop_now)
+        except RecordedError as error:
+            ended, problem = error.session, error
         self.report(ended_line(ended))
-        return ended
-
-    def _interrupt(self) -> None:
-        self.interrupted = True
+        return ended, problem
 
     def _stop_now(self) -> bool:
         return stop_now_requested(self.orchestrator) or self.interrupted

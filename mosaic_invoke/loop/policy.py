@@ -11,12 +11,13 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import command
+from mosaic_invoke.loop.view import OUTPUT_MARK
 from mosaic_invoke.session.verify import STOP_NOW, run_gates, tail
 from mosaic_invoke.store.clock import format_span, iso_at, parse_iso
 from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_requested
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State
-from mosaic_invoke.tasks.selection import milestone_status, named_milestone, next_runnable
+from mosaic_invoke.tasks.selection import check_milestones, milestone_status, named_milestone, next_runnable
 from mosaic_invoke.tasks.tasksfile import TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
@@ -32,6 +33,7 @@ STOP_REASONS = (
     "stopped",
     "interrupted",
     "usage-limit",
+    "agent-unusable",
     "gates-failing",
     "error",
 )
@@ -76,6 +78,11 @@ def after_session(
         found.append(("stopped", "a stop was asked for"))
     if interrupted:
         found.append(("interrupted", "coord was interrupted"))
+    if session.unusable:  # no session of this agent can succeed until a person acts
+        why = (
+            f"the agent ({session.runtime}) cannot work here: {session.unusable}; log it in, then start the loop again"
+        )
+        found.append(("agent-unusable", why))
     if session.ended_reason == "usage-limit":
         if session.limit == "hard" or record.waiting_until is None:
             found.append(
@@ -89,13 +96,17 @@ def after_session(
 def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bool = False) -> LoopRecord:
     """``record`` with ``session`` counted, and the wait before the next session set.
 
-    A usage limit is neither a failure nor an attempt; nor is a session ``stopped`` on the
-    user's word (`coord.stop --now`, a signal to coord): its loop stops as asked, not with a
-    breaker the interruption itself tripped.
+    The verdict rules the count, not the exit code: an accepted claim is no failure. A usage
+    limit is neither a failure nor an attempt; nor is a session, or its check, ``stopped`` on
+    the user's word (`coord.stop --now`, a signal to coord): its loop stops as asked, not with
+    a breaker the interruption itself tripped.
     """
     limited = session.ended_reason == "usage-limit"
-    uncounted = limited or (stopped and session.ended_reason == "interrupted")
-    failed = not uncounted and (session.ended_reason != "completed" or session.verdict == "rejected")
+    check_stopped = bool((session.verification or {}).get("interrupted"))
+    uncounted = limited or check_stopped or (stopped and session.ended_reason == "interrupted")
+    accepted = session.verdict == "accepted"
+    ended_badly = not accepted and session.ended_reason != "completed"
+    failed = not uncounted and (ended_badly or session.verdict == "rejected")
     in_row = record.failures_in_row if uncounted else (record.failures_in_row + 1 if failed else 0)
     attempts = dict(record.attempts)
     if not uncounted and session.task_id:
@@ -115,8 +126,8 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bo
         sessions=[*record.sessions, session.session_id],
         current_session=None,
         failures_in_row=in_row,
-        failures=record.failures + (not uncounted and session.ended_reason != "completed"),
-        accepted=record.accepted + (session.verdict == "accepted"),
+        failures=record.failures + (not uncounted and ended_badly),
+        accepted=record.accepted + accepted,
         rejected=record.rejected + (session.verdict == "rejected"),
         attempts=attempts,
         cost_usd=round(record.cost_usd + (session.cost_usd or 0.0), 6),
@@ -146,6 +157,18 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps, *, waits: boo
         notes.append(f"next after {format_span(max(0.0, _seconds_until(record.waiting_until)))}: {record.waiting_for}")
     detail = f" ({', '.join(notes)})" if notes else ""
     return f"loop {len(record.sessions)}{cap}: {session.session_id} {session.task_id or '—'} {how}{detail}"
+
+
+def wait_past_cap(record: LoopRecord, caps: LoopCaps) -> Stop | None:
+    """A usage-limit wait the loop inherited that would be longer than ``--max-wait``."""
+    if record.waiting_until is None or caps.max_wait is None:
+        return None
+    if _seconds_until(record.waiting_until) <= caps.max_wait:
+        return None
+    return "usage-limit", (
+        f"the last loop left a wait for a usage limit until {record.waiting_until}, past --max-wait "
+        f"({format_span(caps.max_wait)})"
+    )
 
 
 def inherited_wait(previous: LoopRecord | None, state: State) -> str | None:
@@ -179,15 +202,19 @@ def gates_fail(mission: Mission) -> Stop | None:
         return "stopped", f"`{command('stop')} --now` asked for it while the gates ran before any session"
     if gates.stopped_by is not None:
         return "interrupted", f"coord was interrupted ({gates.stopped_by}) while the gates ran before any session"
-    output = tail(log, 10).removeprefix(f"$ {checks.command}").strip("\n").replace("\n", " | ")  # not the echo
+    output = tail(log, 10).removeprefix(f"$ {checks.command}").strip("\n")  # not the echo
+    shown = log.relative_to(mission.root) if log.is_relative_to(mission.root) else log
+    said = f"output: {shown}" if output else f"output: {shown} (it printed nothing)"
+    quoted = "".join(f"\n{OUTPUT_MARK}{line}" for line in output.split("\n")) if output else ""
     return "gates-failing", (
         f"the gates already fail before any session: {gates.failure(checks.timeout)}; fix them first, "
-        f"or pass --allow-failing-gates; output: {log} ({f'last lines: {output}' if output else 'it printed nothing'})"
+        f"or pass --allow-failing-gates; {said}{quoted}"
     )
 
 
 def _progress(mission: Mission, options: RunOptions) -> list[Stop]:
     tasks = load_tasks(mission.tasks_path)
+    check_milestones(mission, tasks)  # as `run` does: a mistake in the tasks file is an error
     counts = tasks.counts()
     total = sum(counts.values())
     finished = sum(n for (_, status), n in counts.items() if status in (TaskStatus.DONE, TaskStatus.CANCELLED))

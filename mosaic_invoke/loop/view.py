@@ -14,14 +14,29 @@ from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.clock import format_span, seconds_between
 from mosaic_invoke.store.loopfile import LoopRecord, read_loop, request_stop
 
+OUTPUT_MARK = "| "
+"""Starts each line of a stop detail that quotes a program's output (the gates' last lines)."""
 
-def summary_lines(record: LoopRecord) -> list[str]:
-    """What a loop prints when it stops."""
-    why = f" ({record.stop_detail})" if record.stop_detail else ""
+
+def split_detail(detail: str | None) -> tuple[list[str], list[str]]:
+    """A stop detail's lines: what stopped the loop (one line per problem), and the output it
+    quotes, each line marked with `OUTPUT_MARK`."""
+    lines = (detail or "").split("\n") if detail else []
+    return [line for line in lines if not line.startswith(OUTPUT_MARK)], [
+        line for line in lines if line.startswith(OUTPUT_MARK)
+    ]
+
+
+def summary_lines(record: LoopRecord, *, problems: bool = True) -> list[str]:
+    """What a loop prints when it stops, one message each: the stop with its reason (left out
+    with ``problems`` false, for the error lines that follow to say it once) and the output the
+    reason quotes, a line each under it; then the counts."""
+    said, output = split_detail(record.stop_detail)
+    why = f" ({'; '.join(said)})" if said and problems else ""
     wall = seconds_between(record.started_at, record.ended_at) if record.ended_at else None
     count = len(record.sessions)
     return [
-        f"loop {record.loop_id} stopped: {record.stop_reason}{why}",
+        "\n  ".join([f"loop {record.loop_id} stopped: {record.stop_reason}{why}", *output]),
         f"{count} session{'s' if count != 1 else ''}: {record.accepted} accepted, {record.rejected} rejected, "
         f"{record.failures} failed; cost ${record.cost_usd:.2f}; wall time {format_span(wall or 0)}",
     ]
@@ -65,8 +80,10 @@ def loop_lines(view: dict[str, Any] | None, hint: str) -> list[str]:
     if view is None:
         return []
     if view["state"] == "ended":
-        why = f" ({view['stop_detail']})" if view.get("stop_detail") else ""
-        return [f"loop     {view['loop_id']} stopped: {view['stop_reason']}{why}, at {view.get('ended_at')}"]
+        said, output = split_detail(view.get("stop_detail"))
+        why = f" ({'; '.join(said)})" if said else ""
+        stopped = f"loop     {view['loop_id']} stopped: {view['stop_reason']}{why}, at {view.get('ended_at')}"
+        return [stopped, *(f"           {line}" for line in output)]
     if view["state"] == "crashed":
         return [f"loop     {view['loop_id']} (pid {view['pid']}) is no longer running; {hint} records it as crashed"]
     cap = f"/{view['max_sessions']}" if view.get("max_sessions") else ""

@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from mosaic_invoke.agents import log_suffix
 from mosaic_invoke.agents.runtimes import agent_env
@@ -15,7 +16,8 @@ from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.process import Gated, start_gated
-from mosaic_invoke.session.record import Launched
+from mosaic_invoke.session.supervised import start_supervised
+from mosaic_invoke.session.verify import Start
 from mosaic_invoke.session.verify import start as verify_start
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.files import write_atomic
@@ -24,6 +26,24 @@ from mosaic_invoke.store.locks import SessionLock, remove_session_lock, write_se
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State, save_state
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus, set_status
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A session recorded and its agent started behind its gate (or under a supervisor)."""
+
+    mission: Mission
+    plan: Plan
+    session: Session
+    begun: Start
+    env: dict[str, str]
+    log_path: Path
+    agent: Gated | None
+    """The agent, in the foreground; None when a supervisor owns it."""
+    output: int | None
+    """The read end of the agent's output pipe, in the foreground."""
+    release: Callable[[], None]
+    """Opens the gate: the agent starts working."""
 
 
 def launch(
@@ -56,8 +76,6 @@ def launch(
     supervisor = None
     try:
         if options.detach:
-            from mosaic_invoke.session.supervisor import start_supervised
-
             supervisor = start_supervised(mission, chosen, env, log_path, begun, options)
             pid, pid_started_at, owner = supervisor.pid, supervisor.pid_started_at, supervisor.owner
         else:

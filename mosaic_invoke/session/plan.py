@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, Invocation, Runtime, resolve_runtime
 from mosaic_invoke.config.mission import Milestone, Mission
 from mosaic_invoke.config.options import RunOptions
-from mosaic_invoke.errors import NoRunnableTask
+from mosaic_invoke.errors import CoordError, NoRunnableTask
 from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.session.prompt import build_context, capsule, find_template, render
 from mosaic_invoke.store.clock import now_iso
@@ -65,14 +65,17 @@ def plan(
     runtime = resolve(mission, options)
     progress = Progress.of(counts)
     branch = current_branch(mission.root)
+    previous = previous_session(state)
+    previous_status = tasks.status_of(previous.task_id) if previous and previous.task_id else None
     context = build_context(
         mission=mission,
         task=task,
         runtime=runtime,
         progress=progress,
         milestone=milestone,
-        previous_session=previous_session(state),
+        previous_session=previous,
         branch=branch,
+        previous_task_status=previous_status.value if previous_status else None,
     )
     prompt = render(find_template(mission, options.template, options.configured_template), context)
     session_id = state.next_session_id()
@@ -105,6 +108,8 @@ def resolve(mission: Mission, options: RunOptions) -> Runtime:
     """The runtime a session launches. A launch command given for the run (``--command``,
     config ``coord.command``) names its session by its program, unless ``--runtime`` names it."""
     named = options.runtime or (Path(options.command[0]).name if options.command else None)
+    if named is None and (problem := mission.runtime_problem(options.runtimes)):
+        raise CoordError(problem)
     return resolve_runtime(
         named or mission.runtime or DEFAULT_RUNTIME,
         {**mission.runtimes, **options.runtimes},

@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mosaic_invoke.errors import CoordError
+from mosaic_invoke.errors import AgentUnusable, CoordError
 
 # The gate: a shell that waits for "go" on fd 3 and then becomes the agent (exec keeps the
 # pid and its start time). If coord dies before saying go, the read sees end of file and the
@@ -103,7 +103,7 @@ def _onto_fd_3(fd: int) -> None:
 
 
 def find_program(name: str, cwd: Path, env: Mapping[str, str]) -> str:
-    """The path of the program ``name``, as the agent's environment would find it; or a CoordError."""
+    """The path of the program ``name``, as the agent's environment would find it; or AgentUnusable."""
     if os.sep in name:
         path = Path(name) if os.path.isabs(name) else cwd / name
         if not path.is_file():
@@ -111,10 +111,10 @@ def find_program(name: str, cwd: Path, env: Mapping[str, str]) -> str:
                 f"cannot start the agent: command `{name}` not found; install it, "
                 "or choose another with --runtime or --command"
             )
-            raise CoordError(msg)
+            raise AgentUnusable(msg)
         if not os.access(path, os.X_OK):
             msg = f"cannot start the agent: `{name}` is not executable; check its permissions"
-            raise CoordError(msg)
+            raise AgentUnusable(msg)
         return str(path)
     found = shutil.which(name, path=env.get("PATH", os.defpath))
     if found is None:
@@ -122,7 +122,7 @@ def find_program(name: str, cwd: Path, env: Mapping[str, str]) -> str:
             f"cannot start the agent: command `{name}` not found on PATH; install it, "
             "or choose another with --runtime or --command"
         )
-        raise CoordError(msg)
+        raise AgentUnusable(msg)
     return found
 
 

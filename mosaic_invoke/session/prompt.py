@@ -151,7 +151,9 @@ def build_context(
     milestone: Milestone | None,
     previous_session: Session | None,
     branch: str | None,
+    previous_task_status: str | None = None,
 ) -> dict[str, Any]:
+    """The template's context; ``previous_task_status`` is the previous session's task's status now."""
     return {
         "mission": mission,
         "task": task,
@@ -159,6 +161,7 @@ def build_context(
         "progress": progress,
         "milestone": milestone,
         "previous_session": previous_session,
+        "previous_task_status": previous_task_status,
         "branch": branch,
         "vars": mission.vars,
     }

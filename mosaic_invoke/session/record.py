@@ -1,133 +1,58 @@
-"""After a session starts: follow its agent to the end, verify what it did, record the end."""
+"""The one place a session ends: normal, crashed, interrupted, abandoned, or settled later.
+
+The end (when the agent exited, how, what it reported) is written to state.json first; what
+comes after it may fail (the claim kept to its own task, the gates, reopening a rejected
+claim, the hook) and is recorded as the session's verdict, never left as a running session
+with its lock behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
-import signal
-import subprocess
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from mosaic_invoke.agents import Reader
+from mosaic_invoke.agents import Reader, reported_in_log
 from mosaic_invoke.config.mission import Mission
-from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.hooks import run_hook
-from mosaic_invoke.session.output import Output
-from mosaic_invoke.session.plan import Plan
-from mosaic_invoke.session.process import Gated, exit_status, signal_agent
-from mosaic_invoke.session.verify import Start, verify
-from mosaic_invoke.session.watch import Limits, Watched, watch
-from mosaic_invoke.store.locks import read_session_lock, remove_session_lock, state_lock
+from mosaic_invoke.session.verify import STOP_NOW, Findings, Start, keep_to_own_claim, verify
+from mosaic_invoke.session.watch import Watched
+from mosaic_invoke.store.clock import format_duration, now_iso
+from mosaic_invoke.store.locks import SessionLock, read_session_lock, remove_session_lock, state_lock
 from mosaic_invoke.store.session import Session
-from mosaic_invoke.store.state import LOGS_DIR, load_state, save_state
+from mosaic_invoke.store.state import LOGS_DIR, State, load_state, save_state
 from mosaic_invoke.tasks.tasksfile import TaskStatus, set_status
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 Report = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class Launched:
-    """A session recorded and its agent started behind its gate (or under a supervisor)."""
+class End:
+    """How a session's agent ended, taken when it exited."""
 
-    mission: Mission
-    plan: Plan
-    session: Session
-    begun: Start
-    env: dict[str, str]
-    log_path: Path
-    agent: Gated | None
-    """The agent, in the foreground; None when a supervisor owns it."""
-    output: int | None
-    """The read end of the agent's output pipe, in the foreground."""
-    release: Callable[[], None]
-    """Opens the gate: the agent starts working."""
+    reason: str
+    exit_code: int | None
+    ended_at: str = field(default_factory=now_iso)
+    found: Mapping[str, Any] = field(default_factory=dict)
+    """What the agent reported: telemetry, a usage limit."""
+    stopped_by: str | None = None
+    """``SIGINT``, ``SIGTERM``, ``SIGHUP`` or ``stop --now``: coord was asked to stop meanwhile."""
 
 
-def follow(
-    launched: Launched,
-    options: RunOptions,
-    report: Report,
-    display: IO[str] | None,
-    stop_requested: Callable[[], bool] | None = None,
-    on_signal: Callable[[], None] | None = None,
-) -> Session:
-    """Open the gate, follow the agent to its end, then verify and record the session.
+class RecordedError(CoordError):
+    """Something after a session's end failed; the session is recorded all the same."""
 
-    ``on_signal`` is called when coord itself was sent SIGINT, SIGTERM or SIGHUP meanwhile
-    (the watcher's handlers hide it from the caller's): a loop then stops.
-    """
-    agent, pipe = launched.agent, launched.output
-    if agent is None or pipe is None:
-        msg = f"session {launched.session.session_id} is followed by its supervisor, not here"
-        raise CoordError(msg)
-    output = Output(
-        launched.log_path,
-        launched.plan.runtime.output,
-        display,
-        known_session_id=launched.session.agent_session_id,
-        on_session_id=functools.partial(note_agent_session, launched.mission, launched.session.session_id, report),
-    )
-    limits = Limits(session=options.session_timeout, idle=options.idle_timeout)
-    with output, abandoning(launched.mission, launched.session.session_id, agent.process, limits):
-        watched = watch(
-            agent.process, pipe, output.line, limits, stop_requested=stop_requested, started=launched.release
-        )
-    os.close(pipe)
-    if output.log_error is not None:
-        report(f"warning: {output.log_error}")
-    if watched.signalled and on_signal is not None:
-        on_signal()
-    return finish(
-        launched.mission,
-        launched.session.session_id,
-        launched.begun,
-        watched,
-        output.reader,
-        launched.env,
-        report,
-        on_signal=on_signal,
-    )
+    def __init__(self, session: Session, *problems: str) -> None:
+        super().__init__(*problems)
+        self.session = session
 
 
-@contextlib.contextmanager
-def abandoning(mission: Mission, session_id: str, process: subprocess.Popen[bytes], limits: Limits) -> Iterator[None]:
-    """Should coord itself fail while it follows the agent, it ends the agent and records the
-    session as crashed: no agent is left running unrecorded."""
-    try:
-        yield
-    except BaseException:
-        signal_agent(process, signal.SIGTERM)
-        try:
-            process.wait(timeout=limits.kill_grace)
-        except subprocess.TimeoutExpired:
-            signal_agent(process, signal.SIGKILL)
-            process.wait()
-        with contextlib.suppress(Exception):
-            record_end(mission, session_id, "crashed", exit_status(process.returncode), {})
-        raise
-
-
-def finish(
-    mission: Mission,
-    session_id: str,
-    begun: Start,
-    watched: Watched,
-    reader: Reader,
-    env: dict[str, str],
-    report: Report,
-    *,
-    on_signal: Callable[[], None] | None = None,
-) -> Session:
-    """Verify what the session did, record its end with what the agent reported, run the hook.
-
-    ``on_signal`` is called when coord was sent SIGINT, SIGTERM or SIGHUP while the gates ran.
-    """
+def end_of(session_id: str, watched: Watched, reader: Reader, report: Report) -> End:
+    """How the watched agent ended, with what it reported (a usage limit, its cost)."""
     reason = ended_reason(watched)
     found: dict[str, Any] = dict(reader.telemetry())
     # In local time: the agents print the time a limit lifts as a time of day on this machine's clock.
@@ -135,6 +60,9 @@ def finish(
     if wall is not None and wall.kind == "transient":
         found["transient"] = True
         report(f"session {session_id} met a transient error, worth another try: {wall.message}")
+    elif wall is not None and wall.kind == "unusable":
+        found["unusable"] = wall.message
+        report(f"session {session_id}: the agent cannot work here: {wall.message}")
     elif wall is not None:
         reason = "usage-limit"
         found["resume_at"] = wall.resume_at
@@ -142,41 +70,10 @@ def finish(
             found["limit"] = "hard"
         lifts = f"until {wall.resume_at}" if "limit" not in found else "that no wait lifts"
         report(f"session {session_id} hit a usage limit {lifts}: {wall.message}")
-    gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
-    findings = verify(mission, begun, reason, gate_log, env, report)
     if watched.timed_out:
         report(f"session {session_id} ran past its {watched.timed_out} timeout and was ended")
-    found.update(findings.fields)
-    ended = record_end(mission, session_id, reason, watched.exit_code, found, reopen=findings.reopen)
-    if ended.verdict == "rejected":
-        report(f"{ended.task_id} was marked done, but {ended.rejected_because}; it is in-progress again")
-    if ended.resumed_agent_session and reason == "failed":  # e.g. the agent lost that conversation
-        said = f"failed continuing agent session {ended.resumed_agent_session}"
-        report(f"session {session_id} {said}; the next one starts a new conversation")
-    run_hook(mission, "after_session", ended.to_dict(), env, report)
-    if findings.signalled and on_signal is not None:
-        on_signal()
-    return ended
-
-
-def note_agent_session(mission: Mission, session_id: str, report: Report, agent_session_id: str) -> None:
-    """Record the agent's own session id as soon as it is known: a crash must not lose it.
-
-    Never fatal: the session's end records the id too (the agent reported it).
-    """
-    try:
-        _note_agent_session(mission, session_id, agent_session_id)
-    except CoordError as error:
-        report(f"warning: the agent's session id {agent_session_id} is not recorded yet: {error}")
-
-
-def _note_agent_session(mission: Mission, session_id: str, agent_session_id: str) -> None:
-    orchestrator = mission.orchestrator_path
-    with state_lock(orchestrator):
-        state = load_state(orchestrator, mission.id, writing=True)
-        session = state.session(session_id)
-        if session is not None and session.running:
-            save_state(orchestrator, state.with_session(replace(session, agent_session_id=agent_session_id)))
+    stopped_by = watched.signalled or (STOP_NOW if watched.stopped else None)
+    return End(reason, watched.exit_code, watched.ended_at or now_iso(), found, stopped_by)
 
 
 def ended_reason(watched: Watched) -> str:
@@ -187,32 +84,168 @@ def ended_reason(watched: Watched) -> str:
     return "completed" if watched.exit_code == 0 else "failed"
 
 
-def record_end(
-    mission: Mission, session_id: str, reason: str, exit_code: int, found: dict[str, Any], *, reopen: bool = False
+def finish(
+    mission: Mission,
+    session_id: str,
+    begun: Start,
+    end: End,
+    env: Mapping[str, str],
+    report: Report,
+    *,
+    stop_now: Callable[[], bool] | None = None,
 ) -> Session:
-    """Record how session ``session_id`` ended, reopen a rejected task, remove the lock."""
+    """Record the end, then keep the claim to the session's own task, verify it, record the
+    verdict (reopening a rejected claim) and run the hook.
+
+    Raises `RecordedError` (carrying the recorded session) when a step after the end failed.
+    """
+    record_end(mission, session_id, end)
+    try:
+        restored = _restore_others(mission, begun, report)
+        gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
+        findings = verify(
+            mission, begun, end.reason, gate_log, env, report, interrupted=end.stopped_by, stop_now=stop_now
+        )
+    except BaseException:
+        with contextlib.suppress(Exception):  # none may hide the failure that needed it
+            record_verdict(mission, session_id, Findings({"verdict": "none"}))
+        raise
+    judged = record_verdict(mission, session_id, findings, restored)
+    _say(judged, report)
+    run_hook(mission, "after_session", judged.to_dict(), env, report)
+    return judged
+
+
+def record_end(mission: Mission, session_id: str, end: End) -> Session:
+    """Write how session ``session_id`` ended (its lock stays until its verdict is written)."""
     orchestrator = mission.orchestrator_path
     with state_lock(orchestrator):
         state = load_state(orchestrator, mission.id, writing=True)
-        session = state.session(session_id)
-        if session is None:
-            msg = f"session {session_id} is missing from the state; its end could not be recorded"
-            raise CoordError(msg)
-        if reopen and session.task_id:
-            set_status(mission.tasks_path, session.task_id, TaskStatus.IN_PROGRESS)
-        ended = session.ended(reason, exit_code, **found)
+        session = _recorded(state, session_id)
+        if not session.running:  # its end is recorded already
+            return session
+        ended = session.ended(end.reason, end.exit_code, ended_at=end.ended_at, **end.found)
         save_state(orchestrator, state.with_session(ended))
-        lock, _ = read_session_lock(orchestrator)
-        if lock is not None and lock.session_id == session_id:
-            remove_session_lock(orchestrator)
     return ended
+
+
+def record_verdict(mission: Mission, session_id: str, findings: Findings, restored: list[str] | None = None) -> Session:
+    """Write what verification found, reopen the task when it says so, remove the lock.
+
+    A task that cannot be reopened is said in the record, which is written all the same; then
+    a `RecordedError` says so.
+    """
+    orchestrator = mission.orchestrator_path
+    fields = dict(findings.fields)
+    if restored:
+        fields["tasks_restored"] = restored
+    problem = None
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, writing=True)
+        session = _recorded(state, session_id)
+        if findings.reopen and session.task_id:
+            try:
+                set_status(mission.tasks_path, session.task_id, TaskStatus.IN_PROGRESS)
+            except CoordError as error:
+                problem = f"{session.task_id} cannot be reopened: {error}"
+                if fields.get("rejected_because"):
+                    fields["rejected_because"] += f"; {problem}"
+        judged = session.with_fields(**fields)
+        save_state(orchestrator, state.with_session(judged))
+        _release(orchestrator, session_id)
+    if problem is not None:
+        raise RecordedError(judged, f"session {session_id} is recorded, but {problem}")
+    return judged
+
+
+def settle(mission: Mission, state: State, lock: SessionLock, report: Report, *, preview: bool = False) -> State:
+    """A session whose lock outlived coord and agent: recorded as crashed, with what its agent
+    reported in its log; an end recorded without a verdict (coord died during the gates) gets
+    verdict ``none``, its claim reopened. Then its lock goes. Call under the state lock.
+
+    ``preview``: the state as it would be, nothing written.
+    """
+    session = state.session(lock.session_id)
+    if session is not None and session.running:
+        session = session.ended("crashed", **reported_in_log(session.log_path, session.output))
+        state = state.with_session(session)
+        if not preview:
+            report(f"session {lock.session_id} (pid {lock.pid}) recorded as crashed")
+    elif session is not None and session.verdict is None:
+        state = state.with_session(session.with_fields(verdict="none"))
+        if not preview and mission.verify is not None and session.task_id:
+            with contextlib.suppress(CoordError):
+                if load_tasks(mission.tasks_path).status_of(session.task_id) is TaskStatus.DONE:
+                    set_status(mission.tasks_path, session.task_id, TaskStatus.IN_PROGRESS)
+                    report(f"{session.task_id} was claimed done but never checked; it is in-progress again")
+    if not preview:
+        save_state(mission.orchestrator_path, state)
+        _release(mission.orchestrator_path, lock.session_id)
+    return state
+
+
+def abandon(mission: Mission, session_id: str, exit_code: int | None) -> None:
+    """coord failed while it followed the agent (which it has ended): the session is crashed."""
+    record_end(mission, session_id, End("crashed", exit_code))
+    record_verdict(mission, session_id, Findings({"verdict": "none"}))
+
+
+def note_agent_session(mission: Mission, session_id: str, report: Report, agent_session_id: str) -> None:
+    """Record the agent's own session id as soon as it is known: a crash must not lose it.
+
+    Never fatal: the session's end records the id too (the agent reported it).
+    """
+    orchestrator = mission.orchestrator_path
+    try:
+        with state_lock(orchestrator):
+            state = load_state(orchestrator, mission.id, writing=True)
+            session = state.session(session_id)
+            if session is not None and session.running:
+                save_state(orchestrator, state.with_session(replace(session, agent_session_id=agent_session_id)))
+    except CoordError as error:
+        report(f"warning: the agent's session id {agent_session_id} is not recorded yet: {error}")
 
 
 def ended_line(session: Session) -> str:
     """``session sess-001 completed (exit 0, 3s)``."""
-    from mosaic_invoke.store.clock import format_duration
-
     return (
         f"session {session.session_id} {session.ended_reason} "
         f"(exit {session.exit_code}, {format_duration(session.duration_seconds)})"
     )
+
+
+def _restore_others(mission: Mission, begun: Start, report: Report) -> list[str]:
+    try:
+        with state_lock(mission.orchestrator_path):
+            restored = keep_to_own_claim(mission, begun)
+    except CoordError as error:
+        report(f"warning: rows of other tasks could not be checked: {error}")
+        return []
+    if restored:
+        report(f"{', '.join(restored)} set back: a session claims only its own task ({begun.task_id})")
+    return restored
+
+
+def _say(session: Session, report: Report) -> None:
+    verification = session.verification or {}
+    if session.verdict == "rejected":
+        report(f"{session.task_id} was marked done, but {session.rejected_because}; it is in-progress again")
+    elif verification.get("interrupted"):
+        report(f"{session.task_id} was marked done, but its check was interrupted; it is in-progress again")
+    if session.resumed_agent_session and session.ended_reason == "failed":  # e.g. the agent lost that conversation
+        said = f"failed continuing agent session {session.resumed_agent_session}"
+        report(f"session {session.session_id} {said}; the next one starts a new conversation")
+
+
+def _recorded(state: State, session_id: str) -> Session:
+    session = state.session(session_id)
+    if session is None:
+        msg = f"session {session_id} is missing from the state; its end could not be recorded"
+        raise CoordError(msg)
+    return session
+
+
+def _release(orchestrator: Any, session_id: str) -> None:
+    lock, _ = read_session_lock(orchestrator)
+    if lock is not None and lock.session_id == session_id:
+        remove_session_lock(orchestrator)

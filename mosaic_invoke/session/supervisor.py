@@ -1,124 +1,26 @@
-"""Detached sessions: a supervisor process starts the agent, waits for it and records its end.
-
-``coord.run --detach`` starts the supervisor in a session of its own, isolated from the
-project folder's modules (``python -I``: a project's ``json.py`` must not shadow the
-standard library). The handshake, over the supervisor's stdin and stdout:
-
-1. coord sends the launch spec (one JSON line);
-2. the supervisor starts the agent behind its gate and answers with its pid;
-3. coord writes the session lock naming that pid and records the session, then sends `go`;
-   only then does the agent start. If coord dies before `go`, the agent never starts.
-"""
+"""The supervisor of a detached session: it starts the agent behind its gate, waits for `go`,
+follows the agent to its end and records the session, as coord would in the foreground (the
+handshake is in `session/supervised.py`)."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import os
-import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
-from mosaic_invoke.config.mission import Mission, load_mission
-from mosaic_invoke.config.options import RunOptions
+from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.session.plan import Plan
+from mosaic_invoke.session.follow import follow
+from mosaic_invoke.session.process import start_gated
+from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.verify import Start
-
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; sys.exit(main())"
-
-
-def boot_argv(module: str = __name__) -> list[str]:
-    """A supervisor's command line: this interpreter, isolated, running ``module``'s ``main``."""
-    return [sys.executable, "-I", "-c", _BOOT.format(module=module), str(Path(__file__).resolve().parents[2])]
-
-
-class Supervised:
-    """A supervisor that has started the agent behind its gate."""
-
-    def __init__(self, process: subprocess.Popen[bytes], pid: int, pid_started_at: int | None) -> None:
-        self.process = process
-        self.pid = pid
-        self.pid_started_at = pid_started_at
-        self.owner = process.pid
-
-    def go(self) -> None:
-        self._close(b"go\n")
-
-    def cancel(self) -> None:
-        self._close(b"")
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
-
-    def _close(self, message: bytes) -> None:
-        pipe = cast(IO[bytes], self.process.stdin)
-        if pipe.closed:
-            return
-        with contextlib.suppress(BrokenPipeError):
-            if message:
-                pipe.write(message)
-            pipe.close()
-
-
-def start_supervised(
-    mission: Mission, chosen: Plan, env: dict[str, str], log_path: Path, begun: Start, options: RunOptions
-) -> Supervised:
-    """Start a supervisor for the session ``chosen``; the agent waits behind its gate."""
-    spec = {
-        "mission_file": str(mission.config_path),
-        "argv": chosen.argv,
-        "stdin": str(chosen.prompt_file) if chosen.invocation.stdin == "prompt" else None,
-        "output": chosen.runtime.output,
-        "agent_session_id": chosen.invocation.agent_session_id,
-        "env": env,
-        "log": str(log_path),
-        "session_id": chosen.session_id,
-        "begun": {**asdict(begun), "done_before": sorted(begun.done_before)},
-        "session_timeout": options.session_timeout,
-        "idle_timeout": options.idle_timeout,
-    }
-    try:
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                boot_argv(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                cwd=mission.root,
-                start_new_session=True,
-            )
-    except OSError as exc:
-        msg = f"cannot start the session supervisor: {exc.strerror}"
-        raise CoordError(msg) from None
-    stdin, stdout = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)
-    try:
-        stdin.write(json.dumps(spec).encode() + b"\n")
-        stdin.flush()
-        reply = stdout.readline()
-        stdout.close()
-        started = json.loads(reply)
-    except (OSError, json.JSONDecodeError):
-        stdin.close()
-        process.wait()
-        msg = f"the session supervisor failed to start the agent; see {log_path}"
-        raise CoordError(msg) from None
-    if "error" in started:
-        stdin.close()
-        process.wait()
-        raise CoordError(started["error"])
-    return Supervised(process, int(started["pid"]), started.get("pid_started_at"))
+from mosaic_invoke.session.watch import Limits
+from mosaic_invoke.store.liveness import process_start_time
 
 
 def main() -> int:
-    from mosaic_invoke.session.output import Output
-    from mosaic_invoke.session.process import start_gated
-    from mosaic_invoke.session.record import abandoning, finish, note_agent_session
-    from mosaic_invoke.session.watch import Limits, watch
-    from mosaic_invoke.store.liveness import process_start_time
-
     spec: dict[str, Any] = json.loads(sys.stdin.readline())
     try:
         mission = load_mission(Path(spec["mission_file"]))
@@ -144,24 +46,27 @@ def main() -> int:
     # coord has its answer and returns; from now on only the log hears from us.
     with open(spec["log"], "ab") as log:
         os.dup2(log.fileno(), sys.stdout.fileno())
-    session_id = spec["session_id"]
-    begun = Start(**{**spec["begun"], "done_before": frozenset(spec["begun"]["done_before"])})
-    limits = Limits(session=spec["session_timeout"], idle=spec["idle_timeout"])
 
     def report(message: str) -> None:
         print(f"coord: {message}", file=sys.stderr, flush=True)
 
-    output = Output(
-        Path(spec["log"]),
-        spec["output"],
-        None,
-        known_session_id=spec["agent_session_id"],
-        on_session_id=functools.partial(note_agent_session, mission, session_id, report),
-    )
-    with output, abandoning(mission, session_id, agent.process, limits):
-        watched = watch(agent.process, read_end, output.line, limits, started=agent.go)
     try:
-        finish(mission, session_id, begun, watched, output.reader, spec["env"], report)
+        with listening():
+            follow(
+                mission,
+                spec["session_id"],
+                agent.process,
+                read_end,
+                begun=Start(**spec["begun"]),
+                env=spec["env"],
+                log_path=Path(spec["log"]),
+                output_format=spec["output"],
+                known_session_id=spec["agent_session_id"],
+                limits=Limits(session=spec["session_timeout"], idle=spec["idle_timeout"]),
+                report=report,
+                display=None,
+                started=agent.go,
+            )
     except CoordError as error:
         report(f"error: {error}")
         return 1

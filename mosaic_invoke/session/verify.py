@@ -1,26 +1,29 @@
-"""After a session: what became of its task, what git says, the gates, and the verdict."""
+"""After a session: its claim kept to its own task, what git says, the gates, and the verdict."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session import git
-from mosaic_invoke.session.process import exit_status
+from mosaic_invoke.session.signals import listening
+from mosaic_invoke.session.watch import Limits, watch
 from mosaic_invoke.store.clock import format_span
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
+
+GATE_KILL_GRACE = 3.0
+"""Seconds between SIGTERM (or SIGINT) and SIGKILL when coord stops the gates."""
+STOP_NOW = "stop --now"
+"""What stopped gates that `coord.stop --now` cut short."""
+CLAIMS = (TaskStatus.DONE, TaskStatus.CANCELLED)
+"""The statuses by which a session would settle a task: it may set only its own task's."""
 
 
 @dataclass(frozen=True)
@@ -28,43 +31,47 @@ class Start:
     """What the harness compares a session's end with: the moment it began."""
 
     task_id: str
-    done_before: frozenset[str]
+    statuses: Mapping[str, str]
+    """Every task's status as the session began."""
     head_before: str | None
     tree_before: str | None
+
+    @property
+    def done_before(self) -> frozenset[str]:
+        return frozenset(task for task, status in self.statuses.items() if status == TaskStatus.DONE.value)
 
 
 @dataclass(frozen=True)
 class Findings:
-    """What verification adds to the session record, and whether the task is reopened."""
+    """What verification adds to the session record, and whether the task goes back to in-progress."""
 
     fields: Mapping[str, Any]
     reopen: bool = False
-    signalled: bool = False
-    """SIGINT, SIGTERM or SIGHUP reached coord while the gates ran (a loop then stops)."""
 
 
 @dataclass(frozen=True)
 class GateRun:
     command: str
     exit_code: int | None
-    """None when the gates ran past their timeout, or were stopped by a signal to coord."""
+    """None when the gates ran past their timeout, or were stopped."""
     duration_seconds: int
     log_path: str
     stopped_by: str | None = None
-    """The signal (``SIGINT``...) that reached coord while the gates ran; coord stopped them."""
+    """``SIGINT``, ``SIGTERM``, ``SIGHUP`` or ``stop --now``: coord was asked to stop while they ran."""
 
     @property
     def passed(self) -> bool:
         return self.exit_code == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "command": self.command,
             "exit_code": self.exit_code,
             "passed": self.passed,
             "duration_seconds": self.duration_seconds,
             "log_path": self.log_path,
         }
+        return {**found, "interrupted": True} if self.stopped_by else found
 
     def failure(self, timeout: float) -> str:
         if self.stopped_by is not None:
@@ -80,13 +87,26 @@ def bookkeeping(mission: Mission) -> tuple[Path, ...]:
 
 
 def start(mission: Mission, tasks: TasksFile, task_id: str) -> Start:
-    done = frozenset(tasks.ids(TaskStatus.DONE))
     return Start(
         task_id=task_id,
-        done_before=done,
+        statuses={task: status.value for task, status in tasks.statuses().items()},
         head_before=git.head(mission.root),
         tree_before=git.work_tree_state(mission.root, bookkeeping(mission)),
     )
+
+
+def keep_to_own_claim(mission: Mission, begun: Start) -> list[str]:
+    """Set back the rows of other tasks that the session set to ``done`` or ``cancelled`` (their
+    cells only); returns their ids. Call under the state lock."""
+    tasks = load_tasks(mission.tasks_path)
+    changes = {
+        task: TaskStatus(begun.statuses[task])
+        for task, status in tasks.statuses().items()
+        if task != begun.task_id and status in CLAIMS and begun.statuses.get(task, status.value) != status.value
+    }
+    if changes:
+        tasks.write_statuses(changes)
+    return sorted(changes)
 
 
 def verify(
@@ -96,8 +116,15 @@ def verify(
     gate_log: Path,
     env: Mapping[str, str],
     report: Callable[[str], None],
+    *,
+    interrupted: str | None = None,
+    stop_now: Callable[[], bool] | None = None,
 ) -> Findings:
-    """Re-read the tasks file, ask git, run the gates when the task is done: the verdict."""
+    """Re-read the tasks file, ask git, run the gates when the task is done: the verdict.
+
+    A session that coord was asked to stop (``interrupted``: the signal), or gates it was asked to
+    stop, leave the claim unverified: verdict ``none``, the task back to in-progress.
+    """
     changes = git.changes(mission.root, begun.head_before, begun.tree_before, bookkeeping(mission))
     fields: dict[str, Any] = {"git": None if changes is None else {k: v for k, v in changes.items() if k != "changed"}}
     try:
@@ -106,27 +133,30 @@ def verify(
         report(f"warning: cannot verify the session: {error}")
         return Findings({**fields, "verdict": "unfinished"})
     status = tasks.status_of(begun.task_id)
-    done_now = tasks.ids(TaskStatus.DONE)
     fields["task_status_after"] = status.value if status else None
-    fields["tasks_done"] = sorted(done_now - begun.done_before)
+    fields["tasks_done"] = sorted(tasks.ids(TaskStatus.DONE) - begun.done_before)
     if status is not TaskStatus.DONE:
         touched = status is not TaskStatus.IN_PROGRESS
         fields["verdict"] = "unfinished" if ended_reason == "completed" or touched else "none"
         return Findings(fields)
     checks = mission.verify
+    if checks is None:
+        return Findings({**fields, "verdict": "accepted"})
+    if interrupted is not None:  # the user asked coord to stop: no gates start
+        gates = GateRun(checks.command, None, 0, str(gate_log), stopped_by=interrupted)
+    else:
+        gates = run_gates(mission, checks.command, checks.timeout, gate_log, env, stop_now)
+    fields["verification"] = gates.to_dict()
+    if gates.stopped_by is not None:
+        return Findings({**fields, "verdict": "none"}, reopen=True)
     problem = None
-    signalled = False
-    if checks is not None:
-        gates = run_gates(mission, checks.command, checks.timeout, gate_log, env)
-        fields["verification"] = gates.to_dict()
-        signalled = gates.stopped_by is not None
-        if not gates.passed:
-            problem = gates.failure(checks.timeout)
-        elif checks.require_change and changes is not None and not changes["changed"]:
-            problem = "no commit was made and nothing in the work tree changed"
+    if not gates.passed:
+        problem = gates.failure(checks.timeout)
+    elif checks.require_change and changes is not None and not changes["changed"]:
+        problem = "no commit was made and nothing in the work tree changed"
     if problem is None:
         return Findings({**fields, "verdict": "accepted"})
-    return Findings({**fields, "verdict": "rejected", "rejected_because": problem}, reopen=True, signalled=signalled)
+    return Findings({**fields, "verdict": "rejected", "rejected_because": problem}, reopen=True)
 
 
 def run_gates(
@@ -137,81 +167,48 @@ def run_gates(
     env: Mapping[str, str],
     stop_now: Callable[[], bool] | None = None,
 ) -> GateRun:
-    """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``; a SIGUSR1
-    while ``stop_now()`` says so (`coord.stop --now`) stops them too."""
+    """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``.
+
+    They obey coord's signal policy as an agent does: SIGINT, SIGTERM or SIGHUP to coord, or
+    ``stop_now()`` (`coord.stop --now`, which also wakes coord with SIGUSR1), stop them.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    with log_path.open("wb") as log:
+    with log_path.open("wb") as log, listening() as signals:
         log.write(f"$ {command}\n".encode())
         log.flush()
-        process: subprocess.Popen[bytes] | None = None
-        stopped_by = None
+        seen = len(signals.seen)
+        if stop_now is not None and stop_now():  # asked for before coord listened for it
+            log.write(f"\ncoord: stopped by {STOP_NOW}\n".encode())
+            return GateRun(command, None, 0, str(log_path), STOP_NOW)
         try:
-            with _interruptible(stop_now):  # from before the start: a signal in between must not be lost
-                process = subprocess.Popen(
-                    ["/bin/sh", "-c", command],
-                    cwd=mission.root,
-                    env=dict(env),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-                code: int | None = exit_status(process.wait(timeout=timeout))
+            process = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=mission.root,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C at a terminal does not reach them: coord passes it on
+            )
         except OSError as exc:
             log.write(f"cannot run: {exc.strerror}\n".encode())
             return GateRun(command, 127, 0, str(log_path))
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
+        limits = Limits(session=timeout, kill_grace=GATE_KILL_GRACE)
+        watched = watch(process, None, _ignore, limits, stop_now, since=seen)  # a signal as they started counts
+        code: int | None = watched.exit_code
+        stopped_by = watched.signalled or (STOP_NOW if watched.stopped else None)
+        if stopped_by is not None:
+            code = None
+            log.write(f"\ncoord: stopped by {stopped_by}\n".encode())
+        elif watched.timed_out:
             code = None
             log.write(f"\ncoord: killed after {format_span(timeout)}\n".encode())
-        except _Interrupted as signalled:
-            _kill_group(process)
-            code, stopped_by = None, str(signalled)
-            log.write(f"\ncoord: stopped by {stopped_by}\n".encode())
     return GateRun(command, code, int(time.monotonic() - began), str(log_path), stopped_by)
 
 
-STOP_NOW = "stop --now"
-"""What stopped gates that `coord.stop --now` cut short."""
-
-
-class _Interrupted(Exception):
-    """SIGINT, SIGTERM or SIGHUP reached coord while the gates ran (or a stop now was asked for)."""
-
-
-@contextlib.contextmanager
-def _interruptible(stop_now: Callable[[], bool] | None = None) -> Iterator[None]:
-    """Turn SIGINT, SIGTERM and SIGHUP (and SIGUSR1 while ``stop_now()``) into `_Interrupted`
-    meanwhile, so that coord stops the gates (a session of their own: Ctrl-C does not reach
-    them) and still records the session."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may handle signals; elsewhere they act as before
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        if signum != signal.SIGUSR1:
-            raise _Interrupted(signal.Signals(signum).name)
-        if stop_now is not None and stop_now():
-            raise _Interrupted(STOP_NOW)
-
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) + ((signal.SIGUSR1,) if stop_now else ())
-    previous = {signum: signal.signal(signum, interrupt) for signum in handled}
-    try:
-        if stop_now is not None and stop_now():  # asked for before these handlers heard of it
-            raise _Interrupted(STOP_NOW)
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None:  # stopped before it started
-        return
-    with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+def _ignore(line: bytes) -> None:
+    """The gates write to their log themselves."""
 
 
 def tail(path: Path, lines: int = 15) -> str:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from types import FrameType
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mosaic_invoke.session.process import exit_status, leads_group, signal_agent
+from mosaic_invoke.session.signals import INTERRUPTS, Signals, listening
+from mosaic_invoke.store.clock import now_iso
 
 KILL_GRACE = 10.0
 """Seconds between SIGTERM and SIGKILL when coord ends an agent."""
@@ -40,8 +40,11 @@ class Watched:
     """``session`` or ``idle`` when coord ended it for running too long."""
     stopped: bool = False
     """coord ended it because a stop was asked for (``coord.stop --now``)."""
-    signalled: bool = False
-    """coord itself was sent SIGINT, SIGTERM or SIGHUP meanwhile (a loop then stops)."""
+    signalled: str | None = None
+    """The first of SIGINT, SIGTERM or SIGHUP that coord itself was sent meanwhile (``SIGTERM``):
+    what it watched is interrupted, whatever its exit code, and a loop stops."""
+    ended_at: str = field(default="", compare=False)
+    """When it exited (the session's end: the gates that follow are not its time)."""
 
 
 def watch(
@@ -51,16 +54,19 @@ def watch(
     limits: Limits = Limits(),
     stop_requested: Callable[[], bool] | None = None,
     started: Callable[[], None] | None = None,
+    *,
+    since: int | None = None,
 ) -> Watched:
     """Follow ``process`` until it exits, passing each line of ``output`` (a pipe) to ``on_line``.
 
     SIGTERM and SIGHUP to coord are passed on to the agent; SIGINT too when the agent has not
     acted on it within a moment (from a terminal it reached the agent already). A timeout or a
     stop request ends the agent: SIGTERM, then SIGKILL after the grace period. ``started`` is
-    called once the signal handlers are in place (it opens the agent's gate).
+    called once coord listens for signals (it opens the agent's gate). Signals count from the
+    ``since``-th coord heard (by default from now on).
     """
-    watcher = _Watcher(process, output, on_line, limits, stop_requested)
-    with watcher.signals():
+    with listening() as signals:
+        watcher = _Watcher(process, output, on_line, limits, stop_requested, signals, since)
         if started is not None:
             started()
         watcher.started = watcher.last_output = time.monotonic()
@@ -75,60 +81,41 @@ class _Watcher:
         on_line: Callable[[bytes], None],
         limits: Limits,
         stop_requested: Callable[[], bool] | None,
+        signals: Signals,
+        since: int | None,
     ) -> None:
         self.process = process
+        self.signals = signals
+        self.first_signal = len(signals.seen) if since is None else since
         self.output = output
         self.on_line = on_line
         self.limits = limits
         self.stop_requested = stop_requested
         self.partial = b""
         self.started = self.last_output = time.monotonic()
-        self.signals_seen: list[int] = []
         self.ending: str | None = None  # why coord is ending the agent
         self.kill_at: float | None = None
         self.interrupt_at: float | None = None
-
-    @contextlib.contextmanager
-    def signals(self) -> Iterator[None]:
-        wake_read, wake_write = os.pipe()
-        os.set_blocking(wake_write, False)
-        os.set_blocking(wake_read, False)
-        self.wake = wake_read
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            if signum != signal.SIGCHLD:
-                self.signals_seen.append(signum)
-
-        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
-        previous = {signum: signal.signal(signum, on_signal) for signum in handled}
-        previous_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        try:
-            yield
-        finally:
-            signal.set_wakeup_fd(previous_wakeup)
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            os.close(wake_read)
-            os.close(wake_write)
+        self.ended_at = ""
 
     def run(self) -> Watched:
         selector = selectors.DefaultSelector()
-        selector.register(self.wake, selectors.EVENT_READ)
+        selector.register(self.signals.fileno(), selectors.EVENT_READ)
         if self.output is not None:
             os.set_blocking(self.output, False)
             selector.register(self.output, selectors.EVENT_READ)
-        handled_signals = 0
+        handled = self.first_signal
         while self.process.poll() is None:
             for key, _ in selector.select(self._timeout()):
-                if key.fd == self.wake:
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(self.wake, 512)
+                if key.fd == self.signals.fileno():
+                    self.signals.drain()
                 elif not self._read():
                     selector.unregister(key.fd)
-            for signum in self.signals_seen[handled_signals:]:
+            for signum in self.signals.seen[handled:]:
                 self._on_signal(signum)
-            handled_signals = len(self.signals_seen)
+            handled = len(self.signals.seen)
             self._check_deadlines()
+        self.ended_at = now_iso()
         if self.output is not None:
             self._drain()
         selector.close()
@@ -222,12 +209,12 @@ class _Watcher:
     def _result(self) -> Watched:
         returncode = self.process.returncode
         code = exit_status(returncode)
-        signalled = bool(self.signals_seen)
+        received = [s for s in self.signals.seen[self.first_signal :] if s in INTERRUPTS]
+        signalled = signal.Signals(received[0]).name if received else None
         if self.ending in ("session", "idle"):
-            return Watched(code, timed_out=self.ending, signalled=signalled)
+            return Watched(code, timed_out=self.ending, signalled=signalled, ended_at=self.ended_at)
         if self.ending == "stop":
-            return Watched(code, interrupted=True, stopped=True, signalled=signalled)
-        interrupts = (signal.SIGINT, signal.SIGTERM)
-        died_of_interrupt = returncode < 0 and -returncode in interrupts
-        interrupted = died_of_interrupt or (code != 0 and any(s in interrupts for s in self.signals_seen))
-        return Watched(code, interrupted=interrupted, signalled=signalled)
+            return Watched(code, interrupted=True, stopped=True, signalled=signalled, ended_at=self.ended_at)
+        died_of_interrupt = returncode < 0 and -returncode in (signal.SIGINT, signal.SIGTERM)
+        interrupted = died_of_interrupt or signalled is not None
+        return Watched(code, interrupted=interrupted, signalled=signalled, ended_at=self.ended_at)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from mosaic_invoke.store.clock import now_iso, seconds_between
@@ -37,6 +37,8 @@ class Session:
     # What the harness found after the session (section 12).
     task_status_after: str | None = None
     tasks_done: list[str] | None = None
+    tasks_restored: list[str] | None = None
+    """Other tasks' rows the session set to done or cancelled, set back: it claims only its own."""
     git: Mapping[str, Any] | None = None
     verification: Mapping[str, Any] | None = None
     verdict: str | None = None
@@ -56,6 +58,8 @@ class Session:
     transient: bool | None = None
     limit: str | None = None
     """`hard` for a usage wall that no wait lifts (an admin-disabled allocation, a monthly cap)."""
+    unusable: str | None = None
+    """Why the agent cannot work here at all, in its words (not logged in): no session can succeed."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Fields written by a newer version: kept as they are."""
 
@@ -63,21 +67,28 @@ class Session:
     def running(self) -> bool:
         return self.ended_at is None
 
-    def ended(self, reason: str, exit_code: int | None = None, **found: Any) -> Session:
-        """This session ended now, for ``reason``, its duration counted from its start."""
-        ended_at = now_iso()
+    def ended(self, reason: str, exit_code: int | None = None, *, ended_at: str | None = None, **found: Any) -> Session:
+        """This session ended at ``ended_at`` (default: now), for ``reason``, its duration counted from its start."""
+        ended_at = ended_at or now_iso()
         return replace(
             self,
             ended_at=ended_at,
             ended_reason=reason,
             exit_code=exit_code,
             duration_seconds=seconds_between(self.started_at, ended_at),
-            **found,
-        )
+        ).with_fields(**found)
+
+    def with_fields(self, **values: Any) -> Session:
+        """This session with ``values`` set: known fields in place, others kept as extra fields."""
+        known = {name: value for name, value in values.items() if name in _FIELD_NAMES}
+        extra = {name: value for name, value in values.items() if name not in _FIELD_NAMES}
+        return replace(self, **known, extra={**self.extra, **extra}) if extra else replace(self, **known)
 
     def to_dict(self) -> dict[str, Any]:
         return {**present_fields(self), **self.extra}
 
+
+_FIELD_NAMES = frozenset(field.name for field in fields(Session)) - {"extra"}
 
 EMPTY_SUMMARY: Mapping[str, Any] = {
     "sessions": 0,

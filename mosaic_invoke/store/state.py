@@ -37,7 +37,7 @@ LOOP_FILE = "loop.json"
 LOGS_DIR = "logs"
 STATE_VERSION = 1
 
-_HEAD_KEYS = ("version", "mission_id", "status", "loops", "summary", "sessions_crc32", "sessions")
+_HEAD_KEYS = ("version", "mission_id", "status", "loops", "summary", "summary_crc32", "sessions_crc32", "sessions")
 _OPEN = b',"sessions":['
 _CLOSE = b"]}\n"
 
@@ -134,6 +134,7 @@ class State:
             **self.extra,
             "loops": list(self.loops),
             "summary": dict(self.summary),
+            "summary_crc32": zlib.crc32(dumps(dict(self.summary))),
             "sessions_crc32": self._records.crc(),
         }
         return [dumps(head)[:-1] + _OPEN + b"\n", body, b"\n" if body else b"", _CLOSE]
@@ -224,8 +225,12 @@ def _own_layout(raw: bytes, mission_id: str, source: str) -> State | None:
         return None
     summary, loops = head.get("summary"), head.get("loops", [])
     if not (summary_sound(summary) and isinstance(loops, list) and isinstance(head.get("status", ""), str)):
-        return None  # the head line is not under the checksum: a hand edit there is read whole too
+        return None  # a hand edit of the head line's types: read whole
     lines = RecordLines(raw, start=start, end=end, crc=head["sessions_crc32"])
+    if head.get("summary_crc32") != zlib.crc32(dumps(summary)):
+        # A summary edited by hand (a `next_session` that would reuse an id) is made anew from the records.
+        with collector_paused():
+            summary = summarise(lines.all())
     return _state(head, mission_id, source, lines, cast(dict[str, Any], summary))
 
 

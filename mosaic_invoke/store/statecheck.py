@@ -44,6 +44,13 @@ def check_decoded(data: Any) -> list[dict[str, Any]] | str:
             fields = typed_fields(identity, SESSION_FIELDS, SESSION_REQUIRED)
             if isinstance(fields, str):
                 return f"sessions[{index}]: {fields}"
+    ids = [item["session_id"] for item in records]
+    if len(set(ids)) != len(ids):
+        seen: dict[str, int] = {}
+        for index, session_id in enumerate(ids):
+            if session_id in seen:
+                return f"duplicate session id {session_id} (sessions[{seen[session_id]}] and sessions[{index}])"
+            seen[session_id] = index
     if not isinstance(data.get("status", "pending"), str):
         return "`status` must be a string"
     loops = data.get("loops", [])

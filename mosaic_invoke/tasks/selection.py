@@ -56,8 +56,18 @@ def current_milestone(mission: Mission, counts: Counts) -> Milestone | None:
 
 
 def check_milestones(mission: Mission, tasks: TasksFile) -> None:
-    """Every task's milestone must be one that mission.yaml lists (when it lists any)."""
+    """Every task's milestone must be one that mission.yaml lists (when it lists any); and when
+    it lists some, a task table must say which task is in which."""
     known = [milestone.id for milestone in mission.milestones]
+    if known and not any("milestone" in table.header for table in tasks.tables):
+        row = next((table.line_indices[0] for table in tasks.tables if table.line_indices), None)
+        if row is not None:  # no task at all: none is in the wrong place
+            msg = (
+                f"{display_path(tasks.path)}:{row - 1}: no task table has a `milestone` column, while "
+                f"{mission.config_path.name} lists milestones ({', '.join(known)}); add a `milestone` column "
+                f"naming each task's milestone, or remove `milestones:` from {mission.config_path.name}"
+            )
+            raise CoordError(msg)
     counts = tasks.counts()
     unknown = {milestone for milestone, _ in counts if milestone is not None and milestone not in known}
     if not known or not unknown:

@@ -9,7 +9,7 @@ import bisect
 import functools
 import os
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import compress, filterfalse, repeat
 from pathlib import Path
@@ -94,6 +94,13 @@ class TasksFile:
             found.update(compress(table.cells("id"), map(wanted.__contains__, table.cells("status"))))
         return found
 
+    def statuses(self) -> dict[str, TaskStatus]:
+        """Every task's status, by id, a column at a time."""
+        found: dict[str, TaskStatus] = {}
+        for table, status_of in zip(self.tables, self._status_lookups, strict=True):
+            found.update(zip(table.cells("id"), map(status_of.__getitem__, table.cells("status")), strict=True))
+        return found
+
     def status_of(self, task_id: str) -> TaskStatus | None:
         found = self._locate(task_id)
         return None if found is None else status_named(found[0].cells("status")[found[1]])
@@ -104,24 +111,33 @@ class TasksFile:
 
     def with_status(self, task_id: str, status: TaskStatus) -> str:
         """The file's text with the status cell of ``task_id`` rewritten, every other byte kept."""
-        found = self._locate(task_id)
-        if found is None:
-            msg = f"{display_path(self.path)}: no task {task_id}"
-            raise CoordError(msg)
-        table, row = found
+        return self.with_statuses({task_id: status})
+
+    def with_statuses(self, changes: Mapping[str, TaskStatus]) -> str:
+        """The file's text with the status cell of each task in ``changes`` rewritten, every other byte kept."""
         lines = list(self.lines)
-        index = table.line_indices[row]
-        lines[index] = replace_cell(lines[index], table.header.index("status"), status.value)
+        for task_id, status in changes.items():
+            found = self._locate(task_id)
+            if found is None:
+                msg = f"{display_path(self.path)}: no task {task_id}"
+                raise CoordError(msg)
+            table, row = found
+            index = table.line_indices[row]
+            lines[index] = replace_cell(lines[index], table.header.index("status"), status.value)
         return "".join(lines)
 
     def write_status(self, task_id: str, status: TaskStatus) -> None:
         """Rewrite the status cell of ``task_id`` on disk, re-reading first if the file changed."""
+        self.write_statuses({task_id: status})
+
+    def write_statuses(self, changes: Mapping[str, TaskStatus]) -> None:
+        """Rewrite the status cells of ``changes`` on disk in one write, re-reading first if the file changed."""
         try:
             unchanged = self.stat is not None and _stat(self.path) == self.stat
         except OSError:
             unchanged = False
         source = self if unchanged else load(self.path)
-        write_atomic(self.path, source.with_status(task_id, status).encode("utf-8"))
+        write_atomic(self.path, source.with_statuses(changes).encode("utf-8"))
 
     def _locate(self, task_id: str) -> tuple[Table, int] | None:
         """The table holding ``task_id``, and its row there."""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from mosaic_invoke.agents import show_log
 from mosaic_invoke.config.mission import load_mission
-from mosaic_invoke.errors import CoordError
+from mosaic_invoke.errors import CoordError, command
+from mosaic_invoke.store.clock import format_duration
 from mosaic_invoke.store.files import display_path
 from mosaic_invoke.store.locks import read_session_lock
 from mosaic_invoke.store.session import Session
@@ -72,7 +73,28 @@ def show_session_log(
             report(f"session {session.session_id} printed nothing (its log, {display_path(path)}, is empty)")
         else:
             report(f"nothing in the log of session {session.session_id} has a line in this view; --raw shows it all")
+    if follow:  # how it ended, as `run` would have said it in the foreground, with the verdict
+        session = load_state(orchestrator, mission.id).session(session.session_id) or session
+        report(_how_it_ended(session))
     return session
+
+
+def _how_it_ended(session: Session) -> str:
+    """``session sess-001 completed (exit 0, 3s), accepted``; or that it ended unrecorded."""
+    if session.running:  # its lock is gone or stale, its end not recorded: the process died
+        return (
+            f"session {session.session_id} is no longer running but its end is not recorded; "
+            f"`{command('resume')}` records it as crashed"
+        )
+    how = (
+        f"session {session.session_id} {session.ended_reason} "
+        f"(exit {session.exit_code}, {format_duration(session.duration_seconds)})"
+    )
+    if session.verdict:
+        how += f", {session.verdict}"
+    if session.rejected_because:
+        how += f": {session.rejected_because}"
+    return how
 
 
 def _running(orchestrator: Path, session_id: str) -> bool:

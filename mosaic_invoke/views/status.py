@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mosaic_invoke.config.guides import missing_guides
 from mosaic_invoke.config.mission import load_mission
-from mosaic_invoke.errors import command
+from mosaic_invoke.config.settings import Settings
+from mosaic_invoke.errors import CoordError, command
 from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.store.clock import format_duration
 from mosaic_invoke.store.locks import read_session_lock
@@ -18,9 +20,16 @@ from mosaic_invoke.tasks.tasksfile import load as load_tasks
 RECENT_SESSIONS = 5
 
 
-def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
-    """Everything ``coord.status`` shows. Reads files only; never writes."""
+def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings | None = None) -> dict[str, Any]:
+    """Everything ``coord.status`` shows. Reads files only; never writes.
+
+    A mistake that would stop a session before it starts is an error here too: mission.yaml's
+    `runtime` naming no runtime, unless the config (``settings``) launches another.
+    """
     mission = load_mission(mission_file)
+    settings = settings or Settings()
+    if not (settings.runtime or settings.command) and (problem := mission.runtime_problem(settings.runtimes)):
+        raise CoordError(problem)
     tasks = load_tasks(mission.tasks_path)
     check_milestones(mission, tasks)
     state = load_state(mission.orchestrator_path, mission.id)
@@ -89,7 +98,7 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS) -> dict[str, Any]:
         },
         "current_milestone": current.id if current else None,
         "loop": loop,
-        "warnings": [*tasks.warnings, *(w for w in (warning, loop_warning) if w)],
+        "warnings": [*tasks.warnings, *(w for w in (warning, loop_warning, missing_guides(mission)) if w)],
     }
 
 

@@ -113,7 +113,8 @@ def test_rate_limit_events_that_are_no_limit(status: str, extra: dict[str, Any])
         "claude-stream-json",
         extra=[event(type="rate_limit_event", rate_limit_info=info)],
     )
-    assert reader.verdict(NOW) is None
+    # The stream's own failure (not logged in) stands; no limit.
+    assert reader.verdict(NOW) == Verdict("unusable", "Not logged in · Please run /login")
 
 
 def test_limit_words_in_tool_output_files_or_agent_text_are_no_limit() -> None:
@@ -193,7 +194,7 @@ def test_claude_recorded_not_logged_in_and_unknown_resume() -> None:
         "✗ authentication_failed: Not logged in · Please run /login",
         "✗ result: error, 1 turn, $0.00: Not logged in · Please run /login",
     ]
-    assert reader.verdict(NOW) is None
+    assert reader.verdict(NOW) == Verdict("unusable", "Not logged in · Please run /login")
     telemetry = reader.telemetry()
     assert telemetry["is_error"] is True and telemetry["result_subtype"] == "success"
     assert telemetry["final_message"] == "Not logged in · Please run /login"

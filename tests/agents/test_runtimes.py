@@ -163,7 +163,9 @@ def test_a_runtime_without_a_resume_form_cannot_resume() -> None:
 
 
 def test_unknown_runtime_lists_the_known_ones() -> None:
-    with pytest.raises(CoordError, match=r"^unknown runtime 'aidr'; known: aider, claude, codex; add it under"):
+    with pytest.raises(
+        CoordError, match=r"^unknown runtime `aidr`; did you mean `aider`\? known: aider, claude, codex; add it under"
+    ):
         resolve_runtime("aidr", {"aider": RuntimeSpec(command=("aider",))})
 
 

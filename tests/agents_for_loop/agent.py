@@ -10,7 +10,11 @@ Launched as ``python agent.py MODE [PROMPT]``; the task is ``MOSAIC_TASK_ID``, t
 - ``break``: marks its task done but writes ``broken`` into ``gate.txt`` (the gate
   ``grep -qx ok gate.txt`` then fails);
 - ``fix``: writes ``ok`` into ``gate.txt`` and marks its task done;
-- ``idle``: exits 0 without touching anything.
+- ``idle``: exits 0 without touching anything;
+- ``all-done`` / ``all-cancelled``: sets every row of the tasks file to ``done`` / ``cancelled``;
+- ``done-exit1``: marks its task done, then exits 1;
+- ``done-hang``: marks its task done, then waits until it is ended by a signal;
+- ``term-zero``: waits until SIGTERM or SIGINT reaches it, then exits 0.
 
 A comma-separated MODE plays one mode per run, in order, then the last one again (runs are
 counted in LOOP_AGENT_COUNT, a file). LOOP_AGENT_SLEEP: seconds to wait before working;
@@ -27,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -61,6 +66,11 @@ def mark_done(task: str) -> None:
     TASKS.write_text(pattern.sub(r"\1done\2", text, count=1))
 
 
+def mark_every_row(status: str) -> None:
+    pattern = re.compile(r"^(\|\s*T-\d+\s*\|\s*)[a-z-]+(\s*\|)", re.MULTILINE)
+    TASKS.write_text(pattern.sub(rf"\1{status}\2", TASKS.read_text()))
+
+
 def commit(task: str) -> None:
     Path("work").mkdir(exist_ok=True)
     for number in range(int(os.environ.get("LOOP_AGENT_COMMITS", "1"))):
@@ -80,9 +90,20 @@ def main() -> int:
     while release and not Path(release).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     print(f"agent {mode} on {task}", flush=True)
-    if mode == "hang":
+    if mode == "term-zero":
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+        log(f"waiting {session} {task}")
         while True:
             time.sleep(3600)
+    if mode == "done-hang":
+        mark_done(task)
+        log(f"marked {session} {task}")
+    if mode in ("hang", "done-hang"):
+        while True:
+            time.sleep(3600)
+    if mode in ("all-done", "all-cancelled"):
+        mark_every_row(mode.removeprefix("all-"))
     if mode == "fail":
         log(f"end {session} {task}")
         return 1
@@ -92,7 +113,7 @@ def main() -> int:
         Path("gate.txt").write_text("broken\n")
     if mode == "fix":
         Path("gate.txt").write_text("ok\n")
-    if mode in ("done", "commit", "break", "fix"):
+    if mode in ("done", "commit", "break", "fix", "done-exit1"):
         mark_done(task)
     cost = os.environ.get("LOOP_AGENT_COST")
     if cost:
@@ -105,7 +126,7 @@ def main() -> int:
         }
         print(json.dumps(result), flush=True)
     log(f"end {session} {task}")
-    return 0
+    return 1 if mode == "done-exit1" else 0
 
 
 if __name__ == "__main__":

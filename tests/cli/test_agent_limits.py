@@ -15,7 +15,7 @@ from cli.agent_stand_ins import TIMEOUT_AFTER_SPEAKING, agent_env, ended, sessio
 
 ZONE = "Asia/Tokyo"  # far from UTC: a time of day the agent prints is local time
 OUTPUTS = {"claude": "claude-stream-json", "codex": "codex-json"}
-LIMIT_KEYS = ("ended_reason", "exit_code", "resume_at", "limit", "transient")
+LIMIT_KEYS = ("ended_reason", "exit_code", "resume_at", "limit", "transient", "unusable")
 
 
 def session_of(
@@ -177,3 +177,41 @@ def test_detached_sessions_get_the_same_verdicts(
     }
     told = said["transient" if "transient" in found else "hard" if "limit" in found else "claude"]
     assert f"coord: session sess-001 {told}" in log
+
+
+NOT_LOGGED_IN = [
+    pytest.param("claude", "claude-2.1.197-not-logged-in.jsonl", "Not logged in · Please run /login", id="claude"),
+    pytest.param(
+        "codex",
+        "codex-unauthorized.jsonl",
+        "exceeded retry limit, last status: 401 Unauthorized, request id: req_def456",
+        id="codex",
+    ),
+]
+
+
+@pytest.mark.parametrize(("runtime", "stream", "why"), NOT_LOGGED_IN)
+def test_an_agent_not_logged_in_is_recorded_as_unusable(
+    project: Path, tmp_path: Path, runtime: str, stream: str, why: str
+) -> None:
+    record = session_of(project, tmp_path, runtime, stream, exit=1)
+    assert limit_of(record) == {"ended_reason": "failed", "exit_code": 1, "unusable": why}
+    assert f"coord: session sess-001: the agent cannot work here: {why}" in record["said"]
+
+
+@pytest.mark.parametrize(("runtime", "stream", "why"), NOT_LOGGED_IN)
+def test_a_loop_stops_at_once_on_an_agent_not_logged_in(
+    project: Path, tmp_path: Path, runtime: str, stream: str, why: str
+) -> None:
+    """One session, no back-off and no second try: exit 1 with `agent-unusable`."""
+    env = {**agent_env(tmp_path, stream, exit=1), "INVOKE_COORD_LOOP_REPORT": "false"}
+    result = coord("loop", "--runtime", runtime, "--backoff", "1h", cwd=project, env=env)
+    assert result.returncode == 1, result.stderr
+    (record,) = sessions(project)
+    assert record["unusable"] == why
+    said = f"the agent ({runtime}) cannot work here: {why}; log it in, then start the loop again"
+    assert result.stderr.splitlines()[-1] == f"coord: error: the loop stopped: {said}"
+    assert "coord: loop loop-001 stopped: agent-unusable\n" in result.stderr
+    assert "loop waits" not in result.stderr
+    loop = json.loads((project / ".mosaic" / "orchestrator" / "loop.json").read_text())
+    assert (loop["stop_reason"], loop["stop_detail"]) == ("agent-unusable", said)

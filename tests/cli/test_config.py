@@ -159,13 +159,18 @@ def test_a_setting_written_two_ways_is_one_line_from_mosaic_coord(project: Path)
     ]
 
 
-def test_a_variable_over_a_list_is_one_line_from_mosaic_coord(project: Path) -> None:
-    (project / "invoke.yaml").write_text("coord:\n  command: [my-agent, '{prompt}']\n")
-    result = coord("status", cwd=project, env={"INVOKE_COORD_COMMAND": "other {prompt}"})
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        "coord: error: config: an INVOKE_COORD_* variable cannot replace a list or a number written in a "
-        "config file; write that key there as a string"
+def test_a_variable_replaces_a_list_or_a_number_from_mosaic_coord(project: Path) -> None:
+    """Invoke would cast the variable to the type in the file (and fail); mosaic-coord reads it as written."""
+    (project / "invoke.yaml").write_text("coord:\n  command: [my-agent, '{prompt}']\n  loop: {max_sessions: 5}\n")
+    env = {"INVOKE_COORD_COMMAND": "other {prompt}", "INVOKE_COORD_LOOP_MAX_SESSIONS": "none"}
+    result = coord("run", "--print-only", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("command: other {prompt}\n")
+    wrong = coord("status", cwd=project, env={"INVOKE_COORD_LOOP_MAX_SESSIONS": "[3]"})
+    assert wrong.returncode == 1
+    assert wrong.stderr.splitlines() == [
+        "coord: error: INVOKE_COORD_LOOP_MAX_SESSIONS: expected a whole number of 1 or more, or `none` for no "
+        "limit; got `[3]`"
     ]
 
 

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, coord
+from conftest import BIN, coord, write_guides
 
 from mosaic_invoke.collection import make_collection
 from mosaic_invoke.flags import SHORT_FLAGS
@@ -157,6 +157,7 @@ def test_the_stale_lock_hint_names_the_program(project: Path) -> None:
 
 
 def test_a_reader_that_went_away_is_no_traceback(project: Path) -> None:
+    write_guides(project)  # no warning on stderr either
     read_end, write_end = os.pipe()
     os.close(read_end)  # as `mosaic-coord status | head -1` once head has its line
     try:

@@ -36,6 +36,9 @@ def test_init_says_what_git_should_ignore_and_adds_it_once(tmp_path: Path) -> No
     assert first.stdout.splitlines() == [
         "created .mosaic/mission.yaml",
         "created docs/TASKS.md",
+        "created .mosaic/PROTOCOL.md",
+        "created docs/MISSION-MANIFEST.md",
+        "created docs/scratchpads/my-mission.md",
         "add .mosaic/orchestrator/ to .gitignore: coord's state, locks and logs are not for git",
         "(`mosaic-coord init --gitignore` adds it)",
         "next: edit them, then `mosaic-coord run --print-only` to see the first prompt",
@@ -123,3 +126,43 @@ def test_init_below_a_mission_says_the_new_one_hides_it(tmp_path: Path) -> None:
         "commands run in this folder now use the new one"
     )
     assert coord("init", cwd=outer / "docs").stderr.count("already holds a mission") == 1
+
+
+def test_every_file_the_first_prompt_names_exists_after_init(tmp_path: Path) -> None:
+    """The default prompt stands on its own: no file it points the agent at is missing."""
+    assert coord("init", cwd=tmp_path).returncode == 0
+    preview = coord("run", "--print-only", cwd=tmp_path)
+    assert (preview.returncode, preview.stderr) == (0, "")
+    prompt = preview.stdout
+    for name in (".mosaic/PROTOCOL.md", "docs/MISSION-MANIFEST.md", "docs/scratchpads/my-mission.md", "docs/TASKS.md"):
+        assert f"`{name}`" in prompt
+        assert (tmp_path / name).is_file()
+    status = coord("status", cwd=tmp_path)
+    assert (status.returncode, status.stderr) == (0, "")
+    protocol = (tmp_path / ".mosaic" / "PROTOCOL.md").read_text()
+    for what in ("quality gates", "status cell", "`done`", "commit", "`docs/scratchpads/my-mission.md`", "Two-phase"):
+        assert what in protocol
+    manifest = (tmp_path / "docs" / "MISSION-MANIFEST.md").read_text()
+    assert manifest.startswith("# My mission: manifest\n")
+    assert "- M1: First milestone\n- M2: Second milestone\n" in manifest
+
+
+def test_init_keeps_a_manifest_the_project_has(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "MISSION-MANIFEST.md").write_text("ours\n")
+    result = coord("init", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "created docs/MISSION-MANIFEST.md" not in result.stdout
+    assert (tmp_path / "docs" / "MISSION-MANIFEST.md").read_text() == "ours\n"
+    assert (tmp_path / ".mosaic" / "PROTOCOL.md").is_file()
+
+
+def test_status_warns_of_a_file_the_prompt_names_that_is_missing(tmp_path: Path) -> None:
+    assert coord("init", cwd=tmp_path).returncode == 0
+    (tmp_path / ".mosaic" / "PROTOCOL.md").unlink()
+    status = coord("status", cwd=tmp_path)
+    assert status.returncode == 0
+    assert status.stderr.splitlines() == [
+        "coord: warning: the prompt points the agent at .mosaic/PROTOCOL.md, which does not exist yet; "
+        "write it, or point mission.yaml's `protocol_file` elsewhere"
+    ]

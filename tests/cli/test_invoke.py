@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_COMMAND, BIN, coord
+from conftest import AGENT_COMMAND, BIN, coord, write_guides
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -259,6 +259,7 @@ def test_mosaic_coord_caches_the_bytecode_of_what_it_imports_late(project: Path,
 @pytest.mark.parametrize("program", ["invoke", "mosaic-coord"])
 def test_a_reader_that_went_away_ends_the_command_quietly(project: Path, program: str) -> None:
     """`invoke coord.status | head`: stdout's reader is gone before the command writes."""
+    write_guides(project)  # no warning on stderr either
     (project / "tasks.py").write_text(PROJECT_TASKS)
     read_end, write_end = os.pipe()
     os.close(read_end)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from conftest import coord, wait_for
@@ -144,3 +145,21 @@ def test_a_log_that_shows_nothing_says_so(project: Path) -> None:
     assert (quiet.returncode, quiet.stdout) == (0, "")
     assert quiet.stderr == "coord: nothing in the log of session sess-001 has a line in this view; --raw shows it all\n"
     assert coord("logs", "--raw", cwd=project).stdout == '{"type":"rate_limit_event"}\n'
+
+
+def test_follow_ends_with_how_the_session_ended_and_its_verdict(project: Path) -> None:
+    """A detached session's end is said once followed: how it ended, and the harness's verdict."""
+    config = project / ".mosaic" / "mission.yaml"
+    config.write_text(config.read_text() + "verify: {command: 'echo broken; exit 1'}\n")
+    done = f"{sys.executable} {Path(__file__).resolve().parents[1] / 'done_agent.py'}"
+    started = coord("run", "--detach", "--command", done, cwd=project, env={"DONE_AGENT_SLEEP": "0.5"})
+    assert started.returncode == 0, started.stderr
+    followed = coord("logs", "--follow", cwd=project, timeout=30)
+    assert followed.returncode == 0, followed.stderr
+    assert "marked T-002 done" in followed.stdout
+    (session,) = sessions(project)
+    assert followed.stderr.splitlines()[-1] == (
+        f"coord: session sess-001 completed (exit 0, {session['duration_seconds']}s), rejected: "
+        f"{session['rejected_because']}"
+    )
+    assert session["rejected_because"] == "`echo broken; exit 1` failed (exit 1)"

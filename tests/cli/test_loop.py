@@ -145,10 +145,10 @@ def test_a_rejected_claim_counts_as_a_failure_in_a_row(tmp_path: Path) -> None:
     assert [s["verdict"] for s in sessions(root)] == ["rejected", "rejected"]
 
 
-def test_a_missing_agent_command_stops_the_loop_with_error(root: Path) -> None:
+def test_a_missing_agent_command_stops_the_loop_at_once_as_unusable(root: Path) -> None:
     result = run_loop(root, "--command", "no-such-agent-here")
     assert result.returncode == 1, result.stderr
-    assert stopped(root) == ("error", 0)
+    assert stopped(root) == ("agent-unusable", 0)
     assert result.stderr.rstrip().splitlines()[-1].startswith("coord: error: the loop stopped: ")
     assert "no-such-agent-here" in result.stderr
     assert "Traceback" not in result.stderr
@@ -181,7 +181,7 @@ def test_an_unknown_runtime_is_refused_before_any_loop_starts(project: Path) -> 
     result = coord("loop", "--runtime", "nope", cwd=project)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "coord: error: unknown runtime 'nope'; known: claude, codex; "
+        "coord: error: unknown runtime `nope`; known: claude, codex; "
         "add it under `runtimes:` in mission.yaml or pass --command"
     )
     assert not (project / ".mosaic" / "orchestrator" / "loop.json").exists()

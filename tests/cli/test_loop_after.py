@@ -33,7 +33,8 @@ def test_a_failing_hook_is_reported_and_changes_no_exit_code(tmp_path: Path) -> 
 
 def test_the_hook_runs_for_a_loop_that_stops_on_an_error(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project", extra="hooks: {after_loop: 'cat > hook.json'}\n")
-    result = run_loop(root, "--command", "no-such-agent-here")
+    (root / "spoil.sh").write_text("printf '| T-002 | nonsense |\\n' >> docs/TASKS.md\n")  # the tasks file broken
+    result = run_loop(root, "--command", f"/bin/sh {root / 'spoil.sh'}")
     assert result.returncode == 1
     assert json.loads((root / "hook.json").read_text())["stop_reason"] == "error"
 

@@ -103,7 +103,8 @@ def test_failing_gates_refuse_to_start_with_their_output(tmp_path: Path) -> None
     assert result.returncode == 1
     last = result.stderr.splitlines()[-1]
     assert last.startswith("coord: error: the loop stopped: the gates already fail before any session: ")
-    assert "--allow-failing-gates" in last and "broken before the loop" in last
+    assert "--allow-failing-gates" in last
+    assert result.stderr.splitlines().count("  | broken before the loop") == 1  # their output, once
     record = loop_record(root)
     assert record is not None
     assert (record["stop_reason"], record["sessions"]) == ("gates-failing", [])
@@ -126,7 +127,9 @@ def test_a_detached_loop_answers_once_its_gates_pass_or_says_why_they_fail(tmp_p
     assert "coord: loop loop-001 started; its gates run first (`sleep 0.5; " in refused.stderr
     last = refused.stderr.splitlines()[-1]
     assert last.startswith("coord: error: the loop stopped before its first session: the gates already fail ")
-    assert "broken before the loop" in last and last.endswith("loop-001.log")
+    assert last.endswith("loop-001.log")
+    log = (root / ORCH / "logs" / "loop-001.log").read_text()
+    assert "\n  | broken before the loop\n" in log  # what the gates printed, in the loop's log
     record = loop_record(root)
     assert record is not None and (record["stop_reason"], record["sessions"]) == ("gates-failing", [])
 

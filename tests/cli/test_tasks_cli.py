@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_COMMAND, BIN, coord, wait_for
+from conftest import AGENT_COMMAND, BIN, coord, wait_for, write_guides
 
 THREE_MILESTONES = """\
 id: demo
@@ -132,6 +132,7 @@ def test_a_bom_a_fenced_example_and_a_line_separator_are_read_as_markdown(projec
 
 
 def test_a_table_without_a_status_column_is_named(project: Path) -> None:
+    write_guides(project)  # the table's warning alone
     state_table = "| id | state |\n|----|-------|\n| T-001 | done |\n"
     (project / "docs" / "TASKS.md").write_text("# Tasks\n\n" + state_table)
     expected = (

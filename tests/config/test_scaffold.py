@@ -23,7 +23,13 @@ def files_in(folder: Path) -> dict[str, bytes | None]:
 def test_a_fresh_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     done = scaffold(tmp_path)
-    assert done.created == [".mosaic/mission.yaml", "docs/TASKS.md"]
+    assert done.created == [
+        ".mosaic/mission.yaml",
+        "docs/TASKS.md",
+        ".mosaic/PROTOCOL.md",
+        "docs/MISSION-MANIFEST.md",
+        "docs/scratchpads/my-mission.md",
+    ]
     assert done.ignored == "missing"
     mission = load_mission(tmp_path / ".mosaic" / "mission.yaml")
     assert [m.id for m in mission.milestones] == ["M1", "M2"]
@@ -129,5 +135,5 @@ def test_gitignore_already_ignoring_the_folder_is_left_alone(
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".gitignore").write_text(f"build/\n{line}\n")
     done = scaffold(tmp_path, gitignore=True)
-    assert (done.created, done.ignored) == ([".mosaic/mission.yaml", "docs/TASKS.md"], "present")
+    assert (done.created[:2], done.ignored) == ([".mosaic/mission.yaml", "docs/TASKS.md"], "present")
     assert (tmp_path / ".gitignore").read_text() == f"build/\n{line}\n"

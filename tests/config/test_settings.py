@@ -208,6 +208,10 @@ def test_run_reads_its_two_timeouts_the_same_way() -> None:
         ("max_sessions", "12", 12),
         ("max_sessions", 12, 12),
         ("max_sessions", "None", None),
+        ("max_sessions", "off", None),
+        ("max_hours", " OFF ", None),
+        ("max_hours", False, None),  # `max_hours: off` in YAML
+        ("pause", "off", 0.0),
         ("max_hours", 8, 8 * 3600.0),
         ("max_hours", "1.5", 5400.0),
         ("max_hours", "90m", 5400.0),

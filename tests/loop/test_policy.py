@@ -42,6 +42,7 @@ SPEC_ORDER = [
     "stopped",
     "interrupted",
     "usage-limit",
+    "agent-unusable",
     "gates-failing",
     "error",
 ]
@@ -83,6 +84,7 @@ def test_stop_reasons_are_the_specs_in_its_order() -> None:
         *((r, 0) for r in ("mission-done", "milestone-done", "stopped")),
         *((r, 4) for r in ("max-sessions", "max-hours", "max-failures", "max-attempts", "max-cost", "usage-limit")),
         ("no-runnable-task", 5),
+        ("agent-unusable", 1),
         ("gates-failing", 1),
         ("error", 1),
         ("interrupted", 130),

@@ -301,7 +301,8 @@ def test_a_rejected_claim_adds_the_verification_line(project: Path) -> None:
     log = project.resolve() / ".mosaic" / "orchestrator" / "logs" / "sess-001.verify.log"
     assert previous_lines(next_prompt(project)) == [
         "- **Ended:** completed",
-        "- **Last completed task:** T-002",
+        "- **Last completed task:** —",  # the verdict rules, not the exit code
+        "- **Unfinished task:** T-002 (rejected: `echo checking; exit 2` failed (exit 2))",
         "- **Verification:** T-002 was marked done, but `echo checking; exit 2` failed (exit 2); "
         f"it is in-progress again; output: {log}",
     ]

@@ -151,7 +151,7 @@ def test_sigterm_or_sighup_to_coord_is_passed_on_to_the_agent(agents: list[Agent
 
     previous = signal.getsignal(signum)
     watched = watch(sleeper.process, sleeper.read_end, on_line, Limits(kill_grace=FAST))
-    assert watched == Watched(143, interrupted=True, signalled=True)
+    assert watched == Watched(143, interrupted=True, signalled=signal.Signals(signum).name)
     assert signal.getsignal(signum) == previous  # coord's own handling is back
 
 
@@ -162,7 +162,7 @@ def test_sigint_to_coord_alone_reaches_the_agent_after_a_grace(
     monkeypatch.setattr(_watch, "INTERRUPT_GRACE", 0.2)
     sleeper = agent(agents, "import time; print('ready', flush=True); time.sleep(30)")
     watched = watch(sleeper.process, sleeper.read_end, lambda _: os.kill(os.getpid(), signal.SIGINT))
-    assert watched == Watched(128 + signal.SIGINT, interrupted=True, signalled=True)
+    assert watched == Watched(128 + signal.SIGINT, interrupted=True, signalled="SIGINT")
 
 
 def test_started_is_called_once_the_watch_is_ready(agents: list[Agent]) -> None:

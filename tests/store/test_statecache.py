@@ -121,7 +121,7 @@ def test_a_copy_that_is_a_link_is_replaced_not_written_through(tmp_path: Path) -
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(
-    sessions=st.lists(records, max_size=12),
+    sessions=st.lists(records, max_size=12, unique_by=lambda record: record["session_id"]),
     layout=st.sampled_from(["compact", "indent2", "sessions-first", "list-after-sessions"]),
 )
 def test_reading_from_the_copy_gives_what_the_json_says(

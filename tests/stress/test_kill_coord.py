@@ -79,11 +79,11 @@ def agent_runs(log: Path) -> list[tuple[int, str]]:
     return [(int(pid), sid) for pid, sid in (line.split() for line in log.read_text().splitlines())]
 
 
-def kill_coord(project: Path, args: list[str], env: dict[str, str], rng: random.Random, *, at_work: bool) -> None:
-    """Start coord, SIGKILL it alone: just after it writes the session lock, or anywhere; or, ``at_work``,
-    once its agent has started (whatever the machine's speed, some agent then outlives coord)."""
-    log = Path(env["FAKE_AGENT_LOG"])
-    runs = len(agent_runs(log))
+def kill_coord(
+    project: Path, args: list[str], env: dict[str, str], rng: random.Random, ready: Path | None = None
+) -> None:
+    """Start coord, SIGKILL it alone: once its agent works (``ready``: a file the agent writes),
+    just after it writes the session lock, or anywhere."""
     process = subprocess.Popen(
         [str(BIN / "mosaic-coord"), *args],
         cwd=project,
@@ -94,8 +94,10 @@ def kill_coord(project: Path, args: list[str], env: dict[str, str], rng: random.
         start_new_session=True,
     )
     lock = project / ORCH / "session.lock"
-    if at_work:
-        wait_until(lambda: len(agent_runs(log)) > runs, 60, "the agent to start")
+    if ready is not None:  # however slow the machine, some rounds must see the agent outlive coord
+        deadline = time.monotonic() + 60
+        while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
         time.sleep(rng.uniform(0, 0.02))
     elif rng.random() < 0.8:
         deadline = time.monotonic() + 10
@@ -117,13 +119,13 @@ def test_sigkill_of_coord_alone_never_lets_two_agents_run(project: Path, tmp_pat
     env = {**os.environ, "FAKE_AGENT_LOG": str(log)}
     recorded: list[str] = []
     probed = 0
+    outliving = set(rng.sample(range(ROUNDS), 2))  # rounds killed once the agent works, the others at random
     try:
         for round_number in range(ROUNDS):
             where = f"seed {seed}, round {round_number}"
             release = tmp_path / f"release-{round_number}"
-            # The first two rounds (one in the foreground, one detached) kill coord once its agent works.
-            at_work = round_number < 2
-            probed += kill_and_probe(project, env, rng, where, release, detach=bool(round_number % 2), at_work=at_work)
+            ready = tmp_path / f"ready-{round_number}" if round_number in outliving else None
+            probed += kill_and_probe(project, env, rng, where, release, ready, detach=bool(round_number % 2))
             recorded = recover(project, env, where, recorded)
     finally:  # no agent outlives the test
         for round_number in range(ROUNDS):
@@ -132,7 +134,14 @@ def test_sigkill_of_coord_alone_never_lets_two_agents_run(project: Path, tmp_pat
 
 
 def kill_and_probe(
-    project: Path, env: dict[str, str], rng: random.Random, where: str, release: Path, *, detach: bool, at_work: bool
+    project: Path,
+    env: dict[str, str],
+    rng: random.Random,
+    where: str,
+    release: Path,
+    ready: Path | None,
+    *,
+    detach: bool,
 ) -> bool:
     """Kill coord during a launch; while its agent lives, `run` and `resume` must refuse.
 
@@ -141,7 +150,8 @@ def kill_and_probe(
     marker = f"agent-{where.replace(' ', '').replace(',', '-')}"
     command = f"{sys.executable} {FAKE_AGENT} {marker}"
     args = ["run", "--task", "T-002", *(["--detach"] if detach else []), "--command", command]
-    kill_coord(project, args, {**env, "FAKE_AGENT_WAIT_FOR": str(release)}, rng, at_work=at_work)
+    agent_env = {**env, "FAKE_AGENT_WAIT_FOR": str(release), **({"FAKE_AGENT_READY": str(ready)} if ready else {})}
+    kill_coord(project, args, agent_env, rng, ready)
     # A launch cut off mid-fork still has coord's arguments until it reaches its exec (or ends).
     wait_until(lambda: not processes_with(command), 60, f"{where}: a forked launch to reach its exec")
     # A gate never opened ends by itself (125); an opened one becomes the agent.

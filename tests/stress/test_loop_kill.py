@@ -3,8 +3,10 @@ no session lost or doubled, every agent run recorded once, each agent's work kep
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import random
 import signal
 import subprocess
@@ -131,3 +133,83 @@ def test_loops_killed_at_random_and_continued_lose_and_double_nothing(tmp_path: 
     # The seed kills some loops while their agents work: those sessions were cut off, and redone.
     cut_off = [sid for sid, _ in started if by_id[sid]["ended_reason"] == "crashed"]
     assert cut_off and len(recorded) > TASKS
+
+
+def _agent_pid(log: Path, after: int) -> int | None:
+    """The pid of the newest agent that started after the first ``after`` ones, if any."""
+    if not log.exists():
+        return None
+    starts = [line.split() for line in log.read_text().splitlines() if line.startswith("start ")]
+    return int(starts[-1][3]) if len(starts) > after else None
+
+
+def _kill(pid: int, *, group: bool) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if group:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_kill_storm_on_loop_records_every_session_once_and_leaves_no_lock(tmp_path: Path) -> None:
+    """SIGKILL of coord alone, of coord with its agent, or of the agent alone, at random instants
+    (before, during and after the agent's work); then `loop` again until the mission is done."""
+    seed = int(os.environ.get("STRESS_SEED") or random.SystemRandom().randrange(1, 2**31))
+    print(f"kill storm seed: {seed} (STRESS_SEED={seed} repeats the choices)")
+    rng = random.Random(seed)
+    tasks = 4
+    rows = "".join(f"| T-{n:03d} | not-started | M1 | Task {n} | |\n" for n in range(1, tasks + 1))
+    root = make_project(
+        tmp_path / "project",
+        tasks="| id | status | milestone | description | depends_on |\n|---|---|---|---|---|\n" + rows,
+    )
+    log = tmp_path / "agents.log"
+    env = {"LOOP_AGENT_LOG": str(log), "LOOP_AGENT_SLEEP": "0.1"}
+    for round_number in range(12):
+        kind = rng.choice(["coord", "group", "agent"])
+        where = f"seed {seed}, round {round_number}, {kind}"
+        seen = len(agent_lines(log, "start"))
+        loop = start_when_free(root, env)
+        try:
+            moment = rng.random()
+            if moment < 0.35:  # while an agent works
+                wait_for(next_agent(log, loop), timeout=60)
+                time.sleep(rng.uniform(0, 0.15))
+            elif moment < 0.7:  # just after an agent finished its work: coord is recording it
+                ended = len(agent_lines(log, "end"))
+                wait_for(lambda: len(agent_lines(log, "end")) > ended or loop.poll() is not None, timeout=60)  # noqa: B023
+                time.sleep(rng.uniform(0, 0.03))
+            else:
+                time.sleep(rng.uniform(0, 0.6))
+            agent_pid = _agent_pid(log, seen)
+            if kind in ("coord", "group"):
+                _kill(loop.pid, group=False)
+            if kind in ("group", "agent") and agent_pid is not None:
+                _kill(agent_pid, group=True)  # the agent leads a process group of its own
+            if kind == "agent":  # coord records it and goes on: stop it the user's way
+                wait_for(next_agent(log, loop), timeout=60)
+                _kill(loop.pid, group=False)
+            loop.communicate(timeout=30)
+        except BaseException:
+            end_group(loop)
+            raise
+        assert loop.returncode in (-signal.SIGKILL, 0, 4), where
+    final = start_when_free(root, env)
+    try:
+        _, err = final.communicate(timeout=120)
+    finally:
+        end_group(final)
+    assert final.returncode == 0, (seed, err)
+    assert all(task_status(root, f"T-{n:03d}") == "done" for n in range(1, tasks + 1)), seed
+    recorded = sessions(root)
+    ids = [s["session_id"] for s in recorded]
+    assert ids == [f"sess-{n:03d}" for n in range(1, len(ids) + 1)], seed  # each once, none lost
+    assert all(s.get("ended_at") for s in recorded), (seed, recorded)
+    assert not (root / ORCH / "session.lock").exists(), seed
+    started = agent_lines(log, "start")
+    assert len({sid for sid, _ in started}) == len(started), seed  # no session ran two agents
+    assert {sid for sid, _ in started} <= set(ids), seed  # every agent that ran is recorded
+    loops = json.loads((root / ORCH / "state.json").read_text())["loops"]
+    assert loops[-1]["stop_reason"] == "mission-done", seed
+    owners = Counter(sid for item in loops for sid in item["sessions"])
+    assert all(count == 1 for count in owners.values()), seed

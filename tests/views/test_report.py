@@ -15,6 +15,7 @@ from conftest import coord, wait_for
 
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.errors import CoordError
+from mosaic_invoke.views.report.charts import cumulative
 from mosaic_invoke.views.report.page import build_report, render_report, write_report
 
 ORCH = Path(".mosaic") / "orchestrator"
@@ -124,7 +125,10 @@ def demo_mission(root: Path, start: datetime = START) -> Path:
         "host": "ci-runner-3",
         "started_at": records[7]["started_at"],
         "sessions": [r["session_id"] for r in records[7:]],
-        "caps": {"max_sessions": 20, "max_failures": 3, "max_cost_usd": 40.0, "max_hours": None},
+        "caps": {
+            **{"max_sessions": 20, "max_failures": 3, "max_cost_usd": 40.0, "max_hours": None},
+            **{"max_wait": 21600.0, "backoff": 90.0, "session_timeout": 5400.0, "report": True},
+        },
         "waiting_until": iso(moment + timedelta(minutes=40)),
     }
     (orch / "loop.json").write_text(json.dumps(loop))
@@ -168,8 +172,8 @@ def test_summary_of_the_demo_mission(demo: Path) -> None:
 
 def test_tasks_done_over_time_counts_each_task_once_and_says_what_is_unknown(demo: Path) -> None:
     done = report_of(demo).done
-    # T-004 and T-007 were claimed twice (one claim rejected): each counts once.
-    assert (done.total, done.known, done.unknown) == (5, 11, 4)
+    # T-004 was claimed twice (one claim rejected): it counts once; T-007's one claim was rejected: not at all.
+    assert (done.total, done.known, done.unknown) == (4, 11, 4)
     assert (done.unknown_first, done.unknown_last) == ("sess-001", "sess-004")
     steps = re.findall(r"H(\d+)V([\d.]+)", done.line)
     heights = [float(y) for _, y in steps]
@@ -219,7 +223,10 @@ def test_a_waiting_loop_and_past_loops(demo: Path) -> None:
     report = report_of(demo)
     loop = report.loop
     assert (loop.loop_id, loop.pid, loop.sessions, loop.ended_at) == ("loop-002", 4242, 8, None)
-    assert loop.caps == [("max_sessions", "20"), ("max_failures", "3"), ("max_cost_usd", "40.0")]
+    assert loop.caps == [
+        *[("max_sessions", "20"), ("max_failures", "3"), ("max_cost_usd", "$40.00"), ("max_wait", "6h")],
+        *[("backoff", "1m30s"), ("session_timeout", "1h30m"), ("report", "on")],
+    ]  # as people read them, not `21600.0` seconds
     assert loop.waiting_until == "2026-11-19T04:15:00.000Z" and loop.session_id is None
     assert [(p.loop_id, p.sessions, p.stop_reason) for p in report.past_loops] == [("loop-001", 3, "max-failures")]
 
@@ -412,3 +419,24 @@ def test_a_mission_without_sessions(project: Path) -> None:
     assert "No sessions yet" in page and "Nothing running." in page
     assert "1 of 3 done (33%)" in page and "No session has reported cost or tokens." in page
     assert sorted(p.name for p in (project / ORCH).iterdir()) == ["report.html"]
+
+
+def test_tasks_done_over_time_counts_no_rejected_or_unchecked_claim() -> None:
+    def record(number: int, verdict: str | None, done: list[str]) -> dict[str, object]:
+        found: dict[str, object] = {
+            "session_id": f"sess-00{number}",
+            "started_at": f"2026-11-20T1{number}:00:00.000Z",
+            "ended_at": f"2026-11-20T1{number}:30:00.000Z",
+            "tasks_done": done,
+        }
+        return {**found, "verdict": verdict} if verdict else found
+
+    records = [
+        record(1, "rejected", ["T-002"]),
+        record(2, "none", ["T-002"]),
+        record(3, "accepted", ["T-002"]),
+        record(4, None, ["T-003"]),  # a record from before verdicts: taken at its word
+    ]
+    chart = cumulative(records)
+    assert (chart.total, chart.known) == (2, 4)
+    assert cumulative(records[:2]).total == 0

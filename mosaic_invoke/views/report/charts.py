@@ -104,14 +104,19 @@ def timeline(records: Sequence[Mapping[str, Any]], kinds: Sequence[tuple[str, st
 
 
 def cumulative(records: Sequence[Mapping[str, Any]]) -> Cumulative:
-    """Tasks done over time, from each ended session's ``tasks_done`` and ``ended_at``."""
+    """Tasks done over time, from each ended session's ``tasks_done`` and ``ended_at``: a claim
+    that was rejected or left unchecked (and reopened) counts none."""
     start = next((moment for r in records if (moment := _moment(r.get("started_at"))) is not None), None)
     finished: list[tuple[datetime, list[Any]]] = []
     unknown: list[str] = []
-    ids, ends, dones = (column(records, field) for field in ("session_id", "ended_at", "tasks_done"))
-    for session_id, ended_at, done in zip(ids, ends, dones, strict=True):
+    ids, ends, dones, verdicts = (
+        column(records, field) for field in ("session_id", "ended_at", "tasks_done", "verdict")
+    )
+    for session_id, ended_at, done, verdict in zip(ids, ends, dones, verdicts, strict=True):
         if ended_at is None:
             continue
+        if verdict in ("rejected", "none"):
+            done = []
         if isinstance(done, list) and (ended := _moment(ended_at)) is not None:
             finished.append((ended, done))
         else:

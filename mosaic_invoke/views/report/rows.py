@@ -6,7 +6,6 @@ edit) counts as absent: missions recorded by older versions show less, never an 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from mosaic_invoke.config.caps import shown_cap
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.store.clock import format_duration
 from mosaic_invoke.store.session import ENDED_REASONS
@@ -157,16 +157,14 @@ def loop_row(loop: Mapping[str, Any], live: Mapping[str, Any] | None) -> LoopRow
         ended_at=ended_at,
         stop_reason=text(loop.get("stop_reason")),
         sessions=len(sessions) if isinstance(sessions, list) else whole(sessions),
-        caps=[(str(k), _cap(v)) for k, v in caps.items() if v is not None] if isinstance(caps, Mapping) else [],
+        caps=[(str(k), shown_cap(str(k), v)) for k, v in caps.items() if v is not None]
+        if isinstance(caps, Mapping)
+        else [],
         waiting_until=None if ended_at else text(loop.get("waiting_until")),
         session_id=text(live.get("session_id")),
         task_id=text(live.get("task_id")),
         session_started=text(live.get("started_at")),
     )
-
-
-def _cap(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def text(value: Any) -> str | None:

@@ -1,0 +1,57 @@
+"""A loop's start: what the last loop and its session left is settled, a live one refused,
+and the new loop's record written, before any stop reason is judged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, replace
+
+from mosaic_invoke.config.caps import LoopCaps
+from mosaic_invoke.config.mission import Mission
+from mosaic_invoke.config.options import RunOptions
+from mosaic_invoke.errors import SessionActive, command
+from mosaic_invoke.loop.policy import inherited_wait
+from mosaic_invoke.session.plan import resolve
+from mosaic_invoke.session.record import settle
+from mosaic_invoke.session.runner import blocking_session
+from mosaic_invoke.store.locks import read_session_lock, state_lock
+from mosaic_invoke.store.loopfile import LoopRecord, clear_stop, new_loop, read_loop, settle_crashed_loop, write_loop
+from mosaic_invoke.store.state import load_state, save_state
+
+
+def open_loop(
+    mission: Mission, options: RunOptions, caps: LoopCaps, report: Callable[[str], None]
+) -> tuple[LoopRecord, str | None]:
+    """Under the state lock: record a crashed loop and settle a session it left (as `resume`
+    does), refuse beside a live loop or session, write loop.json. Returns the new loop's record
+    and what was wrong with the last loop's, if anything."""
+    resolve(mission, options)  # an unknown runtime is refused before any loop starts
+    orchestrator = mission.orchestrator_path
+    with state_lock(orchestrator):
+        state = load_state(orchestrator, mission.id, writing=True)
+        settled = settle_crashed_loop(orchestrator, state)
+        if settled is not state:
+            save_state(orchestrator, settled)
+        previous, warning = read_loop(orchestrator)
+        if previous is not None and previous.running and previous.judge() != "stale":
+            msg = (
+                f"loop {previous.loop_id} is still running (pid {previous.pid} on {previous.host}); "
+                f"stop it with `{command('stop')}`"
+            )
+            raise SessionActive(msg)
+        lock, lock_warning = read_session_lock(orchestrator)
+        if lock_warning:
+            report(f"warning: {lock_warning}")
+        if lock is not None and (verdict := lock.judge()) != "stale":
+            raise SessionActive(blocking_session(lock, verdict))
+        if lock is not None:
+            settled = settle(mission, settled, lock, report)
+        clear_stop(orchestrator)
+        record = new_loop(
+            settled, options.milestone, {key: value for key, value in asdict(caps).items() if value is not None}
+        )
+        record = replace(record, waiting_until=inherited_wait(previous, settled))
+        if record.waiting_until:
+            record = replace(record, waiting_for="a usage limit to lift (as the last loop left it)")
+        write_loop(orchestrator, record)
+    return record, warning

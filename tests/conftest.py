@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +35,14 @@ TASKS_MD = """\
 | T-003 | not-started | M1 | Parser | T-002 |
 | T-004 | not-started | M2 | Endpoints | T-003 |
 """
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as a terminal gives it, however the suite was started: a script's background job
+    (`make test &`) inherits SIGINT ignored, and so would every agent a test starts, which the
+    tests of SIGINT then never see end (each process that handles it gets it back on exec)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""_watch.watch on real processes: lines as they come, timeouts, SIGTERM then SIGKILL, signals to coord."""
+"""_watch.watch on real processes: output as it comes, timeouts, SIGTERM then SIGKILL, signals to coord."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 
+from mosaic_invoke.agents.lines import Lines
 from mosaic_invoke.session import watch as _watch
 from mosaic_invoke.session.watch import Limits, Watched, watch
 
@@ -29,13 +30,22 @@ class Agent:
         self.read_end, write_end = os.pipe()
         self.process = subprocess.Popen([sys.executable, "-u", "-c", code], stdout=write_end, stderr=write_end)
         os.close(write_end)
+        self.cut = Lines()
         self.lines: list[bytes] = []
+        self.heard: Callable[[bytes], None] = lambda line: None
+        """Called with each line as it comes."""
 
-    def on_line(self, line: bytes) -> None:
-        self.lines.append(line)
+    def on_output(self, chunk: bytes) -> None:
+        for line in self.cut.feed(chunk):
+            self.lines.append(line)
+            self.heard(line)
 
     def watch(self, limits: Limits | None = None, started: Callable[[], None] | None = None) -> Watched:
-        return watch(self.process, self.read_end, self.on_line, limits or Limits(), started=started)
+        watched = watch(self.process, self.read_end, self.on_output, limits or Limits(), started=started)
+        last = self.cut.end()
+        if last is not None:
+            self.lines.append(last)
+        return watched
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -70,13 +80,8 @@ def test_lines_come_as_printed_and_a_partial_last_line_is_delivered(agents: list
         "sys.stdout.write('o\\nlast without newline'); sys.stdout.flush()\n"
     )
     watched = agent(agents, code)
-
-    def on_line(line: bytes) -> None:
-        watched.lines.append(line)
-        if line == b"one":  # delivered while the agent waits: before it goes on
-            seen_one.touch()
-
-    assert watch(watched.process, watched.read_end, on_line) == Watched(0)
+    watched.heard = lambda line: seen_one.touch() if line == b"one" else None  # while the agent waits for it
+    assert watched.watch() == Watched(0)
     assert watched.lines == [b"one", b"two", b"last without newline"]
 
 
@@ -135,10 +140,10 @@ def test_a_stop_request_ends_the_agent(agents: list[Agent]) -> None:
     asked = [False]
     sleeper = agent(agents, "import time; print('go', flush=True); time.sleep(30)")
 
-    def on_line(line: bytes) -> None:
+    def on_output(chunk: bytes) -> None:
         asked[0] = True
 
-    watched = watch(sleeper.process, sleeper.read_end, on_line, Limits(kill_grace=FAST), lambda: asked[0])
+    watched = watch(sleeper.process, sleeper.read_end, on_output, Limits(kill_grace=FAST), lambda: asked[0])
     assert watched == Watched(143, interrupted=True, stopped=True)
 
 
@@ -146,11 +151,11 @@ def test_a_stop_request_ends_the_agent(agents: list[Agent]) -> None:
 def test_sigterm_or_sighup_to_coord_is_passed_on_to_the_agent(agents: list[Agent], signum: int) -> None:
     sleeper = agent(agents, "import time; print('ready', flush=True); time.sleep(30)")
 
-    def on_line(line: bytes) -> None:
+    def on_output(chunk: bytes) -> None:
         os.kill(os.getpid(), signum)  # to coord: this process
 
     previous = signal.getsignal(signum)
-    watched = watch(sleeper.process, sleeper.read_end, on_line, Limits(kill_grace=FAST))
+    watched = watch(sleeper.process, sleeper.read_end, on_output, Limits(kill_grace=FAST))
     assert watched == Watched(143, interrupted=True, signalled=signal.Signals(signum).name)
     assert signal.getsignal(signum) == previous  # coord's own handling is back
 

@@ -19,7 +19,7 @@ def test_the_agent_runs_only_after_go_as_the_same_process(tmp_path: Path) -> Non
     started_at = process_start_time(gated.pid)
     assert gated.process.poll() is None and not marker.exists()  # waiting at the gate
     gated.go()
-    assert gated.process.wait(timeout=10) == 0
+    assert gated.process.wait(timeout=60) == 0
     assert int(marker.read_text()) == gated.pid  # exec: the pid the lock names is the agent's
     assert started_at is not None
 
@@ -43,6 +43,6 @@ def test_the_gate_works_when_its_pipe_is_fd_3(tmp_path: Path) -> None:
         "sys.exit(gated.process.wait())\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=30, close_fds=True
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60, close_fds=True
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "agent ran\n", "")

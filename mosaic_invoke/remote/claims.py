@@ -133,14 +133,26 @@ def claim(
     return _settle(space, mine, swap(space.remote, space.ref(task_id), None, mine.commit, patience, report), patience)
 
 
-def renew(space: ClaimSpace, held: Claim, patience: Patience, report: Report) -> Claim | Taken:
+def renew(
+    space: ClaimSpace, held: Claim, patience: Patience, report: Report, *, session_id: str | None = None
+) -> Claim | Taken:
     """The heartbeat: push the next value of our claim, expecting the last one we pushed. `Taken`:
-    another host took it over (or it was cleared): the session must stop."""
+    another host took it over (or it was cleared): the session must stop. ``session_id``: the
+    session that now works under the claim (a claim is made before its session is planned)."""
     mine = _make(
-        space, held.task_id, held.commit, lane=held.lane, session_id=held.session_id, started_at=held.started_at
+        space,
+        held.task_id,
+        held.commit,
+        lane=held.lane,
+        session_id=session_id or held.session_id,
+        started_at=held.started_at,
     )
     swapped = swap(space.remote, space.ref(held.task_id), held.commit, mine.commit, patience, report)
-    return _settle(space, mine, swapped, patience)
+    got = _settle(space, mine, swapped, patience)
+    if isinstance(got, Taken) and got.by is not None and same_holder(got.by, held):
+        # A renewal of ours that got through unconfirmed: renew from it.
+        return renew(space, got.by, patience, report, session_id=session_id)
+    return got
 
 
 def release(space: ClaimSpace, held: Claim, patience: Patience, report: Report) -> Taken | None:
@@ -148,7 +160,21 @@ def release(space: ClaimSpace, held: Claim, patience: Patience, report: Report) 
     swapped = swap(space.remote, space.ref(held.task_id), held.commit, None, patience, report)
     if isinstance(swapped, Swapped):
         return None
-    return Taken(_read_one(space, held.task_id, swapped.current, patience))
+    found = _read_one(space, held.task_id, swapped.current, patience)
+    if found is not None and same_holder(found, held):
+        return release(space, found, patience, report)  # a renewal of ours that got through unconfirmed
+    return Taken(found)
+
+
+def same_holder(one: Claim, other: Claim) -> bool:
+    """Whether two values of a claim are one claim's, renewed: a renewal keeps the host, the
+    clone and the moment it was made (to the millisecond); a take-over, even by this clone, does not."""
+    return (one.task_id, one.host, one.checkout, one.started_at) == (
+        other.task_id,
+        other.host,
+        other.checkout,
+        other.started_at,
+    )
 
 
 def take_over(

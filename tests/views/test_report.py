@@ -231,7 +231,8 @@ def test_a_waiting_loop_and_past_loops(demo: Path) -> None:
     assert [(p.loop_id, p.sessions, p.stop_reason) for p in report.past_loops] == [("loop-001", 3, "max-failures")]
 
 
-def test_a_running_session_and_a_loop_with_only_an_id(project: Path) -> None:
+def test_a_running_session_and_a_damaged_loop_record(project: Path) -> None:
+    """loop.json has one reader: the page treats a damaged one as `status` does, as absent, and says so."""
     (project / ORCH).mkdir(parents=True)
     record = {
         "session_id": "sess-001",
@@ -245,11 +246,11 @@ def test_a_running_session_and_a_loop_with_only_an_id(project: Path) -> None:
     (project / ORCH / "loop.json").write_text(json.dumps({"loop_id": "loop-7", "pid": True, "caps": [1]}))
     report = report_of(project)
     assert report.running.session_id == "sess-001" and report.running.ending == "running"
-    assert (report.loop.session_id, report.loop.task_id, report.loop.waiting_until) == ("sess-001", "T-002", None)
-    assert (report.loop.pid, report.loop.caps, report.loop.sessions) == (None, [], None)
-    assert report.past_loops == []
+    assert report.loop is None and report.past_loops == []
+    loop_file = project / ORCH / "loop.json"
     assert report.warnings == [
-        "sess-001 has no end recorded and no live process holds its lock: it was cut off; `invoke coord.resume` records it"
+        f"{loop_file}: the loop record is damaged (`pid` must be an integer); treated as absent",
+        "sess-001 has no end recorded and no live process holds its lock: it was cut off; `invoke coord.resume` records it",
     ]
     assert report.done.line is None and report.done.unknown == 0
 
@@ -275,7 +276,7 @@ def test_fields_of_the_wrong_type_show_nothing(project: Path) -> None:
     )
     assert (report.total.costed, report.by_milestone[0].label) == (0, "no milestone")
     assert (report.done.unknown, report.loop) == (1, None)
-    assert report.warnings == [f"{project / ORCH / 'loop.json'}: the loop record is not valid JSON; not shown"]
+    assert report.warnings == [f"{project / ORCH / 'loop.json'}: the loop record is not valid JSON; treated as absent"]
 
 
 def test_long_histories_are_summarised(demo: Path) -> None:

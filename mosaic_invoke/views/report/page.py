@@ -7,26 +7,23 @@ template ``.mosaic/templates/report.html.j2`` may extend ``mosaic/report.html.j2
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from datetime import timezone
 from pathlib import Path
-from typing import Any
 
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import command
 from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.session.prompt import render
 from mosaic_invoke.store.clock import format_duration, now_iso, parse_iso
-from mosaic_invoke.store.files import display_path, write_atomic
+from mosaic_invoke.store.files import write_atomic
 from mosaic_invoke.store.locks import read_session_lock
+from mosaic_invoke.store.loopfile import read_loop
 from mosaic_invoke.store.state import load_state
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 from mosaic_invoke.views.report.data import Report, summarise
 from mosaic_invoke.views.report.rows import ENDINGS, VERDICTS
 
 REPORT_FILE = "report.html"
-LOOP_FILE = "loop.json"
 TEMPLATE = "report.html.j2"
 PROJECT_TEMPLATE = Path(".mosaic") / "templates" / TEMPLATE
 
@@ -44,7 +41,8 @@ def build_report(mission: Mission, page_dir: Path) -> Report:
     """The report's data, read from the mission's files; a damaged state or tasks file is a `CoordError`."""
     tasks = load_tasks(mission.tasks_path)
     state = load_state(mission.orchestrator_path, mission.id)
-    loop, problem = read_loop(mission.orchestrator_path)
+    record, problem = read_loop(mission.orchestrator_path)
+    loop = None if record is None else record.to_dict()
     warnings = [problem] if problem else []
     newest = state.records[-1] if state.records else None
     if newest is not None and newest.get("ended_at") is None:
@@ -80,22 +78,6 @@ def render_report(report: Report, mission: Mission) -> str:
         "duration": format_duration,
     }
     return render(project if project.is_file() else None, context, default=TEMPLATE, html=True)
-
-
-def read_loop(orchestrator: Path) -> tuple[Mapping[str, Any] | None, str | None]:
-    """The loop record, if there is one, or why it could not be read (the page says so)."""
-    path = orchestrator / LOOP_FILE
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None, None
-    except OSError as exc:
-        return None, f"{display_path(path)}: cannot read the loop record ({exc.strerror}); not shown"
-    except ValueError:
-        return None, f"{display_path(path)}: the loop record is not valid JSON; not shown"
-    if not isinstance(data, dict):
-        return None, f"{display_path(path)}: the loop record is not a JSON object; not shown"
-    return data, None
 
 
 def open_report(path: Path) -> bool:

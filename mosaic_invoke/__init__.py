@@ -16,11 +16,11 @@ def __getattr__(name: str) -> Any:
     # Imported when asked for: `mosaic-coord` pauses the garbage collector before it imports
     # Invoke (see cli.main), and reading package metadata costs a few milliseconds.
     if name == "coord":
-        from mosaic_invoke.collection import coord
+        from mosaic_invoke.collection import coord  # Invoke itself, imported when asked for
 
         return coord
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import PackageNotFoundError, version  # a few ms, for --version only
 
         try:
             return version("mosaic-invoke")

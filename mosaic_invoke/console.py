@@ -20,7 +20,7 @@ Report = Callable[[str], None]
 
 def show_command(plan: Plan) -> str:
     """The launch command with ``{prompt}`` where the prompt goes."""
-    from mosaic_invoke.agents.runtimes import PROMPT
+    from mosaic_invoke.agents.runtimes import PROMPT  # loaded by the preview that calls this anyway
 
     return " ".join(PROMPT if part == plan.prompt else shlex.quote(part) for part in plan.argv)
 
@@ -63,6 +63,7 @@ def print_loop_started(started: Mapping[str, Any], *, json: bool) -> None:
 
 def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, str | None]:
     """Print a loop's summary; returns its exit code, and the error line when it stopped on one."""
+    # Only `loop` prints this: the loop's modules (some 30 ms) are not loaded for `run` or `status`.
     from mosaic_invoke.loop.loop import exit_code
     from mosaic_invoke.loop.view import split_detail, summary_lines
 
@@ -80,6 +81,7 @@ def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, 
 
 def print_init(done: Scaffolded, folder: Path, *, gitignore: bool, report: Report) -> None:
     """What `init` made, what to add to .gitignore, and a mission above that it now hides."""
+    # Only `init` prints this: what it needs is loaded with it, not by every command.
     from mosaic_invoke.config.locate import find_mission_file
     from mosaic_invoke.config.scaffold import IGNORED
     from mosaic_invoke.errors import CoordError, command

@@ -56,6 +56,10 @@ LOOP_HELP: dict[str, str] = {
     "pause": "wait this long between sessions, e.g. 30s (default 0)",
     "backoff": "after a failure wait this long, doubling per failure in a row up to 15m (default 30s; 0: off)",
     "max_wait": "stop rather than wait longer than this for a usage limit to lift (default 6h)",
+    "max_idle_sessions": "stop after this many sessions in a row that changed nothing or ended on the same error "
+    "(default 3)",
+    "fallback_after": "switch to the next of runtime_fallback rather than wait longer than this for a usage limit "
+    "(default 15m; none: always wait)",
     "allow_failing_gates": "start even when the verification gates already fail",
 }
 

@@ -108,7 +108,7 @@ class CoordProgram(Program):
             super().run(argv, exit)
 
     def print_version(self) -> None:
-        from mosaic_invoke import __version__
+        from mosaic_invoke import __version__  # read from the package's metadata only when asked for
 
         # Looked up here, not at start-up: reading package metadata costs every command time.
         self.version = __version__
@@ -129,7 +129,7 @@ class CoordProgram(Program):
             self.print_version()
             raise Exit
         if self.args["print-completion-script"].value:
-            from invoke.completion.complete import print_completion_script
+            from invoke.completion.complete import print_completion_script  # Invoke's own, loaded as Invoke does
 
             print_completion_script(shell=self.args["print-completion-script"].value, names=self.binary_names)
             raise Exit

@@ -29,11 +29,13 @@ from mosaic_invoke.loop.loop import EXIT_CODES, exit_code
 from mosaic_invoke.loop.policy import STOP_REASONS
 from mosaic_invoke.program import make_program
 from mosaic_invoke.session.prompt import build_context, capsule, render
+from mosaic_invoke.session.review import Claim, review_prompt, reviewer_runtime
 from mosaic_invoke.store.liveness import hostname, process_start_time
 from mosaic_invoke.store.locks import SessionLock, write_session_lock
 from mosaic_invoke.store.loopfile import LoopRecord, write_loop
 from mosaic_invoke.store.session import VERDICTS, Session
 from mosaic_invoke.store.state import _HEAD_KEYS, State, save_state
+from mosaic_invoke.tasks.acceptance import criteria
 from mosaic_invoke.tasks.selection import Progress
 from mosaic_invoke.tasks.tasksfile import TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
@@ -274,6 +276,7 @@ def test_the_lock_loop_record_loop_summary_capsule_and_state_tables_match_the_co
         progress=Progress(0, 1),
         milestone=None,
         branch=None,
+        acceptance=("`make test` passes",),
     )
     assert first_names(table(files, "## `next-task.json`")) == list(shown)
     top = [name for name in first_names(table(files, "## `state.json`")) if name in _HEAD_KEYS]
@@ -494,17 +497,27 @@ def test_the_unfinished_and_verification_examples_are_what_the_default_template_
         )
         assert shown in render(None, context)
     restored = replace(rejected, verdict="accepted", tasks_restored=["T-005", "T-006"])
-    (shown,) = blocks(section(page("prompt.md"), "### The previous session"), "markdown")[2:]
-    context = build_context(
-        mission=mission,
-        task=tasks.tasks[1],
-        runtime=resolve_runtime("demo", mission.runtimes),
-        progress=Progress(1, 5),
-        milestone=mission.milestones[0],
-        previous_session=restored,
-        branch=None,
+    reviewed = replace(
+        rejected,
+        rejected_because="review: no test covers an empty config file",
+        review={
+            "runtime": "codex",
+            "verdict": "reject",
+            "reasons": "no test covers an empty config file",
+            "log_path": f"{SHOWN_ROOT}/.mosaic/orchestrator/logs/sess-003.review.jsonl",
+        },
     )
-    assert shown in render(None, context)
+    for previous, shown in zip((restored, reviewed), examples[2:], strict=True):
+        context = build_context(
+            mission=mission,
+            task=tasks.tasks[1],
+            runtime=resolve_runtime("demo", mission.runtimes),
+            progress=Progress(1, 5),
+            milestone=mission.milestones[0],
+            previous_session=previous,
+            branch=None,
+        )
+        assert shown in render(None, context)
 
 
 def test_the_status_help_points_at_the_schema() -> None:
@@ -605,3 +618,40 @@ def test_the_readme_demo_transcripts_are_what_the_demo_mission_prints(tmp_path: 
     shown = [line for line in said("status") if not line.startswith("project")]
     assert shown == as_seen("\n".join(expected))
     assert said("loop") == as_seen("\n".join(transcript(readme, "mosaic-coord loop")))
+
+
+def test_the_acceptance_example_gives_the_line_it_shows(tmp_path: Path) -> None:
+    tasks_md, line = blocks(section(page("prompt.md"), "### Acceptance criteria"), "markdown")
+    path = tmp_path / "TASKS.md"
+    path.write_text(tasks_md)
+    tasks = load_tasks(path)
+    task = tasks.tasks[0]
+    assert task.priority == 1
+    mission = load_mission(demo_project(tmp_path) / ".mosaic" / "mission.yaml")
+    context = build_context(
+        mission=mission,
+        task=task,
+        runtime=resolve_runtime("demo", mission.runtimes),
+        progress=Progress(1, 5),
+        milestone=mission.milestones[0],
+        previous_session=None,
+        branch=None,
+        acceptance=criteria(tasks, task),
+    )
+    assert line in render(None, context)
+
+
+def test_the_review_template_example_extends_the_packaged_one(tmp_path: Path) -> None:
+    (example,) = blocks(section(page("prompt.md"), "## The reviewer's prompt"), "markdown")
+    root = demo_project(tmp_path)
+    (root / ".mosaic" / "templates").mkdir(exist_ok=True)
+    (root / ".mosaic" / "templates" / "review.md.j2").write_text(example)
+    config = root / ".mosaic" / "mission.yaml"
+    config.write_text(config.read_text().replace("verify: quality_gates ", "verify: {review: true}"))
+    mission = load_mission(root / ".mosaic" / "mission.yaml")
+    assert mission.review is not None
+    task = load_tasks(mission.tasks_path).tasks[1]
+    claim = Claim("sess-001", "demo", task, (), None, None)
+    prompt = review_prompt(mission, mission.review, claim, reviewer_runtime(mission, mission.review, "demo"))
+    assert f"1. Check each acceptance criterion of {task.id} against the diff, one by one.\n" in prompt
+    assert prompt.rstrip().endswith("VERDICT: reject: <what is missing or wrong, on one line>")

@@ -135,7 +135,7 @@ def iso(moment: datetime) -> str:
 
 def _zone(name: str | None, now: datetime) -> tzinfo:
     if name:
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo  # only for a reset time named in a time zone (a few ms)
 
         try:
             return ZoneInfo(name)

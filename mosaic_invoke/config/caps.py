@@ -31,14 +31,18 @@ class LoopCaps:
     pause: float = 0.0
     backoff: float = 30.0
     max_wait: float | None = 6 * 3600.0
+    max_idle_sessions: int | None = 3
+    """Sessions in a row that made no progress (section 17) before the loop stops."""
+    fallback_after: float | None = 15 * 60.0
+    """A usage-limit wait longer than this switches to the next of `runtime_fallback`; None: always wait."""
     report: bool = True
 
 
 CAP_KEYS: tuple[str, ...] = tuple(field.name for field in fields(LoopCaps))
 
-_COUNTS = ("max_sessions", "max_failures", "max_attempts")
+_COUNTS = ("max_sessions", "max_failures", "max_attempts", "max_idle_sessions")
 _LIMITS = ("session_timeout", "idle_timeout")  # seconds, more than 0
-_WAITS = ("pause", "backoff", "max_wait")  # seconds, 0 allowed
+_WAITS = ("pause", "backoff", "max_wait", "fallback_after")  # seconds, 0 allowed
 _DURATION_HINT = "a duration such as 90s, 45m, 8h or 1h30m"
 
 

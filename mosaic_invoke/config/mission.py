@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from mosaic_invoke.config.caps import CAP_KEYS, Cap, read_cap
+from mosaic_invoke.config.gates import Review, Verify, read_verify
 from mosaic_invoke.config.locate import project_root
 from mosaic_invoke.config.remote import REMOTE_KEYS, RemoteConfig, check_remote
 from mosaic_invoke.config.yamlcheck import Entries, NodeChecker, check_yaml
-from mosaic_invoke.store.clock import parse_duration
 from mosaic_invoke.store.files import display_path, expand_user
 
 if TYPE_CHECKING:
@@ -40,18 +39,6 @@ class Milestone:
     name: str
     status: MilestoneStatus | None = None
     """The status written in mission.yaml; None means derived from the tasks."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Verify:
-    """The gates that check a task an agent marked done: mission.yaml `verify:`."""
-
-    command: str
-    """Run by ``/bin/sh -c`` in the project root; exit 0 passes."""
-    timeout: float = 30 * 60.0
-    """Seconds before the gates are killed (a failure)."""
-    require_change: bool = False
-    """Accept a claim only when HEAD moved or the work tree changed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +68,11 @@ class Mission:
     runtimes: Mapping[str, RuntimeSpec] = field(default_factory=dict)
     permissions: str = "workspace"
     """What a preset agent may do: one of `PERMISSIONS`."""
+    runtime_fallback: tuple[str, ...] = ()
+    """Runtimes to switch to, in order, when one is held up by a usage limit or unusable."""
     verify: Verify | None = None
+    review: Review | None = None
+    """The reviewer agent of `verify: {review: ...}`, run once the gates pass."""
     hooks: Hooks = field(default_factory=Hooks)
     loop: Mapping[str, Cap] = field(default_factory=dict)
     """The caps set under `loop:`, read (durations in seconds); a cap not set is left out."""
@@ -113,17 +104,22 @@ class Mission:
         return next((m for m in self.milestones if m.id == milestone_id), None)
 
     def runtime_problem(self, runtimes: Mapping[str, RuntimeSpec]) -> str | None:
-        """Why mission.yaml's `runtime` names no runtime (a preset, one of its `runtimes:`, or
-        of ``runtimes`` from the config), at its line; None when it does, or is not set."""
-        if self.runtime is None:
+        """Why a runtime mission.yaml names (`runtime`, each of `runtime_fallback`, the
+        reviewer's) is no runtime (a preset, one of its `runtimes:`, or of ``runtimes`` from the
+        config), at its line; None when each is one."""
+        named = [("runtime", "runtime", self.runtime)]
+        named += [("runtime_fallback", "runtime_fallback", name) for name in self.runtime_fallback]
+        named.append(("verify", "verify.review.runtime", self.review.runtime if self.review else None))
+        if not any(name for _, _, name in named):
             return None
         from mosaic_invoke.agents.runtimes import runtime_problem  # only where a runtime is named
 
-        problem = runtime_problem(self.runtime, {**self.runtimes, **runtimes})
-        if problem is None:
-            return None
-        where = f"{display_path(self.config_path)}:{self.lines.get('runtime', 1)}"
-        return f"{where}: `runtime`: {problem}; fix the name, or add it under `runtimes:`"
+        for key, label, name in named:
+            problem = runtime_problem(name, {**self.runtimes, **runtimes}) if name else None
+            if problem is not None:
+                where = f"{display_path(self.config_path)}:{self.lines.get(key, 1)}"
+                return f"{where}: `{label}`: {problem}; fix the name, or add it under `runtimes:`"
+        return None
 
 
 def load_mission(mission_file: Path) -> Mission:
@@ -141,6 +137,7 @@ _MISSION_KEYS = (
     *_STRING_KEYS,
     "permissions",
     "runtimes",
+    "runtime_fallback",
     "verify",
     "hooks",
     "loop",
@@ -149,7 +146,6 @@ _MISSION_KEYS = (
     *REMOTE_KEYS,
 )
 _MILESTONE_KEYS = ("id", "name", "status")
-_VERIFY_KEYS = ("command", "timeout", "require_change")
 _HOOK_KEYS = ("after_session", "after_loop")
 
 
@@ -173,7 +169,7 @@ class _Checker:
                 values[key] = value
         permissions = None
         if "permissions" in entries:  # the runtimes module only when mission.yaml needs it
-            from mosaic_invoke.agents.runtimes import PERMISSIONS
+            from mosaic_invoke.agents.runtimes import PERMISSIONS  # some 5 ms, for this key only
 
             permissions = nodes.choice(entries, "permissions", "", node, PERMISSIONS)
         if permissions is not None:
@@ -184,7 +180,11 @@ class _Checker:
             # A `quality_gates` of the wrong type is reported already: not again as missing.
             gates = nodes.value(entries["quality_gates"][1]) if "quality_gates" in entries else None
             wrong = gates not in (None, "") and "quality_gates" not in values
-            values["verify"] = self.verify(entries["verify"][1], values.get("quality_gates"), gates_wrong=wrong)
+            values["verify"], values["review"] = read_verify(
+                nodes, entries["verify"][1], values.get("quality_gates"), gates_wrong=wrong
+            )
+        if "runtime_fallback" in entries:
+            values["runtime_fallback"] = self.runtime_fallback(entries["runtime_fallback"][1])
         if "hooks" in entries:
             values["hooks"] = self.hooks(entries["hooks"][1])
         if "loop" in entries:
@@ -203,7 +203,7 @@ class _Checker:
         entries = self.nodes.mapping(node, "runtimes", tuple(str(k) for k in self.nodes.keys(node)))
         presets: dict[str, RuntimeSpec] = {}
         for name, (_, value_node) in (entries or {}).items():
-            from mosaic_invoke.agents.runtimes import parse_runtime
+            from mosaic_invoke.agents.runtimes import parse_runtime  # as above: only with `runtimes:`
 
             spec = parse_runtime(self.nodes.value(value_node))
             if isinstance(spec, str):
@@ -212,32 +212,16 @@ class _Checker:
                 presets[name] = spec
         return MappingProxyType(presets)
 
-    def verify(self, node: yaml.Node, quality_gates: str | None, *, gates_wrong: bool) -> Verify | None:
-        nodes = self.nodes
-        if isinstance(node, yaml.ScalarNode):
-            value = nodes.value(node)
-            if value is None:
-                return None
-            if value != "quality_gates":
-                nodes.problem(node, "verify", "expected `quality_gates` or a mapping, e.g. {command: make test}")
-            elif quality_gates:
-                return Verify(command=quality_gates)
-            elif not gates_wrong:
-                nodes.problem(node, "verify", "`quality_gates` is not set; set it, or give {command: ...}")
-            return None
-        entries = nodes.mapping(node, "verify", _VERIFY_KEYS)
-        if entries is None:
-            return None
-        gates = nodes.string(entries, "command", "verify.", node, required=True)
-        timeout: float | None = 30 * 60.0
-        if "timeout" in entries:
-            timeout = parse_duration(nodes.value(entries["timeout"][1]))
-            if not timeout or not math.isfinite(timeout):
-                nodes.problem(entries["timeout"][1], "verify.timeout", "expected a duration more than 0, e.g. 30m")
-        change = nodes.boolean(entries, "require_change", "verify.")
-        if gates is None or not timeout or not math.isfinite(timeout):
-            return None
-        return Verify(command=gates, timeout=timeout, require_change=bool(change))
+    def runtime_fallback(self, node: yaml.Node) -> tuple[str, ...]:
+        names = self.nodes.value(node)
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+            self.nodes.problem(node, "runtime_fallback", "expected a list of runtime names, e.g. [claude, codex]")
+            return ()
+        twice = next((name for index, name in enumerate(names) if name in names[:index]), None)
+        if twice is not None:
+            self.nodes.problem(node, "runtime_fallback", f"`{twice}` is listed twice; list each runtime once")
+            return ()
+        return tuple(names)
 
     def hooks(self, node: yaml.Node) -> Hooks:
         entries = self.nodes.mapping(node, "hooks", _HOOK_KEYS) or {}

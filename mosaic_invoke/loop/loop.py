@@ -14,6 +14,7 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import AgentUnusable, CoordError, NoRunnableTask, SessionActive, command
+from mosaic_invoke.loop.fallback import cannot_start, choose, fall_back, runtimes_in_order
 from mosaic_invoke.loop.opening import open_loop
 from mosaic_invoke.loop.policy import (
     Stop,
@@ -110,6 +111,8 @@ class _Loop:
         self.reporter: subprocess.Popen[bytes] | None = None
         self.warning: str | None = None
         """What was wrong with the last loop's record, said once the loop's output has its place."""
+        self.order = runtimes_in_order(mission, options)
+        """The runtimes of `runtime_fallback`, in order; empty: no fallback."""
 
     @property
     def interrupted(self) -> bool:
@@ -138,6 +141,10 @@ class _Loop:
                     return self.stop(*ended)
                 # Counted and saved first: whatever goes wrong next, the loop keeps its session.
                 self.record = counted(self.record, ended, self.caps, stopped=self._stop_now())
+                if self.order:
+                    self.record, said = fall_back(self.record, ended, self.order, self.caps.fallback_after)
+                    if said:
+                        self.report(said)
                 self.save()
                 try:
                     reason = after_session(
@@ -200,12 +207,25 @@ class _Loop:
     def session(self) -> tuple[Session | Stop, CoordError | None]:
         """One session, exactly as `run` would run it, and what failed after its end; or why none
         could start."""
+        options = self.options
+        if self.order:
+            runtime = self.record.runtime
+            self.record = choose(self.record, self.order)
+            if runtime is not None and self.record.runtime != runtime:
+                self.report(f"loop: the next session runs on {self.record.runtime} again ({runtime} was standing in)")
+            options = replace(options, runtime=self.record.runtime)
         try:
-            started = begin(self.mission, self.options, self.report, resume=True, loop_id=self.record.loop_id)
+            started = begin(self.mission, options, self.report, resume=True, loop_id=self.record.loop_id)
         except SessionActive as error:
             return ("error", str(error)), None
         except AgentUnusable as error:
-            return ("agent-unusable", str(error)), None
+            moved, said = cannot_start(self.record, self.order, options.runtime or "", str(error))
+            if moved is None:
+                return ("agent-unusable", said), None
+            self.report(said)
+            self.record = moved
+            self.save()
+            return self.session()
         except NoRunnableTask as error:
             return ("no-runnable-task", str(error).removesuffix("; pass --task to choose one")), None
         if isinstance(started, Plan):  # a loop never previews
@@ -253,7 +273,7 @@ class _Loop:
                 return
             self.reporter.wait()
         if wait:
-            from mosaic_invoke.views.report.page import write_report
+            from mosaic_invoke.views.report.page import write_report  # the page's modules, at the loop's end only
 
             try:
                 write_report(self.mission.config_path)

@@ -10,6 +10,7 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import SessionActive, command
+from mosaic_invoke.loop.fallback import at_start, runtimes_in_order
 from mosaic_invoke.loop.policy import inherited_wait
 from mosaic_invoke.session.plan import resolve
 from mosaic_invoke.session.record import settle
@@ -53,5 +54,7 @@ def open_loop(
         record = replace(record, waiting_until=inherited_wait(previous, settled))
         if record.waiting_until:
             record = replace(record, waiting_for="a usage limit to lift (as the last loop left it)")
+        order = runtimes_in_order(mission, options)  # with a fallback, no such wait
+        record = at_start(record, next(iter(settled.last(1)), None), order, caps.fallback_after)
         write_loop(orchestrator, record)
     return record, warning

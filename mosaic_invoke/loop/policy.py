@@ -11,6 +11,8 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import command
+from mosaic_invoke.loop.fallback import LIMIT_MARGIN, moved_on
+from mosaic_invoke.loop.progress import count_progress, no_progress
 from mosaic_invoke.loop.view import OUTPUT_MARK
 from mosaic_invoke.session.verify import STOP_NOW, run_gates, tail
 from mosaic_invoke.store.clock import format_span, iso_at, parse_iso
@@ -30,6 +32,7 @@ STOP_REASONS = (
     "max-failures",
     "max-attempts",
     "max-cost",
+    "no-progress",
     "stopped",
     "interrupted",
     "usage-limit",
@@ -39,8 +42,6 @@ STOP_REASONS = (
 )
 """Every way a loop stops; when several apply at once, the first in this order wins."""
 BACKOFF_CEILING = 15 * 60.0
-LIMIT_MARGIN = 60.0
-"""Seconds past a usage limit's reset before the next session starts."""
 Stop = tuple[str, str]
 """A stop reason and what it means here, for people."""
 
@@ -78,12 +79,15 @@ def after_session(
         found.append(("stopped", "a stop was asked for"))
     if interrupted:
         found.append(("interrupted", "coord was interrupted"))
-    if session.unusable:  # no session of this agent can succeed until a person acts
+    if why := no_progress(record, caps.max_idle_sessions):
+        found.append(("no-progress", why))
+    moved = moved_on(record, session)  # runtime fallback: the next session runs on another runtime
+    if session.unusable and not moved:  # no session of this agent can succeed until a person acts
         why = (
             f"the agent ({session.runtime}) cannot work here: {session.unusable}; log it in, then start the loop again"
         )
         found.append(("agent-unusable", why))
-    if session.ended_reason == "usage-limit":
+    if session.ended_reason == "usage-limit" and not moved:
         if session.limit == "hard" or record.waiting_until is None:
             found.append(
                 ("usage-limit", f"a usage limit that no wait lifts ({session.final_message or 'see the log'})")
@@ -102,7 +106,7 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bo
     a breaker the interruption itself tripped.
     """
     limited = session.ended_reason == "usage-limit"
-    check_stopped = bool((session.verification or {}).get("interrupted"))
+    check_stopped = bool((session.verification or {}).get("interrupted") or (session.review or {}).get("interrupted"))
     uncounted = limited or check_stopped or (stopped and session.ended_reason == "interrupted")
     accepted = session.verdict == "accepted"
     ended_badly = not accepted and session.ended_reason != "completed"
@@ -121,7 +125,7 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bo
         wait_until, wait_for = iso_at(time.time() + seconds), f"a back-off after {in_row} failure(s) in a row"
     elif caps.pause > 0:
         wait_until, wait_for = iso_at(time.time() + caps.pause), "the pause between sessions"
-    return replace(
+    record = replace(
         record,
         sessions=[*record.sessions, session.session_id],
         current_session=None,
@@ -130,10 +134,11 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bo
         accepted=record.accepted + accepted,
         rejected=record.rejected + (session.verdict == "rejected"),
         attempts=attempts,
-        cost_usd=round(record.cost_usd + (session.cost_usd or 0.0), 6),
+        cost_usd=round(record.cost_usd + session.spent_usd, 6),  # its reviewer's cost too
         waiting_until=wait_until,
         waiting_for=wait_for,
     )
+    return record if uncounted else count_progress(record, session)
 
 
 def describe(record: LoopRecord, session: Session, caps: LoopCaps, *, waits: bool = True) -> str:
@@ -148,11 +153,15 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps, *, waits: boo
         notes.append(session.rejected_because)
     elif session.verification:
         notes.append("gates passed" if session.verification.get("passed") else "gates failed")
+    if session.review and not session.rejected_because:
+        notes.append(f"review: {session.review.get('verdict') or 'no verdict'}")
     if session.git and session.git.get("commits"):
         commits = session.git["commits"]
         notes.append(f"{commits} commit{'s' if commits != 1 else ''}")
-    if session.cost_usd:
-        notes.append(f"${session.cost_usd:.2f}")
+    if session.spent_usd:
+        notes.append(f"${session.spent_usd:.2f}")
+    if moved_on(record, session):
+        notes.append(f"next on {record.runtime}")
     if waits and record.waiting_until and record.waiting_for:
         notes.append(f"next after {format_span(max(0.0, _seconds_until(record.waiting_until)))}: {record.waiting_for}")
     detail = f" ({', '.join(notes)})" if notes else ""

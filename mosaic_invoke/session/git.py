@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, NamedTuple, cast
 
 
 def current_branch(root: Path) -> str | None:
@@ -87,11 +87,55 @@ def changes(
     }
 
 
-def _git(root: Path, *args: str, strip: bool = True) -> str | None:
+class Diff(NamedTuple):
+    """What ``git diff`` printed, up to a limit: its first bytes (whole lines) and how many it printed."""
+
+    text: str
+    shown: int
+    """Bytes of ``text`` as git printed them."""
+    size: int
+    """Bytes git printed in all."""
+
+    @property
+    def cut(self) -> bool:
+        return self.shown < self.size
+
+
+def diff(root: Path, base: str | None, head: str | None, limit: int) -> Diff | None:
+    """``git diff base head``, its first ``limit`` bytes cut at a line's end; None when git
+    cannot say (no work tree, no commit). Read as it comes: a huge diff costs no memory."""
+    if head is None or not in_work_tree(root):
+        return None
+    if base is None:  # no commit before the session: everything since the empty tree
+        base = _git(root, "hash-object", "-t", "tree", "--stdin", stdin=b"")
+        if base is None:
+            return None
+    try:
+        process = subprocess.Popen(
+            ["git", "-C", str(root), "diff", "--no-color", "--no-ext-diff", base, head, "--"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+    stdout = cast(IO[bytes], process.stdout)
+    with process, stdout:
+        kept = stdout.read(limit + 1)
+        size = len(kept) + sum(map(len, iter(lambda: stdout.read(1 << 20), b"")))
+    if process.returncode != 0:
+        return None
+    if size > limit:
+        kept = kept[: kept.rfind(b"\n", 0, limit) + 1]
+    return Diff(kept.decode("utf-8", "replace"), len(kept), size)
+
+
+def _git(root: Path, *args: str, strip: bool = True, stdin: bytes | None = None) -> str | None:
     try:
         result = subprocess.run(
             ["git", "-C", str(root), *args],
-            stdin=subprocess.DEVNULL,
+            input=None if stdin is None else stdin.decode(),
+            stdin=subprocess.DEVNULL if stdin is None else None,
             capture_output=True,
             text=True,
             timeout=60,

@@ -15,6 +15,7 @@ from mosaic_invoke.session.prompt import build_context, capsule, find_template, 
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State
+from mosaic_invoke.tasks.acceptance import criteria
 from mosaic_invoke.tasks.selection import Progress, current_milestone, named_milestone, named_task, next_runnable
 from mosaic_invoke.tasks.tasksfile import Task, TasksFile, TaskStatus
 
@@ -65,6 +66,7 @@ def plan(
     runtime = resolve(mission, options)
     progress = Progress.of(counts)
     branch = current_branch(mission.root)
+    acceptance = criteria(tasks, task)
     previous = previous_session(state)
     previous_status = tasks.status_of(previous.task_id) if previous and previous.task_id else None
     context = build_context(
@@ -75,6 +77,7 @@ def plan(
         milestone=milestone,
         previous_session=previous,
         branch=branch,
+        acceptance=acceptance,
         previous_task_status=previous_status.value if previous_status else None,
     )
     prompt = render(find_template(mission, options.template, options.configured_template), context)
@@ -100,6 +103,7 @@ def plan(
             progress=progress,
             milestone=milestone,
             branch=branch,
+            acceptance=acceptance,
         ),
     )
 

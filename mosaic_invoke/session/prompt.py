@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import os
+import traceback
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +34,6 @@ PROJECT_TEMPLATE = Path(".mosaic") / "templates" / DEFAULT_TEMPLATE
 
 def packaged_templates() -> Path:
     """The default templates: inside the installed package, else beside a checkout."""
-    from importlib import resources
-
     packaged = resources.files("mosaic_invoke") / "templates"
     if packaged.is_dir():
         return Path(str(packaged))
@@ -63,7 +63,7 @@ def render(
     template: Path | None, context: Mapping[str, Any], *, default: str = DEFAULT_TEMPLATE, html: bool = False
 ) -> str:
     """Render ``template`` (None: the packaged ``default``) with ``context``; ``html`` escapes every value."""
-    import jinja2
+    import jinja2  # here: Jinja2 is the largest import of all (some 25 ms), and `status` never renders
 
     if template is None:
         environment = _environment(None, html)
@@ -94,8 +94,6 @@ def render(
 
 def _location(exc: BaseException, template: Path | None, name: str) -> str:
     """``file:line`` of the innermost template frame (Jinja rewrites frames to template lines)."""
-    import traceback
-
     roots = {str(packaged_templates())}
     if template is not None:
         roots.add(str(template.parent))
@@ -108,7 +106,7 @@ def _location(exc: BaseException, template: Path | None, name: str) -> str:
 @functools.cache
 def _environment(search_dir: str | None, html: bool = False) -> jinja2.Environment:
     # One environment per folder and kind: compiled templates are cached and never re-parsed.
-    import jinja2
+    import jinja2  # as in `render`
 
     loaders: list[jinja2.BaseLoader] = [
         jinja2.PrefixLoader({PACKAGED_PREFIX: jinja2.FileSystemLoader(packaged_templates())})
@@ -129,7 +127,7 @@ def _environment(search_dir: str | None, html: bool = False) -> jinja2.Environme
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs, keyed by their source (Jinja checks it)."""
-    import jinja2
+    import jinja2  # as in `render`
 
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = Path(base) / "mosaic-invoke" / "templates"
@@ -151,12 +149,14 @@ def build_context(
     milestone: Milestone | None,
     previous_session: Session | None,
     branch: str | None,
+    acceptance: tuple[str, ...] = (),
     previous_task_status: str | None = None,
 ) -> dict[str, Any]:
     """The template's context; ``previous_task_status`` is the previous session's task's status now."""
     return {
         "mission": mission,
         "task": task,
+        "acceptance": acceptance,
         "runtime": runtime,
         "progress": progress,
         "milestone": milestone,
@@ -176,9 +176,11 @@ def capsule(
     progress: Progress,
     milestone: Milestone | None,
     branch: str | None,
+    acceptance: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """``next-task.json``: exactly the fields and order the original runner writes."""
-    return {
+    """``next-task.json``: exactly the fields and order the original runner writes, and the
+    task's acceptance criteria last when it has any."""
+    fields = {
         "generated_at": generated_at,
         "runtime": runtime.name,
         "mission_id": mission.id,
@@ -193,3 +195,6 @@ def capsule(
         "progress": {"tasks_done": progress.done, "tasks_total": progress.total, "pct": progress.pct},
         "current_branch": branch or "",
     }
+    if acceptance:
+        fields["acceptance"] = list(acceptance)
+    return fields

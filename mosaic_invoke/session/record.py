@@ -18,6 +18,7 @@ from mosaic_invoke.agents import Reader, reported_in_log
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.hooks import run_hook
+from mosaic_invoke.session.reviewer import review_claim
 from mosaic_invoke.session.verify import STOP_NOW, Findings, Start, keep_to_own_claim, verify
 from mosaic_invoke.session.watch import Watched
 from mosaic_invoke.store.clock import format_duration, now_iso
@@ -99,13 +100,14 @@ def finish(
 
     Raises `RecordedError` (carrying the recorded session) when a step after the end failed.
     """
-    record_end(mission, session_id, end)
+    ended = record_end(mission, session_id, end)
     try:
         restored = _restore_others(mission, begun, report)
         gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
         findings = verify(
             mission, begun, end.reason, gate_log, env, report, interrupted=end.stopped_by, stop_now=stop_now
         )
+        findings = review_claim(mission, ended, findings, env, report, stop_now=stop_now)  # after the gates pass
     except BaseException:
         with contextlib.suppress(Exception):  # none may hide the failure that needed it
             record_verdict(mission, session_id, Findings({"verdict": "none"}))

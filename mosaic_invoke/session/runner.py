@@ -56,6 +56,7 @@ def run(
         started.release()
         return Outcome(plan=started.plan, session=started.session)
     # Here: a preview never loads what follows an agent.
+    # Here: a preview never loads what follows an agent (its watcher, verification, hooks).
     from mosaic_invoke.session.follow import follow_launched
     from mosaic_invoke.session.signals import listening
 
@@ -148,7 +149,7 @@ def blocking_session(lock: SessionLock, verdict: str) -> str:
 
 def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
     """Record a loop whose process died as crashed; refuse to run beside a live loop."""
-    from mosaic_invoke.store.loopfile import read_loop, settle_crashed_loop
+    from mosaic_invoke.store.loopfile import read_loop, settle_crashed_loop  # not for a preview (some 3 ms)
 
     orchestrator = mission.orchestrator_path
     settled = settle_crashed_loop(orchestrator, state)

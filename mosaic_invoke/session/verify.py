@@ -126,7 +126,7 @@ def verify(
     stop, leave the claim unverified: verdict ``none``, the task back to in-progress.
     """
     changes = git.changes(mission.root, begun.head_before, begun.tree_before, bookkeeping(mission))
-    fields: dict[str, Any] = {"git": None if changes is None else {k: v for k, v in changes.items() if k != "changed"}}
+    fields: dict[str, Any] = {"git": changes}  # `changed` too: the no-progress breaker reads it
     try:
         tasks = load_tasks(mission.tasks_path)
     except CoordError as error:
@@ -135,6 +135,9 @@ def verify(
     status = tasks.status_of(begun.task_id)
     fields["task_status_after"] = status.value if status else None
     fields["tasks_done"] = sorted(tasks.ids(TaskStatus.DONE) - begun.done_before)
+    others = {task for task, now in tasks.statuses().items() if begun.statuses.get(task, now.value) != now.value}
+    if others - {begun.task_id}:  # a status the agent changed is progress (rows set back are not)
+        fields["tasks_changed"] = sorted(others - {begun.task_id})
     if status is not TaskStatus.DONE:
         touched = status is not TaskStatus.IN_PROGRESS
         fields["verdict"] = "unfinished" if ended_reason == "completed" or touched else "none"

@@ -36,6 +36,15 @@ class LoopRecord:
     accepted: int = 0
     rejected: int = 0
     failures: int = 0
+    idle_in_row: int = 0
+    """Sessions in a row that made no progress (section 17)."""
+    same_error_in_row: int = 0
+    """Sessions in a row that ended on the error ``last_error``."""
+    last_error: str | None = None
+    runtime: str | None = None
+    """The runtime of the next session, when a fallback chose it (section 17); None: the loop's own."""
+    held: dict[str, Any] = field(default_factory=dict)
+    """Runtimes a usage limit holds (name -> when it lifts, or ``hard``) or that cannot be used (``unusable``)."""
     current_session: str | None = None
     waiting_until: str | None = None
     waiting_for: str | None = None

@@ -8,6 +8,8 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mosaic_invoke.store.files import display_path
+
 R = TypeVar("R")
 
 # What an annotation's first part says a JSON value must be; `extra` (unknown fields) is not stored as such.
@@ -88,8 +90,6 @@ def _is(value: Any, expected: type) -> bool:
 def read_record(path: Path, build: Callable[..., R], what: str) -> tuple[R | None, str | None]:
     """The record in the JSON file ``path`` (None when there is none), built from its fields by
     ``build`` (a record dataclass); a damaged file is treated as absent, with a warning."""
-    from mosaic_invoke.store.files import display_path
-
     types, required = schema(build)  # type: ignore[arg-type]
     try:
         raw = path.read_bytes()

@@ -37,12 +37,16 @@ class Session:
     # What the harness found after the session (section 12).
     task_status_after: str | None = None
     tasks_done: list[str] | None = None
+    tasks_changed: list[str] | None = None
+    """Other tasks whose status the session changed (and kept: not set back)."""
     tasks_restored: list[str] | None = None
     """Other tasks' rows the session set to done or cancelled, set back: it claims only its own."""
     git: Mapping[str, Any] | None = None
     verification: Mapping[str, Any] | None = None
     verdict: str | None = None
     rejected_because: str | None = None
+    review: Mapping[str, Any] | None = None
+    """What the reviewer agent said (section 17): runtime, verdict, reasons, log_path, cost_usd."""
     # What the agent reported (section 13).
     agent_session_id: str | None = None
     resumed_agent_session: str | None = None
@@ -83,6 +87,11 @@ class Session:
         known = {name: value for name, value in values.items() if name in _FIELD_NAMES}
         extra = {name: value for name, value in values.items() if name not in _FIELD_NAMES}
         return replace(self, **known, extra={**self.extra, **extra}) if extra else replace(self, **known)
+
+    @property
+    def spent_usd(self) -> float:
+        """What the session cost, its reviewer included (where the runtimes report it)."""
+        return _spent(self.cost_usd) + _spent((self.review or {}).get("cost_usd"))
 
     def to_dict(self) -> dict[str, Any]:
         return {**present_fields(self), **self.extra}
@@ -144,17 +153,20 @@ class _Totals:
         return totals
 
     def add(self, record: Mapping[str, Any], sign: int) -> None:
-        cost = record.get("cost_usd")
-        if cost is not None and type(cost) in (int, float):
-            spent = sign * _micros(cost)
-            self.micros += spent
-            milestone = record.get("milestone_id")
-            if isinstance(milestone, str):
-                self.by_milestone[milestone] = self.by_milestone.get(milestone, 0) + spent
-        for key in _TOKENS:
-            value = record.get(key)
-            if value is not None and type(value) is int:
-                self.tokens[key] += sign * value
+        review = record.get("review")
+        # A reviewer's cost and tokens are the session's too: they count toward the caps.
+        for source in (record, review) if isinstance(review, Mapping) else (record,):
+            cost = source.get("cost_usd")
+            if cost is not None and type(cost) in (int, float):
+                spent = sign * _micros(cost)
+                self.micros += spent
+                milestone = record.get("milestone_id")
+                if isinstance(milestone, str):
+                    self.by_milestone[milestone] = self.by_milestone.get(milestone, 0) + spent
+            for key in _TOKENS:
+                value = source.get(key)
+                if value is not None and type(value) is int:
+                    self.tokens[key] += sign * value
 
     def summary(self, counts: Mapping[str, int]) -> dict[str, Any]:
         return {
@@ -169,6 +181,12 @@ def _number(record: Mapping[str, Any]) -> int:
     """The number of a ``sess-NNN`` id (0 for any other id)."""
     suffix = str(record.get("session_id", "")).removeprefix("sess-")
     return int(suffix) if suffix.isdigit() else 0
+
+
+def _spent(cost: object) -> float:
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)):
+        return 0.0
+    return float(cost) if math.isfinite(cost) else 0.0
 
 
 def _micros(usd: float) -> int:

@@ -13,6 +13,7 @@ naming each problem's line.
 from __future__ import annotations
 
 import bisect
+import difflib
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -71,7 +72,7 @@ def find_tables(text: str, lines: list[str]) -> Iterator[TableSpan]:
     first_chars = "".join(map(itemgetter(0), lines))  # a line is never empty: it keeps its end
     # A fence starts its line, after at most three spaces: most files need no search for one.
     maybe = "`" in first_chars or "~" in first_chars or " " in first_chars or first_chars[:1] == BOM
-    fenced = iter(_fenced_blocks(text) if maybe and ("```" in text or "~~~" in text) else ())
+    fenced = iter(fenced_blocks(text) if maybe and ("```" in text or "~~~" in text) else ())
     fence = next(fenced, None)
     index, count = 0, len(lines)
     while index < count:
@@ -143,7 +144,6 @@ def read_table(label: str, lines: list[str], span: TableSpan, key: str, problems
 
 def missing_column(label: str, lines: list[str], span: TableSpan, present: str, missing: str) -> str:
     """What to say of the table at ``span``, which has a column ``present`` but none ``missing``."""
-    import difflib
 
     line = lines[span.header_index].removeprefix(BOM)
     names = [line[start:end].strip() for start, end in cell_spans(line)]
@@ -233,7 +233,7 @@ _NOT_PIPE = re.compile(r"[^|]")
 _FENCE = re.compile("^(\ufeff?)[ ]{0,3}(`{3,}|~{3,})([^\n]*)", re.MULTILINE)
 
 
-def _fenced_blocks(text: str) -> list[tuple[int, int]]:
+def fenced_blocks(text: str) -> list[tuple[int, int]]:
     """The lines ``(first, end)`` of each fenced code block, its fences included.
 
     A block closes at a fence of the same character at least as long with nothing after

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Iterable
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
 from mosaic_invoke.config.mission import Milestone, MilestoneStatus, Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.files import display_path
-from mosaic_invoke.tasks.tasksfile import Task, TasksFile, TaskStatus
+from mosaic_invoke.tasks.tasksfile import Row, Task, TasksFile, TaskStatus
 
 _FINISHED = (TaskStatus.DONE, TaskStatus.CANCELLED)
 _SHOWN = 5
@@ -121,8 +123,8 @@ def next_runnable(
     Searched: ``milestone`` alone when given; else the current milestone, then the other
     milestones that are not done in mission.yaml order, then the tasks in no milestone.
     In each, a task left in-progress comes first (with no live session, it was cut off),
-    then the first not-started task whose dependencies are all done, in file order. The
-    task of the live session (``live_task``) is never next.
+    then the first not-started task whose dependencies are all done, by priority (lower
+    first), then in file order. The task of the live session (``live_task``) is never next.
     """
     scopes: list[str | None]
     if milestone is not None:
@@ -143,7 +145,10 @@ def next_runnable(
             if row.id != live_task:
                 return named_task(tasks, row.id)
             live = row.id
-        for row in tasks.rows({TaskStatus.NOT_STARTED}, scope):
+        candidates: Iterable[Row] = tasks.rows({TaskStatus.NOT_STARTED}, scope)
+        if tasks.has_priorities:
+            candidates = sorted(candidates, key=attrgetter("rank"))  # stable: ties keep file order
+        for row in candidates:
             if row.id == live_task:
                 live = row.id
                 continue
@@ -220,7 +225,6 @@ def _first(reasons: Iterable[str]) -> list[str]:
 
 
 def _suggest(value: str, known: list[str]) -> str:
-    import difflib
 
     by_case = {milestone.lower(): milestone for milestone in known}
     close = [by_case[value.lower()]] if value.lower() in by_case else difflib.get_close_matches(value, known, n=1)
@@ -230,7 +234,6 @@ def _suggest(value: str, known: list[str]) -> str:
 
 
 def _unknown(kind: str, value: str, known: list[str], source: Path) -> str:
-    import difflib
 
     close = difflib.get_close_matches(value, known, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""

@@ -18,7 +18,18 @@ from typing import cast
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.files import collector_paused, display_path, read_text, write_atomic
 from mosaic_invoke.tasks.markdown import Table, read_tables, replace_cell, split_lines
-from mosaic_invoke.tasks.task import KNOWN_STATUSES, Row, Task, TaskStatus, split_ids, status_lookup, status_named
+from mosaic_invoke.tasks.task import (
+    DEFAULT_PRIORITY,
+    KNOWN_PRIORITIES,
+    KNOWN_STATUSES,
+    Row,
+    Task,
+    TaskStatus,
+    priority_of,
+    split_ids,
+    status_lookup,
+    status_named,
+)
 
 __all__ = ["Row", "Task", "TaskStatus", "TasksFile", "load", "parse", "read_tasks", "set_status"]
 
@@ -71,6 +82,7 @@ class TasksFile:
             wanted = {value for value, status in status_of.items() if status in statuses}
             milestones = table.column("milestone")
             depends_on = table.column("depends_on")
+            priorities = table.column("priority")
             if milestone is None or (milestones is None and milestone == ""):
                 chosen = map(wanted.__contains__, values)
             elif milestones is None:
@@ -84,7 +96,17 @@ class TasksFile:
                     status_of[values[index]],
                     milestones[index] if milestones else "",
                     depends_on[index] if depends_on else "",
+                    priorities[index] if priorities else "",
                 )
+
+    @functools.cached_property
+    def has_priorities(self) -> bool:
+        """Whether any task is ranked other than medium (else file order alone decides)."""
+        for table in self.tables:
+            ranks = {priority_of(cell) for cell in set(table.column("priority") or ())}
+            if ranks - {DEFAULT_PRIORITY}:
+                return True
+        return False
 
     def ids(self, status: TaskStatus) -> set[str]:
         """The ids of the tasks with ``status``, chosen a column at a time."""
@@ -225,9 +247,17 @@ def _index_table(label: str, table: Table, line_of: dict[str, int], problems: li
 
 
 def _check(label: str, tables: list[Table], line_of: dict[str, int], reported: set[str], problems: list[str]) -> None:
-    """Dependencies must name known tasks (or ``reported`` cells)."""
+    """Dependencies must name known tasks (or ``reported`` cells); priorities must read."""
     known: Collection[str] = line_of.keys() | reported if reported else line_of
     for table in tables:
+        priorities = table.column("priority") or ()
+        wrong = {cell for cell in set(priorities) if priority_of(cell) is None}
+        if wrong:
+            problems.extend(
+                f"{label}:{index + 1}: task {task_id} has unknown priority {cell!r}; use {KNOWN_PRIORITIES}"
+                for task_id, cell, index in zip(table.cells("id"), priorities, table.line_indices, strict=True)
+                if cell in wrong
+            )
         depends = table.column("depends_on") or ()
         # Most cells name one known id: a scan in C, in file order, leaves the few worth a look.
         suspects = set(filterfalse(known.__contains__, depends)) - {""}

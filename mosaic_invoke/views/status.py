@@ -14,6 +14,7 @@ from mosaic_invoke.store.clock import format_duration
 from mosaic_invoke.store.locks import read_session_lock
 from mosaic_invoke.store.state import LOOP_FILE, load_state
 from mosaic_invoke.tasks.selection import Progress, check_milestones, current_milestone, milestone_status, next_runnable
+from mosaic_invoke.tasks.task import priority_name
 from mosaic_invoke.tasks.tasksfile import TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
@@ -86,6 +87,7 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings
         "milestones": milestones,
         "counts": by_status,
         "next_task": None if isinstance(found, str) else found.id,
+        "next_task_priority": None if isinstance(found, str) or not tasks.has_priorities else found.priority,
         "next_task_reason": found if isinstance(found, str) else None,
         "session": live,
         "stale_lock": stale,
@@ -123,7 +125,11 @@ def format_status(view: dict[str, Any]) -> str:
     counted = [f"{n} {name}" for name, n in view["counts"].items() if n]
     lines.append("")
     lines.append("tasks    " + (", ".join(counted) if counted else "none"))
-    lines.append("next     " + (view["next_task"] or f"none ({view['next_task_reason']})"))
+    rank = view.get("next_task_priority")
+    ranked = f" (priority {priority_name(rank)})" if rank is not None else ""
+    lines.append(
+        "next     " + (f"{view['next_task']}{ranked}" if view["next_task"] else f"none ({view['next_task_reason']})")
+    )
     if view["session"]:
         s = view["session"]
         where = "" if s["checked"] else f" on host {s['host']}, not checked from here"
@@ -142,7 +148,7 @@ def format_status(view: dict[str, Any]) -> str:
     else:
         lines.append("running  nothing")
     if view["loop"] is not None:
-        from mosaic_invoke.loop.view import loop_lines
+        from mosaic_invoke.loop.view import loop_lines  # as in `status`: only when a loop has run
 
         lines.extend(loop_lines(view["loop"], f"`{command('loop')}` or `{command('run')}`"))
     cost = view["cost"]

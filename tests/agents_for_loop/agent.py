@@ -14,7 +14,10 @@ Launched as ``python agent.py MODE [PROMPT]``; the task is ``MOSAIC_TASK_ID``, t
 - ``all-done`` / ``all-cancelled``: sets every row of the tasks file to ``done`` / ``cancelled``;
 - ``done-exit1``: marks its task done, then exits 1;
 - ``done-hang``: marks its task done, then waits until it is ended by a signal;
-- ``term-zero``: waits until SIGTERM or SIGINT reaches it, then exits 0.
+- ``term-zero``: waits until SIGTERM or SIGINT reaches it, then exits 0;
+- ``work``: commits a change (as ``commit``) but leaves its task in progress: never finishes;
+- ``mess``: writes ``work/<session>.txt`` (no commit), prints ``error: the build is broken``
+  and exits 1: a different tree, the same error, every time.
 
 A comma-separated MODE plays one mode per run, in order, then the last one again (runs are
 counted in LOOP_AGENT_COUNT, a file). LOOP_AGENT_SLEEP: seconds to wait before working;
@@ -107,8 +110,14 @@ def main() -> int:
     if mode == "fail":
         log(f"end {session} {task}")
         return 1
-    if mode == "commit":
+    if mode in ("commit", "work"):
         commit(task)
+    if mode == "mess":
+        Path("work").mkdir(exist_ok=True)
+        Path("work", f"{session}.txt").write_text("half done\n")
+        print("error: the build is broken", flush=True)
+        log(f"end {session} {task}")
+        return 1
     if mode == "break":
         Path("gate.txt").write_text("broken\n")
     if mode == "fix":

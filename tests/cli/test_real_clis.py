@@ -31,6 +31,11 @@ from cli.real_clis import (
 )
 from mosaic_invoke.agents import reader_for
 from mosaic_invoke.agents.runtimes import PERMISSIONS, PROMPT_ARG_LIMIT, Invocation, Runtime, resolve_runtime
+from mosaic_invoke.config.gates import Review
+from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.session.review import Claim
+from mosaic_invoke.session.reviewer import run_review
+from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 PERMISSION_MODES = {"read-only": "default", "workspace": "acceptEdits", "full": "bypassPermissions"}
 PROMPT = "Reply with the word ready."
@@ -210,3 +215,44 @@ def test_coord_records_a_real_codex_session_ended_by_its_timeout(clis: dict[str,
     assert started["type"] == "thread.started" and session["agent_session_id"] == started["thread_id"]
     assert f"· session {started['thread_id']}" in result.stdout.splitlines()
     assert not session["left_running"]  # SIGTERM reached codex itself, not only its node launcher
+
+
+def test_the_reviewer_s_claude_and_codex_launch_lines_parse(clis: dict[str, Path], tmp_path: Path) -> None:
+    """The reviewer is launched as coord launches it, read-only: claude starts (`default`
+    permissions) and answers not logged in, which is no verdict; codex starts its thread and is
+    stopped there (offline it would wait for the network)."""
+    project = tmp_path / "project"
+    (project / ".mosaic").mkdir(parents=True)
+    (project / "docs").mkdir()
+    (project / ".mosaic" / "mission.yaml").write_text("id: demo\nname: Demo\nverify: {review: true}\n")
+    (project / "docs" / "TASKS.md").write_text("| id | status |\n|---|---|\n| T-1 | done |\n")
+    git = {"GIT_AUTHOR_NAME": "T", "GIT_COMMITTER_NAME": "T", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_EMAIL": "t@x"}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "start"]):
+        subprocess.run(["git", *args], cwd=project, check=True, env={**os.environ, **git})
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
+    mission = load_mission(project / ".mosaic" / "mission.yaml")
+    task = load_tasks(mission.tasks_path).task("T-1")
+    assert task is not None
+    env = {**agent_environment(), "PATH": f"{clis['claude'].parent}{os.pathsep}{os.environ['PATH']}"}
+    logs = project / ".mosaic" / "orchestrator" / "logs"
+
+    claude = run_review(mission, Review(), Claim("sess-001", "codex", task, (), head, head), env)
+    assert (claude.runtime, claude.verdict) == ("claude", None)
+    assert "Not logged in" in str(claude.reason), claude
+    init = json.loads((logs / "sess-001.review.jsonl").read_text().splitlines()[0])
+    assert (init["type"], init["permissionMode"]) == ("system", "default")
+
+    log = logs / "sess-002.review.jsonl"
+
+    def thread_started() -> bool:
+        return log.exists() and '"thread.started"' in log.read_text()
+
+    codex = run_review(
+        mission,
+        Review(timeout=DEADLINE),
+        Claim("sess-002", "claude", task, (), head, head),
+        env,
+        stop_requested=thread_started,
+    )
+    assert (codex.runtime, codex.verdict, codex.interrupted) == ("codex", None, True), codex
+    assert thread_started(), log.read_text()

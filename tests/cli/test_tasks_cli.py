@@ -203,3 +203,46 @@ def test_a_chosen_task_with_open_dependencies_warns_and_runs(project: Path) -> N
     assert warnings == ["coord: warning: task T-003 depends on T-002 (not-started), not done; running it as asked"]
     state = json.loads((project / ".mosaic" / "orchestrator" / "state.json").read_text())
     assert [session["task_id"] for session in state["sessions"]] == ["T-003"]
+
+
+PRIORITIES = """\
+# Tasks
+
+| id | status | milestone | priority | depends_on |
+|---|---|---|---|---|
+| T-001 | done | M1 | | |
+| T-002 | not-started | M1 | low | |
+| T-003 | not-started | M1 | | |
+| T-004 | not-started | M1 | high | T-003 |
+| T-005 | not-started | M1 | 1 | |
+| T-006 | not-started | M2 | high | |
+"""
+
+
+def test_a_loop_runs_tasks_by_priority_within_the_milestone_order_and_status_shows_it(project: Path) -> None:
+    (project / "docs" / "TASKS.md").write_text(PRIORITIES)
+    view = status_json(project)
+    assert (view["next_task"], view["next_task_priority"]) == ("T-005", 1)
+    assert "next     T-005 (priority high)" in coord("status", cwd=project).stdout
+    loop_agent = f"{sys.executable} {Path(__file__).parents[1] / 'agents_for_loop' / 'agent.py'} done"
+    result = coord(
+        "loop", "--backoff", "0", "--command", loop_agent, cwd=project, env={"INVOKE_COORD_LOOP_REPORT": "false"}
+    )
+    assert result.returncode == 0, result.stderr
+    ran = [
+        record["task_id"]
+        for record in json.loads((project / ".mosaic/orchestrator/state.json").read_text())["sessions"]
+    ]
+    # M1 first: T-005 (1) before T-003 (medium, file order), T-004 (high) once T-003 is done,
+    # then T-002 (low); then M2.
+    assert ran == ["T-005", "T-003", "T-004", "T-002", "T-006"]
+
+
+def test_a_priority_that_is_neither_word_nor_number_is_refused_with_its_line(project: Path) -> None:
+    (project / "docs" / "TASKS.md").write_text(PRIORITIES.replace("| low |", "| soon |"))
+    expected = [
+        "coord: error: docs/TASKS.md:6: task T-002 has unknown priority 'soon'; "
+        "use high, medium, low or a number (lower runs first)"
+    ]
+    assert refused(project, "status") == expected
+    assert refused(project, "run", "--print-only") == expected

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.locate import find_mission_file, locate_mission
 from mosaic_invoke.config.mission import Hooks, MilestoneStatus, Verify, load_mission
 from mosaic_invoke.config.remote import RemoteConfig
@@ -323,6 +324,27 @@ def test_verify_quality_gates_runs_the_quality_gates_string(tmp_path: Path) -> N
         pytest.param("loop:\n  pause: -5s\n", ":4: `loop.pause`: expected a duration", id="negative-pause"),
         pytest.param("loop:\n  report: sometimes\n", ":4: `loop.report`: expected true or false", id="report"),
         pytest.param("loop:\n  max_wait: .inf\n", ":4: `loop.max_wait`: expected a finite number", id="infinite"),
+        pytest.param(
+            "verify:\n  review: {runtme: codex}\n",
+            ":4: `verify.review.runtme`: unknown key; did you mean `runtime`?",
+            id="review-typo",
+        ),
+        pytest.param(
+            "verify:\n  review:\n    timeout: never\n",
+            ":5: `verify.review.timeout`: expected a duration more than 0, e.g. 30m",
+            id="review-timeout",
+        ),
+        pytest.param("verify: {review: codex}\n", ":3: `verify.review`: expected a mapping", id="review-mapping"),
+        pytest.param(
+            "runtime_fallback: codex\n",
+            ":3: `runtime_fallback`: expected a list of runtime names, e.g. [claude, codex]",
+            id="fallback-list",
+        ),
+        pytest.param(
+            "runtime_fallback: [codex, claude, codex]\n",
+            ":3: `runtime_fallback`: `codex` is listed twice; list each runtime once",
+            id="fallback-twice",
+        ),
     ],
 )
 def test_new_keys_are_checked_at_their_line(tmp_path: Path, text: str, expected: str) -> None:
@@ -412,3 +434,18 @@ def test_the_remote_keys_and_their_defaults(tmp_path: Path) -> None:
 def test_the_remote_keys_are_checked_at_their_line(tmp_path: Path, text: str, expected: str) -> None:
     found = problems(write_mission(tmp_path, "id: x\nname: X\n" + text))
     assert any(expected in problem for problem in found), found
+
+
+def test_verify_review_with_and_without_gates(tmp_path: Path) -> None:
+    text = (
+        "id: x\nname: X\nverify:\n  command: make test\n  review: {runtime: codex, template: t/r.md.j2, timeout: 5m}\n"
+    )
+    mission = load_mission(write_mission(tmp_path, text))
+    assert mission.verify == Verify(command="make test")
+    assert mission.review == Review(runtime="codex", template="t/r.md.j2", timeout=300.0)
+    alone = load_mission(write_mission(tmp_path, "id: x\nname: X\nverify: {review: true}\n"))
+    assert (alone.verify, alone.review) == (None, Review(runtime=None, template=None, timeout=600.0))
+    off = load_mission(write_mission(tmp_path, "id: x\nname: X\nverify: {command: make, review: false}\n"))
+    assert off.review is None
+    fallback = load_mission(write_mission(tmp_path, "id: x\nname: X\nruntime_fallback: [claude, codex]\n"))
+    assert fallback.runtime_fallback == ("claude", "codex")

@@ -39,6 +39,7 @@ SPEC_ORDER = [
     "max-failures",
     "max-attempts",
     "max-cost",
+    "no-progress",
     "stopped",
     "interrupted",
     "usage-limit",
@@ -234,3 +235,30 @@ def test_a_new_loop_inherits_a_wait_still_ahead() -> None:
     assert inherited_wait(loop(waiting_until=ahead), State(mission_id="demo")) == ahead
     assert inherited_wait(loop(waiting_until=past), State(mission_id="demo")) is None
     assert inherited_wait(None, State(mission_id="demo")) is None
+
+
+def test_max_attempts_comes_before_no_progress_and_no_progress_before_a_stop(mission_file: Path) -> None:
+    record = loop(sessions=["a", "b", "c"], attempts={"T-002": 3}, idle_in_row=3)
+    idle = session(verdict="unfinished")
+    assert stop_after(mission_file, record, idle, LoopCaps(), interrupted=False) == "max-attempts"
+    caps = LoopCaps(max_attempts=None)
+    assert stop_after(mission_file, record, idle, caps, interrupted=True) == "no-progress"
+    assert stop_after(mission_file, record, idle, replace(caps, max_idle_sessions=None), interrupted=False) is None
+
+
+def test_a_session_counted_is_judged_for_progress_and_one_left_uncounted_is_not() -> None:
+    idle = session(verdict="unfinished", git={"commits": 0, "changed": False}, task_status_after="in-progress")
+    assert counted(loop(idle_in_row=1), idle, NO_WAIT).idle_in_row == 2
+    limited = session("usage-limit", "none", resume_at=iso_at(time.time()))
+    assert counted(loop(idle_in_row=1), limited, NO_WAIT).idle_in_row == 1
+
+
+def test_a_runtime_the_loop_moved_on_from_stops_nothing(mission_file: Path) -> None:
+    wall = session("usage-limit", "none", limit="hard")
+    assert stop_after(mission_file, loop(sessions=["a"], runtime="codex"), wall, LoopCaps(), interrupted=False) is None
+    unusable = session("failed", "none", unusable="Not logged in")
+    moved = loop(sessions=["a"], runtime="codex")
+    assert stop_after(mission_file, moved, unusable, LoopCaps(), interrupted=False) is None
+    stuck = loop(sessions=["a"], runtime="claude")
+    assert stop_after(mission_file, stuck, unusable, LoopCaps(), interrupted=False) == "agent-unusable"
+    assert describe(moved, wall, NO_WAIT).endswith("(next on codex)")

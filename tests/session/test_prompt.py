@@ -153,7 +153,7 @@ def test_a_missing_template_is_a_clear_error(golden_root: Path) -> None:
         pytest.param(
             "ok\n{{ mission.name }}\n{{ nope }}\n",
             3,
-            "`nope` is not defined; the names are: branch, milestone",
+            "`nope` is not defined; the names are: acceptance, branch, milestone",
             id="undefined",
         ),
         pytest.param("ok\n\n{% if %}\n", 3, "template syntax error", id="syntax"),
@@ -305,3 +305,57 @@ def test_a_rejected_claim_adds_the_verification_line(project: Path) -> None:
         f"it is in-progress again; output: {log}",
     ]
     assert log.read_text() == "$ echo checking; exit 2\nchecking\n"
+
+
+def resume_point(prompt: str) -> list[str]:
+    return prompt.split("## Resume Point\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+
+
+def test_acceptance_criteria_are_one_line_under_the_next_task_and_in_the_capsule(project: Path) -> None:
+    (project / "docs" / "TASKS.md").write_text(
+        "| id | status | milestone | depends_on | acceptance |\n|---|---|---|---|---|\n"
+        "| T-001 | done | M1 | | |\n"
+        "| T-002 | not-started | M1 | T-001 | `make test` passes |\n"
+        "| T-003 | not-started | M1 | T-002 | |\n"
+        "\n## T-002: Config\n\nacceptance: a missing file is an error naming it\n"
+    )
+    result = coord("run", "--print-only", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert resume_point(printed["prompt"])[1:3] == [
+        "- **Next task:** T-002",
+        "- **Acceptance:** `make test` passes; a missing file is an error naming it",
+    ]
+    assert printed["capsule"]["acceptance"] == ["`make test` passes", "a missing file is an error naming it"]
+    capsule = json.loads((project / ".mosaic" / "orchestrator" / "next-task.json").read_text())
+    assert list(capsule)[-1] == "acceptance"
+    other = coord("run", "--print-only", "--json", "--task", "T-003", cwd=project)
+    assert "Acceptance" not in json.loads(other.stdout)["prompt"]  # a task without criteria: no line
+    assert "acceptance" not in json.loads(other.stdout)["capsule"]
+
+
+def test_a_claim_the_reviewer_rejected_adds_the_review_line_with_its_reasons(project: Path) -> None:
+    orchestrator = project / ".mosaic" / "orchestrator"
+    orchestrator.mkdir()
+    log = str(orchestrator / "logs" / "sess-001.review.jsonl")
+    review = {"runtime": "codex", "verdict": "reject", "reasons": "no test for an empty file", "log_path": log}
+    record = {
+        "session_id": "sess-001",
+        "runtime": "claude",
+        "pid": 4242,
+        "started_at": "2026-11-20T10:00:00.000Z",
+        "ended_at": "2026-11-20T10:00:45.000Z",
+        "ended_reason": "completed",
+        "exit_code": 0,
+        "duration_seconds": 45,
+        "task_id": "T-002",
+        "verdict": "rejected",
+        "rejected_because": "review: no test for an empty file",
+        "review": {**review, "cost_usd": 0.31},
+    }
+    state = {"version": 1, "mission_id": "demo", "status": "active", "sessions": [record]}
+    (orchestrator / "state.json").write_text(json.dumps(state))
+    assert previous_lines(next_prompt(project))[-1] == (
+        "- **Review:** T-002 was marked done and its checks passed, but the reviewer (codex) rejected it: "
+        f"no test for an empty file; it is in-progress again; review: {log}"
+    )

@@ -33,7 +33,7 @@ def template(project: Path, body: str) -> Path:
         pytest.param(
             "{% block instructions -%}\n{{ mision.name }}\n{%- endblock %}\n",
             ".mosaic/templates/continuation.md.j2:3: `mision` is not defined; did you mean `mission`? the names are: "
-            "branch, milestone, mission, previous_session, previous_task_status, progress, runtime, task, vars",
+            "acceptance, branch, milestone, mission, previous_session, previous_task_status, progress, runtime, task, vars",
             id="unknown-name",
         ),
     ],

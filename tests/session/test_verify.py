@@ -86,6 +86,7 @@ def test_a_done_task_with_passing_gates_is_accepted(repo: Path) -> None:
         "head_after": head,
         "commits": 0,
         "dirty": False,
+        "changed": False,
     }  # TASKS.md is coord's
     assert rows(repo)["T-002"][2] == " done "
 
@@ -146,7 +147,14 @@ def test_require_change(
     _, record = run(repo, **env)
     assert (record["verdict"], record.get("rejected_because")) == (verdict, because)
     after = git(repo, "rev-parse", "HEAD")
-    assert record["git"] == {"head_before": before, "head_after": after, "commits": commits, "dirty": dirty}
+    changed = bool(commits) or dirty
+    assert record["git"] == {
+        "head_before": before,
+        "head_after": after,
+        "commits": commits,
+        "dirty": dirty,
+        "changed": changed,
+    }
     assert (after != before) == bool(commits)
     assert rows(repo)["T-002"][2] == (" done " if verdict == "accepted" else " in-progress ")
 

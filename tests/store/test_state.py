@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.clock import now_iso, seconds_between
-from mosaic_invoke.store.session import summarise
+from mosaic_invoke.store.session import summarise, with_record
 from mosaic_invoke.store.state import Session, State, load_state, save_state
 
 SESSION = {
@@ -288,3 +288,16 @@ def test_a_hand_edited_summary_is_computed_anew(tmp_path: Path) -> None:
         path.write_text(edited + "\n" + rest)
         state = load_state(tmp_path, "m")
         assert (state.count, state.summary["cost_usd"], state.next_session_id()) == (1, 0.5, "sess-002")
+
+
+def test_a_reviewer_s_cost_and_tokens_count_in_the_totals() -> None:
+    worker = {"session_id": "sess-001", "milestone_id": "M1", "cost_usd": 1.5, "input_tokens": 100}
+    reviewed = {**worker, "session_id": "sess-002", "review": {"cost_usd": 0.25, "input_tokens": 40, "verdict": None}}
+    totals = summarise([worker, reviewed])
+    assert (totals["cost_usd"], totals["input_tokens"], totals["by_milestone"]) == (3.25, 240, {"M1": 3.25})
+    assert with_record(summarise([worker]), None, reviewed) == totals
+    assert with_record(totals, reviewed, {**reviewed, "review": None})["cost_usd"] == 3.0
+    session = Session(
+        session_id="sess-002", runtime="claude", pid=1, started_at="x", cost_usd=1.5, review={"cost_usd": 0.25}
+    )
+    assert session.spent_usd == 1.75

@@ -181,3 +181,49 @@ def test_a_milestone_mission_yaml_does_not_list_is_an_error_with_its_line() -> N
     )
     check_milestones(FLAT, file)  # a mission without milestones names none: nothing to check
     check_milestones(mission(M1, M2), tasks(("A", "done", "M1"), ("B", "done", "")))
+
+
+def ranked(*rows: tuple[str, str, str, str, str]) -> TasksFile:
+    """A tasks file from (id, status, milestone, depends_on, priority) rows."""
+    lines = ["| id | status | milestone | depends_on | priority |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return parse(Path("TASKS.md"), "\n".join(lines) + "\n")
+
+
+def test_priority_orders_runnable_tasks_before_file_order() -> None:
+    file = ranked(
+        ("A", "not-started", "M1", "", "low"),
+        ("B", "not-started", "M1", "", ""),
+        ("C", "not-started", "M1", "", "high"),
+        ("D", "not-started", "M1", "", "1"),
+    )
+    assert found(next_runnable(mission(M1), file)) == "C"  # high is 1, as D: ties keep file order
+    assert (
+        found(
+            next_runnable(
+                mission(M1), ranked(("A", "not-started", "M1", "", "low"), ("B", "not-started", "M1", "", ""))
+            )
+        )
+        == "B"
+    )
+    assert (
+        found(
+            next_runnable(
+                mission(M1), ranked(("A", "not-started", "M1", "", "5"), ("B", "not-started", "M1", "", "0.5"))
+            )
+        )
+        == "B"
+    )
+
+
+def test_priority_stays_within_the_milestone_order_and_the_dependencies() -> None:
+    file = ranked(
+        ("A", "not-started", "M1", "", "low"),
+        ("B", "not-started", "M2", "", "high"),
+        ("C", "not-started", "M1", "D", "high"),
+        ("D", "not-started", "M1", "", "low"),
+    )
+    assert found(next_runnable(mission(M1, M2), file)) == "A"  # M1 first; C waits on D
+    assert found(next_runnable(mission(M1, M2), file, live_task="A")) == "D"
+    cut_off = ranked(("A", "not-started", "M1", "", "high"), ("E", "in-progress", "M1", "", "low"))
+    assert found(next_runnable(mission(M1), cut_off)) == "E"  # a task cut off comes first, whatever its rank

@@ -353,3 +353,34 @@ def test_a_status_written_through_a_symlink_changes_its_target_and_keeps_the_lin
 def test_a_line_starting_with_a_pipe_before_prose_is_not_a_table(tmp_path: Path) -> None:
     path = tasks_file(tmp_path, "| a note with a pipe\nprose\n\n| id | status |\n|---|---|\n| A-1 | done |\n")
     assert [task.id for task in read_tasks(path)] == ["A-1"]
+
+
+def test_a_priority_that_reads_as_neither_word_nor_number_names_its_line(tmp_path: Path) -> None:
+    path = tasks_file(
+        tmp_path,
+        "| id | status | priority |\n|---|---|---|\n| A | done | high |\n| B | done | urgent |\n| C | done | inf |\n",
+    )
+    with pytest.raises(CoordError) as info:
+        read_tasks(path)
+    assert list(info.value.problems) == [
+        f"{path}:4: task B has unknown priority 'urgent'; use high, medium, low or a number (lower runs first)",
+        f"{path}:5: task C has unknown priority 'inf'; use high, medium, low or a number (lower runs first)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "rank"),
+    [
+        pytest.param("high", 1, id="high"),
+        pytest.param("Medium", 2, id="medium-any-case"),
+        pytest.param("LOW", 3, id="low"),
+        pytest.param("", 2, id="none-is-medium"),
+        pytest.param("0", 0, id="zero"),
+        pytest.param("-1", -1, id="negative"),
+        pytest.param("2.5", 2.5, id="fraction"),
+        pytest.param("10", 10, id="number"),
+    ],
+)
+def test_a_priority_is_a_word_or_a_number(tmp_path: Path, cell: str, rank: float) -> None:
+    path = tasks_file(tmp_path, f"| id | status | priority |\n|---|---|---|\n| A | done | {cell} |\n")
+    assert read_tasks(path)[0].priority == rank

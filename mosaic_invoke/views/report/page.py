@@ -82,7 +82,7 @@ def render_report(report: Report, mission: Mission) -> str:
 
 def open_report(path: Path) -> bool:
     """Open the page in the user's web browser; False when there is none."""
-    import webbrowser
+    import webbrowser  # only for --open: it looks for browsers as it loads
 
     try:
         return webbrowser.open(path.as_uri())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from mosaic_invoke.remote.claims import ClaimSpace, claim_space
@@ -69,3 +70,51 @@ class Said:
 
     def __call__(self, line: str) -> None:
         self.lines.append(line)
+
+
+LANE_AGENT = Path(__file__).parent / "agents_for_loop" / "lane_agent.py"
+
+
+def tasks_table(count: int, *, depends: dict[str, str] | None = None) -> str:
+    """A tasks file of ``count`` tasks T-01, T-02, ..., none done (``depends``: task -> its dependency)."""
+    rows = [
+        f"| T-{n:02d} | not-started | Task {n} | {(depends or {}).get(f'T-{n:02d}', '')} |" for n in range(1, count + 1)
+    ]
+    header = "# Tasks\n\n| id | status | description | depends_on |\n|----|--------|-------------|------------|\n"
+    return header + "\n".join(rows) + "\n"
+
+
+def shared_mission(tmp_path: Path, hosts: int, tasks: str, *, claim_ttl: str = "2s") -> tuple[Path, list[Path]]:
+    """A mission on a shared remote (``remote: origin``, a short ``claim_ttl``), and ``hosts``
+    clones of it, each with its own orchestrator folder (ignored by git), standing for hosts."""
+    mission = f"id: demo\nname: Demo mission\nremote: origin\nclaim_ttl: {claim_ttl}\n"
+    files = {
+        ".mosaic/mission.yaml": mission + "protocol_file: .mosaic/PROTOCOL.md\n",
+        ".mosaic/PROTOCOL.md": "# protocol\n",
+        "docs/MISSION-MANIFEST.md": "# manifest\n",
+        "docs/scratchpads/demo.md": "# scratchpad\n",
+        "docs/TASKS.md": tasks,
+        ".gitignore": ".mosaic/orchestrator/\n",
+    }
+    return shared_remote(tmp_path, hosts, files)
+
+
+def agent_command(mode: str) -> str:
+    """The stand-in lane agent in ``mode`` (see its docstring) as `--command` takes it."""
+    return f"{sys.executable} {LANE_AGENT} {mode}"
+
+
+def landed_done(bare: Path) -> list[str]:
+    """The landing commits on the shared branch, oldest first: ``T-01: done (session sess-001)``."""
+    subjects = git(bare, "log", "--reverse", "--format=%s", "main").splitlines()
+    return [subject for subject in subjects if ": done (session " in subject]
+
+
+def remote_tasks(bare: Path) -> dict[str, str]:
+    """Each task's status cell in the tasks file on the shared branch."""
+    found = {}
+    for line in git(bare, "show", "main:docs/TASKS.md").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells and cells[0].startswith("T-"):
+            found[cells[0]] = cells[1]
+    return found

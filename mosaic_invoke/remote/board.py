@@ -21,7 +21,7 @@ from mosaic_invoke.remote.branch import fetch_branch, tracking_ref
 from mosaic_invoke.remote.claims import Claim, ClaimSpace, Taken, claim, claim_space, read_claims, release, take_over
 from mosaic_invoke.remote.sightings import Sighting, Sightings
 from mosaic_invoke.remote.transport import Patience, Report, local_git
-from mosaic_invoke.store.clock import now_iso
+from mosaic_invoke.store.clock import now_iso, parse_iso
 from mosaic_invoke.store.files import display_path, write_json_atomic
 from mosaic_invoke.store.liveness import hostname
 
@@ -147,18 +147,25 @@ class Board:
         """Release a claim this host made and will not work under (the task was done already)."""
         release(self.space, held, self.patience, self.report)
 
-    def release_leftovers(self, running: Iterable[str]) -> list[str]:
-        """Release this clone's claims whose session no longer runs here (a lane killed with its
-        supervisor, a claim whose answer was lost): the tasks released."""
-        live = set(running)
+    def release_leftovers(self, running: Iterable[str], ended: Iterable[str] = ()) -> list[str]:
+        """Release this clone's claims that no session works under any more: the tasks released.
+
+        A claim of this clone is left over when its task runs in none of ``running`` (this
+        process's lanes) and either its session is one of ``ended`` (recorded here as ended: a
+        lane killed with its supervisor) or it has gone unrenewed for two heartbeats by this
+        host's own clock, the clock it was written with (a claim whose answer was lost, a
+        process that died before its session began). A claim another process of this clone has
+        just made, before its session is recorded, is left alone.
+        """
+        live, over = set(running), set(ended)
         released = []
         for seen in self.seen():
             found = seen.sighting.claim
-            if (
-                seen.mine
-                and found.task_id not in live
-                and release(self.space, found, self.patience, self.report) is None
-            ):
+            if not seen.mine or found.task_id in live:
+                continue
+            beat = parse_iso(found.heartbeat) if found.heartbeat else None
+            quiet = beat is None or time.time() - beat.timestamp() > 2 * self.config.heartbeat
+            if (found.session_id in over or quiet) and release(self.space, found, self.patience, self.report) is None:
                 released.append(found.task_id)
         return released
 

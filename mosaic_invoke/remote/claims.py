@@ -265,6 +265,11 @@ def _read(repo: Path, task_id: str, commit: str) -> Claim:
     return _claim(task_id, commit, fields if isinstance(fields, Mapping) else {})
 
 
+def claim_of(fields: Mapping[str, Any]) -> Claim:
+    """A claim from `Claim.to_dict` with its ``commit`` (as a lane's supervisor is handed it)."""
+    return _claim(str(fields.get("task_id")), str(fields.get("commit")), fields)
+
+
 def _claim(task_id: str, commit: str, fields: Mapping[str, Any]) -> Claim:
     def text(key: str) -> str | None:
         value = fields.get(key)

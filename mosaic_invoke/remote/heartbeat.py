@@ -19,8 +19,19 @@ from mosaic_invoke.remote.transport import Patience, Report
 class Heartbeat:
     """Renews ``held`` every ``every`` seconds until stopped or lost."""
 
-    def __init__(self, space: ClaimSpace, held: Claim, every: float, patience: Patience, report: Report) -> None:
+    def __init__(
+        self,
+        space: ClaimSpace,
+        held: Claim,
+        every: float,
+        patience: Patience,
+        report: Report,
+        *,
+        session_id: str | None = None,
+    ) -> None:
         self.space = space
+        self.session_id = session_id
+        """The session working under the claim, written into it from the first beat on."""
         self.every = every
         # Each renewal gives up within one beat: the next one tries again.
         self.patience = replace(patience, total=min(patience.total, every))
@@ -34,6 +45,9 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._beat, name="claim heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:
+        return self.start()
+
+    def start(self) -> Heartbeat:
         self._thread.start()
         return self
 
@@ -70,9 +84,9 @@ class Heartbeat:
         return release(self.space, self.held, patience, self.report)
 
     def _beat(self) -> None:
-        while not self._stopping.wait(self.every):
-            if self._renew(self.patience) is not None:
-                return
+        """At once (the claim then names its session), then every ``every`` seconds."""
+        while self._renew(self.patience) is None and not self._stopping.wait(self.every):
+            pass
 
     def _renew(self, patience: Patience) -> Taken | None:
         with self._renewing:
@@ -81,7 +95,8 @@ class Heartbeat:
                     return self._taken
                 held = self._held
             try:
-                renewed = renew(self.space, held, replace(patience, stop=self._stopping.is_set), self.report)
+                patient = replace(patience, stop=self._stopping.is_set)
+                renewed = renew(self.space, held, patient, self.report, session_id=self.session_id)
             except CoordError as error:  # the remote did not answer: the claim is not lost for that
                 self.report(f"warning: claim on {held.task_id} not renewed: {error.problems[0]}")
                 return None

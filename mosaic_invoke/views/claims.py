@@ -23,6 +23,10 @@ STATUS_ANSWER = 15.0
 """Seconds `status` waits for the remote before it shows the last poll instead."""
 
 
+SHOWN = ("task_id", "host", "lane", "session_id", "started_at", "heartbeat", "checkout", "commit")
+"""What `status --json` shows of each claim, with ``unchanged_for``, ``stale`` and ``age_seconds``."""
+
+
 def claims_view(mission: Mission) -> dict[str, Any] | None:
     """``{remote, as_of, live, problem, claims: [...]}``, the other hosts' claims; None without `remote`."""
     if mission.remote is None:
@@ -30,30 +34,37 @@ def claims_view(mission: Mission) -> dict[str, Any] | None:
     board = read_board(mission.orchestrator_path) or {}
     polled = {entry.get("task_id"): entry for entry in board.get("claims") or () if isinstance(entry, dict)}
     problem = None
+    entries: list[dict[str, Any]] = []
     try:
-        space = space_of(mission)
-        found = read_claims(space, Patience(total=0.0, answer=STATUS_ANSWER), lambda _: None)
+        found = read_claims(space_of(mission), Patience(total=0.0, answer=STATUS_ANSWER), lambda _: None)
     except CoordError as error:
         problem = error.problems[0]
         entries = [entry for entry in polled.values() if not entry.get("mine")]
         as_of = board.get("polled_at")
     else:
-        entries = []
         for task_id, claim in found.items():
             if claim.host == hostname() and claim.checkout == str(mission.root):
                 continue  # this clone's own: its lanes show them
-            seen = polled.get(task_id)
-            same = seen is not None and seen.get("commit") == claim.commit
+            seen = polled.get(task_id) or {}
+            same = seen.get("commit") == claim.commit  # the value this host's loop has watched
+            fields = {**claim.to_dict(), "commit": claim.commit}
             entries.append(
                 {
-                    **claim.to_dict(),
-                    "commit": claim.commit,
-                    "unchanged_for": seen.get("unchanged_for") if same and seen else None,
-                    "stale": bool(seen.get("stale")) if same and seen else False,
+                    **fields,
+                    "unchanged_for": seen.get("unchanged_for") if same else None,
+                    "stale": same and seen.get("stale") is True,
                 }
             )
         as_of = now_iso()
-    claims = [{**entry, "age_seconds": _age(entry.get("started_at"))} for entry in entries]
+    claims = [
+        {
+            **{key: entry.get(key) for key in SHOWN},
+            "unchanged_for": entry.get("unchanged_for"),
+            "stale": entry.get("stale") is True,
+            "age_seconds": _age(entry.get("started_at")),
+        }
+        for entry in entries
+    ]
     return {
         "remote": mission.remote.name,
         "as_of": as_of,
@@ -92,4 +103,4 @@ def claims_lines(view: dict[str, Any]) -> list[str]:
 def _age(started_at: Any) -> float | None:
     """Seconds since the claim was made, by this host's clock against the claimer's (skew shows here)."""
     moment = parse_iso(started_at) if isinstance(started_at, str) else None
-    return max(0.0, time.time() - moment.timestamp()) if moment else None
+    return round(max(0.0, time.time() - moment.timestamp()), 1) if moment else None

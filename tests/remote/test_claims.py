@@ -12,6 +12,7 @@ from remotekit import PATIENT, Said, git, remote_refs, shared_remote, space
 
 from mosaic_invoke.remote.claims import Claim, Taken, claim, read_claims, ref_part, release, renew, take_over
 from mosaic_invoke.remote.sightings import Sightings
+from mosaic_invoke.remote.transport import Patience, RemoteFault
 from mosaic_invoke.store.liveness import hostname
 
 CLAIMER = Path(__file__).with_name("claimer.py")
@@ -201,3 +202,23 @@ def test_a_remote_unreachable_for_a_while_delays_a_claim_and_does_not_corrupt(tm
     assert git(bare, "fsck", "--no-progress") == ""
     lost = claim(space(two), "T-001", PATIENT, Said(), session_id="s-two")
     assert isinstance(lost, Taken) and lost.by is not None and lost.by.session_id == "s-one"
+
+
+def test_a_host_that_takes_branches_only_takes_claims_under_claims_ref_refs_heads(tmp_path: Path) -> None:
+    """A remote whose hook refuses every ref outside refs/heads/: the claim fails saying to set
+    `claims_ref`; with `claims_ref: refs/heads/coord` the claims are branches, and work."""
+    bare, (one, two) = shared_remote(tmp_path, 2)
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\nwhile read old new ref; do case $ref in refs/heads/*) ;; *) echo branches only >&2; exit 1;; esac; done\n"
+    )
+    hook.chmod(0o755)
+    with pytest.raises(RemoteFault, match=r"set `claims_ref: refs/heads/coord` in mission.yaml"):
+        claim(space(one), "T-001", Patience(total=0.2, first=0.05), Said())
+    mine = claim(space(one, claims_ref="refs/heads/coord"), "T-001", PATIENT, Said(), session_id="s-one")
+    assert isinstance(mine, Claim)
+    assert remote_refs(bare, "refs/heads/coord") == {"refs/heads/coord/demo/claims/T-001": mine.commit}
+    lost = claim(space(two, claims_ref="refs/heads/coord"), "T-001", PATIENT, Said())
+    assert isinstance(lost, Taken) and lost.by == mine
+    assert release(space(one, claims_ref="refs/heads/coord"), mine, PATIENT, Said()) is None
+    assert remote_refs(bare, "refs/heads/coord") == {}

@@ -12,7 +12,9 @@ when it installs them, so that the baseline and coord start from the same state:
 turns bytecode writing off while it starts, so without this an editable checkout would
 time modules compiled from source.
 
-Two rows carry no target and say what the ratios are made of: `mosaic-coord --version` is
+A run whose agent prints 50 MB without a newline says what such output costs (time and the
+peak memory of coord and the processes it waited for). Two rows carry no target and say what
+the ratios are made of: `mosaic-coord --version` is
 the start-up alone (it pauses the garbage collector while it imports, which `invoke` does
 not, so it can start faster than the baseline); and another tool's state.json read the
 first time, decoded whole, before coord keeps its cache (later reads of the same bytes use it).
@@ -188,6 +190,75 @@ def per_session(coord: str, root: Path, rounds: int, env: dict[str, str]) -> flo
     return (statistics.median(samples[20]) - statistics.median(samples[1])) / 19
 
 
+LANE_AGENT = """\
+import os, re, subprocess, sys, time
+from pathlib import Path
+time.sleep(2)
+task = os.environ["MOSAIC_TASK_ID"]
+Path("work").mkdir(exist_ok=True)
+Path("work", task + ".txt").write_text(task + "\\n")
+subprocess.run(["git", "add", "work"], check=True)
+subprocess.run(["git", "commit", "-qm", task], check=True)
+tasks = Path("docs/TASKS.md")
+pattern = re.compile(r"^(\\|\\s*" + re.escape(task) + r"\\s*\\|\\s*)[a-z-]+", re.MULTILINE)
+tasks.write_text(pattern.sub(r"\\g<1>done", tasks.read_text(), count=1))
+"""
+
+
+def lanes_speedup(base: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds of a loop over 16 independent tasks whose agent takes 2 s, with 1 lane and
+    with 4 (gates and landing included), each on a fresh git project."""
+    agent = base / "lane_agent.py"
+    agent.write_text(LANE_AGENT)
+    identity = {
+        f"GIT_{role}_{key}": value
+        for role in ("AUTHOR", "COMMITTER")
+        for key, value in (("NAME", "Bench"), ("EMAIL", "bench@localhost"))
+    }
+    loop_env = {**env, **identity, "INVOKE_COORD_LOOP_REPORT": "false"}
+    walls = []
+    for lanes in (1, 4):
+        root = base / f"lanes-{lanes}"
+        (root / ".mosaic").mkdir(parents=True)
+        (root / "docs").mkdir()
+        (root / ".mosaic" / "mission.yaml").write_text("id: bench\nname: Bench\nverify: {command: 'test -d docs'}\n")
+        rows = "".join(f"| T-{n:02d} | not-started |\n" for n in range(1, 17))
+        (root / "docs" / "TASKS.md").write_text("| id | status |\n|----|----|\n" + rows)
+        (root / ".gitignore").write_text(".mosaic/orchestrator/\n")
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "start"]):
+            subprocess.run(["git", *args], cwd=root, env=loop_env, check=True)
+        command = [str(BIN / "mosaic-coord"), "loop", "--lanes", str(lanes), "--backoff", "0"]
+        start = time.perf_counter()
+        subprocess.run(
+            [*command, "--command", f"{sys.executable} {agent}"],
+            cwd=root,
+            env=loop_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
+        walls.append(time.perf_counter() - start)
+    return walls[0], walls[1]
+
+
+def no_newline(coord: str, root: Path, env: dict[str, str], megabytes: int = 50) -> tuple[float, float]:
+    """One `run` whose agent prints ``megabytes`` MB without a newline (a progress bar): its
+    seconds, and the peak memory (MiB) of coord or of a process it waited for."""
+    agent = root.parent / "no_newline_agent.py"
+    loop = f"for _ in range({megabytes * 16}):\n    sys.stdout.buffer.write(c)\n"
+    agent.write_text(f"import sys\nc = b'x' * 65536\n{loop}")
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [coord, "run", "--command", f"{sys.executable} {agent}"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, _, usage = os.wait4(process.pid, 0)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
 def ratio_row(
     name: str, seconds: float, baseline: float, target: float | None
 ) -> tuple[str, str, str, str, bool | None]:
@@ -240,6 +311,8 @@ def main() -> None:
             env,
         )
         loop_step = per_session(coord, m10k, max(3, args.rounds // 3), env)
+        one_lane, four_lanes = lanes_speedup(base, env)
+        spewed, spewed_peak = no_newline(coord, make_mission(base / "m-spew", 10, 0), env)
         parsed = parse_and_set(
             {"10k": (m10k / "docs" / "TASKS.md", "T-005000"), "100k": (m100k / "docs" / "TASKS.md", "T-050000")},
             args.rounds,
@@ -260,12 +333,21 @@ def main() -> None:
         ratio_row("run --command true (a whole session), 10k / 10k", times["run"], baseline, 2.00),
         ratio_row("loop, per session (20 sessions), 10k / 10k", loop_step, baseline, 0.50),
         (
+            "loop --lanes 4 over --lanes 1: 16 tasks, 2 s agent",
+            f"{four_lanes:.1f} s",
+            ">= 3.0x",
+            f"{one_lane / four_lanes:.2f}x",
+            one_lane / four_lanes >= 3.0,
+        ),
+        (
             "report, 10k tasks / 10k sessions",
             f"{times['report']:.3f} s",
             "< 1.0 s",
             f"{times['report']:.3f} s",
             times["report"] < 1.0,
         ),
+        ("run, the agent prints 50 MB without a newline", f"{spewed:.3f} s", "", "", None),
+        ("peak memory of that", f"{spewed_peak:.1f} MiB", "< 80 MiB", f"{spewed_peak:.1f} MiB", spewed_peak < 80),
         (
             "parse + set_status, 100k rows (in-process)",
             f"{parse_100k:.3f} s",

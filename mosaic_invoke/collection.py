@@ -23,10 +23,16 @@ from mosaic_invoke.console import print_init, print_loop, print_loop_started, pr
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.flags import coord_task, help_for
 from mosaic_invoke.store.files import display_path
+from mosaic_invoke.terminal import printable
 
 
 def _report(message: str) -> None:
-    print(f"coord: {message}", file=sys.stderr)
+    print(f"coord: {printable(message)}", file=sys.stderr)
+
+
+def _say(text: str) -> None:
+    """Print text that may hold an agent's, a task's or a path's control characters, escaped."""
+    print(printable(text))
 
 
 @contextmanager
@@ -35,7 +41,7 @@ def _exit_on_error() -> Iterator[None]:
     try:
         yield
     except CoordError as error:
-        message = "\n".join(f"coord: error: {problem}" for problem in error.problems)
+        message = "\n".join(f"coord: error: {printable(problem)}" for problem in error.problems)
         raise Exit(message, code=error.exit_code) from None
 
 
@@ -147,7 +153,7 @@ def status(c: Context, json: bool = False, mission: str | None = None) -> None:
         view = mission_status(mission_file(settings, mission), settings=settings)
     for warning in view["warnings"]:
         _report(f"warning: {warning}")
-    print(jsonlib.dumps(view, indent=2) if json else format_status(view))
+    _say(jsonlib.dumps(view, indent=2) if json else format_status(view))
 
 
 @coord_task(
@@ -178,7 +184,7 @@ def report(c: Context, output: str | None = None, open: bool = False, mission: s
 
     with _exit_on_error():
         path = write_report(mission_file(read_settings(c.config), mission), Path(output) if output else None)
-    print(display_path(path))
+    _say(display_path(path))
     if open and not open_report(path):
         _report(f"no web browser found; open {path} in one")
 
@@ -207,7 +213,7 @@ def logs(
             session or None,
             follow=follow,
             raw=raw,
-            write=print,
+            write=_say,
             report=_report,
         )
 
@@ -215,7 +221,7 @@ def logs(
 _LOOP_FLAGS = ("milestone", "runtime", "command", "env", "template", "detach", "mission", "fresh")
 _CAPS = (
     *("max_sessions", "max_hours", "max_failures", "max_attempts", "max_cost", "session_timeout", "idle_timeout"),
-    *("pause", "backoff", "max_wait", "max_idle_sessions", "fallback_after", "allow_failing_gates"),
+    *("pause", "backoff", "max_wait", "max_idle_sessions", "fallback_after", "allow_failing_gates", "lanes"),
 )
 
 
@@ -252,8 +258,9 @@ def loop(
     max_idle_sessions: str | None = None,
     fallback_after: str | None = None,
     allow_failing_gates: bool = False,
+    lanes: str | None = None,
 ) -> None:
-    """Run sessions one after another until the mission is done or a cap stops them."""
+    """Run sessions one after another (or --lanes at once) until the mission is done or a cap stops them."""
     from mosaic_invoke.loop.loop import run_loop  # this command's own modules, when it runs
 
     flags = dict(locals())
@@ -275,7 +282,7 @@ def loop(
         record = run_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=_report, display=display)
     code, error = print_loop(record, json=json, report=_report)
     if code:
-        raise Exit(error, code=code)
+        raise Exit(printable(error) if error else None, code=code)
 
 
 @coord_task(
@@ -290,7 +297,7 @@ def stop(c: Context, now: bool = False, mission: str | None = None) -> None:
 
     with _exit_on_error():
         said = stop_loop(mission_file(read_settings(c.config), mission), now=now)
-    print(said)
+    _say(said)
 
 
 def make_collection() -> Collection:

@@ -7,6 +7,8 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mosaic_invoke.terminal import printable
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -16,6 +18,11 @@ if TYPE_CHECKING:
     from mosaic_invoke.store.loopfile import LoopRecord
 
 Report = Callable[[str], None]
+
+
+def _say(text: str) -> None:
+    """Print a line that may hold a task's, an agent's or a path's control characters, escaped."""
+    print(printable(text))
 
 
 def show_command(plan: Plan) -> str:
@@ -30,35 +37,35 @@ def print_run(outcome: Outcome, *, json: bool, report: Report) -> int:
     plan, session = outcome.plan, outcome.session
     if session is None:
         if json:
-            print(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
+            _say(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
         else:
-            print(f"command: {show_command(plan)}\n")
-            print(plan.prompt)
+            _say(f"command: {show_command(plan)}\n")
+            _say(plan.prompt)
         return 0
     from mosaic_invoke.session.record import ended_line  # a preview never loads what follows an agent
 
     if session.running:
         if json:
-            print(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))
+            _say(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))
         else:
-            print(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
-            print(f"log: {session.log_path}")
+            _say(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
+            _say(f"log: {session.log_path}")
         return 0
     report(ended_line(session))
     if json:
-        print(jsonlib.dumps(session.to_dict(), indent=2))
+        _say(jsonlib.dumps(session.to_dict(), indent=2))
     return outcome.exit_code
 
 
 def print_loop_started(started: Mapping[str, Any], *, json: bool) -> None:
     if json:
-        print(jsonlib.dumps(started))
+        _say(jsonlib.dumps(started))
     elif "stop_reason" in started:
         reason, detail = started["stop_reason"], started["stop_detail"]
-        print(f"loop {started['loop_id']} stopped before its first session: {reason} ({detail})")
+        _say(f"loop {started['loop_id']} stopped before its first session: {reason} ({detail})")
     else:
-        print(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
-        print(f"log: {started['log_path']}")
+        _say(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
+        _say(f"log: {started['log_path']}")
 
 
 def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, str | None]:
@@ -71,12 +78,12 @@ def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, 
     for line in summary_lines(record, problems=code != 1):  # an error says its reason once, last
         report(line)
     if json:
-        print(jsonlib.dumps(record.summary(), indent=2))
+        _say(jsonlib.dumps(record.summary(), indent=2))
     if code != 1:
         return code, None
     problems = split_detail(record.stop_detail)[0] or [record.stop_reason or "error"]
     problems[0] = f"the loop stopped: {problems[0]}"
-    return code, "\n".join(f"coord: error: {problem}" for problem in problems)
+    return code, "\n".join(f"coord: error: {printable(problem)}" for problem in problems)
 
 
 def print_init(done: Scaffolded, folder: Path, *, gitignore: bool, report: Report) -> None:
@@ -93,13 +100,13 @@ def print_init(done: Scaffolded, folder: Path, *, gitignore: bool, report: Repor
         except CoordError:
             pass  # none above: the usual case
     for path in done.created:
-        print(f"created {path}")
+        _say(f"created {path}")
     if done.ignored == "added":
-        print(f"added {IGNORED} to .gitignore")
+        _say(f"added {IGNORED} to .gitignore")
     elif done.ignored == "present" and gitignore:
-        print(f".gitignore already holds {IGNORED}")
+        _say(f".gitignore already holds {IGNORED}")
     elif done.ignored == "missing":
-        print(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
-        print(f"(`{command('init')} --gitignore` adds it)")
+        _say(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
+        _say(f"(`{command('init')} --gitignore` adds it)")
     if done.created:
-        print(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")
+        _say(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")

@@ -61,6 +61,7 @@ LOOP_HELP: dict[str, str] = {
     "fallback_after": "switch to the next of runtime_fallback rather than wait longer than this for a usage limit "
     "(default 15m; none: always wait)",
     "allow_failing_gates": "start even when the verification gates already fail",
+    "lanes": "run up to this many sessions at once, each in a git worktree of its own (default 1)",
 }
 
 

@@ -1,11 +1,28 @@
-"""coord's own standard streams: what they do with text they cannot encode, or a reader gone."""
+"""coord's own standard streams: what they do with text they cannot encode, or a reader gone,
+and the control characters in text from agents and tasks files."""
 
 from __future__ import annotations
 
 import codecs
 import io
 import os
+import re
 import sys
+
+# C0 but tab and newline, DEL, C1: what a terminal acts on (ESC starts its commands).
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters shown as escapes (``\\x1b``, ``\\r``): from an
+    agent, a tasks file or a path, they would reach the terminal and act there (clear the
+    screen, set its title). Tabs and newlines stay, so multi-line text reads as it was."""
+    return _CONTROLS.sub(_shown, text)
+
+
+def _shown(found: re.Match[str]) -> str:
+    character = found.group()
+    return "\\r" if character == "\r" else f"\\x{ord(character):02x}"
 
 
 def tolerant_stdout() -> None:

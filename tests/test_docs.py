@@ -139,6 +139,16 @@ def test_every_yaml_example_is_a_mission_or_invoke_yaml_that_coord_reads(block: 
     assert yaml.safe_load(block)["id"] == mission.id
 
 
+def test_the_merge_key_example_gives_the_milestones_its_comments_say(tmp_path: Path) -> None:
+    (block,) = [b for b in blocks(page("mission-yaml.md"), "yaml") if "<<:" in b]
+    config = tmp_path / ".mosaic" / "mission.yaml"
+    config.parent.mkdir()
+    config.write_text(block)
+    said = [line.split("# ")[1].split(", ") for line in block.splitlines() if "<<:" in line]
+    milestones = load_mission(config).milestones[1:]
+    assert [[m.id, m.name, m.status.value if m.status else ""] for m in milestones] == said
+
+
 def test_the_pages_that_show_mission_yaml_examples_have_them() -> None:
     for name in ("mission-yaml.md", "loop.md", "agents.md", "prompt.md"):
         assert any(b.startswith(MISSION_MARK) for b in blocks(page(name), "yaml")), name
@@ -484,8 +494,20 @@ def test_the_unfinished_and_verification_examples_are_what_the_default_template_
         rejected_because="`python3 .mosaic/check.py` failed (exit 1)",
         verification={"log_path": f"{SHOWN_ROOT}/.mosaic/orchestrator/logs/sess-003.verify.log"},
     )
+    in_lane = Session(
+        **base,
+        session_id="sess-003",
+        ended_reason="completed",
+        exit_code=0,
+        task_id="T-2",
+        verdict="rejected",
+        rejected_because="conflict in src/shared.py",
+        lane=2,
+        worktree=f"{SHOWN_ROOT}/.mosaic/orchestrator/lanes/T-2",
+    )
     examples = blocks(section(page("prompt.md"), "### The previous session"), "markdown")
-    for previous, shown in zip((interrupted, rejected), examples[:2], strict=True):
+    pairs = ((interrupted, examples[0]), (rejected, examples[1]), (in_lane, examples[-1]))
+    for previous, shown in pairs:
         context = build_context(
             mission=mission,
             task=tasks.tasks[1],
@@ -507,7 +529,7 @@ def test_the_unfinished_and_verification_examples_are_what_the_default_template_
             "log_path": f"{SHOWN_ROOT}/.mosaic/orchestrator/logs/sess-003.review.jsonl",
         },
     )
-    for previous, shown in zip((restored, reviewed), examples[2:], strict=True):
+    for previous, shown in zip((restored, reviewed), examples[2:4], strict=True):
         context = build_context(
             mission=mission,
             task=tasks.tasks[1],

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from mosaic_invoke.agents.formats import reader_for
+from mosaic_invoke.agents.lines import Lines
 from mosaic_invoke.agents.reader import Reader
 from mosaic_invoke.errors import CoordError
 
 POLL_SECONDS = 0.2
+_CHUNK = 1 << 16
 
 
 def show_log(
@@ -60,27 +63,28 @@ def reported_in_log(path: str | None, output: str | None) -> dict[str, Any]:
 
 
 def _lines(path: Path, *, follow: bool, still_running: Callable[[], bool], poll: float) -> Iterator[str]:
-    """The log's lines, each whole (a line still being written waits for its end)."""
+    """The log's lines, each whole (a line still being written waits for its end) and bounded
+    (`Lines`: a line without end costs no more than its limit)."""
     try:
         log: BinaryIO = path.open("rb")
     except OSError as error:
         msg = f"{path}: cannot read the session's log: {error.strerror or error}"
         raise CoordError(msg) from None
+    lines = Lines()
     with log:
-        partial = b""
         while True:
-            chunk = log.readline()
-            if chunk.endswith(b"\n"):
-                yield _decode(partial + chunk)
-                partial = b""
+            chunk = log.read(_CHUNK)
+            if chunk:
+                yield from map(_decode, lines.feed(chunk))
                 continue
-            partial += chunk
             if follow and still_running():
                 time.sleep(poll)
                 continue
-            partial += log.read()  # what arrived before the end was seen
-            for line in partial.splitlines(keepends=True):
-                yield _decode(line)
+            for rest in iter(functools.partial(log.read, _CHUNK), b""):  # what arrived before the end was seen
+                yield from map(_decode, lines.feed(rest))
+            last = lines.end()
+            if last is not None:
+                yield _decode(last)
             return
 
 

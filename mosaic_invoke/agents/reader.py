@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from mosaic_invoke.agents.limits import Verdict
 FINAL_MESSAGE_CHARS = 4000
 _WIDTH = 160
 ERROR_WIDTH = 400
+_COUNT_LIMIT = 1 << 63
 """Errors are shown longer than other lines: their end often says when to try again."""
 
 
@@ -74,7 +74,9 @@ def text_of(value: object) -> str | None:
 
 
 def int_of(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """A count: a whole number of 64 bits at most (summed over sessions, a larger one would
+    outgrow what JSON readers convert), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -_COUNT_LIMIT < value < _COUNT_LIMIT:
         return None
     if isinstance(value, float) and not value.is_integer():
         return None
@@ -82,7 +84,8 @@ def int_of(value: object) -> int | None:
 
 
 def number_of(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    """An amount (a cost): finite and within a count's bounds (a longer integer has no float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -_COUNT_LIMIT < value < _COUNT_LIMIT:
         return None
     return float(value)
 

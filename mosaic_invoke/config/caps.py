@@ -36,6 +36,8 @@ class LoopCaps:
     fallback_after: float | None = 15 * 60.0
     """A usage-limit wait longer than this switches to the next of `runtime_fallback`; None: always wait."""
     report: bool = True
+    lanes: int = 1
+    """Sessions at once, each in a git worktree of its own (SPEC 15); 1: one, in the project itself."""
 
 
 CAP_KEYS: tuple[str, ...] = tuple(field.name for field in fields(LoopCaps))
@@ -51,6 +53,8 @@ def read_cap(key: str, value: object) -> Cap:
 
     Raises ValueError saying what is wrong, for the caller to prefix with where it was written.
     """
+    if key == "lanes":
+        return _lanes(value)
     if value is False or (isinstance(value, str) and value.strip().lower() in _OFF_WORDS):
         return 0.0 if key in ("pause", "backoff") else (False if key == "report" else None)
     if key == "report":
@@ -89,6 +93,14 @@ def _count(value: object) -> int:
         msg = f"expected a whole number of 1 or more, or `{OFF}` for no limit; got {_shown(value)}"
         raise ValueError(msg)
     return int(text)
+
+
+def _lanes(value: object) -> int:
+    try:
+        return _count(value)
+    except ValueError:
+        msg = f"expected a whole number of 1 or more (1: one session at a time); got {_shown(value)}"
+        raise ValueError(msg) from None
 
 
 def _number(value: object, what: str) -> float:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from mosaic_invoke.config.gates import Review, Verify, read_verify
 from mosaic_invoke.config.locate import project_root
 from mosaic_invoke.config.remote import REMOTE_KEYS, RemoteConfig, check_remote
 from mosaic_invoke.config.yamlcheck import Entries, NodeChecker, check_yaml
-from mosaic_invoke.store.files import display_path, expand_user
+from mosaic_invoke.store.files import display_path, expand_user, read_text
 
 if TYPE_CHECKING:
     from mosaic_invoke.agents.runtimes import RuntimeSpec
@@ -101,7 +102,19 @@ class Mission:
         return self.resolve(self.tasks_file)
 
     def milestone(self, milestone_id: str | None) -> Milestone | None:
-        return next((m for m in self.milestones if m.id == milestone_id), None)
+        return self._milestones_by_id.get(milestone_id)
+
+    @functools.cached_property
+    def _milestones_by_id(self) -> dict[str | None, Milestone]:
+        # Found by id in one step: a report asks for each milestone it names, of 200k.
+        return {milestone.id: milestone for milestone in self.milestones}
+
+    def moved_to(self, root: Path) -> Mission:
+        """The mission as seen from another checkout of its repository (a lane's worktree):
+        its files there, coord's own folder where it is."""
+        if root == self.root:
+            return self
+        return replace(self, root=root, orchestrator_dir=str(self.orchestrator_path))
 
     def runtime_problem(self, runtimes: Mapping[str, RuntimeSpec]) -> str | None:
         """Why a runtime mission.yaml names (`runtime`, each of `runtime_fallback`, the
@@ -123,10 +136,21 @@ class Mission:
 
 
 def load_mission(mission_file: Path) -> Mission:
-    """Parse and validate ``mission_file``, reporting every problem at once."""
-    values = check_yaml(mission_file, "mission file", lambda checker, node: _Checker(checker).mission(node))
+    """Parse and validate ``mission_file``, reporting every problem at once. Its text is read each
+    time; a text this process has read before is not parsed again (a run reads it twice, a
+    loop once per session, and a mission of 200k milestones takes seconds to check)."""
+    text = read_text(mission_file, "mission file")
+    known = _loaded.get(mission_file)
+    if known is not None and known[0] == text:
+        return known[1]
+    values = check_yaml(mission_file, "mission file", lambda checker, node: _Checker(checker).mission(node), text=text)
     values.setdefault("scratchpad_file", f"docs/scratchpads/{values['id']}.md")
-    return Mission(root=project_root(mission_file), config_path=mission_file, **values)
+    mission = Mission(root=project_root(mission_file), config_path=mission_file, **values)
+    _loaded[mission_file] = (text, mission)
+    return mission
+
+
+_loaded: dict[Path, tuple[str, Mission]] = {}
 
 
 _PATH_KEYS = ("orchestrator_dir", "tasks_file", "manifest_file", "scratchpad_file", "protocol_file", "template")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import yaml
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.files import display_path, read_text
+from mosaic_invoke.store.files import collector_paused, display_path, read_text
 
 # The C loader is several times faster; PyYAML falls back to pure Python without libyaml.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -30,14 +30,22 @@ _NEEDS_QUOTES = (
 _KEY_VALUE = re.compile(r"^\s*(?:- )?(?P<key>[\w.-]+):[ \t]+(?P<value>[^\s#].*?)\s*(?:\s#.*)?$")
 
 
-def check_yaml(path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | None], T]) -> T:
-    """Compose ``path`` and hand its root node to ``check``; raise every problem it found at once."""
+def check_yaml(
+    path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | None], T], *, text: str | None = None
+) -> T:
+    """Compose ``path`` (whose ``text`` the caller may have read) and hand its root node to
+    ``check``; raise every problem it found at once."""
     label = display_path(path)
-    text = read_text(path, what)
+    if text is None:
+        text = read_text(path, what)
     loader = _Loader(text)
     checker = NodeChecker(label, loader)
     try:
-        result = check(checker, loader.get_single_node())
+        with collector_paused():  # a node per value, none in a cycle: 200k milestones are a million
+            root = loader.get_single_node()
+            if "<<" in text:
+                _merge_keys(root)
+            result = check(checker, root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
@@ -59,6 +67,56 @@ def check_yaml(path: Path, what: str, check: Callable[[NodeChecker, yaml.Node | 
     if checker.problems:
         raise CoordError.from_problems(sorted(checker.problems, key=lambda problem: _line(label, problem)))
     return result
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+
+
+def _merge_keys(root: yaml.Node | None) -> None:
+    """Resolve merge keys (``<<: *defaults``) in place, as the YAML merge type says: a key written
+    in the mapping itself wins, then the merged mappings in their order, the first one first."""
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)] if root is not None else []
+    while stack:  # children first: a merged mapping is resolved before the one it is merged in
+        node, children_done = stack.pop()
+        if children_done:
+            if isinstance(node, yaml.MappingNode):
+                _merge(node)
+            continue
+        if id(node) in entered:
+            continue
+        entered.add(id(node))
+        stack.append((node, True))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((part, False) for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, False) for item in node.value)
+
+
+def _merge(node: yaml.MappingNode) -> None:
+    own = [(key, value) for key, value in node.value if key.tag != _MERGE]
+    if len(own) == len(node.value):
+        return
+    named = {_name(key) for key, _ in own}
+    merged = []
+    for key, value in node.value:
+        if key.tag != _MERGE:
+            continue
+        for source in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+            if not isinstance(source, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"`<<` merges a mapping or a list of mappings, not a {source.id}", source.start_mark
+                )
+            for pair in source.value:
+                if _name(pair[0]) not in named:
+                    named.add(_name(pair[0]))
+                    merged.append(pair)
+    node.value = [*merged, *own]
+
+
+def _name(key: yaml.Node) -> tuple[str, str] | int:
+    return (key.tag, key.value) if isinstance(key, yaml.ScalarNode) else id(key)
 
 
 def _quote_hint(problem: str, line: str) -> str:
@@ -90,6 +148,8 @@ class NodeChecker:
         self.problems.append(f"{self.label}:{node.start_mark.line + 1}: `{key}`: {text}")
 
     def value(self, node: yaml.Node) -> Any:
+        if node.tag == _STR and isinstance(node, yaml.ScalarNode):
+            return node.value  # what the constructor makes of it, without its bookkeeping
         return self.loader.construct_object(node, deep=True)
 
     def keys(self, node: yaml.Node) -> list[Any]:

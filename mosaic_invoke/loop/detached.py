@@ -25,8 +25,10 @@ from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command, commands_as
 from mosaic_invoke.session.supervised import boot_argv
+from mosaic_invoke.store.files import open_private
 from mosaic_invoke.store.loopfile import LoopRecord
 from mosaic_invoke.store.state import LOGS_DIR
+from mosaic_invoke.terminal import printable, tolerant_stdout
 
 
 def start_loop(
@@ -89,7 +91,6 @@ def main() -> int:
     # modules cost it some 30 ms it does not need).
     from mosaic_invoke.loop.loop import exit_code, run_loop
     from mosaic_invoke.loop.view import split_detail, summary_lines
-    from mosaic_invoke.terminal import tolerant_stdout
 
     mission_file, options, caps, allow, prefix = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - coord's own pipe
     tolerant_stdout()
@@ -110,8 +111,7 @@ def main() -> int:
         nonlocal log
         mission = load_mission(mission_file)
         log = mission.orchestrator_path / LOGS_DIR / f"{record.loop_id}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:  # from now on the log hears of everything, errors included
+        with open_private(log) as out:  # from now on the log hears of everything, errors included
             os.dup2(out.fileno(), sys.stdout.fileno())
             os.dup2(out.fileno(), sys.stderr.fileno())
         if mission.verify is not None and not allow:
@@ -121,7 +121,7 @@ def main() -> int:
         tell({"loop_id": record.loop_id, "pid": os.getpid(), "log_path": str(log), **stopped})
 
     def report(message: str) -> None:
-        print(f"coord: {message}", file=sys.stderr, flush=True)
+        print(f"coord: {printable(message)}", file=sys.stderr, flush=True)
 
     with commands_as(prefix):  # its messages name the commands as the user typed them
         try:

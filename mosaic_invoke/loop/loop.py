@@ -83,6 +83,10 @@ def run_loop(
     mission = load_mission(mission_file)
     if options.milestone:  # a mistake to refuse before any loop starts
         named_milestone(mission, options.milestone)
+    if caps.lanes > 1:  # so are lanes without a branch to land on
+        from mosaic_invoke.loop.lanes import mission_branch  # only a loop with lanes loads them (some 40 ms)
+
+        mission_branch(mission, caps.lanes)
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
     with listening() as signals:
         loop.signals = signals
@@ -92,6 +96,10 @@ def run_loop(
         if loop.warning:
             report(f"warning: {loop.warning}")
         report(f"loop {record.loop_id} started: {caps_line(caps)}")
+        if caps.lanes > 1:
+            from mosaic_invoke.loop.lanesloop import run_lanes  # as above: only a loop with lanes loads it
+
+            return run_lanes(loop, allow_failing_gates=allow_failing_gates, on_ready=on_ready)
         return loop.run(allow_failing_gates=allow_failing_gates, on_ready=on_ready)
 
 
@@ -153,7 +161,7 @@ class _Loop:
                         self.caps,
                         self.record,
                         ended,
-                        self._elapsed(),
+                        self.elapsed(),
                         interrupted=self.interrupted,
                     )
                 except CoordError:
@@ -176,7 +184,7 @@ class _Loop:
         request = stop_requested(self.orchestrator)
         if request is not None:
             return "stopped", f"`{command('stop')}` asked for it"
-        return before_session(self.mission, self.options, self.caps, self.record, self._elapsed())
+        return before_session(self.mission, self.options, self.caps, self.record, self.elapsed())
 
     def wait(self) -> Stop | None:
         """Wait out a usage limit, a back-off or a pause; a stop reason if the wait is cut short."""
@@ -184,7 +192,7 @@ class _Loop:
         if until is None:
             return None
         seconds = until.timestamp() - time.time()
-        if seconds > 0 and self.caps.max_hours and self._elapsed() + seconds >= self.caps.max_hours:
+        if seconds > 0 and self.caps.max_hours and self.elapsed() + seconds >= self.caps.max_hours:
             return "max-hours", f"the wait would outlast the loop's {format_span(self.caps.max_hours)}"
         if seconds > 0:
             why = self.record.waiting_for or "the next session"
@@ -295,5 +303,5 @@ class _Loop:
             start_new_session=True,
         )
 
-    def _elapsed(self) -> float:
+    def elapsed(self) -> float:
         return time.monotonic() - self.began

@@ -14,7 +14,7 @@ from mosaic_invoke.loop.fallback import at_start, runtimes_in_order
 from mosaic_invoke.loop.policy import inherited_wait
 from mosaic_invoke.session.plan import resolve
 from mosaic_invoke.session.record import settle
-from mosaic_invoke.session.runner import blocking_session
+from mosaic_invoke.session.runner import blocking_session, live_lane
 from mosaic_invoke.store.locks import read_session_lock, state_lock
 from mosaic_invoke.store.loopfile import LoopRecord, clear_stop, new_loop, read_loop, settle_crashed_loop, write_loop
 from mosaic_invoke.store.state import load_state, save_state
@@ -47,10 +47,18 @@ def open_loop(
             raise SessionActive(blocking_session(lock, verdict))
         if lock is not None:
             settled = settle(mission, settled, lock, report)
+        if caps.lanes == 1 and (lane := live_lane(settled, previous)):  # only lanes go on beside lanes
+            msg = (
+                f"session {lane.session_id} still runs in lane {lane.lane} (task {lane.task_id}), left by a "
+                f"loop that ended; continue with `{command('loop')} --lanes N`, or wait for it to end"
+            )
+            raise SessionActive(msg)
         clear_stop(orchestrator)
-        record = new_loop(
-            settled, options.milestone, {key: value for key, value in asdict(caps).items() if value is not None}
-        )
+        # `lanes: 1` is not written: a loop of one lane keeps the record it always had.
+        written = {
+            key: value for key, value in asdict(caps).items() if value is not None and (key, value) != ("lanes", 1)
+        }
+        record = new_loop(settled, options.milestone, written)
         record = replace(record, waiting_until=inherited_wait(previous, settled))
         if record.waiting_until:
             record = replace(record, waiting_for="a usage limit to lift (as the last loop left it)")

@@ -20,7 +20,7 @@ from mosaic_invoke.store.loopfile import LoopRecord, stop_now_requested, stop_re
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State
 from mosaic_invoke.tasks.selection import check_milestones, milestone_status, named_milestone, next_runnable
-from mosaic_invoke.tasks.tasksfile import TaskStatus
+from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 STOP_REASONS = (
@@ -50,8 +50,8 @@ def before_session(
     mission: Mission, options: RunOptions, caps: LoopCaps, record: LoopRecord, elapsed: float
 ) -> Stop | None:
     """A stop reason that holds before the next session starts (the mission may be done already)."""
-    found = [*_progress(mission, options), *_caps_reached(caps, record, elapsed)]
-    return _first(found)
+    found = [*progress(mission, options), *caps_reached(caps, record, elapsed)]
+    return first_stop(found)
 
 
 def after_session(
@@ -69,16 +69,23 @@ def after_session(
     When several apply, the first in the SPEC's order wins (an always-failing agent on one
     task stops with ``max-failures``, not ``max-attempts``).
     """
-    found = [*_progress(mission, options), *_caps_reached(caps, record, elapsed)]
+    found = [*progress(mission, options), *caps_reached(caps, record, elapsed)]
     if caps.max_failures and record.failures_in_row >= caps.max_failures:
         found.append(("max-failures", f"{record.failures_in_row} sessions in a row failed or were rejected"))
-    task = session.task_id or ""
-    if caps.max_attempts and session.verdict != "accepted" and int(record.attempts.get(task, 0)) >= caps.max_attempts:
-        found.append(("max-attempts", f"{task} had {record.attempts[task]} sessions without being accepted done"))
     if stop_requested(mission.orchestrator_path) is not None:
         found.append(("stopped", "a stop was asked for"))
     if interrupted:
         found.append(("interrupted", "coord was interrupted"))
+    return first_stop([*found, *session_stops(caps, record, session)])
+
+
+def session_stops(caps: LoopCaps, record: LoopRecord, session: Session) -> list[Stop]:
+    """The stops that ``session``'s end, counted in ``record``, sets whatever else holds: its task
+    out of attempts, no progress, an agent that cannot work here, a usage limit no wait lifts."""
+    found: list[Stop] = []
+    task = session.task_id or ""
+    if caps.max_attempts and session.verdict != "accepted" and int(record.attempts.get(task, 0)) >= caps.max_attempts:
+        found.append(("max-attempts", f"{task} had {record.attempts[task]} sessions without being accepted done"))
     if why := no_progress(record, caps.max_idle_sessions):
         found.append(("no-progress", why))
     moved = moved_on(record, session)  # runtime fallback: the next session runs on another runtime
@@ -94,7 +101,7 @@ def after_session(
             )
         elif caps.max_wait is not None and _seconds_until(record.waiting_until) > caps.max_wait:
             found.append(("usage-limit", f"the limit lifts at {record.waiting_until}, past --max-wait"))
-    return _first(found)
+    return found
 
 
 def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bool = False) -> LoopRecord:
@@ -221,8 +228,10 @@ def gates_fail(mission: Mission) -> Stop | None:
     )
 
 
-def _progress(mission: Mission, options: RunOptions) -> list[Stop]:
-    tasks = load_tasks(mission.tasks_path)
+def progress(mission: Mission, options: RunOptions, tasks: TasksFile | None = None) -> list[Stop]:
+    """Whether the mission (or the milestone run) is done, or no task can run; ``tasks`` as
+    lanes read them (from the mission's branch), else the tasks file."""
+    tasks = tasks if tasks is not None else load_tasks(mission.tasks_path)
     check_milestones(mission, tasks)  # as `run` does: a mistake in the tasks file is an error
     counts = tasks.counts()
     total = sum(counts.values())
@@ -240,11 +249,13 @@ def _progress(mission: Mission, options: RunOptions) -> list[Stop]:
     return found
 
 
-def _caps_reached(caps: LoopCaps, record: LoopRecord, elapsed: float) -> list[Stop]:
+def caps_reached(caps: LoopCaps, record: LoopRecord, elapsed: float, started: int | None = None) -> list[Stop]:
+    """The caps reached; ``started``: the sessions started, where some still run (lanes)."""
     found: list[Stop] = []
-    if caps.max_sessions and len(record.sessions) >= caps.max_sessions:
-        count = len(record.sessions)
-        found.append(("max-sessions", f"{count} session{'s' if count != 1 else ''} ran"))
+    count = len(record.sessions) if started is None else started
+    if caps.max_sessions and count >= caps.max_sessions:
+        ran = "ran" if started is None else "started"
+        found.append(("max-sessions", f"{count} session{'s' if count != 1 else ''} {ran}"))
     if caps.max_hours and elapsed >= caps.max_hours:
         found.append(("max-hours", f"the loop ran {format_span(elapsed)}"))
     if caps.max_cost_usd and record.cost_usd >= caps.max_cost_usd:
@@ -252,7 +263,7 @@ def _caps_reached(caps: LoopCaps, record: LoopRecord, elapsed: float) -> list[St
     return found
 
 
-def _first(found: list[Stop]) -> Stop | None:
+def first_stop(found: list[Stop]) -> Stop | None:
     return min(found, key=lambda stop: STOP_REASONS.index(stop[0]), default=None)
 
 

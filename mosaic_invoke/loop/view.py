@@ -12,7 +12,9 @@ from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.clock import format_span, seconds_between
-from mosaic_invoke.store.loopfile import LoopRecord, read_loop, request_stop
+from mosaic_invoke.store.liveness import hostname, process_start_time
+from mosaic_invoke.store.loopfile import LoopRecord, landing_now, read_loop, request_stop
+from mosaic_invoke.store.state import LOOP_FILE
 
 OUTPUT_MARK = "| "
 """Starts each line of a stop detail that quotes a program's output (the gates' last lines)."""
@@ -53,6 +55,8 @@ def caps_line(caps: LoopCaps) -> str:
         parts.append(f"{format_span(caps.max_hours)} in all")
     if caps.max_cost_usd:
         parts.append(f"${caps.max_cost_usd:.2f} of agent cost")
+    if caps.lanes > 1:
+        parts.append(f"{caps.lanes} lanes")
     return ", ".join(parts)
 
 
@@ -68,6 +72,9 @@ def loop_view(orchestrator: Path) -> tuple[dict[str, Any] | None, str | None]:
     view = record.to_dict()
     view["state"] = "ended" if not record.running else {"live": "running"}.get(record.judge(), record.judge())
     running = 1 if record.current_session and record.running else 0
+    if record.lanes and record.running:
+        running = len(record.lanes)
+        view["landing"] = landing_now(orchestrator)
     view["step"] = len(record.sessions) + running  # the session now running is this step
     view["max_sessions"] = record.caps.get("max_sessions")
     if view["state"] == "stale":
@@ -96,6 +103,14 @@ def loop_lines(view: dict[str, Any] | None, hint: str) -> list[str]:
         )
     elif view.get("current_session"):
         lines.append(f"         now running {view['current_session']}")
+    for lane in view.get("lanes") or ():
+        lines.append(
+            f"         lane {lane['lane']}: {lane['session_id']} {lane['task_id']}, since {lane['started_at']}, "
+            f"in {lane['worktree']}"
+        )
+    if view.get("landing"):
+        landing = view["landing"]
+        lines.append(f"         landing {landing['task_id']} ({landing['session_id']}) since {landing['since']}")
     return lines
 
 
@@ -116,9 +131,28 @@ def stop_loop(mission_file: Path, *, now: bool) -> str:
         )
         raise CoordError(msg)
     request_stop(orchestrator, now=now)
-    if verdict == "live":
+    proven = verdict == "live" and _is_the_loop(record)
+    if proven:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(record.pid, signal.SIGUSR1)  # wakes it from a wait
     when = "now, interrupting its session" if now else "after its current session"
-    where = "" if verdict == "live" else f" (it runs on {record.host}: it sees the request when it next looks)"
+    if verdict != "live":
+        where = f" (it runs on {record.host}: it sees the request when it next looks)"
+    elif not proven:
+        where = (
+            f" ({LOOP_FILE} does not prove that pid {record.pid} is the loop, so it was sent no signal: "
+            "it sees the request when it next looks)"
+        )
+    else:
+        where = ""
     return f"asked loop {record.loop_id} (pid {record.pid}) to stop {when}{where}"
+
+
+def _is_the_loop(record: LoopRecord) -> bool:
+    """Proof that ``record.pid`` is the loop, before a signal: this host, and the start time the
+    loop wrote (a hand-written loop.json without it names any process, pid 1 even)."""
+    return (
+        record.host == hostname()
+        and record.pid_started_at is not None
+        and process_start_time(record.pid) == record.pid_started_at
+    )

@@ -18,7 +18,7 @@ from mosaic_invoke.session.launch import Launched
 from mosaic_invoke.session.output import Output
 from mosaic_invoke.session.process import exit_status, signal_agent
 from mosaic_invoke.session.record import End, Report, abandon, end_of, finish, note_agent_session
-from mosaic_invoke.session.verify import Start
+from mosaic_invoke.session.verify import Start, Verifier, verify
 from mosaic_invoke.session.watch import Limits, watch
 from mosaic_invoke.store.session import Session
 
@@ -72,9 +72,10 @@ def follow(
     display: IO[str] | None,
     started: Callable[[], None] | None = None,
     stop_requested: Callable[[], bool] | None = None,
+    verifier: Verifier = verify,
 ) -> Session:
     """Follow the agent to its end (``started`` opens its gate), then record the session: its
-    end, its claim and its verdict (`record.finish`)."""
+    end, its claim and its verdict (`record.finish`, with ``verifier``)."""
     output = Output(
         log_path,
         output_format,
@@ -83,11 +84,11 @@ def follow(
         on_session_id=functools.partial(note_agent_session, mission, session_id, report),
     )
     with output, abandoning(mission, session_id, process, limits):
-        watched = watch(process, pipe, output.line, limits, stop_requested=stop_requested, started=started)
+        watched = watch(process, pipe, output.feed, limits, stop_requested=stop_requested, started=started)
     if output.log_error is not None:
         report(f"warning: {output.log_error}")
     end: End = end_of(session_id, watched, output.reader, report)
-    return finish(mission, session_id, begun, end, env, report, stop_now=stop_requested)
+    return finish(mission, session_id, begun, end, env, report, stop_now=stop_requested, verifier=verifier)
 
 
 @contextlib.contextmanager

@@ -20,12 +20,24 @@ from mosaic_invoke.session.supervised import start_supervised
 from mosaic_invoke.session.verify import Start
 from mosaic_invoke.session.verify import start as verify_start
 from mosaic_invoke.store.clock import now_iso
-from mosaic_invoke.store.files import write_atomic
+from mosaic_invoke.store.files import write_private
 from mosaic_invoke.store.liveness import hostname, process_start_time
 from mosaic_invoke.store.locks import SessionLock, remove_session_lock, write_session_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR, State, save_state
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus, set_status
+
+
+@dataclass(frozen=True)
+class Seat:
+    """The lane of a loop a session runs in (SPEC 15): its number, its worktree, and the module
+    of the supervisor that follows its agent, records its end and lands its work."""
+
+    lane: int
+    worktree: Path
+    supervisor: str
+    spare: subprocess.Popen[bytes] | None = None
+    """A supervisor of that module started beforehand, to take the session at once."""
 
 
 @dataclass(frozen=True)
@@ -47,12 +59,20 @@ class Launched:
 
 
 def launch(
-    mission: Mission, state: State, tasks: TasksFile, chosen: Plan, options: RunOptions, loop_id: str | None
+    mission: Mission,
+    state: State,
+    tasks: TasksFile,
+    chosen: Plan,
+    options: RunOptions,
+    loop_id: str | None,
+    seat: Seat | None = None,
 ) -> Launched:
     """Mark the task, start the agent behind its gate, write the lock naming it, record the session.
 
     Any failure undoes all of it. The gate opens only once the lock and the record are
-    written (`Launched.release`), so a coord killed in between leaves no agent at work.
+    written (`Launched.release`), so a coord killed in between leaves no agent at work. A
+    session in a lane (``seat``; ``mission`` as seen from its worktree) is always supervised and
+    writes no session lock: its record names its lane and the supervisor that owns it.
     """
     orchestrator = mission.orchestrator_path
     session_id = chosen.session_id
@@ -67,7 +87,7 @@ def launch(
             **options.env,
         }
     )
-    write_atomic(chosen.prompt_file, chosen.prompt.encode())
+    write_private(chosen.prompt_file, chosen.prompt.encode())
     before = chosen.task.status
     if before != TaskStatus.IN_PROGRESS:
         tasks.write_status(chosen.task.id, TaskStatus.IN_PROGRESS)
@@ -75,8 +95,9 @@ def launch(
     output: int | None = None
     supervisor = None
     try:
-        if options.detach:
-            supervisor = start_supervised(mission, chosen, env, log_path, begun, options)
+        if options.detach or seat is not None:
+            module, spare = (seat.supervisor, seat.spare) if seat is not None else (None, None)
+            supervisor = start_supervised(mission, chosen, env, log_path, begun, options, module=module, spare=spare)
             pid, pid_started_at, owner = supervisor.pid, supervisor.pid_started_at, supervisor.owner
         else:
             output, write_end = os.pipe()
@@ -109,7 +130,8 @@ def launch(
             owner_pid=owner,
             owner_started_at=process_start_time(owner),
         )
-        write_session_lock(orchestrator, lock)
+        if seat is None:
+            write_session_lock(orchestrator, lock)
         session = Session(
             session_id=session_id,
             runtime=chosen.runtime.name,
@@ -124,6 +146,10 @@ def launch(
             loop_id=loop_id,
             agent_session_id=chosen.invocation.agent_session_id,
             resumed_agent_session=chosen.invocation.resumed,
+            lane=seat.lane if seat else None,
+            worktree=str(seat.worktree) if seat else None,
+            owner_pid=owner if seat else None,
+            owner_started_at=lock.owner_started_at if seat else None,
         )
         save_state(orchestrator, replace(state.with_session(session), status="active"))
     except BaseException:

@@ -8,11 +8,15 @@ from types import TracebackType
 from typing import IO
 
 from mosaic_invoke.agents import Reader, reader_for
+from mosaic_invoke.agents.lines import Lines
+from mosaic_invoke.store.files import open_private
+from mosaic_invoke.terminal import printable
 
 
 class Output:
-    """Writes each raw line to ``log_path``, the reader's view of it to ``display``, and
-    reports the agent's session id (``on_session_id``) when an event first names it."""
+    """Writes what the agent prints to ``log_path`` as it comes, the reader's view of each line
+    to ``display``, and reports the agent's session id (``on_session_id``) when an event first
+    names it. A line is bounded (`Lines`): the log keeps every byte, the reader a line's start."""
 
     def __init__(
         self,
@@ -29,32 +33,40 @@ class Output:
         self._known = known_session_id
         self._on_session_id = on_session_id
         self._log: IO[bytes] | None = None
+        self._lines = Lines()
         self.log_error: str | None = None
 
     def __enter__(self) -> Output:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
+        self._log = open_private(self.log_path)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        last = self._lines.end() if kind is None else None
+        if last is not None:  # the agent's last line, without a newline
+            self._line(last)
         if self._log is not None:
             self._log.close()
             self._log = None
 
-    def line(self, raw: bytes) -> None:
+    def feed(self, chunk: bytes) -> None:
+        """What the agent printed since the last call: to the log, then line by line to the reader."""
         if self._log is not None:
             try:
-                self._log.write(raw + b"\n")
+                self._log.write(chunk)
                 self._log.flush()
             except OSError as exc:  # a full disk: the session goes on, unlogged from here
                 self.log_error = f"{self.log_path}: cannot write the agent's output: {exc.strerror}"
                 self._log = None
+        for line in self._lines.feed(chunk):
+            self._line(line)
+
+    def _line(self, raw: bytes) -> None:
         shown = self.reader.feed(raw.decode("utf-8", "replace"))
         if self.display is not None and shown:
             try:
-                self.display.write("".join(f"{text}\n" for text in shown))
+                self.display.write("".join(f"{printable(text)}\n" for text in shown))
                 self.display.flush()
             except OSError:  # the reader went away (`run | head`, a closed terminal): the log goes on
                 self.display = None

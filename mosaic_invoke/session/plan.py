@@ -48,8 +48,12 @@ def plan(
     *,
     cut_off_task: str | None = None,
     live_task: str | None = None,
+    in_lane: bool = False,
 ) -> Plan:
-    """Choose the task and milestone, resolve the runtime, render the prompt and the capsule."""
+    """Choose the task and milestone, resolve the runtime, render the prompt and the capsule.
+
+    ``in_lane``: the session runs beside others (SPEC 15); its previous session is its task's.
+    """
     chosen_milestone = named_milestone(mission, options.milestone) if options.milestone else None
     counts = tasks.counts()
     current = current_milestone(mission, counts)
@@ -67,7 +71,7 @@ def plan(
     progress = Progress.of(counts)
     branch = current_branch(mission.root)
     acceptance = criteria(tasks, task)
-    previous = previous_session(state)
+    previous = lane_previous(state, task.id) if in_lane else previous_session(state)
     previous_status = tasks.status_of(previous.task_id) if previous and previous.task_id else None
     context = build_context(
         mission=mission,
@@ -83,7 +87,7 @@ def plan(
     prompt = render(find_template(mission, options.template, options.configured_template), context)
     session_id = state.next_session_id()
     prompt_file = mission.orchestrator_path / LOGS_DIR / f"{session_id}.prompt.md"
-    continued = None if options.fresh else resumable(state, task.id, runtime)
+    continued = None if options.fresh else resumable(previous, task.id, runtime)
     invocation = runtime.invocation(
         prompt, session_uuid=new_uuid(), agent_session_id=continued, prompt_file=prompt_file
     )
@@ -126,10 +130,20 @@ def previous_session(state: State) -> Session | None:
     return next(iter(state.last(1)), None)
 
 
-def resumable(state: State, task_id: str, runtime: Runtime) -> str | None:
+def lane_previous(state: State, task_id: str) -> Session | None:
+    """A lane's previous session: its task's last one, else the mission's last ended one."""
+    ended = None
+    for session in reversed(state.sessions):
+        if session.task_id == task_id:
+            return session
+        if ended is None and not session.running:
+            ended = session
+    return ended
+
+
+def resumable(previous: Session | None, task_id: str, runtime: Runtime) -> str | None:
     """The agent session to continue: the previous session's, when it was cut off on this task
     with this runtime, and the runtime can resume (SPEC section 13)."""
-    previous = previous_session(state)
     if previous is None or previous.task_id != task_id or previous.runtime != runtime.name:
         return None
     if previous.ended_reason not in RESUMABLE or not runtime.can_resume:

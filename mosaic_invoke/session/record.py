@@ -19,7 +19,7 @@ from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.hooks import run_hook
 from mosaic_invoke.session.reviewer import review_claim
-from mosaic_invoke.session.verify import STOP_NOW, Findings, Start, keep_to_own_claim, verify
+from mosaic_invoke.session.verify import STOP_NOW, Findings, Start, Verifier, keep_to_own_claim, verify
 from mosaic_invoke.session.watch import Watched
 from mosaic_invoke.store.clock import format_duration, now_iso
 from mosaic_invoke.store.locks import SessionLock, read_session_lock, remove_session_lock, state_lock
@@ -94,9 +94,11 @@ def finish(
     report: Report,
     *,
     stop_now: Callable[[], bool] | None = None,
+    verifier: Verifier = verify,
 ) -> Session:
-    """Record the end, then keep the claim to the session's own task, verify it, record the
-    verdict (reopening a rejected claim) and run the hook.
+    """Record the end, then keep the claim to the session's own task, verify it (``verifier``:
+    a lane's supervisor lands the work instead), record the verdict (reopening a rejected
+    claim) and run the hook.
 
     Raises `RecordedError` (carrying the recorded session) when a step after the end failed.
     """
@@ -104,7 +106,7 @@ def finish(
     try:
         restored = _restore_others(mission, begun, report)
         gate_log = mission.orchestrator_path / LOGS_DIR / f"{session_id}.verify.log"
-        findings = verify(
+        findings = verifier(
             mission, begun, end.reason, gate_log, env, report, interrupted=end.stopped_by, stop_now=stop_now
         )
         findings = review_claim(mission, ended, findings, env, report, stop_now=stop_now)  # after the gates pass

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from mosaic_invoke.agents import Reader, log_suffix, reader_for
+from mosaic_invoke.agents.lines import Lines
 from mosaic_invoke.agents.runtimes import agent_env
 from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.mission import Mission
@@ -25,7 +26,7 @@ from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.verify import Findings
 from mosaic_invoke.session.watch import Limits, watch
 from mosaic_invoke.store.clock import format_span
-from mosaic_invoke.store.files import write_atomic
+from mosaic_invoke.store.files import open_private, write_private
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import LOGS_DIR
 from mosaic_invoke.tasks.acceptance import criteria
@@ -54,7 +55,7 @@ def run_review(
         name = runtime.name
         prompt = review_prompt(mission, review, claim, runtime)
         prompt_file = logs / f"{claim.session_id}.review.prompt.md"
-        write_atomic(prompt_file, prompt.encode("utf-8", "surrogateescape"))
+        write_private(prompt_file, prompt.encode("utf-8", "surrogateescape"))
         invocation = runtime.invocation(prompt, session_uuid=new_uuid(), prompt_file=prompt_file)
     except CoordError as error:
         return Reviewed(runtime=name, verdict=None, reason=str(error))
@@ -62,9 +63,15 @@ def run_review(
     reader = reader_for(runtime.output)
     found: dict[str, str | None] = {}
 
-    def on_line(raw: bytes) -> None:
-        log.write(raw + b"\n")
+    lines = Lines()
+
+    def on_output(chunk: bytes) -> None:
+        log.write(chunk)
         log.flush()
+        for raw in lines.feed(chunk):
+            on_line(raw)
+
+    def on_line(raw: bytes) -> None:
         shown = reader.feed(raw.decode("utf-8", "replace"))
         for line in shown:
             if line.strip():
@@ -75,7 +82,7 @@ def run_review(
 
     read_end, write_end = os.pipe()
     try:
-        with log_path.open("ab") as log, listening() as signals:
+        with open_private(log_path) as log, listening() as signals:
             seen = len(signals.seen)  # a signal from here on counts, even one before the reviewer starts
             if signals.interrupted or (stop_requested is not None and stop_requested()):
                 os.close(write_end)
@@ -96,12 +103,14 @@ def run_review(
             watched = watch(
                 agent.process,
                 read_end,
-                on_line,
+                on_output,
                 Limits(session=review.timeout),
                 stop_requested,
                 started=agent.go,
                 since=seen,
             )
+            if (last := lines.end()) is not None:
+                on_line(last)
     except CoordError as error:  # no such program, not executable
         return Reviewed(runtime=name, verdict=None, reason=str(error), log_path=str(log_path))
     finally:
@@ -153,6 +162,8 @@ def review_claim(
     it to the gates."""
     review = mission.review
     if review is None or findings.fields.get("verdict") != "accepted" or not session.task_id:
+        return findings
+    if "review" in findings.fields:  # reviewed once: a lane's claim before it lands
         return findings
     tasks = load_tasks(mission.tasks_path)
     task = tasks.task(session.task_id)

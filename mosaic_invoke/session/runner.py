@@ -12,6 +12,7 @@ from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, SessionActive, command
 from mosaic_invoke.session.plan import Plan, plan
 from mosaic_invoke.store.files import write_json_atomic
+from mosaic_invoke.store.liveness import judge
 from mosaic_invoke.store.locks import SessionLock, read_session_lock, state_lock
 from mosaic_invoke.store.session import Session
 from mosaic_invoke.store.state import NEXT_TASK_FILE, State, load_state, save_state
@@ -20,6 +21,7 @@ from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 if TYPE_CHECKING:
     from mosaic_invoke.session.launch import Launched
+    from mosaic_invoke.store.loopfile import LoopRecord
 
 Report = Callable[[str], None]
 INTERRUPTED = 130
@@ -162,4 +164,27 @@ def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
             f"stop it with `{command('stop')}`, or wait for it to end"
         )
         raise SessionActive(msg)
+    if loop_id is None and (lane := live_lane(settled, record)):
+        msg = (
+            f"session {lane.session_id} still runs in lane {lane.lane} (task {lane.task_id}), left by a loop that "
+            f"ended; continue with `{command('loop')} --lanes N`, which waits for it, or wait for it to end"
+        )
+        raise SessionActive(msg)
     return settled
+
+
+def live_lane(state: State, loop: LoopRecord | None) -> Session | None:
+    """A session of the lanes the last loop left at work (loop.json keeps them when it died)
+    whose supervisor still runs (it lands the work and records the verdict after the agent's
+    end): only a loop with lanes goes on beside it."""
+    for lane in (loop.lanes or ()) if loop is not None else ():
+        session = state.session(str(lane.get("session_id")))
+        if session is not None and (session.running or session.verdict is None) and lane_at_work(session):
+            return session
+    return None
+
+
+def lane_at_work(session: Session) -> bool:
+    """Whether the agent of a lane's session, or the supervisor that follows it, still runs."""
+    owner = {"owner_pid": session.owner_pid, "owner_started_at": session.owner_started_at}
+    return judge(session.host, session.pid, session.pid_started_at, **owner) != "stale"

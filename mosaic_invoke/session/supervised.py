@@ -19,13 +19,14 @@ import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.plan import Plan
 from mosaic_invoke.session.verify import Start
+from mosaic_invoke.store.files import open_private
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; sys.exit(main())"
 
@@ -63,11 +64,22 @@ class Supervised:
 
 
 def start_supervised(
-    mission: Mission, chosen: Plan, env: dict[str, str], log_path: Path, begun: Start, options: RunOptions
+    mission: Mission,
+    chosen: Plan,
+    env: dict[str, str],
+    log_path: Path,
+    begun: Start,
+    options: RunOptions,
+    *,
+    module: str | None = None,
+    spare: subprocess.Popen[bytes] | None = None,
 ) -> Supervised:
-    """Start a supervisor for the session ``chosen``; the agent waits behind its gate."""
-    spec = {
+    """Start a supervisor for the session ``chosen`` (``module``'s ``main``: the detached
+    session's unless named), or hand the session to ``spare``, one started beforehand
+    (`prestart`); the agent waits behind its gate."""
+    spec: dict[str, Any] = {
         "mission_file": str(mission.config_path),
+        "root": str(mission.root),
         "argv": chosen.argv,
         "stdin": str(chosen.prompt_file) if chosen.invocation.stdin == "prompt" else None,
         "output": chosen.runtime.output,
@@ -79,19 +91,23 @@ def start_supervised(
         "session_timeout": options.session_timeout,
         "idle_timeout": options.idle_timeout,
     }
-    try:
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                boot_argv(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                cwd=mission.root,
-                start_new_session=True,
-            )
-    except OSError as exc:
-        msg = f"cannot start the session supervisor: {exc.strerror}"
-        raise CoordError(msg) from None
+    if spare is not None and spare.poll() is None:
+        process = spare
+        spec["stderr_to_log"] = True
+    else:
+        try:
+            with open_private(log_path) as log:
+                process = subprocess.Popen(
+                    boot_argv(*(module,) if module else ()),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    cwd=mission.root,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            msg = f"cannot start the session supervisor: {exc.strerror}"
+            raise CoordError(msg) from None
     stdin, stdout = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)
     try:
         stdin.write(json.dumps(spec).encode() + b"\n")
@@ -109,3 +125,20 @@ def start_supervised(
         process.wait()
         raise CoordError(started["error"])
     return Supervised(process, int(started["pid"]), started.get("pid_started_at"))
+
+
+def prestart(module: str, cwd: Path) -> subprocess.Popen[bytes]:
+    """A supervisor started ahead of its session: it loads its modules meanwhile, then waits for
+    its launch spec (`start_supervised` with ``spare``); closing its stdin ends it."""
+    try:
+        return subprocess.Popen(
+            boot_argv(module),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        msg = f"cannot start a session supervisor: {exc.strerror}"
+        raise CoordError(msg) from None

@@ -15,15 +15,25 @@ from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.follow import follow
 from mosaic_invoke.session.process import start_gated
 from mosaic_invoke.session.signals import listening
-from mosaic_invoke.session.verify import Start
+from mosaic_invoke.session.verify import Start, Verifier, verify
 from mosaic_invoke.session.watch import Limits
+from mosaic_invoke.store.files import open_private
 from mosaic_invoke.store.liveness import process_start_time
+from mosaic_invoke.terminal import printable
 
 
-def main() -> int:
-    spec: dict[str, Any] = json.loads(sys.stdin.readline())
+def main(verifier: Verifier = verify) -> int:
+    """Start the agent, follow it, record the session; ``verifier`` judges what it did (`verify`
+    unless another supervisor, a lane's, passes its own)."""
+    line = sys.stdin.readline()
+    if not line:  # a spare that no session needed (`supervised.prestart`)
+        return 0
+    spec: dict[str, Any] = json.loads(line)
+    if spec.get("stderr_to_log"):  # a spare's standard error went nowhere until it knew its log
+        with open_private(Path(spec["log"])) as errors:
+            os.dup2(errors.fileno(), sys.stderr.fileno())
     try:
-        mission = load_mission(Path(spec["mission_file"]))
+        mission = load_mission(Path(spec["mission_file"])).moved_to(Path(spec["root"]))
         read_end, write_end = os.pipe()
         with open(spec["stdin"] or os.devnull, "rb") as stdin:
             agent = start_gated(
@@ -44,11 +54,11 @@ def main() -> int:
         agent.cancel()  # coord died, or failed, before it recorded the session: no agent may run untracked
         return 1
     # coord has its answer and returns; from now on only the log hears from us.
-    with open(spec["log"], "ab") as log:
+    with open_private(Path(spec["log"])) as log:
         os.dup2(log.fileno(), sys.stdout.fileno())
 
     def report(message: str) -> None:
-        print(f"coord: {message}", file=sys.stderr, flush=True)
+        print(f"coord: {printable(message)}", file=sys.stderr, flush=True)
 
     try:
         with listening():
@@ -66,6 +76,7 @@ def main() -> int:
                 report=report,
                 display=None,
                 started=agent.go,
+                verifier=verifier,
             )
     except CoordError as error:
         report(f"error: {error}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
@@ -15,6 +16,7 @@ from mosaic_invoke.session import git
 from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.watch import Limits, watch
 from mosaic_invoke.store.clock import format_span
+from mosaic_invoke.store.files import open_private
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
@@ -79,6 +81,23 @@ class GateRun:
         if self.exit_code is None:
             return f"`{self.command}` timed out after {format_span(timeout)}"
         return f"`{self.command}` failed (exit {self.exit_code})"
+
+
+class Verifier(Protocol):
+    """What judges a session once its end is recorded: `verify`, or a lane's verify-and-land."""
+
+    def __call__(
+        self,
+        mission: Mission,
+        begun: Start,
+        ended_reason: str,
+        gate_log: Path,
+        env: Mapping[str, str],
+        report: Callable[[str], None],
+        *,
+        interrupted: str | None = None,
+        stop_now: Callable[[], bool] | None = None,
+    ) -> Findings: ...
 
 
 def bookkeeping(mission: Mission) -> tuple[Path, ...]:
@@ -169,15 +188,16 @@ def run_gates(
     log_path: Path,
     env: Mapping[str, str],
     stop_now: Callable[[], bool] | None = None,
+    *,
+    cwd: Path | None = None,
 ) -> GateRun:
-    """Run the gates by ``/bin/sh -c`` in the project root, output to ``log_path``.
+    """Run the gates by ``/bin/sh -c`` in the project root (or ``cwd``: a lane's), output to ``log_path``.
 
     They obey coord's signal policy as an agent does: SIGINT, SIGTERM or SIGHUP to coord, or
     ``stop_now()`` (`coord.stop --now`, which also wakes coord with SIGUSR1), stop them.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    with log_path.open("wb") as log, listening() as signals:
+    with open_private(log_path, append=False) as log, listening() as signals:
         log.write(f"$ {command}\n".encode())
         log.flush()
         seen = len(signals.seen)
@@ -187,7 +207,7 @@ def run_gates(
         try:
             process = subprocess.Popen(
                 ["/bin/sh", "-c", command],
-                cwd=mission.root,
+                cwd=cwd or mission.root,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -214,10 +234,23 @@ def _ignore(line: bytes) -> None:
     """The gates write to their log themselves."""
 
 
+TAIL_BYTES = 4096
+"""What a message keeps of a log at most: its last 4 KiB."""
+
+
 def tail(path: Path, lines: int = 15) -> str:
-    """The last ``lines`` lines of a log, for a message."""
+    """The last ``lines`` lines of a log, within its last `TAIL_BYTES`, for a message; a line
+    cut there starts with `…`. The log is never read whole: a gate may print 100 MB."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(0, size - TAIL_BYTES))
+            data = log.read(TAIL_BYTES)
     except OSError:
         return ""
-    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+    kept = data.decode(errors="replace").rstrip("\n").split("\n")
+    cut = size > TAIL_BYTES and len(kept) <= lines  # the first line kept began before the window
+    kept = kept[-lines:]
+    if cut:
+        kept[0] = "…" + kept[0]
+    return "\n".join(kept)

@@ -50,14 +50,15 @@ class Watched:
 def watch(
     process: subprocess.Popen[bytes],
     output: int | None,
-    on_line: Callable[[bytes], None],
+    on_output: Callable[[bytes], None],
     limits: Limits = Limits(),
     stop_requested: Callable[[], bool] | None = None,
     started: Callable[[], None] | None = None,
     *,
     since: int | None = None,
 ) -> Watched:
-    """Follow ``process`` until it exits, passing each line of ``output`` (a pipe) to ``on_line``.
+    """Follow ``process`` until it exits, passing what it prints on ``output`` (a pipe) to
+    ``on_output`` as it comes, in pieces of any size (`Output` cuts them into lines).
 
     SIGTERM and SIGHUP to coord are passed on to the agent; SIGINT too when the agent has not
     acted on it within a moment (from a terminal it reached the agent already). A timeout or a
@@ -66,7 +67,7 @@ def watch(
     ``since``-th coord heard (by default from now on).
     """
     with listening() as signals:
-        watcher = _Watcher(process, output, on_line, limits, stop_requested, signals, since)
+        watcher = _Watcher(process, output, on_output, limits, stop_requested, signals, since)
         if started is not None:
             started()
         watcher.started = watcher.last_output = time.monotonic()
@@ -78,7 +79,7 @@ class _Watcher:
         self,
         process: subprocess.Popen[bytes],
         output: int | None,
-        on_line: Callable[[bytes], None],
+        on_output: Callable[[bytes], None],
         limits: Limits,
         stop_requested: Callable[[], bool] | None,
         signals: Signals,
@@ -88,10 +89,9 @@ class _Watcher:
         self.signals = signals
         self.first_signal = len(signals.seen) if since is None else since
         self.output = output
-        self.on_line = on_line
+        self.on_output = on_output
         self.limits = limits
         self.stop_requested = stop_requested
-        self.partial = b""
         self.started = self.last_output = time.monotonic()
         self.ending: str | None = None  # why coord is ending the agent
         self.kill_at: float | None = None
@@ -135,20 +135,15 @@ class _Watcher:
         return session, idle
 
     def _read(self) -> bool:
-        """Read what the agent printed; False at end of output."""
+        """Pass on what the agent printed; False at end of output."""
         try:
             chunk = os.read(self.output or 0, 65536)
         except BlockingIOError:
             return True
         if not chunk:
-            if self.partial:
-                self.on_line(self.partial)
-                self.partial = b""
             return False
         self.last_output = time.monotonic()
-        *lines, self.partial = (self.partial + chunk).split(b"\n")
-        for line in lines:
-            self.on_line(line)
+        self.on_output(chunk)
         return True
 
     def _drain(self) -> None:
@@ -165,9 +160,6 @@ class _Watcher:
         with selectors.DefaultSelector() as selector:
             selector.register(self.output or 0, selectors.EVENT_READ)
             if not selector.select(max(0.0, timeout)):
-                if self.partial:
-                    self.on_line(self.partial)
-                    self.partial = b""
                 return False
         return self._read()
 

@@ -11,6 +11,10 @@ Liveness = Literal["live", "stale", "foreign"]
 """``foreign``: another host's process, which cannot be checked from here."""
 
 
+_PID_LIMIT = 1 << 31
+"""No pid is this large; a hand edit may write one (os.kill would overflow)."""
+
+
 def hostname() -> str:
     return socket.gethostname()
 
@@ -53,7 +57,7 @@ def process_start_time(pid: int) -> int | None:
 
 def is_alive(pid: int, started_at: int | None) -> bool:
     """A pid lives if it exists, is no zombie, and (where known) started when the lock says."""
-    if pid <= 0:
+    if not 0 < pid < _PID_LIMIT:
         return False
     fields = _stat_fields(pid)
     if fields is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.files import display_path, write_json_atomic
+from mosaic_invoke.store.files import display_path, open_private, private_dir, write_json_atomic
 from mosaic_invoke.store.liveness import Liveness, judge
 from mosaic_invoke.store.records import present_fields, read_record
 
@@ -76,13 +77,17 @@ def remove_session_lock(orchestrator: Path) -> None:
 def state_lock(orchestrator: Path) -> Iterator[None]:
     """Hold the inter-process lock that guards state, session lock and tasks file."""
     try:
-        orchestrator.mkdir(parents=True, exist_ok=True)
+        private_dir(orchestrator)
     except OSError as exc:
         msg = f"{display_path(orchestrator)}: cannot create the orchestrator folder: {exc.strerror}"
         raise CoordError(msg) from None
     import fasteners  # only commands that write need it
 
-    lock = fasteners.InterProcessLock(str(orchestrator / STATE_LOCK_FILE))
+    path = orchestrator / STATE_LOCK_FILE
+    if path.is_symlink() or not path.exists():  # fasteners opens it to append, following a link
+        with contextlib.suppress(OSError):  # fasteners says why it cannot
+            open_private(path).close()
+    lock = fasteners.InterProcessLock(str(path))
     try:
         lock.acquire()
     except (OSError, threading.ThreadError) as exc:

@@ -16,6 +16,8 @@ from mosaic_invoke.store.records import present_fields, read_record
 from mosaic_invoke.store.state import LOOP_FILE, State
 
 STOP_FILE = "stop-request.json"
+LANDING_FILE = "landing.json"
+"""The lane now in the merge queue's hands: written by its supervisor while it lands."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +48,8 @@ class LoopRecord:
     held: dict[str, Any] = field(default_factory=dict)
     """Runtimes a usage limit holds (name -> when it lifts, or ``hard``) or that cannot be used (``unusable``)."""
     current_session: str | None = None
+    lanes: list[dict[str, Any]] | None = None
+    """With ``--lanes`` 2 or more: the running lanes, each ``{lane, task_id, session_id, started_at, worktree}``."""
     waiting_until: str | None = None
     waiting_for: str | None = None
     ended_at: str | None = None
@@ -61,7 +65,14 @@ class LoopRecord:
 
     def ended(self, reason: str, detail: str | None = None) -> LoopRecord:
         return replace(
-            self, ended_at=now_iso(), stop_reason=reason, stop_detail=detail, current_session=None, waiting_until=None
+            self,
+            ended_at=now_iso(),
+            stop_reason=reason,
+            stop_detail=detail,
+            current_session=None,
+            waiting_until=None,
+            # A loop that died leaves its lanes at work (their supervisors go on): the next command sees them.
+            lanes=self.lanes if reason == "crashed" else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,6 +137,17 @@ def settle_crashed_loop(orchestrator: Path, state: State) -> State:
     ended = replace(record, sessions=sessions).ended("crashed", "its process ended without stopping the loop")
     write_loop(orchestrator, ended)
     return state.with_loop(ended.summary())
+
+
+def landing_now(orchestrator: Path) -> dict[str, Any] | None:
+    """The landing under way (``{task_id, session_id, since, pid}``), if its process still runs."""
+    try:
+        data = json.loads((orchestrator / LANDING_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        return None
+    return data if judge(data.get("host"), data["pid"], data.get("pid_started_at")) != "stale" else None
 
 
 def request_stop(orchestrator: Path, *, now: bool) -> None:

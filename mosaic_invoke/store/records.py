@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -82,9 +85,26 @@ def typed_fields(
 def _is(value: Any, expected: type) -> bool:
     if isinstance(value, bool):
         return expected is bool
-    if expected is float:
-        return isinstance(value, (int, float))
+    if expected is float:  # neither NaN nor Infinity, which JSON has not and no total can hold
+        return isinstance(value, (int, float)) and -math.inf < value < math.inf
     return isinstance(value, expected)
+
+
+def decode_json(raw: bytes) -> Any:
+    """``raw`` (UTF-8) as JSON. Every problem in it is a `json.JSONDecodeError` naming its line,
+    also a number Python will not convert (an integer of over 4,300 digits)."""
+    text = raw.decode("utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        limit = sys.get_int_max_str_digits()
+        found = re.search(rf"\d{{{limit + 1},}}", text) if limit else None
+        if found is None:
+            raise json.JSONDecodeError(str(exc), text, 0) from None
+        problem = f"a number of {found.end() - found.start():,} digits; the most is {limit:,}"
+        raise json.JSONDecodeError(problem, text, found.start()) from None
 
 
 def read_record(path: Path, build: Callable[..., R], what: str) -> tuple[R | None, str | None]:
@@ -98,8 +118,10 @@ def read_record(path: Path, build: Callable[..., R], what: str) -> tuple[R | Non
     except OSError as exc:
         return None, f"{display_path(path)}: cannot read {what} ({exc.strerror}); treated as absent"
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        data = decode_json(raw)
+    except json.JSONDecodeError as exc:
+        return None, f"{display_path(path)}:{exc.lineno}: {what} is not valid JSON ({exc.msg}); treated as absent"
+    except (UnicodeDecodeError, RecursionError):
         return None, f"{display_path(path)}: {what} is not valid JSON; treated as absent"
     if not isinstance(data, dict):
         return None, f"{display_path(path)}: {what} is not a JSON object; treated as absent"

@@ -34,6 +34,13 @@ class Session:
     output: str | None = None
     """How the agent's output reads (text, claude-stream-json, codex-json): how to show its log."""
     loop_id: str | None = None
+    lane: int | None = None
+    """The loop's lane it ran in (SPEC 15), with ``--lanes`` 2 or more."""
+    worktree: str | None = None
+    """The lane's git worktree, where its agent worked."""
+    owner_pid: int | None = None
+    """The process that follows the lane's agent and records its end (its supervisor)."""
+    owner_started_at: int | None = None
     # What the harness found after the session (section 12).
     task_status_after: str | None = None
     tasks_done: list[str] | None = None
@@ -45,6 +52,8 @@ class Session:
     verification: Mapping[str, Any] | None = None
     verdict: str | None = None
     rejected_because: str | None = None
+    landed: Mapping[str, Any] | None = None
+    """A lane's landing: ``{"commit", "previous", "rebases", "branch"}`` of the mission's branch."""
     review: Mapping[str, Any] | None = None
     """What the reviewer agent said (section 17): runtime, verdict, reasons, log_path, cost_usd."""
     # What the agent reported (section 13).

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,10 +22,9 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.clock import now_iso
-from mosaic_invoke.store.files import collector_paused, display_path, write_atomic
+from mosaic_invoke.store.files import collector_paused, display_path, write_private
 from mosaic_invoke.store.lines import RecordLines, dumps
-from mosaic_invoke.store.records import typed_fields
+from mosaic_invoke.store.records import decode_json, typed_fields
 from mosaic_invoke.store.session import EMPTY_SUMMARY, Session, summarise, with_record
 from mosaic_invoke.store.statecache import cached, forget, store
 from mosaic_invoke.store.statecheck import SESSION_FIELDS, SESSION_REQUIRED, check_decoded, summary_sound
@@ -187,7 +185,7 @@ def load_state(orchestrator: Path, mission_id: str, *, writing: bool = False) ->
 
 def save_state(orchestrator: Path, state: State) -> None:
     path = state_path(orchestrator)
-    write_atomic(path, state.chunks())
+    write_private(path, state.chunks())
     forget(orchestrator)
     with contextlib.suppress(OSError):
         _written[path] = (_identity(path), state)
@@ -218,7 +216,7 @@ def _own_layout(raw: bytes, mission_id: str, source: str) -> State | None:
         return None
     try:
         head = json.loads(raw[: newline - len(_OPEN)] + b"}")
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # a number too long to convert too: read whole, it is named
         return None
     # The checksum over the record lines where they lie in the file: nothing is copied.
     if not isinstance(head, dict) or head.get("sessions_crc32") != zlib.crc32(memoryview(raw)[start:end]):
@@ -239,7 +237,7 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
     problem = None
     try:
         with collector_paused():
-            data = json.loads(raw.decode("utf-8"))
+            data = decode_json(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
         where = f"{display_path(path)}:{line}" if line else display_path(path)
@@ -255,14 +253,14 @@ def _decode(raw: bytes, path: Path, mission_id: str, *, keep_copy: bool) -> Stat
                 summary = summarise(records)
             return _state(data, mission_id, display_path(path), RecordLines(decoded=records), summary)
         problem = f"{display_path(path)}: state is corrupt: {checked}"
-    if keep_copy:
-        stamp = now_iso().replace(":", "").replace(".", "-")
-        copy = path.with_name(f"{STATE_FILE}.corrupt-{stamp}")
+    if keep_copy:  # once per corruption: the copy is named by its content
+        copy = path.with_name(f"{STATE_FILE}.corrupt-{zlib.crc32(raw):08x}")
         try:
-            shutil.copy2(path, copy)
+            if not (copy.is_file() and not copy.is_symlink() and copy.read_bytes() == raw):
+                write_private(copy, raw)
             problem += f"; a copy is kept in {display_path(copy)}"
-        except OSError as exc:
-            problem += f"; no copy could be kept ({exc.strerror})"
+        except (OSError, CoordError) as exc:
+            problem += f"; no copy could be kept ({getattr(exc, 'strerror', None) or exc})"
     raise CoordError(f"{problem}; fix it by hand or move it away (coord never overwrites it)")
 
 

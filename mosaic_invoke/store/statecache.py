@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.store.files import write_atomic
+from mosaic_invoke.store.files import write_private
 
 CACHE_FILE = "state.cache.json"
 WORTH_KEEPING = 256 * 1024
@@ -53,12 +53,9 @@ def store(orchestrator: Path, raw: bytes, mission_id: str, layout: Callable[[], 
     path = orchestrator / CACHE_FILE
     chunks = layout()
     key = _source(raw, mission_id) + b"%d}\n" % zlib.crc32(chunks[0])
-    with contextlib.suppress(OSError):
-        if os.path.islink(path):  # a link is replaced, never written through
-            os.unlink(path)
     with contextlib.suppress(CoordError):
         # No fsync: a copy a crash cut short fails its checksums and is made again.
-        write_atomic(path, [key, *chunks], durable=False)
+        write_private(path, [key, *chunks], durable=False)
 
 
 def forget(orchestrator: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -37,9 +37,23 @@ class Progress(NamedTuple):
 
 def milestone_status(milestone: Milestone, counts: Counts) -> MilestoneStatus:
     """The status written in mission.yaml, else derived from the milestone's tasks."""
+    own = {status for (milestone_id, status), n in counts.items() if milestone_id == milestone.id and n}
+    return _status(milestone, own)
+
+
+def milestone_statuses(mission: Mission, counts: Counts) -> dict[str, MilestoneStatus]:
+    """`milestone_status` of every milestone, by id in mission.yaml order: one pass over
+    ``counts`` for all of them (a mission may list 200k)."""
+    own: dict[str | None, set[TaskStatus]] = {}
+    for (milestone_id, status), n in counts.items():
+        if n:
+            own.setdefault(milestone_id, set()).add(status)
+    return {milestone.id: _status(milestone, own.get(milestone.id, set())) for milestone in mission.milestones}
+
+
+def _status(milestone: Milestone, own: set[TaskStatus]) -> MilestoneStatus:
     if milestone.status is not None:
         return milestone.status
-    own = {status for (milestone_id, status), n in counts.items() if milestone_id == milestone.id and n}
     if own and own <= set(_FINISHED):
         return MilestoneStatus.DONE
     if own - {TaskStatus.NOT_STARTED}:
@@ -49,10 +63,10 @@ def milestone_status(milestone: Milestone, counts: Counts) -> MilestoneStatus:
 
 def current_milestone(mission: Mission, counts: Counts) -> Milestone | None:
     """The first in-progress milestone, else the first pending one, in mission.yaml order."""
-    statuses = [(milestone, milestone_status(milestone, counts)) for milestone in mission.milestones]
+    statuses = milestone_statuses(mission, counts)
     for wanted in (MilestoneStatus.IN_PROGRESS, MilestoneStatus.PENDING):
-        for milestone, status in statuses:
-            if status == wanted:
+        for milestone in mission.milestones:
+            if statuses[milestone.id] == wanted:
                 return milestone
     return None
 
@@ -71,7 +85,7 @@ def check_milestones(mission: Mission, tasks: TasksFile) -> None:
             )
             raise CoordError(msg)
     counts = tasks.counts()
-    unknown = {milestone for milestone, _ in counts if milestone is not None and milestone not in known}
+    unknown = {milestone for milestone, _ in counts if milestone is not None} - set(known)
     if not known or not unknown:
         return
     problems = []
@@ -126,29 +140,22 @@ def next_runnable(
     then the first not-started task whose dependencies are all done, by priority (lower
     first), then in file order. The task of the live session (``live_task``) is never next.
     """
-    scopes: list[str | None]
-    if milestone is not None:
-        scopes = [milestone.id]
-    elif mission.milestones:
-        counts = tasks.counts()
-        current = current_milestone(mission, counts)
-        first = [current] if current else []
-        others = [m for m in mission.milestones if milestone_status(m, counts) is not MilestoneStatus.DONE]
-        scopes = [m.id for m in first + [m for m in others if m is not current]]
-        scopes.append("")  # then the tasks in no milestone
-    else:
-        scopes = [None]
+    scopes = _scopes(mission, tasks, milestone)
     waiting: dict[str, list[str]] = {}
     live = None
+    candidates = _open_rows(tasks, scopes)
     for scope in scopes:
-        for row in tasks.rows({TaskStatus.IN_PROGRESS}, scope):
+        rows = candidates.get(scope, [])
+        for row in rows:
+            if row.status is not TaskStatus.IN_PROGRESS:
+                continue
             if row.id != live_task:
                 return named_task(tasks, row.id)
             live = row.id
-        candidates: Iterable[Row] = tasks.rows({TaskStatus.NOT_STARTED}, scope)
+        not_started: Iterable[Row] = (row for row in rows if row.status is TaskStatus.NOT_STARTED)
         if tasks.has_priorities:
-            candidates = sorted(candidates, key=attrgetter("rank"))  # stable: ties keep file order
-        for row in candidates:
+            not_started = sorted(not_started, key=attrgetter("rank"))  # stable: ties keep file order
+        for row in not_started:
             if row.id == live_task:
                 live = row.id
                 continue
@@ -158,6 +165,53 @@ def next_runnable(
             waiting[row.id] = pending
     where = f"milestone {milestone.id} ({milestone.name})" if milestone else "the tasks file"
     return _why_none(tasks, milestone.id if milestone else None, where, waiting, live)
+
+
+def runnable(mission: Mission, tasks: TasksFile, *, milestone: Milestone | None = None) -> Iterator[Task]:
+    """Every task that could run now, in the order `next_runnable` would choose them (lanes take
+    several): per scope, the tasks left in-progress, then the not-started ones whose
+    dependencies are all done, by priority, then in file order."""
+    scopes = _scopes(mission, tasks, milestone)
+    candidates = _open_rows(tasks, scopes)
+    for scope in scopes:
+        rows = candidates.get(scope, [])
+        for row in rows:
+            if row.status is TaskStatus.IN_PROGRESS:
+                yield named_task(tasks, row.id)
+        not_started: Iterable[Row] = (row for row in rows if row.status is TaskStatus.NOT_STARTED)
+        if tasks.has_priorities:
+            not_started = sorted(not_started, key=attrgetter("rank"))  # as `next_runnable` takes them
+        for row in not_started:
+            if all(tasks.status_of(d) is TaskStatus.DONE for d in row.dependencies):
+                yield named_task(tasks, row.id)
+
+
+def _scopes(mission: Mission, tasks: TasksFile, milestone: Milestone | None) -> list[str | None]:
+    """Where the next task is looked for, in order: ``milestone`` alone when given; else the
+    current milestone, the other milestones not done, then the tasks in no milestone (``""``);
+    None: all tasks, for a mission without milestones."""
+    if milestone is not None:
+        return [milestone.id]
+    if not mission.milestones:
+        return [None]
+    counts = tasks.counts()
+    current = current_milestone(mission, counts)
+    statuses = milestone_statuses(mission, counts)
+    first = [current] if current else []
+    others = [m for m in mission.milestones if statuses[m.id] is not MilestoneStatus.DONE]
+    return [*(m.id for m in first + [m for m in others if m is not current]), ""]
+
+
+def _open_rows(tasks: TasksFile, scopes: list[str | None]) -> dict[str | None, list[Row]]:
+    """The in-progress and not-started tasks of each scope (a milestone, ``""`` for none, None for
+    all), in file order: chosen in one pass over the file, not one per scope."""
+    wanted = {TaskStatus.IN_PROGRESS, TaskStatus.NOT_STARTED}
+    if len(scopes) == 1:
+        return {scopes[0]: list(tasks.rows(wanted, scopes[0]))}
+    grouped: dict[str | None, list[Row]] = {}
+    for row in tasks.rows(wanted):
+        grouped.setdefault(row.milestone, []).append(row)
+    return grouped
 
 
 def _why_none(tasks: TasksFile, scope: str | None, where: str, waiting: dict[str, list[str]], live: str | None) -> str:

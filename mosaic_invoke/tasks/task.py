@@ -56,6 +56,12 @@ class Task(NamedTuple):
         rank = priority_of(self.cell("priority"))
         return DEFAULT_PRIORITY if rank is None else rank
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The globs of the optional ``paths`` column: the files the task may touch (lanes keep
+        tasks whose globs overlap apart)."""
+        return split_ids(self.cell("paths"))
+
 
 class Row(NamedTuple):
     """What choosing the next task needs of a row: cheaper than a `Task`."""
@@ -113,7 +119,7 @@ def priority_name(rank: Priority) -> str:
 
 
 def split_ids(cell: str) -> tuple[str, ...]:
-    """The ids a (stripped) depends_on cell names; most cells name one, or none."""
+    """The ids a (stripped) depends_on cell names, or the globs of a paths cell; most cells name one, or none."""
     if "," not in cell:
         return (cell,) if cell else ()
     return tuple(part.strip() for part in cell.split(",") if part.strip())

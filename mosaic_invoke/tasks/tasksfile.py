@@ -178,7 +178,7 @@ def load(path: Path) -> TasksFile:
         stat: tuple[int, int] | None = _stat(path)
     except OSError:
         stat = None  # read_text says why
-    text = read_text(path, "tasks file")
+    text = read_text(path, "tasks file", where_set="point mission.yaml's `tasks_file` at a markdown file")
     known = _parsed.get(path)
     if known is not None and known[0] == text:
         known[1].stat = stat

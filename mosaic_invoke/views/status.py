@@ -13,9 +13,16 @@ from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.store.clock import format_duration
 from mosaic_invoke.store.locks import read_session_lock
 from mosaic_invoke.store.state import LOOP_FILE, load_state
-from mosaic_invoke.tasks.selection import Progress, check_milestones, current_milestone, milestone_status, next_runnable
+from mosaic_invoke.tasks.selection import (
+    Progress,
+    check_milestones,
+    current_milestone,
+    milestone_statuses,
+    next_runnable,
+    runnable,
+)
 from mosaic_invoke.tasks.task import priority_name
-from mosaic_invoke.tasks.tasksfile import TaskStatus
+from mosaic_invoke.tasks.tasksfile import Task, TaskStatus
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 RECENT_SESSIONS = 5
@@ -38,14 +45,18 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings
     counts = tasks.counts()
     progress = Progress.of(counts)
     current = current_milestone(mission, counts)
+    statuses = milestone_statuses(mission, counts)
+    by_milestone: dict[str | None, dict[TaskStatus, int]] = {}  # one pass over the counts, not one per milestone
+    for (milestone_id, task_status), n in counts.items():
+        by_milestone.setdefault(milestone_id, {})[task_status] = n
     milestones = []
     for milestone in mission.milestones:
-        own = {status: n for (milestone_id, status), n in counts.items() if milestone_id == milestone.id}
+        own = by_milestone.get(milestone.id, {})
         milestones.append(
             {
                 "id": milestone.id,
                 "name": milestone.name,
-                "status": milestone_status(milestone, counts).value,
+                "status": statuses[milestone.id].value,
                 "done": own.get(TaskStatus.DONE, 0),
                 "total": sum(own.values()),
                 "current": milestone is current,
@@ -71,13 +82,21 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings
                 "checked": verdict == "live",
                 "log_path": record.log_path if record else None,
             }
-    found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     finished = progress.total > 0 and by_status["done"] + by_status["cancelled"] == progress.total
     loop, loop_warning = None, None
     if (mission.orchestrator_path / LOOP_FILE).exists():  # most missions never ran a loop: import nothing
         from mosaic_invoke.loop.view import loop_view
 
         loop, loop_warning = loop_view(mission.orchestrator_path)
+    in_lanes = (
+        {lane["task_id"] for lane in (loop or {}).get("lanes") or ()} if loop and loop["state"] == "running" else set()
+    )
+    if in_lanes:  # the next task is one no lane runs
+        found: Task | str = next(
+            (task for task in runnable(mission, tasks) if task.id not in in_lanes), "every runnable task runs in a lane"
+        )
+    else:
+        found = next_runnable(mission, tasks, live_task=lock.task_id if lock and live else None)
     totals = state.summary
     return {
         "mission": {"id": mission.id, "name": mission.name, "status": "completed" if finished else state.status},
@@ -145,6 +164,9 @@ def format_status(view: dict[str, Any]) -> str:
             f"stale    {s['session_id']} (pid {s['pid']}) is not running but left its lock; "
             f"recover with `{command('resume')}`"
         )
+    elif view["loop"] and view["loop"].get("lanes") and view["loop"]["state"] == "running":
+        count = len(view["loop"]["lanes"])
+        lines.append(f"running  {count} lane{'s' if count != 1 else ''} of loop {view['loop']['loop_id']} (below)")
     else:
         lines.append("running  nothing")
     if view["loop"] is not None:

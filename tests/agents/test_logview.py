@@ -151,7 +151,7 @@ def test_the_stand_in_plays_one_stream_per_run_and_can_hang(tmp_path: Path) -> N
     assert len(out.splitlines()) == 9  # every line printed before it hung
 
 
-def test_output_saves_each_line_shows_the_view_and_reports_the_session_id_once_known(tmp_path: Path) -> None:
+def test_output_saves_every_byte_shows_the_view_and_reports_the_session_id_once_known(tmp_path: Path) -> None:
     """What coord does with an agent's output as it comes (mosaic_invoke.session.output.Output)."""
     env = {"FAKE_AGENT_STREAM": "claude-success.jsonl", "FAKE_AGENT_DELAY": "0.01"}
     agent = subprocess.Popen(
@@ -172,7 +172,7 @@ def test_output_saves_each_line_shows_the_view_and_reports_the_session_id_once_k
     )
     with agent.stdout, output:
         for line in agent.stdout:
-            output.line(line.rstrip(b"\n"))
+            output.feed(line)
     assert agent.wait(timeout=10) == 0
     stream = (STREAMS / "claude-success.jsonl").read_text().replace("0c6f8a52-5b1e-4d7a-9f3c-2e8b7a1d4c60", "chosen")
     assert log.read_text() == stream

@@ -298,3 +298,20 @@ def test_final_message_is_cut_at_4000_characters() -> None:
 def test_unknown_output_format() -> None:
     with pytest.raises(ValueError, match="no reader for output 'yaml'"):
         reader_for("yaml")
+
+
+@pytest.mark.parametrize("number", ["9" * 4000, "1e300", "1e999", "Infinity", "NaN", "-Infinity"])
+def test_counts_and_costs_no_record_can_hold_are_left_out(number: str) -> None:
+    """An integer past 64 bits (summed over sessions it would outgrow what JSON readers convert,
+    and as a cost it has no float), a count past 64 bits, Infinity or NaN: nothing usable."""
+    reader = reader_for("claude-stream-json")
+    usage = f'{{"input_tokens": {number}, "output_tokens": 7}}'
+    reader.feed(
+        f'{{"type": "result", "subtype": "success", "is_error": false, "num_turns": {number}, '
+        f'"total_cost_usd": {number}, "usage": {usage}}}\n'
+    )
+    found = reader.telemetry()
+    assert found["output_tokens"] == 7
+    assert "num_turns" not in found and "input_tokens" not in found
+    assert "cost_usd" not in found
+    assert reader.verdict(NOW) is None

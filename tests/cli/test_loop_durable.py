@@ -161,7 +161,7 @@ def test_detach_runs_the_loop_under_a_supervisor_with_its_own_log(root: Path) ->
     wait_for(lambda: (loop_record(root) or {}).get("stop_reason") is not None, timeout=30)
     assert loop_record(root)["stop_reason"] == "mission-done"  # type: ignore[index]
     text = log.read_text()
-    assert "coord: warning: .mosaic/orchestrator/loop.json: the loop record is not valid JSON" in text
+    assert "coord: warning: .mosaic/orchestrator/loop.json:1: the loop record is not valid JSON" in text
     assert "coord: loop loop-001 started: at most 20 sessions" in text
     assert "coord: loop 3/20: sess-003 T-004 completed, accepted" in text
     assert "agent done on T-004" in text

@@ -255,11 +255,25 @@ def test_cap_values(key: str, value: object, expected: object) -> None:
         ("backoff", [30]),
         ("max_wait", "forever"),
         ("report", "sometimes"),
+        ("lanes", "none"),
+        ("lanes", 0),
+        ("lanes", "two"),
     ],
 )
 def test_nonsense_caps_are_refused(key: str, value: object) -> None:
     with pytest.raises(ValueError, match=r"\S"):
         read_cap(key, value)
+
+
+def test_lanes_read_from_the_flag_config_or_mission_yaml_and_are_never_off() -> None:
+    assert loop_caps({}, Settings(), {}).lanes == 1
+    assert loop_caps({}, Settings(), {"lanes": 3}).lanes == 3
+    assert loop_caps({}, Settings(loop={"lanes": 2}), {"lanes": 3}).lanes == 2
+    assert loop_caps({"lanes": "4"}, Settings(loop={"lanes": 2}), {"lanes": 3}).lanes == 4
+    with pytest.raises(
+        ValueError, match=r"^expected a whole number of 1 or more \(1: one session at a time\); got `none`$"
+    ):
+        read_cap("lanes", "none")
 
 
 def test_every_cap_has_a_default_a_flag_and_a_config_key() -> None:

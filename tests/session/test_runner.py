@@ -242,8 +242,9 @@ def test_a_corrupt_lock_is_reported_and_ignored(project: Path, tmp_path: Path) -
     result = coord("run", "--command", AGENT_COMMAND, cwd=project, env=agent_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert (
-        "coord: warning: .mosaic/orchestrator/session.lock: lock is not valid JSON; treated as absent" in result.stderr
-    )
+        "coord: warning: .mosaic/orchestrator/session.lock:1: lock is not valid JSON "
+        "(Expecting ',' delimiter); treated as absent"
+    ) in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""_watch.watch on real processes: lines as they come, timeouts, SIGTERM then SIGKILL, signals to coord."""
+"""_watch.watch on real processes: output as it comes, timeouts, SIGTERM then SIGKILL, signals to coord."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from mosaic_invoke.agents.lines import Lines
 from mosaic_invoke.session import watch as _watch
 from mosaic_invoke.session.watch import Limits, Watched, watch
 
@@ -24,15 +25,21 @@ class Agent:
         self.read_end, write_end = os.pipe()
         self.process = subprocess.Popen([sys.executable, "-u", "-c", code], stdout=write_end, stderr=write_end)
         os.close(write_end)
+        self.cut = Lines()
         self.lines: list[bytes] = []
         self.seen_at: list[float] = []
 
-    def on_line(self, line: bytes) -> None:
-        self.lines.append(line)
-        self.seen_at.append(time.monotonic())
+    def on_output(self, chunk: bytes) -> None:
+        for line in self.cut.feed(chunk):
+            self.lines.append(line)
+            self.seen_at.append(time.monotonic())
 
     def watch(self, limits: Limits | None = None, started: Callable[[], None] | None = None) -> Watched:
-        return watch(self.process, self.read_end, self.on_line, limits or Limits(), started=started)
+        watched = watch(self.process, self.read_end, self.on_output, limits or Limits(), started=started)
+        last = self.cut.end()
+        if last is not None:
+            self.lines.append(last)
+        return watched
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -107,10 +114,10 @@ def test_a_stop_request_ends_the_agent(agents: list[Agent]) -> None:
     asked = [False]
     sleeper = agent(agents, "import time; print('go', flush=True); time.sleep(30)")
 
-    def on_line(line: bytes) -> None:
+    def on_output(chunk: bytes) -> None:
         asked[0] = True
 
-    watched = watch(sleeper.process, sleeper.read_end, on_line, Limits(kill_grace=FAST), lambda: asked[0])
+    watched = watch(sleeper.process, sleeper.read_end, on_output, Limits(kill_grace=FAST), lambda: asked[0])
     assert watched == Watched(143, interrupted=True, stopped=True)
 
 
@@ -118,11 +125,11 @@ def test_a_stop_request_ends_the_agent(agents: list[Agent]) -> None:
 def test_sigterm_or_sighup_to_coord_is_passed_on_to_the_agent(agents: list[Agent], signum: int) -> None:
     sleeper = agent(agents, "import time; print('ready', flush=True); time.sleep(30)")
 
-    def on_line(line: bytes) -> None:
+    def on_output(chunk: bytes) -> None:
         os.kill(os.getpid(), signum)  # to coord: this process
 
     previous = signal.getsignal(signum)
-    watched = watch(sleeper.process, sleeper.read_end, on_line, Limits(kill_grace=FAST))
+    watched = watch(sleeper.process, sleeper.read_end, on_output, Limits(kill_grace=FAST))
     assert watched == Watched(143, interrupted=True, signalled=signal.Signals(signum).name)
     assert signal.getsignal(signum) == previous  # coord's own handling is back
 

@@ -84,7 +84,10 @@ def test_a_live_or_ended_loop_is_left_alone(tmp_path: Path) -> None:
 def test_a_damaged_loop_json_is_absent_with_a_warning(tmp_path: Path) -> None:
     (tmp_path / "loop.json").write_text("{half")
     assert read_loop(tmp_path)[0] is None
-    assert "not valid JSON; treated as absent" in str(read_loop(tmp_path)[1])
+    assert str(read_loop(tmp_path)[1]).endswith(
+        "loop.json:1: the loop record is not valid JSON (Expecting property name enclosed in double quotes); "
+        "treated as absent"
+    )
     (tmp_path / "loop.json").write_text(json.dumps({"loop_id": "loop-001", "pid": "many"}))
     record, warning = read_loop(tmp_path)
     assert record is None and warning is not None and "damaged" in warning

@@ -1,7 +1,8 @@
 """SIGKILL coord alone (not its agent) at random instants of `run` and `run --detach`.
 
 While the agent it launched lives, `run` and `resume` refuse (exit 3) and no second agent
-starts; once the agent has ended, `resume` recovers; no session record is lost or doubled.
+starts; once the agent has ended, `resume` recovers; no session record is lost or doubled,
+and no temp file a cut-off write left stays behind.
 The kill instants cluster around the launch, where the session lock is first written:
 that is where a lock that does not yet name a live agent looked stale.
 """
@@ -196,4 +197,8 @@ def recover(project: Path, env: dict[str, str], where: str, recorded: list[str])
     started = [sid for _, sid in runs]
     assert len(started) == len(set(started)), f"{where}: two agents worked as one session: {runs}"
     assert set(started) <= set(ids), f"{where}: an agent worked on an unrecorded session: {runs}, {ids}"
+    # What a write cut off by the kill left, the next writer of that folder removed.
+    folders = (project / ORCH, project / ORCH / "logs", project / "docs")
+    left = [path.name for folder in folders for path in folder.glob(".*.tmp")]
+    assert not left, f"{where}: temp files left: {left}"
     return ids

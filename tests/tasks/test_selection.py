@@ -13,6 +13,7 @@ from mosaic_invoke.tasks.selection import (
     milestone_status,
     next_runnable,
     open_dependencies,
+    runnable,
 )
 from mosaic_invoke.tasks.tasksfile import Task, TasksFile, parse
 
@@ -227,3 +228,30 @@ def test_priority_stays_within_the_milestone_order_and_the_dependencies() -> Non
     assert found(next_runnable(mission(M1, M2), file, live_task="A")) == "D"
     cut_off = ranked(("A", "not-started", "M1", "", "high"), ("E", "in-progress", "M1", "", "low"))
     assert found(next_runnable(mission(M1), cut_off)) == "E"  # a task cut off comes first, whatever its rank
+
+
+def test_runnable_lists_every_task_that_could_run_in_the_order_next_runnable_takes_them() -> None:
+    file = tasks(
+        ("A", "done", "M1"),
+        ("B", "not-started", "M2"),
+        ("C", "not-started", "M1", "A"),
+        ("D", "not-started", "M1", "C"),
+        ("E", "in-progress", "M1"),
+        ("F", "not-started", ""),
+    )
+    plan = mission(M1, M2)
+    found = [task.id for task in runnable(plan, file)]
+    assert found == ["E", "C", "B", "F"]
+    first = next_runnable(plan, file)
+    assert isinstance(first, Task)
+    assert first.id == found[0]
+    assert [task.id for task in runnable(plan, file, milestone=M2)] == ["B"]
+
+
+def test_a_task_names_its_paths_globs_from_the_optional_paths_column() -> None:
+    file = parse(
+        Path("TASKS.md"),
+        "| id | status | paths |\n|---|---|---|\n| A | not-started | src/a/*.py, docs/a.md |\n| B | done | |\n",
+    )
+    assert [task.paths for task in file.tasks] == [("src/a/*.py", "docs/a.md"), ()]
+    assert tasks(("A", "done", "")).tasks[0].paths == ()

@@ -276,7 +276,9 @@ def test_fields_of_the_wrong_type_show_nothing(project: Path) -> None:
     )
     assert (report.total.costed, report.by_milestone[0].label) == (0, "no milestone")
     assert (report.done.unknown, report.loop) == (1, None)
-    assert report.warnings == [f"{project / ORCH / 'loop.json'}: the loop record is not valid JSON; treated as absent"]
+    assert report.warnings == [
+        f"{project / ORCH / 'loop.json'}:1: the loop record is not valid JSON (Expecting ',' delimiter); treated as absent"
+    ]
 
 
 def test_long_histories_are_summarised(demo: Path) -> None:

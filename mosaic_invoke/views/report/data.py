@@ -11,7 +11,7 @@ from typing import Any
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.store.state import State
-from mosaic_invoke.tasks.selection import Counts, Progress, current_milestone, milestone_status
+from mosaic_invoke.tasks.selection import Counts, Progress, current_milestone, milestone_statuses
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus
 from mosaic_invoke.views.report.charts import Cumulative, Timeline, cumulative, timeline
 from mosaic_invoke.views.report.rows import (
@@ -138,10 +138,11 @@ def summarise(
 
 def _milestones(mission: Mission, counts: Counts) -> list[MilestoneView]:
     current = current_milestone(mission, counts)
+    statuses = milestone_statuses(mission, counts)
     views = []
     for milestone in mission.milestones:
         own = {status.value: counts.get((milestone.id, status), 0) for status in TaskStatus}
-        status = milestone_status(milestone, counts).value
+        status = statuses[milestone.id].value
         views.append(_milestone(milestone.id, milestone.name, status, own, current=milestone is current))
     known = {m.id for m in mission.milestones}
     others = dict.fromkeys((status.value for status in TaskStatus), 0)

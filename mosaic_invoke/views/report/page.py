@@ -15,7 +15,7 @@ from mosaic_invoke.errors import command
 from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.session.prompt import render
 from mosaic_invoke.store.clock import format_duration, now_iso, parse_iso
-from mosaic_invoke.store.files import write_atomic
+from mosaic_invoke.store.files import write_atomic, write_private
 from mosaic_invoke.store.locks import read_session_lock
 from mosaic_invoke.store.loopfile import read_loop
 from mosaic_invoke.store.state import load_state
@@ -33,7 +33,9 @@ def write_report(mission_file: Path, output: Path | None = None) -> Path:
     mission = load_mission(mission_file)
     path = (output or mission.orchestrator_path / REPORT_FILE).absolute()
     report = build_report(mission, path.parent)
-    write_atomic(path, render_report(report, mission).encode())  # render() leaves no lone surrogate
+    page = render_report(report, mission).encode()  # render() leaves no lone surrogate
+    # Its own page is coord's file, private as the state it shows; a page named by --output is the user's.
+    (write_atomic if output else write_private)(path, page)
     return path
 
 

@@ -6,6 +6,7 @@ edit) counts as absent: missions recorded by older versions show less, never an 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ class SessionRow:
     log_href: str | None
     verification_href: str | None
     verification_passed: bool | None
+    lane: int | None = None
+    """The loop's lane it ran in (`loop --lanes`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +69,8 @@ class LoopRow:
     """The session a running loop runs now, if any (with its task and start)."""
     task_id: str | None
     session_started: str | None
+    lanes: Sequence[tuple[int, str, str, str | None]] = ()
+    """The lanes at work: (lane, session, task, since)."""
 
 
 def ending(record: Mapping[str, Any]) -> str:
@@ -128,6 +133,7 @@ def session_row(record: Mapping[str, Any], tasks: TasksFile, mission: Mission, p
         log_href=_href(record.get("log_path"), mission, page_dir),
         verification_href=_href(checked.get("log_path"), mission, page_dir),
         verification_passed=passed if isinstance(passed, bool) else None,
+        lane=whole(record.get("lane")),
     )
 
 
@@ -164,7 +170,20 @@ def loop_row(loop: Mapping[str, Any], live: Mapping[str, Any] | None) -> LoopRow
         session_id=text(live.get("session_id")),
         task_id=text(live.get("task_id")),
         session_started=text(live.get("started_at")),
+        lanes=_lanes(loop.get("lanes")) if not ended_at else (),
     )
+
+
+def _lanes(value: Any) -> list[tuple[int, str, str, str | None]]:
+    """A running loop's lanes, as loop.json lists them; what does not read is left out."""
+    found = []
+    for lane in value if isinstance(value, list) else ():
+        if isinstance(lane, Mapping) and whole(lane.get("lane")) is not None:
+            number = whole(lane.get("lane")) or 0
+            found.append(
+                (number, str(lane.get("session_id", "")), str(lane.get("task_id", "")), text(lane.get("started_at")))
+            )
+    return found
 
 
 def text(value: Any) -> str | None:
@@ -176,12 +195,13 @@ def whole(value: Any) -> int | None:
 
 
 def number(value: Any) -> float | None:
-    """A count or an amount a runtime reported; None for anything else (a hand edit, a negative)."""
+    """A count or an amount a runtime reported; None for anything else (a hand edit, a negative,
+    NaN or Infinity)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return value if value >= 0 else None
+    return value if 0 <= value < math.inf else None
 
 
 def numbers(values: Iterable[Any]) -> list[float | None]:
     """`number` of each value; in one comprehension, for columns of thousands."""
-    return [v if (type(v) is int or type(v) is float) and v >= 0 else None for v in values]
+    return [v if (type(v) is int or type(v) is float) and 0 <= v < math.inf else None for v in values]

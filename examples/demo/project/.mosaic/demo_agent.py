@@ -20,8 +20,8 @@ for index, line in enumerate(lines):
         lines[index] = "|".join(cells)
 tasks.write_text("".join(lines))
 
-scratchpad = Path("docs/scratchpads/demo-mission.md")
-scratchpad.parent.mkdir(parents=True, exist_ok=True)
-with scratchpad.open("a") as notes:
-    notes.write(f"- {task_id}: done by the demo agent\n")
+# A note of its own per task: agents working at once in lanes never edit the same file.
+note = Path("docs/notes") / f"{task_id}.md"
+note.parent.mkdir(parents=True, exist_ok=True)
+note.write_text(f"- {task_id}: done by the demo agent\n")
 print(f"  [agent] {task_id} marked done")

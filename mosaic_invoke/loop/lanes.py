@@ -110,15 +110,16 @@ def mission_branch(mission: Mission, lanes: int) -> str:
     """The branch lanes land on: the one checked out in the project, which must be a git work
     tree with its tasks file committed there. Refuses, saying what to do, before a loop starts."""
     top = top_level(mission.root)
+    why = "mission.yaml's `remote`" if mission.remote is not None else f"--lanes {lanes}"
     if top is None:
         msg = (
-            f"{mission.root}: not in a git work tree; --lanes {lanes} runs each session in a git "
+            f"{mission.root}: not in a git work tree; {why} runs each session in a git "
             "worktree: run `git init`, commit the mission, then start the loop again"
         )
         raise CoordError(msg)
     branch = git(mission.root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
     if not branch:
-        msg = f"{mission.root}: no branch is checked out; --lanes {lanes} lands work on one: check it out"
+        msg = f"{mission.root}: no branch is checked out; {why} lands work on one: check it out"
         raise CoordError(msg)
     if mission.remote is None:  # with a remote, on the remote's branch: read once it is fetched
         branch_tasks(mission, branch)  # committed there, and valid

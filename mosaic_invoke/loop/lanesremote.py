@@ -37,6 +37,8 @@ class SharedLanes:
         self.report = report
         self.board = Board(mission, branch, report, patience_of(mission, stop))
         self.said_waiting: frozenset[str] | None = None
+        self.said_local: str | None = None
+        """Why this clone's branch does not follow the remote's, as said last (said once)."""
         self.polls = 0
         config = self.board.config
         report(
@@ -50,8 +52,10 @@ class SharedLanes:
         self.board.poll()
         self.polls += 1
         tasks = branch_tasks(self.mission, self.branch)
-        if self.board.head is not None and (why := follow_local(self.mission, self.branch, self.board.head)):
+        why = follow_local(self.mission, self.branch, self.board.head) if self.board.head is not None else None
+        if why is not None and why != self.said_local:
             self.report(f"warning: {why}")
+        self.said_local = why
         ended = [
             s.session_id for s in load_state(self.mission.orchestrator_path, self.mission.id).sessions if not s.running
         ]

@@ -88,6 +88,10 @@ def run_loop(
         from mosaic_invoke.loop.lanes import mission_branch  # only a loop with lanes loads them (some 40 ms)
 
         mission_branch(mission, caps.lanes)
+    if shared:  # and a remote this clone does not have
+        from mosaic_invoke.remote.board import check_remote  # only a mission with a remote loads it
+
+        check_remote(mission)
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
     with listening() as signals:
         loop.signals = signals

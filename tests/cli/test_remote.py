@@ -232,3 +232,17 @@ def test_run_on_a_task_another_host_holds_exits_3_naming_the_host(tmp_path: Path
     code, err = finish(run(two, "commit", {}, "--task", "T-01"))
     assert code == 1 and "task T-01 is done on origin/main" in err, err
     assert remote_refs(bare) == {}
+
+
+def test_a_remote_this_clone_lacks_is_refused_before_any_session(tmp_path: Path) -> None:
+    _, (one,) = shared_mission(tmp_path, 1, tasks_table(1))
+    config = one / ".mosaic" / "mission.yaml"
+    config.write_text(config.read_text().replace("remote: origin", "remote: upstream"))
+    for command in (loop, run):
+        code, err = finish(command(one, "commit", {}))
+        assert code == 1, err
+        assert (
+            "coord: error: .mosaic/mission.yaml:3: `remote`: this clone has no git remote `upstream`; "
+            "add it with `git remote add upstream <url>`, or name one of `git remote`"
+        ) in err, err
+    assert sessions(one) == []

@@ -170,7 +170,7 @@ class _Lanes:
             busy.update(self.shared.held_elsewhere(tasks))
         chosen = choose(self.mission, tasks, busy, len(free), milestone=self.milestone, skip=held)
         for task, lane in zip(chosen, free, strict=False):
-            claim = self.shared.claim_for(task.id, lane, self.running) if self.shared is not None else None
+            claim = self.shared.claim_for(task.id, lane) if self.shared is not None else None
             if self.shared is None or claim is not None:  # else: held elsewhere, or done there already
                 self.start(lane, task.id, task.paths, claim)
 

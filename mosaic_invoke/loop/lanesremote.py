@@ -90,15 +90,15 @@ class SharedLanes:
             held[task_id] = task.paths if task is not None else ()
         return held
 
-    def claim(self, task_id: str, lane: int, running: Iterable[str]) -> Claim | Taken | None:
+    def claim(self, task_id: str, lane: int) -> Claim | Taken | None:
         """Claim ``task_id`` for a lane: `Taken` when another host holds it, None when the remote
-        branch has it done already (the claim released). ``running``: the tasks this loop's
-        lanes work on."""
+        branch has it done already (the claim released)."""
         got = self.board.take(task_id, lane)
         if isinstance(got, Taken):
             return got
         try:
-            self.poll([*running, task_id])  # won: is it done on the remote branch already?
+            self.board.fetch()  # won: is it done on the remote branch already?
+            self.polls += 1
             done = branch_tasks(self.mission, self.branch).status_of(task_id) in _FINISHED
         except CoordError:
             self.board.let_go(got)
@@ -116,9 +116,9 @@ class SharedLanes:
             return None
         return Taken(found.claim)
 
-    def claim_for(self, task_id: str, lane: int, running: Iterable[str]) -> Claim | None:
+    def claim_for(self, task_id: str, lane: int) -> Claim | None:
         """`claim`, saying why when the loop must choose again."""
-        got = self.claim(task_id, lane, running)
+        got = self.claim(task_id, lane)
         if isinstance(got, Taken):
             self.report(f"{held_line(got, task_id)}; another task is chosen")
             return None

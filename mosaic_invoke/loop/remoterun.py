@@ -106,7 +106,7 @@ def _claim(mission: Mission, options: RunOptions, shared: SharedLanes) -> Claim:
                 found = next_runnable(mission, tasks, milestone=milestone)
                 raise NoRunnableTask(f"{found if isinstance(found, str) else 'no task can run'}; pass --task")
             task_id = chosen[0].id
-        got = shared.claim(task_id, 1, ())
+        got = shared.claim(task_id, 1)
         if isinstance(got, Claim):
             return got
         if isinstance(got, Taken) and options.task:

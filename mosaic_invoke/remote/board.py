@@ -97,6 +97,13 @@ class Board:
 
     def poll(self) -> None:
         """Fetch the branch and read every claim (the remote's faults retried, then raised)."""
+        self.fetch()
+        self.sightings.note(read_claims(self.space, self.patience, self.report))
+        self.polled_at = time.monotonic()
+        self._write()
+
+    def fetch(self) -> None:
+        """Fetch the branch alone (a host that won a claim checks the task is not done there)."""
         self.head = fetch_branch(self.space.remote, self.branch, self.patience, self.report)
         if self.head is None:
             msg = (
@@ -104,9 +111,6 @@ class Board:
                 f"push it first: `git push {self.config.name} {self.branch}`"
             )
             raise CoordError(msg)
-        self.sightings.note(read_claims(self.space, self.patience, self.report))
-        self.polled_at = time.monotonic()
-        self._write()
 
     @property
     def base_ref(self) -> str:

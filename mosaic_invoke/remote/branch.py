@@ -7,7 +7,7 @@ the commit the gates passed on, on top of the base they passed on, or nothing.
 
 from __future__ import annotations
 
-from mosaic_invoke.remote.transport import Moved, Patience, Remote, Report, Swapped, fetch, local_git, read_refs, swap
+from mosaic_invoke.remote.transport import Moved, Patience, Remote, Report, Swapped, fetch, local_git, swap
 
 
 def tracking_ref(remote: Remote, branch: str) -> str:
@@ -19,9 +19,8 @@ def fetch_branch(remote: Remote, branch: str, patience: Patience, report: Report
     """Bring the remote's ``branch`` here (its tracking ref); its commit, or None when the remote
     has no such branch."""
     ref = f"refs/heads/{branch}"
-    if ref not in read_refs(remote, ref, patience, report):
+    if not fetch(remote, (f"+{ref}:{tracking_ref(remote, branch)}",), patience, report):
         return None
-    fetch(remote, (f"+{ref}:{tracking_ref(remote, branch)}",), patience, report)
     # The tracking ref as fetched: a landing meanwhile is seen at the next fetch, and its push
     # expects this value, so it cannot go over it.
     return local_git(remote.repo, "rev-parse", "--verify", "--quiet", f"{tracking_ref(remote, branch)}^{{commit}}")

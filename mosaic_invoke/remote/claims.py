@@ -11,6 +11,7 @@ hosts can both believe they won.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -249,7 +250,7 @@ def _make(
         "pid": os.getpid(),
     }
     message = json.dumps({**fields, "nonce": secrets.token_hex(8)}, sort_keys=True)
-    tree = local_git(repo, "mktree", stdin="")
+    tree = _empty_tree(repo)
     parents = ("-p", parent) if parent else ()
     commit = local_git(repo, *IDENTITY, "commit-tree", tree, *parents, "-m", message)
     return _claim(task_id, commit, fields)
@@ -290,6 +291,12 @@ def _claim(task_id: str, commit: str, fields: Mapping[str, Any]) -> Claim:
         checkout=text("checkout"),
         pid=number("pid"),
     )
+
+
+@functools.cache
+def _empty_tree(repo: Path) -> str:
+    """The empty tree, written once per clone and process (every claim commit has it)."""
+    return local_git(repo, "mktree", stdin="")
 
 
 def _have(repo: Path, commit: str) -> bool:

@@ -22,6 +22,8 @@ from mosaic_invoke.errors import CoordError
 
 Report = Callable[[str], None]
 _QUIET = {"GIT_EDITOR": "true", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+_NO_SUCH_REF = "fatal: couldn't find remote ref "
+"""What git says when the remote answered and has no such ref (under ``LC_ALL=C``)."""
 _STEP = 0.05
 """Seconds between looks at `Patience.stop` during a back-off."""
 
@@ -125,15 +127,18 @@ def read_refs(remote: Remote, pattern: str, patience: Patience, report: Report) 
             _back_off(remote, delays, patience, report, str(failed), f"`{pattern}` not read")
 
 
-def fetch(remote: Remote, refspecs: tuple[str, ...], patience: Patience, report: Report) -> None:
-    """``git fetch`` the ``refspecs`` from the remote (``--prune``: refs gone there go here too)."""
+def fetch(remote: Remote, refspecs: tuple[str, ...], patience: Patience, report: Report) -> bool:
+    """``git fetch`` the ``refspecs`` from the remote (``--prune``: refs gone there go here too);
+    False when the remote answered that it has no such ref (nothing fetched, nothing retried)."""
     delays = patience.delays()
     args = ("fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--no-recurse-submodules")
     while True:
         try:
             _git(remote, patience, *args, remote.name, *refspecs)
-            return
+            return True
         except _Unanswered as failed:
+            if str(failed).startswith(_NO_SUCH_REF):
+                return False
             _back_off(remote, delays, patience, report, str(failed), "not fetched")
 
 

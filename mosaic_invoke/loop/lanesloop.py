@@ -118,7 +118,7 @@ class _Lanes:
                 return self.host.stop(*failing)
             self.branch = mission_branch(self.mission, self.caps.lanes)
             if self.mission.remote is not None:
-                self.shared = SharedLanes(self.mission, self.branch, self.host.report, self._now)
+                self.shared = SharedLanes(self.mission, self.branch, self.host.report, self._now, brief=True)
                 self.shared.poll(())  # the remote branch fetched, before any lane is settled on it
             for running in settle(self.mission, self.host.options, self.branch, self.host.report):
                 self.running[running.task_id] = running
@@ -161,8 +161,8 @@ class _Lanes:
             free = free[: max(0, self.caps.max_sessions - self._started())]
         if not free:
             return
-        if self.shared is not None:
-            self.shared.refresh(self.running)
+        if self.shared is not None and not self.shared.refresh(self.running):
+            return  # the remote does not answer: no lane starts until it does
         tasks = self._branch_tasks()
         busy = {task_id: running.paths for task_id, running in self.running.items()}
         held = [task_id for task_id, moment in self.task_ready_at.items() if moment > now]

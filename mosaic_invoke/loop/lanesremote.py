@@ -11,14 +11,17 @@ already is released. A loop whose remaining tasks are all claimed elsewhere wait
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.lanes import branch_tasks
 from mosaic_invoke.loop.remotelanding import follow_local, held_line
-from mosaic_invoke.remote.board import Board, check_remote, patience_of
+from mosaic_invoke.remote.board import POLL_CEILING, Board, check_remote, patience_of
 from mosaic_invoke.remote.claims import Claim, Taken, release
+from mosaic_invoke.remote.transport import RemoteFault
 from mosaic_invoke.store.clock import format_span
 from mosaic_invoke.store.state import load_state
 from mosaic_invoke.tasks.tasksfile import TasksFile, TaskStatus
@@ -30,12 +33,19 @@ _FINISHED = (TaskStatus.DONE, TaskStatus.CANCELLED)
 class SharedLanes:
     """One loop's dealings with the remote its hosts share."""
 
-    def __init__(self, mission: Mission, branch: str, report: Report, stop: Callable[[], bool]) -> None:
+    def __init__(
+        self, mission: Mission, branch: str, report: Report, stop: Callable[[], bool], *, brief: bool = False
+    ) -> None:
+        """``brief``: a remote that does not answer is tried for a few seconds only, then again at
+        the next poll (a loop keeps looking after its lanes meanwhile); else for `patience_of`."""
         check_remote(mission)
         self.mission = mission
         self.branch = branch
         self.report = report
-        self.board = Board(mission, branch, report, patience_of(mission, stop))
+        patience = patience_of(mission, stop)
+        self.board = Board(mission, branch, report, replace(patience, total=POLL_CEILING) if brief else patience)
+        self.unreachable: str | None = None
+        """Why the last poll failed, while it did (said once)."""
         self.said_waiting: frozenset[str] | None = None
         self.said_local: str | None = None
         """Why this clone's branch does not follow the remote's, as said last (said once)."""
@@ -70,12 +80,22 @@ class SharedLanes:
     def _clear(self, stale: Claim) -> bool:
         return release(self.board.space, stale, self.board.patience, self.report) is None
 
-    def refresh(self, running: Iterable[str], *, now: bool = False) -> bool:
-        """Poll when due (or ``now``); whether it polled."""
-        if now or self.board.due():
+    def refresh(self, running: Iterable[str]) -> bool:
+        """Poll when due; False when the remote did not answer (said once; tried again when due)."""
+        if not self.board.due():
+            return self.unreachable is None
+        try:
             self.poll(running)
-            return True
-        return False
+        except RemoteFault as fault:
+            self.board.polled_at = time.monotonic()
+            if self.unreachable is None:
+                self.report(f"warning: {fault.problems[0]}; no lane starts until it answers")
+            self.unreachable = fault.problems[0]
+            return False
+        if self.unreachable is not None:
+            self.report(f"remote `{self.board.config.name}` answers again")
+        self.unreachable = None
+        return True
 
     def poll_soon(self) -> None:
         """Poll at the next look, whether or not it is due (a lane became free)."""
@@ -117,8 +137,14 @@ class SharedLanes:
         return Taken(found.claim)
 
     def claim_for(self, task_id: str, lane: int) -> Claim | None:
-        """`claim`, saying why when the loop must choose again."""
-        got = self.claim(task_id, lane)
+        """`claim`, saying why when the loop must choose again (a remote that does not answer too)."""
+        try:
+            got = self.claim(task_id, lane)
+        except RemoteFault as fault:
+            self.report(f"warning: {task_id} not claimed: {fault.problems[0]}")
+            self.unreachable = fault.problems[0]  # a poll tells when it answers again
+            self.board.polled_at = time.monotonic()
+            return None
         if isinstance(got, Taken):
             self.report(f"{held_line(got, task_id)}; another task is chosen")
             return None
@@ -133,7 +159,10 @@ class SharedLanes:
 
     def waiting(self, tasks: TasksFile, *, say: bool = True) -> bool:
         """Whether tasks not done on the branch are claimed elsewhere (the loop waits for them
-        rather than stop: their hosts land them, or their claims go stale); said once, when ``say``."""
+        rather than stop: their hosts land them, or their claims go stale); said once, when ``say``.
+        So does a remote that does not answer: nothing can be said of the mission until it does."""
+        if self.unreachable is not None:
+            return True
         others = {
             seen.sighting.claim.task_id: seen.sighting.claim
             for seen in self.board.seen()

@@ -91,6 +91,7 @@ def test_a_host_killed_mid_session_loses_its_claim_after_the_ttl_and_the_task_la
     second = loop(two, "commit", {"LANE_AGENT_LOG": str(log)})
     code, err = finish(second)
     assert code == 0, err
+    assert "waiting for other hosts: T-01 (" in err, err  # its claim was not stale yet
     assert "claim on T-01 by " in err and "taken over" in err, err
     assert "stopped: mission-done" in err
     assert landed_done(bare) == ["T-01: done (session sess-001)"]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mosaic_invoke.remote.claims import ClaimSpace, claim_space
+from mosaic_invoke.remote.claim import ClaimSpace, claim_space
 from mosaic_invoke.remote.transport import Patience, Remote
 
 PATIENT = Patience(total=120.0, first=0.05, most=0.5, answer=60.0)

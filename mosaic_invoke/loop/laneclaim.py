@@ -13,7 +13,7 @@ from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.remotelanding import lost_line
 from mosaic_invoke.remote.board import patience_of, space_of
-from mosaic_invoke.remote.claims import Claim, Taken, claim_of
+from mosaic_invoke.remote.claim import Claim, Taken, claim_of
 from mosaic_invoke.remote.heartbeat import Heartbeat
 
 CLAIM_VARIABLE = "MOSAIC_CLAIM"

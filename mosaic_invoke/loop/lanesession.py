@@ -20,7 +20,7 @@ from mosaic_invoke.loop.landing import Landed, land, leave_lane
 from mosaic_invoke.loop.laneclaim import LaneClaim, keep_claim
 from mosaic_invoke.loop.lanes import Lane, lane_of
 from mosaic_invoke.loop.remotelanding import ClaimLost, RemoteBranch
-from mosaic_invoke.remote.claims import Taken
+from mosaic_invoke.remote.claim import Taken
 from mosaic_invoke.remote.transport import Remote
 from mosaic_invoke.session.reviewer import review_claim
 from mosaic_invoke.session.signals import listening

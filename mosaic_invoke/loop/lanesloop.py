@@ -35,7 +35,7 @@ from mosaic_invoke.loop.policy import (
     progress,
     session_stops,
 )
-from mosaic_invoke.remote.claims import Claim
+from mosaic_invoke.remote.claim import Claim
 from mosaic_invoke.session.record import ended_line
 from mosaic_invoke.session.signals import Signals
 from mosaic_invoke.store.clock import format_span, parse_iso

@@ -20,7 +20,8 @@ from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.lanes import branch_tasks
 from mosaic_invoke.loop.remotelanding import follow_local, held_line
 from mosaic_invoke.remote.board import POLL_CEILING, Board, check_remote, patience_of
-from mosaic_invoke.remote.claims import Claim, Taken, release
+from mosaic_invoke.remote.claim import Claim, Taken
+from mosaic_invoke.remote.claims import release
 from mosaic_invoke.remote.transport import RemoteFault
 from mosaic_invoke.store.clock import format_span
 from mosaic_invoke.store.state import load_state

@@ -20,7 +20,7 @@ from mosaic_invoke.loop.gitcmd import commit_of, run
 from mosaic_invoke.loop.landing import update_checkout
 from mosaic_invoke.remote.board import patience_of
 from mosaic_invoke.remote.branch import fetch_branch, push_branch
-from mosaic_invoke.remote.claims import Claim, Taken
+from mosaic_invoke.remote.claim import Claim, Taken
 from mosaic_invoke.remote.transport import Moved, Remote, Report
 
 CHECKOUT_LOCK_FILE = "checkout.lock"

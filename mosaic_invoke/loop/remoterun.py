@@ -24,7 +24,7 @@ from mosaic_invoke.loop.lanes import branch_tasks, choose, mission_branch, open_
 from mosaic_invoke.loop.lanesremote import SharedLanes
 from mosaic_invoke.loop.lanework import RunningLane, close_ended, recorded, settle, start_session
 from mosaic_invoke.loop.remotelanding import held_line
-from mosaic_invoke.remote.claims import Claim, Taken
+from mosaic_invoke.remote.claim import Claim, Taken
 from mosaic_invoke.session.runner import Outcome, Report, settle_first
 from mosaic_invoke.session.signals import listening
 from mosaic_invoke.tasks.selection import named_milestone, next_runnable

@@ -18,7 +18,8 @@ from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.remote import RemoteConfig
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.remote.branch import fetch_branch, tracking_ref
-from mosaic_invoke.remote.claims import Claim, ClaimSpace, Taken, claim, claim_space, read_claims, release, take_over
+from mosaic_invoke.remote.claim import Claim, ClaimSpace, Taken, claim_space
+from mosaic_invoke.remote.claims import claim, read_claims, release, take_over
 from mosaic_invoke.remote.sightings import Sighting, Sightings
 from mosaic_invoke.remote.transport import Patience, Report, local_git
 from mosaic_invoke.store.clock import now_iso, parse_iso

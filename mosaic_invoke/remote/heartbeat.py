@@ -12,7 +12,8 @@ import threading
 from dataclasses import replace
 
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.remote.claims import Claim, ClaimSpace, Taken, release, renew
+from mosaic_invoke.remote.claim import Claim, ClaimSpace, Taken
+from mosaic_invoke.remote.claims import release, renew
 from mosaic_invoke.remote.transport import Patience, Report
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from mosaic_invoke.remote.claims import Claim
+from mosaic_invoke.remote.claim import Claim
 
 
 @dataclass(frozen=True)

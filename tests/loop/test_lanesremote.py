@@ -11,7 +11,8 @@ from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.loop import lanesremote
 from mosaic_invoke.loop.lanes import branch_tasks
 from mosaic_invoke.loop.lanesremote import SharedLanes
-from mosaic_invoke.remote.claims import Claim, claim
+from mosaic_invoke.remote.claim import Claim
+from mosaic_invoke.remote.claims import claim
 
 
 def shared(clone: Path, said: Said) -> SharedLanes:

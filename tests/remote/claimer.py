@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from mosaic_invoke.remote.claims import Taken, claim, claim_space, renew
+from mosaic_invoke.remote.claim import Taken, claim_space
+from mosaic_invoke.remote.claims import claim, renew
 from mosaic_invoke.remote.transport import Patience
 
 

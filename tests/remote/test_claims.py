@@ -10,7 +10,8 @@ import pytest
 from conftest import wait_for
 from remotekit import PATIENT, Said, git, remote_refs, shared_remote, space
 
-from mosaic_invoke.remote.claims import Claim, Taken, claim, read_claims, ref_part, release, renew, take_over
+from mosaic_invoke.remote.claim import Claim, Taken, ref_part
+from mosaic_invoke.remote.claims import claim, read_claims, release, renew, take_over
 from mosaic_invoke.remote.sightings import Sightings
 from mosaic_invoke.remote.transport import Patience, RemoteFault
 from mosaic_invoke.store.liveness import hostname

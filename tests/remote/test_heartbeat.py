@@ -7,7 +7,8 @@ from pathlib import Path
 from conftest import wait_for
 from remotekit import PATIENT, Said, remote_refs, shared_remote, space
 
-from mosaic_invoke.remote.claims import Claim, Taken, claim, read_claims, release, renew, take_over
+from mosaic_invoke.remote.claim import Claim, Taken
+from mosaic_invoke.remote.claims import claim, read_claims, release, renew, take_over
 from mosaic_invoke.remote.heartbeat import Heartbeat
 
 REF = "refs/coord/demo/claims/T-001"

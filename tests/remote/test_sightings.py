@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mosaic_invoke.remote.claims import Claim
+from mosaic_invoke.remote.claim import Claim
 from mosaic_invoke.remote.sightings import Sightings
 
 

@@ -10,7 +10,8 @@ from remotekit import PATIENT, Said, shared_mission, space, tasks_table
 
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.remote.board import Board
-from mosaic_invoke.remote.claims import Claim, claim
+from mosaic_invoke.remote.claim import Claim
+from mosaic_invoke.remote.claims import claim
 from mosaic_invoke.remote.sightings import Sightings
 from mosaic_invoke.store.liveness import hostname
 from mosaic_invoke.views.report.page import write_report

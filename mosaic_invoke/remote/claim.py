@@ -111,6 +111,7 @@ def claim_of(fields: Mapping[str, Any]) -> Claim:
 
 def from_fields(task_id: str, commit: str, fields: Mapping[str, Any]) -> Claim:
     """The claim a commit's message holds (its JSON, read); a field of the wrong type is left out."""
+
     def text(key: str) -> str | None:
         value = fields.get(key)
         return value if isinstance(value, str) else None

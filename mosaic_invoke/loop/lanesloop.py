@@ -264,13 +264,10 @@ class _Lanes:
         found += caps_reached(self.caps, self.host.record, self.host.elapsed(), self._started())
         if idle or not self.running:
             found += progress(self.mission, self.host.options, self._branch_tasks())
-        if (
-            self.shared is not None
-            and (idle or not self.running)
-            and self.shared.waiting(self._branch_tasks(), say=idle)
-        ):
-            found = [stop for stop in found if stop[0] != "no-runnable-task"]  # other hosts work on it
-        elif idle and not found:
+            if self.shared is not None and self.shared.waiting(self._branch_tasks(), say=idle):
+                found = [stop for stop in found if stop[0] != "no-runnable-task"]  # other hosts work on it
+                idle = False  # what is left runs elsewhere: the loop waits for it
+        if idle and not found:
             chosen = next_runnable(self.mission, self._branch_tasks(), milestone=self.milestone)
             found.append(("no-runnable-task", chosen if isinstance(chosen, str) else "no lane could start a task"))
         reason = first_stop(found)

@@ -52,9 +52,15 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
     with _exit_on_error():
         settings = read_settings(c.config)
         path = mission_file(settings, mission)
-        options = run_options(settings, load_mission(path).loop, **flags)
+        loaded = load_mission(path)
+        options = run_options(settings, loaded.loop, **flags)
         display = sys.stderr if json else sys.stdout
-        outcome = run_mission(path, options, _report, resume=resume, display=display)
+        if loaded.remote is not None and not options.print_only:  # claimed and landed through it (SPEC 16)
+            from mosaic_invoke.loop.remoterun import run_remote  # only a mission with a remote
+
+            outcome = run_remote(path, options, _report, resume=resume, display=display)
+        else:
+            outcome = run_mission(path, options, _report, resume=resume, display=display)
     code = print_run(outcome, json=json, report=_report)
     if code:
         raise Exit(code=code)

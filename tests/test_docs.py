@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import BIN, coord
+from remotekit import PATIENT, Said, shared_mission, space, tasks_table
 
 from mosaic_invoke.agents.runtimes import OUTPUTS, PERMISSIONS, PLACEHOLDERS, resolve_runtime
 from mosaic_invoke.config.caps import CAP_KEYS, LoopCaps, read_cap
@@ -28,6 +29,7 @@ from mosaic_invoke.config.settings import loop_caps, read_settings
 from mosaic_invoke.loop.loop import EXIT_CODES, exit_code
 from mosaic_invoke.loop.policy import STOP_REASONS
 from mosaic_invoke.program import make_program
+from mosaic_invoke.remote.claims import claim
 from mosaic_invoke.session.prompt import build_context, capsule, render
 from mosaic_invoke.session.review import Claim, review_prompt, reviewer_runtime
 from mosaic_invoke.store.journal import read_journal
@@ -44,7 +46,7 @@ from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = ("commands.md", "files.md", "prompt.md", "loop.md", "agents.md", "mission-yaml.md")
+PAGES = ("commands.md", "files.md", "prompt.md", "loop.md", "agents.md", "mission-yaml.md", "remote.md")
 COMMANDS = ("run", "resume", "loop", "stop", "status", "logs", "report", "init")
 MISSION_MARK = "# .mosaic/mission.yaml"
 INVOKE_MARK = "# invoke.yaml"
@@ -450,8 +452,13 @@ def test_the_status_json_schema_is_what_status_prints(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         views.append(json.loads(result.stdout))
     assert views[0]["session"] is not None and views[1]["stale_lock"] is not None
+    (tmp_path / "hosts").mkdir()
+    _, (one, two) = shared_mission(tmp_path / "hosts", 2, tasks_table(1))  # another host's claim
+    claim(space(one), "T-01", PATIENT, Said(), lane=1)
+    shared = json.loads(coord("status", "--json", cwd=two).stdout)
+    assert shared["claims"]["claims"]
     documented = set(first_names(table(page("commands.md"), "### `status --json`")))
-    assert normalised(views[0]) | normalised(views[1]) == documented
+    assert normalised(views[0]) | normalised(views[1]) | normalised(shared) == documented
 
 
 # The prompt examples, rendered for real.

@@ -15,6 +15,7 @@ import yaml
 from mosaic_invoke.config.caps import CAP_KEYS, Cap, read_cap
 from mosaic_invoke.config.gates import Review, Verify, read_verify
 from mosaic_invoke.config.locate import project_root
+from mosaic_invoke.config.remote import REMOTE_KEYS, RemoteConfig, check_remote
 from mosaic_invoke.config.yamlcheck import Entries, NodeChecker, check_yaml
 from mosaic_invoke.store.files import display_path, expand_user, read_text
 
@@ -78,6 +79,8 @@ class Mission:
     """The caps set under `loop:`, read (durations in seconds); a cap not set is left out."""
     vars: Mapping[str, Any] = field(default_factory=dict)
     milestones: tuple[Milestone, ...] = ()
+    remote: RemoteConfig | None = None
+    """Claims and landing through a shared git remote (SPEC 16); None: one machine."""
     lines: Mapping[str, int] = field(default_factory=dict)
     """The line of each top-level key in mission.yaml, for messages."""
 
@@ -164,6 +167,7 @@ _MISSION_KEYS = (
     "loop",
     "vars",
     "milestones",
+    *REMOTE_KEYS,
 )
 _MILESTONE_KEYS = ("id", "name", "status")
 _HOOK_KEYS = ("after_session", "after_loop")
@@ -215,6 +219,8 @@ class _Checker:
                 values["vars"] = MappingProxyType(nodes.value(vars_node))
         if "milestones" in entries:
             values["milestones"] = self.milestones(entries["milestones"][1])
+        if any(key in entries for key in REMOTE_KEYS):
+            values["remote"] = check_remote(nodes, entries, node)
         return values
 
     def runtimes(self, node: yaml.Node) -> Mapping[str, RuntimeSpec]:

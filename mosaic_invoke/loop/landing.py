@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import fasteners
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.gitcmd import GitFailed, commit_of, git, identity, run, show, top_level
-from mosaic_invoke.loop.lanes import Lane, close_lane, tasks_in_repo
+from mosaic_invoke.loop.lanes import Lane, base_ref, close_lane, tasks_in_repo
 from mosaic_invoke.session.verify import GateRun
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.files import display_path, write_atomic, write_json_atomic
@@ -61,15 +62,56 @@ class Rejected:
     gates: GateRun | None = None
 
 
-def land(mission: Mission, lane: Lane, mission_branch: str, session_id: str, gates: Gates) -> Landed | Rejected:
-    """Land ``lane``'s task on ``mission_branch`` (one landing at a time: `landing_lock`)."""
+class Target(Protocol):
+    """Where a landing goes: the branch's head now, and its compare-and-swap."""
+
+    def head(self) -> str | None: ...
+
+    def move(self, new: str, old: str) -> tuple[bool, str | None]:
+        """Move the branch from ``old`` to ``new``: whether it moved (False: it held something
+        else, nothing changed), and why the main checkout's files were left alone, if they were."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalBranch:
+    """The mission's branch in this repository, moved by ``git update-ref`` (SPEC 15)."""
+
+    mission: Mission
+    branch: str
+
+    def head(self) -> str | None:
+        return commit_of(self.mission.root, f"refs/heads/{self.branch}")
+
+    def move(self, new: str, old: str) -> tuple[bool, str | None]:
+        root, ref = self.mission.root, f"refs/heads/{self.branch}"
+        swapped = run(root, "update-ref", "-m", "coord: land", ref, new, old)
+        if swapped.returncode == 0:
+            return True, update_checkout(root, self.branch, old, new)
+        if commit_of(root, ref) == old:
+            msg = f"{display_path(root)}: branch `{self.branch}` could not be moved: {swapped.stderr.strip()}"
+            raise GitFailed(msg)
+        return False, None
+
+
+def land(
+    mission: Mission,
+    lane: Lane,
+    mission_branch: str,
+    session_id: str,
+    gates: Gates,
+    target: Target | None = None,
+) -> Landed | Rejected:
+    """Land ``lane``'s task on ``mission_branch`` (one landing at a time: `landing_lock`);
+    ``target``: where it goes, the branch in this repository unless the remote's."""
+    target = target or LocalBranch(mission, mission_branch)
     tasks_name = tasks_in_repo(mission)
     worktree = lane.worktree
     who = identity(worktree)
     with landing_lock(mission.orchestrator_path), _said(mission.orchestrator_path, lane.task_id, session_id):
         _keep_leftovers(worktree, tasks_name, who, f"{lane.task_id}: what session {session_id} left uncommitted")
         for rebases in range(1, MAX_REBASES + 1):
-            old = commit_of(mission.root, f"refs/heads/{mission_branch}")
+            old = target.head()
             if old is None:
                 msg = (
                     f"{display_path(mission.root)}: branch `{mission_branch}` is gone; task {lane.task_id} cannot land"
@@ -88,21 +130,9 @@ def land(mission: Mission, lane: Lane, mission_branch: str, session_id: str, gat
                 git(worktree, "reset", "--quiet", "--hard", rebased)  # the claim stays off the lane's branch too
                 timeout = mission.verify.timeout if mission.verify else 0.0
                 return Rejected(gated.failure(timeout), gates=gated)
-            swapped = run(
-                mission.root,
-                "update-ref",
-                "-m",
-                f"coord: land {lane.task_id}",
-                f"refs/heads/{mission_branch}",
-                new,
-                old,
-            )
-            if swapped.returncode == 0:
-                return Landed(new, old, rebases, gated, _update_checkout(mission.root, mission_branch, old, new))
-            if commit_of(mission.root, f"refs/heads/{mission_branch}") == old:
-                said = swapped.stderr.strip()
-                msg = f"{display_path(mission.root)}: branch `{mission_branch}` could not be moved: {said}"
-                raise GitFailed(msg)
+            moved, checkout = target.move(new, old)
+            if moved:
+                return Landed(new, old, rebases, gated, checkout)
             git(worktree, "reset", "--quiet", "--hard", rebased)  # the branch moved: again, on its new head
     return Rejected(
         f"`{mission_branch}` moved {MAX_REBASES} times while {lane.task_id} was being checked; it is tried again"
@@ -124,7 +154,7 @@ def leave_lane(mission: Mission, lane: Lane, branch: str, message: str, report: 
 
 def landed(mission: Mission, lane: Lane, branch: str) -> bool:
     """Whether the lane's branch holds nothing that ``branch`` lacks."""
-    found = run(mission.root, "merge-base", "--is-ancestor", f"refs/heads/{lane.branch}", f"refs/heads/{branch}")
+    found = run(mission.root, "merge-base", "--is-ancestor", f"refs/heads/{lane.branch}", base_ref(mission, branch))
     return found.returncode == 0
 
 
@@ -214,8 +244,11 @@ def _landing_commit(
         tasks = parse(mission.tasks_path, text)
     except CoordError as error:
         return f"the tasks file on the mission's branch does not parse: {error.problems[0]}"
-    if tasks.status_of(task_id) is None:
+    status = tasks.status_of(task_id)
+    if status is None:
         return f"task {task_id} is no longer in the tasks file on the mission's branch"
+    if status is TaskStatus.DONE:  # landed by another session meanwhile: its `done` lands once
+        return f"task {task_id} is done on the mission's branch already"
     write_atomic(worktree / tasks_name, tasks.with_status(task_id, TaskStatus.DONE).encode("utf-8"))
     git(worktree, "add", "--", tasks_name)
     if run(worktree, "diff", "--cached", "--quiet").returncode != 0:
@@ -223,7 +256,7 @@ def _landing_commit(
     return None
 
 
-def _update_checkout(repo: Path, branch: str, old: str, new: str) -> str | None:
+def update_checkout(repo: Path, branch: str, old: str, new: str) -> str | None:
     """Bring the main checkout's files from ``old`` to ``new`` when it is on ``branch`` and
     clean; else leave every file as it is and say why (None: updated, or on another branch)."""
     if run(repo, "symbolic-ref", "--quiet", "HEAD").stdout.strip() != f"refs/heads/{branch}":

@@ -47,6 +47,14 @@ def lane_of(mission: Mission, task_id: str) -> Lane:
     return Lane(task_id, lane_branch(mission.id, task_id), worktree, worktree / _project_within(mission))
 
 
+def base_ref(mission: Mission, mission_branch: str) -> str:
+    """The ref lanes start from and land on: the mission's branch, or with `remote` (SPEC 16)
+    that branch on the remote as last fetched (``refs/remotes/origin/main``)."""
+    if mission.remote is not None:
+        return f"refs/remotes/{mission.remote.name}/{mission_branch}"
+    return f"refs/heads/{mission_branch}"
+
+
 def open_lane(mission: Mission, task_id: str, mission_branch: str) -> Lane:
     """A worktree for ``task_id`` on its own branch: the branch kept from an earlier attempt
     (a rejected claim keeps it), else a new one from the head of ``mission_branch``. A worktree
@@ -58,7 +66,7 @@ def open_lane(mission: Mission, task_id: str, mission_branch: str) -> Lane:
     if commit_of(repo, f"refs/heads/{lane.branch}") is not None:
         git(repo, "worktree", "add", "--quiet", str(lane.worktree), lane.branch)
     else:
-        head = commit_of(repo, f"refs/heads/{mission_branch}")
+        head = commit_of(repo, base_ref(mission, mission_branch))
         if head is None:
             msg = f"{display_path(repo)}: no branch `{mission_branch}` to start task {task_id}'s lane from"
             raise CoordError(msg)
@@ -102,27 +110,30 @@ def mission_branch(mission: Mission, lanes: int) -> str:
     """The branch lanes land on: the one checked out in the project, which must be a git work
     tree with its tasks file committed there. Refuses, saying what to do, before a loop starts."""
     top = top_level(mission.root)
+    why = "mission.yaml's `remote`" if mission.remote is not None else f"--lanes {lanes}"
     if top is None:
         msg = (
-            f"{mission.root}: not in a git work tree; --lanes {lanes} runs each session in a git "
+            f"{mission.root}: not in a git work tree; {why} runs each session in a git "
             "worktree: run `git init`, commit the mission, then start the loop again"
         )
         raise CoordError(msg)
     branch = git(mission.root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
     if not branch:
-        msg = f"{mission.root}: no branch is checked out; --lanes {lanes} lands work on one: check it out"
+        msg = f"{mission.root}: no branch is checked out; {why} lands work on one: check it out"
         raise CoordError(msg)
-    branch_tasks(mission, branch)  # committed there, and valid
+    if mission.remote is None:  # with a remote, on the remote's branch: read once it is fetched
+        branch_tasks(mission, branch)  # committed there, and valid
     return branch
 
 
 def branch_tasks(mission: Mission, mission_branch: str) -> TasksFile:
     """The tasks file as it stands on ``mission_branch``: the one lanes choose from (a task is
     done once it landed there)."""
-    text = show(mission.root, f"refs/heads/{mission_branch}", tasks_in_repo(mission))
+    text = show(mission.root, base_ref(mission, mission_branch), tasks_in_repo(mission))
     if text is None:
+        where = f"{mission.remote.name}/{mission_branch}" if mission.remote else mission_branch
         msg = (
-            f"{display_path(mission.tasks_path)}: not on branch `{mission_branch}`; "
+            f"{display_path(mission.tasks_path)}: not on branch `{where}`; "
             "lanes read the tasks file from the mission's branch: commit it there"
         )
         raise CoordError(msg)

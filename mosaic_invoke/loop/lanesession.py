@@ -17,7 +17,11 @@ from typing import Any
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.loop.landing import Landed, land, leave_lane
+from mosaic_invoke.loop.laneclaim import LaneClaim, keep_claim
 from mosaic_invoke.loop.lanes import Lane, lane_of
+from mosaic_invoke.loop.remotelanding import ClaimLost, RemoteBranch
+from mosaic_invoke.remote.claim import Taken
+from mosaic_invoke.remote.transport import Remote
 from mosaic_invoke.session.reviewer import review_claim
 from mosaic_invoke.session.signals import listening
 from mosaic_invoke.session.supervisor import main as supervise
@@ -28,13 +32,17 @@ BRANCH_VARIABLE = "MOSAIC_BRANCH"
 """The mission's branch a lane lands on, in its agent's (and supervisor's) environment."""
 _judged: list[tuple[Mission, Lane, str, str]] = []
 """The lane this supervisor verified: (mission, lane, mission's branch, session id)."""
+_kept: list[LaneClaim] = []
+"""The claim on the shared remote this lane's session works under (SPEC 16), if any."""
 
 
 def main() -> int:
     # coord's signal policy from the start to the end: a SIGTERM is noted, never raised, so that
     # no landing stops halfway through a rebase and the lane is removed after the record.
     with listening():
-        code = supervise(verifier=verify_and_land)
+        code = supervise(verifier=verify_and_land, keeper=_keeper)
+        for held in _kept:  # the session is recorded: its claim goes
+            held.release()
         for mission, lane, branch, session_id in _judged:  # the session is recorded: its lane goes
             try:
                 message = f"{lane.task_id}: what session {session_id} left uncommitted"
@@ -64,9 +72,12 @@ def verify_and_land(
     session_id = env.get("MOSAIC_SESSION_ID", "")
     _judged.append((main_mission, lane, env[BRANCH_VARIABLE], session_id))
     found = verify(replace(mission, verify=None), begun, ended_reason, gate_log, env, report)
+    fields: dict[str, Any] = dict(found.fields)
+    held = _kept[-1] if _kept else None
+    if held is not None and (lost := held.lost):  # another host works on it now: nothing lands
+        return Findings({**fields, "verdict": "none", "claim_lost": lost})
     if found.fields.get("verdict") != "accepted":
         return Findings(found.fields)
-    fields: dict[str, Any] = dict(found.fields)
     with listening() as signals:
         stopped = interrupted or signals.interrupt() or (stop_now is not None and stop_now())
     if stopped:  # coord was asked to stop: the claim is left unverified (SPEC 12), the lane's branch kept
@@ -86,8 +97,15 @@ def verify_and_land(
             return None
         return run_gates(mission, checks.command, checks.timeout, gate_log, env, stop_now, cwd=project)
 
+    target = None
+    if main_mission.remote is not None:  # the merge queue's branch is the remote's (SPEC 16)
+        remote = Remote(main_mission.root, main_mission.remote.name)
+        keep = held.keep if held is not None else _kept_anyway
+        target = RemoteBranch(main_mission, remote, env[BRANCH_VARIABLE], keep, begun.task_id, report)
     try:
-        result = land(main_mission, lane, env[BRANCH_VARIABLE], session_id, gates)
+        result = land(main_mission, lane, env[BRANCH_VARIABLE], session_id, gates, target)
+    except ClaimLost as lost:
+        return Findings({**fields, "verdict": "none", "claim_lost": lost.problems[0]})
     except CoordError as error:
         return _rejected(fields, f"landing failed: {error.problems[0]}")
     if result.gates is not None:
@@ -103,8 +121,26 @@ def verify_and_land(
             report(f"warning: {result.checkout}")
         return Findings({**fields, "verdict": "accepted"})
     if result.gates is not None and result.gates.stopped_by is not None:
+        displaced = held.lost if held is not None else None
+        if displaced:
+            return Findings({**fields, "verdict": "none", "claim_lost": displaced})
         return Findings({**fields, "verdict": "none"})  # gates cut short leave the claim unverified
     return _rejected(fields, result.because)
+
+
+def _keeper(mission: Mission, env: Mapping[str, str], report: Callable[[str], None]) -> Callable[[], bool] | None:
+    """Keep the claim the loop handed this lane (with a shared remote): the agent is ended once
+    another host took it over."""
+    if mission.remote is None:
+        return None
+    # The claim names the main checkout, not the lane's worktree: it is renewed from there.
+    held = keep_claim(load_mission(mission.config_path), env, report, _kept)
+    return None if held is None else (lambda: held.lost is not None)
+
+
+def _kept_anyway() -> Taken | None:
+    """A lane landing through the remote without a claim of its own (none was handed): nothing to lose."""
+    return None
 
 
 def _rejected(fields: dict[str, Any], because: str) -> Findings:

@@ -21,7 +21,9 @@ from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, command
 from mosaic_invoke.loop.landing import leave_lane
+from mosaic_invoke.loop.laneclaim import CLAIM_VARIABLE, handed
 from mosaic_invoke.loop.lanes import branch_tasks, choose, mission_branch, open_lane
+from mosaic_invoke.loop.lanesremote import SharedLanes
 from mosaic_invoke.loop.lanework import RunningLane, close_ended, recorded, settle, spare_supervisor, start_session
 from mosaic_invoke.loop.policy import (
     Stop,
@@ -33,6 +35,7 @@ from mosaic_invoke.loop.policy import (
     progress,
     session_stops,
 )
+from mosaic_invoke.remote.claim import Claim
 from mosaic_invoke.session.record import ended_line
 from mosaic_invoke.session.signals import Signals
 from mosaic_invoke.store.clock import format_span, parse_iso
@@ -94,8 +97,10 @@ class _Lanes:
         self.milestone = named_milestone(self.mission, host.options.milestone) if host.options.milestone else None
         self.spare: subprocess.Popen[bytes] | None = None
         """A lane supervisor started ahead of the next session."""
-        self.tasks: tuple[int, TasksFile] | None = None
-        """The tasks file on the mission's branch, and how many sessions had ended when it was read."""
+        self.tasks: tuple[tuple[int, int], TasksFile] | None = None
+        """The tasks file on the mission's branch, and when it was read (sessions ended, remote polls)."""
+        self.shared: SharedLanes | None = None
+        """The remote the hosts share (SPEC 16), with mission.yaml's `remote`."""
 
     def run(self, *, allow_failing_gates: bool, on_ready: Callable[[LoopRecord], None] | None) -> LoopRecord:
         self.spare = spare_supervisor(self.mission)  # it loads while the gates run
@@ -112,8 +117,13 @@ class _Lanes:
             if not allow_failing_gates and (failing := gates_fail(self.mission)):
                 return self.host.stop(*failing)
             self.branch = mission_branch(self.mission, self.caps.lanes)
+            if self.mission.remote is not None:
+                self.shared = SharedLanes(self.mission, self.branch, self.host.report, self._now, brief=True)
+                self.shared.poll(())  # the remote branch fetched, before any lane is settled on it
             for running in settle(self.mission, self.host.options, self.branch, self.host.report):
                 self.running[running.task_id] = running
+            if self.shared is not None:
+                self.shared.poll(self.running)  # a claim of a lane that died here is released
             self._save()
             while True:
                 self.reap()
@@ -151,22 +161,35 @@ class _Lanes:
             free = free[: max(0, self.caps.max_sessions - self._started())]
         if not free:
             return
+        if self.shared is not None and not self.shared.refresh(self.running):
+            return  # the remote does not answer: no lane starts until it does
         tasks = self._branch_tasks()
         busy = {task_id: running.paths for task_id, running in self.running.items()}
         held = [task_id for task_id, moment in self.task_ready_at.items() if moment > now]
+        if self.shared is not None:  # other hosts' tasks, as if they ran here
+            busy.update(self.shared.held_elsewhere(tasks))
         chosen = choose(self.mission, tasks, busy, len(free), milestone=self.milestone, skip=held)
         for task, lane in zip(chosen, free, strict=False):
-            self.start(lane, task.id, task.paths)
+            claim = self.shared.claim_for(task.id, lane) if self.shared is not None else None
+            if self.shared is None or claim is not None:  # else: held elsewhere, or done there already
+                self.start(lane, task.id, task.paths, claim)
 
-    def start(self, number: int, task_id: str, paths: tuple[str, ...]) -> None:
-        lane = open_lane(self.mission, task_id, self.branch)
-        spare, self.spare = self.spare, None
+    def start(self, number: int, task_id: str, paths: tuple[str, ...], claim: Claim | None = None) -> None:
+        options = self.host.options
+        if claim is not None:  # the lane's supervisor renews it while the session runs
+            options = replace(options, env={**options.env, CLAIM_VARIABLE: handed(claim)})
+        lane = None
         try:
+            lane = open_lane(self.mission, task_id, self.branch)
+            spare, self.spare = self.spare, None
             running, launched = start_session(
-                self.mission, self.host.options, self.host.record.loop_id, number, lane, self.branch, paths, spare
+                self.mission, options, self.host.record.loop_id, number, lane, self.branch, paths, spare
             )
         except BaseException:
-            leave_lane(self.mission, lane, self.branch, f"{task_id}: left uncommitted", self.host.report)
+            if lane is not None:
+                leave_lane(self.mission, lane, self.branch, f"{task_id}: left uncommitted", self.host.report)
+            if self.shared is not None:
+                self.shared.let_go(claim)
             raise
         self.running[task_id] = running
         self.spare = spare_supervisor(self.mission)  # it loads while this lane works
@@ -188,6 +211,8 @@ class _Lanes:
     def ended(self, running: RunningLane, session: Session) -> None:
         """Count a lane's session, remove its worktree (its branch too once landed), say how it went."""
         close_ended(self.mission, running, self.branch, self.host.report)
+        if self.shared is not None:  # a lane is free: the next choice is made on the remote as it is now
+            self.shared.poll_soon()
         record = self.host.record
         stopped = self._now() or self.host.interrupted
         counted_in = counted(
@@ -239,6 +264,9 @@ class _Lanes:
         found += caps_reached(self.caps, self.host.record, self.host.elapsed(), self._started())
         if idle or not self.running:
             found += progress(self.mission, self.host.options, self._branch_tasks())
+            if self.shared is not None and self.shared.waiting(self._branch_tasks(), say=idle):
+                found = [stop for stop in found if stop[0] != "no-runnable-task"]  # other hosts work on it
+                idle = False  # what is left runs elsewhere: the loop waits for it
         if idle and not found:
             chosen = next_runnable(self.mission, self._branch_tasks(), milestone=self.milestone)
             found.append(("no-runnable-task", chosen if isinstance(chosen, str) else "no lane could start a task"))
@@ -288,9 +316,9 @@ class _Lanes:
     def _branch_tasks(self) -> TasksFile:
         """The tasks file on the mission's branch, read again once a session has ended (only a
         landing, or a person, changes it)."""
-        ended = len(self.host.record.sessions)
-        if self.tasks is None or self.tasks[0] != ended:
-            self.tasks = (ended, branch_tasks(self.mission, self.branch))
+        read = (len(self.host.record.sessions), self.shared.polls if self.shared is not None else 0)
+        if self.tasks is None or self.tasks[0] != read:
+            self.tasks = (read, branch_tasks(self.mission, self.branch))
         return self.tasks[1]
 
     def _save(self) -> None:

@@ -79,7 +79,7 @@ class RunningLane:
 def start_session(
     mission: Mission,
     options: RunOptions,
-    loop_id: str,
+    loop_id: str | None,
     number: int,
     lane: Lane,
     branch: str,

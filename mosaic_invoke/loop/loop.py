@@ -85,10 +85,15 @@ def run_loop(
     mission = load_mission(mission_file)
     if options.milestone:  # a mistake to refuse before any loop starts
         named_milestone(mission, options.milestone)
-    if caps.lanes > 1:  # so are lanes without a branch to land on
+    shared = mission.remote is not None  # with a shared remote, every session runs in a lane (SPEC 16)
+    if caps.lanes > 1 or shared:  # so are lanes without a branch to land on
         from mosaic_invoke.loop.lanes import mission_branch  # only a loop with lanes loads them (some 40 ms)
 
         mission_branch(mission, caps.lanes)
+    if shared:  # and a remote this clone does not have
+        from mosaic_invoke.remote.board import check_remote  # only a mission with a remote loads it
+
+        check_remote(mission)
     loop = _Loop(mission, replace(options, unattended=True, detach=False), caps, report, display)
     with listening() as signals:
         loop.signals = signals
@@ -98,7 +103,7 @@ def run_loop(
         if loop.warning:
             report(f"warning: {loop.warning}")
         report(f"loop {record.loop_id} started: {caps_line(caps)}")
-        if caps.lanes > 1:
+        if caps.lanes > 1 or shared:
             from mosaic_invoke.loop.lanesloop import run_lanes  # as above: only a loop with lanes loads it
 
             return run_lanes(loop, allow_failing_gates=allow_failing_gates, on_ready=on_ready)

@@ -110,11 +110,12 @@ def counted(record: LoopRecord, session: Session, caps: LoopCaps, *, stopped: bo
     The verdict rules the count, not the exit code: an accepted claim is no failure. A usage
     limit is neither a failure nor an attempt; nor is a session, or its check, ``stopped`` on
     the user's word (`coord.stop --now`, a signal to coord): its loop stops as asked, not with
-    a breaker the interruption itself tripped.
+    a breaker the interruption itself tripped; nor one whose claim another host took over.
     """
     limited = session.ended_reason == "usage-limit"
     check_stopped = bool((session.verification or {}).get("interrupted") or (session.review or {}).get("interrupted"))
-    uncounted = limited or check_stopped or (stopped and session.ended_reason == "interrupted")
+    displaced = bool(session.claim_lost)  # another host works on the task now (SPEC 16)
+    uncounted = limited or check_stopped or displaced or (stopped and session.ended_reason == "interrupted")
     accepted = session.verdict == "accepted"
     ended_badly = not accepted and session.ended_reason != "completed"
     failed = not uncounted and (ended_badly or session.verdict == "rejected")
@@ -156,7 +157,9 @@ def describe(record: LoopRecord, session: Session, caps: LoopCaps, *, waits: boo
     if session.verdict:
         how += f", {session.verdict}"
     notes = []
-    if session.rejected_because:  # it says what failed
+    if session.claim_lost:
+        notes.append(session.claim_lost)
+    elif session.rejected_because:  # it says what failed
         notes.append(session.rejected_because)
     elif session.verification:
         notes.append("gates passed" if session.verification.get("passed") else "gates failed")

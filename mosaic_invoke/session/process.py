@@ -7,6 +7,7 @@ import errno
 import functools
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -95,7 +96,10 @@ def start_gated(
 
 
 def _onto_fd_3(fd: int) -> None:
-    """In the child, before exec: the gate's pipe as an inheritable fd 3."""
+    """In the child, before exec: the gate's pipe as an inheritable fd 3, and Ctrl-C as a
+    terminal gives it (coord run in a script's background job inherits SIGINT ignored, and its
+    agent would not end by the SIGINT coord passes on)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     if fd == 3:
         os.set_inheritable(3, True)  # dup2 onto itself would leave it close-on-exec
     else:

@@ -97,6 +97,15 @@ def begin(
         return launch(mission, state, tasks, chosen, options, loop_id)
 
 
+def settle_first(mission: Mission, options: RunOptions, report: Report, *, resume: bool) -> None:
+    """What `begin` settles before a session, for a session that runs in a lane (a `run` through
+    a shared remote): refuse beside a live loop or session; on resume, record a dead one."""
+    with state_lock(mission.orchestrator_path):
+        state = load_state(mission.orchestrator_path, mission.id, writing=True)
+        state = _settle_loop(mission, state, None)
+        _settle_lock(mission, state, options, report, resume=resume)
+
+
 def _settle_lock(
     mission: Mission, state: State, options: RunOptions, report: Report, *, resume: bool
 ) -> tuple[State, str | None, str | None]:

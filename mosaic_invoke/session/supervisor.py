@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.follow import follow
 from mosaic_invoke.session.process import start_gated
@@ -21,10 +22,14 @@ from mosaic_invoke.store.files import open_private
 from mosaic_invoke.store.liveness import process_start_time
 from mosaic_invoke.terminal import printable
 
+Keeper = Callable[[Mission, Mapping[str, str], Callable[[str], None]], Callable[[], bool] | None]
+"""Given the session's mission and environment, what tells the supervisor to end the agent early (a lane's
+claim lost to another host), if anything."""
 
-def main(verifier: Verifier = verify) -> int:
+
+def main(verifier: Verifier = verify, keeper: Keeper | None = None) -> int:
     """Start the agent, follow it, record the session; ``verifier`` judges what it did (`verify`
-    unless another supervisor, a lane's, passes its own)."""
+    unless another supervisor, a lane's, passes its own); ``keeper``, when given, may end it."""
     line = sys.stdin.readline()
     if not line:  # a spare that no session needed (`supervised.prestart`)
         return 0
@@ -62,6 +67,7 @@ def main(verifier: Verifier = verify) -> int:
 
     try:
         with listening():
+            stop_requested = keeper(mission, spec["env"], report) if keeper is not None else None
             follow(
                 mission,
                 spec["session_id"],
@@ -76,6 +82,7 @@ def main(verifier: Verifier = verify) -> int:
                 report=report,
                 display=None,
                 started=agent.go,
+                stop_requested=stop_requested,
                 verifier=verifier,
             )
     except CoordError as error:

@@ -54,6 +54,8 @@ class Session:
     rejected_because: str | None = None
     landed: Mapping[str, Any] | None = None
     """A lane's landing: ``{"commit", "previous", "rebases", "branch"}`` of the mission's branch."""
+    claim_lost: str | None = None
+    """Another host took the session's claim on its task over (SPEC 16): who, and since when."""
     review: Mapping[str, Any] | None = None
     """What the reviewer agent said (section 17): runtime, verdict, reasons, log_path, cost_usd."""
     # What the agent reported (section 13).

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mosaic_invoke.config.guides import missing_guides
-from mosaic_invoke.config.mission import load_mission
+from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.config.settings import Settings
 from mosaic_invoke.errors import CoordError, command
 from mosaic_invoke.session.git import current_branch
@@ -29,7 +29,8 @@ RECENT_SESSIONS = 5
 
 
 def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings | None = None) -> dict[str, Any]:
-    """Everything ``coord.status`` shows. Reads files only; never writes.
+    """Everything ``coord.status`` shows. Reads files only (and, with a shared remote, its
+    claims); never writes coord's files.
 
     A mistake that would stop a session before it starts is an error here too: mission.yaml's
     `runtime` naming no runtime, unless the config (``settings``) launches another.
@@ -119,8 +120,18 @@ def status(mission_file: Path, recent: int = RECENT_SESSIONS, settings: Settings
         },
         "current_milestone": current.id if current else None,
         "loop": loop,
+        "claims": _claims(mission),
         "warnings": [*tasks.warnings, *(w for w in (warning, loop_warning, missing_guides(mission)) if w)],
     }
+
+
+def _claims(mission: Mission) -> dict[str, Any] | None:
+    """Other hosts' claims on the shared remote (SPEC 16); None without `remote`."""
+    if mission.remote is None:
+        return None
+    from mosaic_invoke.views.claims import claims_view  # only a mission with a remote: git, the remote's modules
+
+    return claims_view(mission)
 
 
 def format_status(view: dict[str, Any]) -> str:
@@ -173,6 +184,10 @@ def format_status(view: dict[str, Any]) -> str:
         from mosaic_invoke.loop.view import loop_lines  # as in `status`: only when a loop has run
 
         lines.extend(loop_lines(view["loop"], f"`{command('loop')}` or `{command('run')}`"))
+    if view.get("claims") is not None:
+        from mosaic_invoke.views.claims import claims_lines  # only a mission with a remote
+
+        lines.extend(claims_lines(view["claims"]))
     cost = view["cost"]
     if cost["total_usd"]:
         current = view["current_milestone"]

@@ -21,7 +21,7 @@ Launched as ``python agent.py MODE [PROMPT]``; the task is ``MOSAIC_TASK_ID``, t
 
 A comma-separated MODE plays one mode per run, in order, then the last one again (runs are
 counted in LOOP_AGENT_COUNT, a file). LOOP_AGENT_SLEEP: seconds to wait before working;
-LOOP_AGENT_WAIT_FOR: a file to wait for first (30 s at most; ``{session}`` in it is replaced
+LOOP_AGENT_WAIT_FOR: a file to wait for first (120 s at most; ``{session}`` in it is replaced
 by the session id). LOOP_AGENT_COMMITS: how many
 commits ``commit`` makes (default 1).
 LOOP_AGENT_LOG: a file that gets ``start <session> <task> <pid>`` when the agent starts and
@@ -89,7 +89,7 @@ def main() -> int:
     log(f"start {session} {task} {os.getpid()}")
     time.sleep(float(os.environ.get("LOOP_AGENT_SLEEP", "0")))
     release = os.environ.get("LOOP_AGENT_WAIT_FOR", "").replace("{session}", session)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while release and not Path(release).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     print(f"agent {mode} on {task}", flush=True)

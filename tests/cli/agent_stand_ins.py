@@ -18,6 +18,9 @@ STREAMS = Path(__file__).resolve().parent.parent / "streams"
 REPLAY = STREAMS / "replay_agent.py"
 ORCH = Path(".mosaic") / "orchestrator"
 REPLAY_COMMAND = f"{sys.executable} {REPLAY}"
+TIMEOUT_AFTER_SPEAKING = "5s"
+"""A session timeout for a hanging stand-in that must have spoken first (its session id, a
+limit): its start-up and first lines take a fraction of a second, even on a loaded machine."""
 
 
 def stand_ins(folder: Path) -> dict[str, str]:

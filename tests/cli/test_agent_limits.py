@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import coord, wait_for
 
-from cli.agent_stand_ins import agent_env, ended, sessions
+from cli.agent_stand_ins import TIMEOUT_AFTER_SPEAKING, agent_env, ended, sessions
 
 ZONE = "Asia/Tokyo"  # far from UTC: a time of day the agent prints is local time
 OUTPUTS = {"claude": "claude-stream-json", "codex": "codex-json"}
@@ -39,12 +39,19 @@ def moment(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
+def within(found: datetime, before: datetime, after: datetime, later: timedelta) -> bool:
+    """``found`` is ``later`` after a moment of the run (whole seconds: one either side)."""
+    second = timedelta(seconds=1)
+    return before + later - second <= found <= after + later + second
+
+
 def test_claude_rejected_with_resets_at_is_a_usage_limit(project: Path, tmp_path: Path) -> None:
     before = datetime.now(timezone.utc)
     record = session_of(project, tmp_path, "claude", "claude-usage-limit.jsonl", exit=1, resets_in=3600)
+    after = datetime.now(timezone.utc)
     assert (record["ended_reason"], record["exit_code"]) == ("usage-limit", 1)
     assert "limit" not in record and "transient" not in record
-    assert abs(moment(record["resume_at"]) - (before + timedelta(hours=1))) < timedelta(seconds=30)
+    assert within(moment(record["resume_at"]), before, after, timedelta(hours=1)), record["resume_at"]
     assert (record["cost_usd"], record["num_turns"], record["is_error"]) == (0.0512, 3, True)
     told = f"coord: session sess-001 hit a usage limit until {record['resume_at']}: You've hit your session limit"
     assert told in record["said"]
@@ -61,10 +68,11 @@ def test_claude_rejected_with_resets_at_is_a_usage_limit(project: Path, tmp_path
 def test_codex_try_again_is_a_usage_limit(project: Path, tmp_path: Path, stream: str, hours: float | None) -> None:
     before = datetime.now(timezone.utc)
     record = session_of(project, tmp_path, "codex", stream, exit=1)
+    after = datetime.now(timezone.utc)
     assert (record["ended_reason"], record["exit_code"]) == ("usage-limit", 1) and "limit" not in record
     resume_at = moment(record["resume_at"])
     if hours is not None:
-        assert abs(resume_at - (before + timedelta(hours=hours))) < timedelta(seconds=30)
+        assert within(resume_at, before, after, timedelta(hours=hours)), record["resume_at"]
     elif "date" in stream:  # "Apr 28th, 2026 10:03 PM", in the agent's (local) time
         assert resume_at == datetime(2026, 4, 28, 22, 3, tzinfo=ZoneInfo(ZONE))
     else:  # "12:16 PM": the next 12:16 in local time
@@ -102,8 +110,10 @@ def test_a_transient_429_is_a_failure_worth_another_try(
 def test_a_session_ended_by_its_timeout_is_never_a_usage_limit(
     project: Path, tmp_path: Path, runtime: str, stream: str
 ) -> None:
-    record = session_of(project, tmp_path, runtime, stream, "--session-timeout", "1s", hang=1, resets_in=3600)
+    timeout = ("--session-timeout", TIMEOUT_AFTER_SPEAKING)
+    record = session_of(project, tmp_path, runtime, stream, *timeout, hang=1, resets_in=3600)
     assert limit_of(record) == {"ended_reason": "timeout", "exit_code": 143}
+    assert "You've hit your" in record["said"]  # the agent told of a limit before its timeout
     assert "hit a usage limit" not in record["said"] and "transient" not in record["said"]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import coord, sessions, start_coord, wait_for
 
-from cli.agent_stand_ins import agent_env, launched, set_permissions
+from cli.agent_stand_ins import TIMEOUT_AFTER_SPEAKING, agent_env, launched, set_permissions
 from mosaic_invoke.store.liveness import is_alive
 
 STREAM_JSON = ["--output-format", "stream-json", "--verbose"]
@@ -26,9 +26,8 @@ def cut_off(project: Path, tmp_path: Path, how: str, runtime: str = "claude") ->
         env = agent_env(tmp_path, "claude-usage-limit.jsonl", exit=1, resets_in=60)
         coord("run", "--runtime", runtime, cwd=project, env=env)
     elif how == "timeout":
-        coord(
-            "run", "--runtime", runtime, "--session-timeout", "1s", cwd=project, env=agent_env(tmp_path, hangs, hang=1)
-        )
+        timeout = ("--session-timeout", TIMEOUT_AFTER_SPEAKING)
+        coord("run", "--runtime", runtime, *timeout, cwd=project, env=agent_env(tmp_path, hangs, hang=1))
     elif how == "completed":
         coord("run", "--runtime", runtime, cwd=project, env=agent_env(tmp_path, f"{runtime}-success.jsonl"))
     else:  # interrupted (coord sent SIGTERM) or crashed (coord and agent killed)
@@ -42,7 +41,7 @@ def cut_off(project: Path, tmp_path: Path, how: str, runtime: str = "claude") ->
             else:
                 os.killpg(process.pid, signal.SIGKILL)
                 os.killpg(sessions(project)[0]["pid"], signal.SIGKILL)  # the agent leads its own group
-            process.communicate(timeout=20)
+            process.communicate(timeout=60)
         wait_for(lambda: not is_alive(sessions(project)[0]["pid"], None))
     first = sessions(project)[0]
     assert first.get("ended_reason", "crashed") == how, first
@@ -82,7 +81,7 @@ def test_the_new_id_of_a_resumed_claude_is_recorded_while_it_runs(project: Path,
         assert "ended_at" not in running and running["resumed_agent_session"] == first["agent_session_id"]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.communicate(timeout=20)
+        process.communicate(timeout=60)
 
 
 @pytest.mark.parametrize(

@@ -104,7 +104,7 @@ def test_the_codex_thread_is_recorded_once_printed_and_recovered_from_the_log_af
         assert "ended_at" not in running  # recorded while the agent still runs
     finally:
         os.killpg(process.pid, signal.SIGKILL)
-        process.communicate(timeout=20)
+        process.communicate(timeout=60)
     os.killpg(running["pid"], signal.SIGKILL)  # away from a terminal the agent leads its own group
     wait_for(lambda: not is_alive(running["pid"], None))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -76,30 +75,31 @@ def test_template_into_a_mission_made_before(tmp_path: Path) -> None:
     ]
 
 
-def as_another_user() -> list[str]:
-    """Run as `nobody` when the tests run as root, who may write anywhere."""
+def as_a_plain_user() -> list[str]:
+    """Root may write anywhere: as root, run coord in a user namespace of its own, without root's powers.
+
+    The new namespace maps no user, so the files stay its caller's own, and the checkout is
+    reached wherever it lives (even in a folder only its owner may enter), but no capability
+    applies: a folder without its write bit is unwritable there, as for any other user.
+    """
     if os.geteuid() != 0:
         return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: cannot make a folder unwritable")
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    command = ["unshare", "--user"]
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run([*command, "true"], capture_output=True, check=False).returncode != 0
+    ):
+        pytest.skip("running as root where `unshare --user` cannot start: cannot make a folder unwritable")
+    return command
 
 
-def test_an_unwritable_folder_is_one_line_and_writes_nothing() -> None:
-    # Not under tmp_path: pytest's folders are private to their owner, and `nobody` must reach this one.
-    with tempfile.TemporaryDirectory() as shared:
-        Path(shared).chmod(0o755)
-        check_unwritable(Path(shared))
-
-
-def check_unwritable(base: Path) -> None:
-    folder, home = base / "readonly", base / "home"
+def test_an_unwritable_folder_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    folder, home = tmp_path / "readonly", tmp_path / "home"
     folder.mkdir()
     folder.chmod(0o555)
     home.mkdir()
-    home.chmod(0o777)
     result = subprocess.run(
-        [*as_another_user(), str(BIN / "mosaic-coord"), "init", "--template", "--gitignore"],
+        [*as_a_plain_user(), str(BIN / "mosaic-coord"), "init", "--template", "--gitignore"],
         cwd=folder,
         env={**os.environ, "HOME": str(home)},
         capture_output=True,

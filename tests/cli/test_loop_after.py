@@ -50,11 +50,11 @@ def test_the_report_page_is_rewritten_after_each_session(tmp_path: Path) -> None
             if number == 1:
                 assert not page.exists()
             else:  # written while session 2 runs: it knows session 1, not yet 2's end
-                wait_for(lambda: page.exists() and "sess-001" in page.read_text(), timeout=20)
+                wait_for(lambda: page.exists() and "sess-001" in page.read_text())
                 assert "mission-done" not in page.read_text()
             (tmp_path / f"release-sess-00{number}").touch()
         (tmp_path / "release-sess-003").touch()
-        _, err = loop.communicate(timeout=30)
+        _, err = loop.communicate(timeout=60)
         assert loop.returncode == 0, err
     finally:
         for number in (1, 2, 3):

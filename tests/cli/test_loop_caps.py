@@ -107,7 +107,7 @@ def test_backoff_doubles_with_each_failure_in_a_row(tmp_path: Path) -> None:
     result = run_loop(root, "--backoff", "0.4", "--max-failures", "3", "--command", agent("fail"))
     assert result.returncode == 4, result.stderr
     first, second = gaps(root)
-    assert 0.4 <= first < second and second >= 0.8, (first, second)
+    assert first >= 0.4 and second >= 0.8, (first, second)  # at least: a loaded machine only adds to each
     assert "a back-off after 2 failure(s) in a row" in result.stderr
     steps = [line for line in result.stderr.splitlines() if line.startswith("coord: loop ") and "/20: " in line]
     assert ["next after" in line for line in steps] == [True, True, False], steps  # the third stops the loop
@@ -115,6 +115,6 @@ def test_backoff_doubles_with_each_failure_in_a_row(tmp_path: Path) -> None:
 
 def test_no_backoff_after_a_session_that_went_well(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project")
-    result = run_loop(root, "--backoff", "30", "--command", agent("done"), timeout=20)
+    result = run_loop(root, "--backoff", "30", "--command", agent("done"))
     assert result.returncode == 0, result.stderr
-    assert all(gap < 5 for gap in gaps(root))
+    assert all(gap < 25 for gap in gaps(root))  # not the back-off's 30 s

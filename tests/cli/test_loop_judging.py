@@ -188,7 +188,7 @@ def test_a_commit_counts_as_progress_from_a_detached_loop_too(tmp_path: Path) ->
         env=env,
     )
     assert started.returncode == 0, started.stderr
-    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") is not None, timeout=60)
+    wait_for(lambda: (loop_record(root) or {}).get("stop_reason") is not None)
     record = loop_record(root)
     assert record is not None
     assert (record["stop_reason"], len(record["sessions"])) == ("no-progress", 6)
@@ -200,7 +200,7 @@ def test_stop_now_while_the_reviewer_runs_leaves_the_claim_unverified(tmp_path: 
     env = {"REVIEW_AGENT_SEEN": str(seen), "REVIEW_AGENT_HANG": "1"}
     running = start_loop(root, "--command", agent("commit"), env=env)
     try:
-        wait_for(seen.exists, timeout=60)
+        wait_for(seen.exists)
         assert coord("stop", "--now", cwd=root).returncode == 0
         _, err = running.communicate(timeout=60)
     finally:
@@ -222,7 +222,7 @@ def test_a_detached_session_is_reviewed_by_its_supervisor(tmp_path: Path) -> Non
     env = loop_env({"REVIEW_AGENT_SAYS": "reject: no test"})
     started = coord("run", "--detach", "--command", agent("commit"), cwd=root, env=env)
     assert started.returncode == 0, started.stderr
-    wait_for(lambda: bool(sessions(root)) and sessions(root)[0].get("verdict") is not None, timeout=60)
+    wait_for(lambda: bool(sessions(root)) and sessions(root)[0].get("verdict") is not None)
     (record,) = sessions(root)
     assert (record["verdict"], record["rejected_because"]) == ("rejected", "review: no test")
     assert task_status(root, "T-002") == "in-progress"

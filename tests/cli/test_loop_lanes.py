@@ -250,7 +250,7 @@ def test_a_loop_killed_with_lanes_running_is_continued_and_waits_for_them(tmp_pa
     try:
         wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 2, timeout=60)
         os.kill(loop.pid, signal.SIGKILL)  # coord alone: its lanes' supervisors go on
-        loop.communicate(timeout=30)
+        loop.communicate(timeout=60)
     finally:
         if loop.poll() is None:
             loop.kill()

@@ -23,7 +23,7 @@ def running(root: Path, session: str) -> bool:
     return record is not None and record.get("current_session") == session
 
 
-def finish(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+def finish(process: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
     _, err = process.communicate(timeout=timeout)
     return process.returncode, err
 
@@ -36,8 +36,6 @@ def test_stop_lets_the_session_finish_then_stops_with_0(root: Path, tmp_path: Pa
         said = coord("stop", cwd=root)
         assert said.returncode == 0, said.stderr
         assert "asked loop loop-001" in said.stdout and "after its current session" in said.stdout
-        time.sleep(0.3)
-        assert loop.poll() is None  # the session goes on
         release.touch()
         code, err = finish(loop)
     finally:
@@ -48,7 +46,7 @@ def test_stop_lets_the_session_finish_then_stops_with_0(root: Path, tmp_path: Pa
     assert record is not None
     assert (record["stop_reason"], record["sessions"]) == ("stopped", ["sess-001"])
     (session,) = sessions(root)
-    assert (session["ended_reason"], session["verdict"]) == ("completed", "accepted")
+    assert (session["ended_reason"], session["verdict"]) == ("completed", "accepted")  # it went on
     assert not (root / ".mosaic" / "orchestrator" / "stop-request.json").exists()
 
 
@@ -62,7 +60,7 @@ def test_stop_during_a_pause_ends_the_wait(root: Path) -> None:
     finally:
         end_group(loop)
     assert code == 0, err
-    assert time.monotonic() - asked < 5
+    assert time.monotonic() - asked < 30  # not the pause's 60 s
     record = loop_record(root)
     assert record is not None
     assert (record["stop_reason"], len(record["sessions"])) == ("stopped", 1)
@@ -88,12 +86,13 @@ def test_stop_now_interrupts_the_session_and_records_it(root: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_to_the_loop_alone_interrupts_and_records_the_session_then_exits_130(
-    root: Path, signum: signal.Signals
+    root: Path, tmp_path: Path, signum: signal.Signals
 ) -> None:
-    loop = start_loop(root, "--max-failures", "1", "--max-attempts", "1", "--command", agent("hang"))
+    log = tmp_path / "agent.log"
+    args = ("--max-failures", "1", "--max-attempts", "1", "--command", agent("hang"))
+    loop = start_loop(root, *args, env={"LOOP_AGENT_LOG": str(log)})
     try:
-        wait_for(lambda: running(root, "sess-001"))
-        time.sleep(0.2)  # the agent is at work
+        wait_for(lambda: log.exists() and log.read_text().startswith("start sess-001"))  # the agent is at work
         loop.send_signal(signum)
         code, err = finish(loop)
     finally:
@@ -134,7 +133,7 @@ def test_stop_without_a_running_loop_says_so(root: Path) -> None:
 @pytest.mark.parametrize("kind", ["session", "idle"])
 def test_a_timeout_in_a_loop_ends_the_agent_and_counts_as_a_failure(root: Path, kind: str) -> None:
     flag = f"--{kind}-timeout"
-    result = run_loop(root, flag, "1s", "--max-failures", "2", "--command", agent("hang"), timeout=30)
+    result = run_loop(root, flag, "1s", "--max-failures", "2", "--command", agent("hang"))
     assert result.returncode == 4, result.stderr
     record = loop_record(root)
     assert record is not None
@@ -161,7 +160,7 @@ def test_a_signal_while_the_gates_run_stops_the_loop_with_130(tmp_path: Path, wh
     args = ["--command", agent("done")] + (["--allow-failing-gates"] if when == "after-a-claim" else [])
     loop = start_loop(root, *args)
     try:
-        wait_for(lambda: (root / "gates.started").exists(), timeout=20)
+        wait_for(lambda: (root / "gates.started").exists())
         loop.send_signal(signal.SIGTERM)
         code, err = finish(loop)
     finally:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from conftest import ORCH, coord, sessions, wait_for
@@ -122,13 +122,15 @@ def _loop_json(root: Path, pid: int, **fields: object) -> None:
 def test_stop_signals_no_process_that_loop_json_does_not_prove_is_the_loop(project: Path, tmp_path: Path) -> None:
     """SIGUSR1 ends most processes (this one exits 42 on it): a hand-written loop.json naming any
     pid (1, or one of the user's) must not reach it."""
-    ready = tmp_path / "ready"
+    ready, heard = tmp_path / "ready", tmp_path / "heard"
     code = (
         "import pathlib, signal, sys, time\n"
-        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})\n"  # whatever the test runner blocks
-        "signal.signal(signal.SIGUSR1, lambda *_: sys.exit(42))\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1, signal.SIGUSR2})\n"  # whatever the runner blocks
+        f"def note(signum, frame): open({str(heard)!r}, 'a').write(signal.Signals(signum).name + '\\n')\n"
+        "signal.signal(signal.SIGUSR2, note)\n"
+        "signal.signal(signal.SIGUSR1, lambda *_: (note(signal.SIGUSR1, None), sys.exit(42)))\n"
         f"pathlib.Path({str(ready)!r}).touch()\n"
-        "time.sleep(60)\n"
+        "time.sleep(120)\n"
     )
     bystander = subprocess.Popen([sys.executable, "-c", code])
     try:
@@ -141,15 +143,17 @@ def test_stop_signals_no_process_that_loop_json_does_not_prove_is_the_loop(proje
         said = coord("stop", cwd=project)  # another start time: that loop is gone, the pid is another's
         assert said.returncode == 1
         assert "is no longer running" in said.stderr
-        time.sleep(0.2)  # a signal, had one been sent, has arrived
-        assert bystander.poll() is None
+        # A signal of coord's, had it sent one, is delivered before this later, higher-numbered one.
+        os.kill(bystander.pid, signal.SIGUSR2)
+        wait_for(lambda: heard.exists() and heard.read_text().endswith("SIGUSR2\n"))
+        assert heard.read_text() == "SIGUSR2\n" and bystander.poll() is None
         _loop_json(project, 1)
         said = coord("stop", cwd=project)
         assert "does not prove that pid 1 is the loop, so it was sent no signal" in said.stdout
         _loop_json(project, bystander.pid, pid_started_at=process_start_time(bystander.pid))
         said = coord("stop", cwd=project)  # with proof, it is woken
         assert said.stdout.strip() == f"asked loop loop-001 (pid {bystander.pid}) to stop after its current session"
-        assert bystander.wait(timeout=10) == 42  # it was sent SIGUSR1
+        assert bystander.wait(timeout=60) == 42  # it was sent SIGUSR1
     finally:
         bystander.kill()
         bystander.wait()

@@ -39,6 +39,8 @@ from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 PERMISSION_MODES = {"read-only": "default", "workspace": "acceptEdits", "full": "bypassPermissions"}
 PROMPT = "Reply with the word ready."
+# The first test here installs the CLIs with npm, which may take up to 15 minutes (see install()).
+pytestmark = pytest.mark.timeout(1200)
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +177,7 @@ def coord_session(clis: Mapping[str, Path], project: Path, *args: str) -> tuple[
     )
     try:
         stdout, stderr = process.communicate(timeout=DEADLINE * 2)
-        wait_until(lambda: not group_members(process.pid), timeout=10)
+        wait_until(lambda: not group_members(process.pid), timeout=60)
         left = group_members(process.pid)
     finally:
         end_group(process)
@@ -208,7 +210,8 @@ def test_coord_records_a_real_claude_session(clis: dict[str, Path], project: Pat
 
 def test_coord_records_a_real_codex_session_ended_by_its_timeout(clis: dict[str, Path], project: Path) -> None:
     subprocess.run(["git", "init", "-q", str(project)], check=True)
-    result, session = coord_session(clis, project, "--runtime", "codex", "--session-timeout", "5s")
+    # codex must name its thread first: node and codex start in a second or two, more on a loaded machine.
+    result, session = coord_session(clis, project, "--runtime", "codex", "--session-timeout", "15s")
     assert result.returncode == 143, result.stderr
     assert (session["ended_reason"], session["output"]) == ("timeout", "codex-json")
     started = first_event(session)

@@ -59,7 +59,7 @@ def test_a_loop_continued_after_coord_was_killed_settles_the_session_before_it_j
     log = tmp_path / "agent.log"
     loop = start_loop(root, "--command", agent("done-hang"), env={"LOOP_AGENT_LOG": str(log)})
     try:
-        wait_for(lambda: any(line.startswith("marked sess-001") for line in _lines(log)), timeout=60)
+        wait_for(lambda: any(line.startswith("marked sess-001") for line in _lines(log)))
         agent_pid = int(next(line for line in _lines(log) if line.startswith("start")).split()[-1])
         os.kill(loop.pid, signal.SIGKILL)  # coord alone: its agent lives on
         loop.wait()
@@ -91,7 +91,7 @@ def test_sigterm_to_run_is_an_interrupted_session_whatever_the_agent_exits_with(
     )
     run.mosaic_root = root  # type: ignore[attr-defined]  # for end_group
     try:
-        wait_for(lambda: any(line.startswith("waiting") for line in _lines(log)), timeout=60)
+        wait_for(lambda: any(line.startswith("waiting") for line in _lines(log)))
         run.send_signal(signal.SIGTERM)
         _, err = run.communicate(timeout=60)
     finally:
@@ -189,7 +189,7 @@ def _interrupt_during_gates(tmp_path: Path, *args: str) -> tuple[Path, subproces
 def test_ctrl_c_during_the_gates_leaves_the_claim_unverified(tmp_path: Path) -> None:
     root, run, _ = _interrupt_during_gates(tmp_path, "run")
     try:
-        wait_for(lambda: (root / "gates-began").exists(), timeout=60)
+        wait_for(lambda: (root / "gates-began").exists())
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=60)
     finally:
@@ -207,7 +207,7 @@ def test_ctrl_c_during_the_gates_leaves_the_claim_unverified(tmp_path: Path) -> 
 def test_ctrl_c_during_a_loops_gates_counts_nothing(tmp_path: Path) -> None:
     root, loop, _ = _interrupt_during_gates(tmp_path, "loop", "--allow-failing-gates", "--backoff", "0")
     try:
-        wait_for(lambda: (root / "gates-began").exists(), timeout=60)
+        wait_for(lambda: (root / "gates-began").exists())
         loop.send_signal(signal.SIGINT)
         _, err = loop.communicate(timeout=60)
     finally:
@@ -221,7 +221,7 @@ def test_ctrl_c_during_a_loops_gates_counts_nothing(tmp_path: Path) -> None:
 def test_stop_now_ends_the_gates_after_a_session(tmp_path: Path) -> None:
     root, loop, _ = _interrupt_during_gates(tmp_path, "loop", "--allow-failing-gates", "--backoff", "0")
     try:
-        wait_for(lambda: (root / "gates-began").exists(), timeout=60)
+        wait_for(lambda: (root / "gates-began").exists())
         stopped = coord("stop", "--now", cwd=root)
         assert stopped.returncode == 0, stopped.stderr
         _, err = loop.communicate(timeout=120)  # the gates would run for 300 s

@@ -90,13 +90,13 @@ def test_the_task_of_the_live_session_is_not_next(project: Path, tmp_path: Path)
         start_new_session=True,
     )
     try:
-        wait_for((tmp_path / "ready").exists, timeout=30)
+        wait_for((tmp_path / "ready").exists)
         view = status_json(project)
         assert (view["session"]["task_id"], view["next_task"]) == ("T-001", "T-002")
         assert "next     T-002" in coord("status", cwd=project).stdout
     finally:
         (tmp_path / "release").write_text("")
-        running.communicate(timeout=30)
+        running.communicate(timeout=60)
     assert running.returncode == 0
 
 

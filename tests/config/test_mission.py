@@ -7,6 +7,7 @@ import pytest
 from mosaic_invoke.config.gates import Review
 from mosaic_invoke.config.locate import find_mission_file, locate_mission
 from mosaic_invoke.config.mission import Hooks, MilestoneStatus, Verify, load_mission
+from mosaic_invoke.config.remote import RemoteConfig
 from mosaic_invoke.errors import CoordError
 
 
@@ -382,6 +383,57 @@ def test_windows_style_paths_are_an_error_at_their_line(tmp_path: Path, key: str
     (problem,) = problems(write_mission(tmp_path, f"id: x\nname: X\n{key}: {value}\n"))
     assert problem.startswith(f"{tmp_path / '.mosaic' / 'mission.yaml'}:3: `{key}`: ")
     assert expected in problem
+
+
+def test_the_remote_keys_and_their_defaults(tmp_path: Path) -> None:
+    assert load_mission(write_mission(tmp_path, "id: x\nname: X\n")).remote is None
+    mission = load_mission(write_mission(tmp_path, "id: x\nname: X\nremote: origin\n"))
+    assert mission.remote == RemoteConfig(name="origin", claim_ttl=600.0, claims_ref="refs/coord")
+    text = "id: x\nname: X\nremote: shared\nclaim_ttl: 90s\nclaims_ref: refs/heads/coord\n"
+    mission = load_mission(write_mission(tmp_path, text))
+    assert mission.remote == RemoteConfig(name="shared", claim_ttl=90.0, claims_ref="refs/heads/coord")
+    assert mission.remote.heartbeat == 30.0
+    # Without `remote`, nothing of it runs: the other two are read and left alone.
+    assert load_mission(write_mission(tmp_path, "id: x\nname: X\nclaim_ttl: 1m\n")).remote is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("remot: origin\n", ":3: `remot`: unknown key; did you mean `remote`?", id="remote-typo"),
+        pytest.param("claim_tll: 5m\n", ":3: `claim_tll`: unknown key; did you mean `claim_ttl`?", id="ttl-typo"),
+        pytest.param("remote: [origin]\n", ":3: `remote`: must be a string, not list; quote it", id="remote-type"),
+        pytest.param(
+            "remote: git@host:x.git\n",
+            ":3: `remote`: 'git@host:x.git' is not a git remote's name; write one, e.g. origin",
+            id="remote-url",
+        ),
+        pytest.param(
+            "remote: origin\nclaim_ttl: 0\n", ":4: `claim_ttl`: expected a duration more than 0, e.g. 10m", id="ttl-0"
+        ),
+        pytest.param(
+            "remote: origin\nclaim_ttl: soon\n", ":4: `claim_ttl`: expected a duration more than 0", id="ttl-text"
+        ),
+        pytest.param(
+            "remote: origin\nclaims_ref: coord\n",
+            ":4: `claims_ref`: 'coord' is not a ref folder; write one under refs/, e.g. refs/coord",
+            id="ref-outside-refs",
+        ),
+        pytest.param(
+            "remote: origin\nclaims_ref: refs/co..rd\n",
+            ":4: `claims_ref`: 'refs/co..rd' is not a ref folder",
+            id="dots",
+        ),
+        pytest.param(
+            "remote: origin\nclaims_ref: refs/coord/\n",
+            ":4: `claims_ref`: 'refs/coord/' is not a ref folder",
+            id="slash",
+        ),
+    ],
+)
+def test_the_remote_keys_are_checked_at_their_line(tmp_path: Path, text: str, expected: str) -> None:
+    found = problems(write_mission(tmp_path, "id: x\nname: X\n" + text))
+    assert any(expected in problem for problem in found), found
 
 
 def test_verify_review_with_and_without_gates(tmp_path: Path) -> None:

@@ -73,7 +73,7 @@ def test_after_session_runs_for_a_detached_session(project: Path) -> None:
     started = coord("run", "--detach", "--json", "--command", AGENT_COMMAND, cwd=project)
     assert started.returncode == 0, started.stderr
     log = Path(json.loads(started.stdout)["log_path"])
-    wait_for(lambda: "hook done" in log.read_text(), timeout=20)
+    wait_for(lambda: "hook done" in log.read_text())
     record = json.loads((project / "hook-input.json").read_text())
     assert record == last_session(project)
     assert record["ended_reason"] == "completed"

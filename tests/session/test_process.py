@@ -1,11 +1,14 @@
-"""_process.start_gated: the agent exists behind its gate, and runs only once told to."""
+"""session/process.start_gated: the agent exists behind its gate, and runs only once told to."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from conftest import BIN
 
 from mosaic_invoke.session.process import GATE_CLOSED, start_gated
 from mosaic_invoke.store.liveness import process_start_time
@@ -19,7 +22,7 @@ def test_the_agent_runs_only_after_go_as_the_same_process(tmp_path: Path) -> Non
     started_at = process_start_time(gated.pid)
     assert gated.process.poll() is None and not marker.exists()  # waiting at the gate
     gated.go()
-    assert gated.process.wait(timeout=10) == 0
+    assert gated.process.wait(timeout=60) == 0
     assert int(marker.read_text()) == gated.pid  # exec: the pid the lock names is the agent's
     assert started_at is not None
 
@@ -43,6 +46,22 @@ def test_the_gate_works_when_its_pipe_is_fd_3(tmp_path: Path) -> None:
         "sys.exit(gated.process.wait())\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=30, close_fds=True
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60, close_fds=True
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "agent ran\n", "")
+
+
+def test_an_agent_gets_ctrl_c_back_from_coord_run_in_a_background_job(project: Path, tmp_path: Path) -> None:
+    """A shell's background job starts with SIGINT ignored; the agent must not inherit that."""
+    seen = tmp_path / "sigint"
+    agent = f"{sys.executable} -c \"import signal, pathlib; pathlib.Path('{seen}').write_text(str(signal.getsignal(signal.SIGINT)))\""
+    result = subprocess.run(
+        [str(BIN / "mosaic-coord"), "run", "--command", agent],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `coord run &` in a script
+    )
+    assert result.returncode == 0, result.stderr
+    assert seen.read_text() == str(signal.default_int_handler)

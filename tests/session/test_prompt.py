@@ -274,15 +274,17 @@ def test_the_prompt_after_a_crashed_session(project: Path, tmp_path: Path) -> No
     first = subprocess.Popen(
         [str(BIN / "mosaic-coord"), "run", "--command", AGENT_COMMAND],
         cwd=project,
-        env={**os.environ, "FAKE_AGENT_SLEEP": "30", "FAKE_AGENT_READY": str(ready)},
+        env={**os.environ, "FAKE_AGENT_SLEEP": "120", "FAKE_AGENT_READY": str(ready)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    wait_for(ready.exists)
-    agent = int(ready.read_text())
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait(timeout=20)
+    try:
+        wait_for(ready.exists)
+        agent = int(ready.read_text())
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
     wait_for(lambda: not is_alive(agent, None))
     expected = ["- **Ended:** crashed", "- **Last completed task:** —", "- **Unfinished task:** T-002 (crashed)"]
     assert previous_lines(next_prompt(project, "resume")) == expected

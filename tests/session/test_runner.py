@@ -75,13 +75,13 @@ def test_a_failed_session_passes_the_exit_code_through(project: Path, tmp_path: 
     ],
 )
 def test_an_interrupted_session(project: Path, tmp_path: Path, how: str, code: int) -> None:
-    process = start_coord(project, agent_env(tmp_path, sleep=30), "run", "--command", AGENT_COMMAND)
+    process = start_coord(project, agent_env(tmp_path, sleep=120), "run", "--command", AGENT_COMMAND)
     wait_for((tmp_path / "ready").exists)
     if how == "group-sigint":
         os.killpg(process.pid, signal.SIGINT)
     else:
         process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=20)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     (session,) = state(project)["sessions"]
     assert (session["ended_reason"], session["exit_code"]) == ("interrupted", code)
@@ -132,7 +132,7 @@ def test_a_runtime_from_mission_yaml(project: Path, tmp_path: Path) -> None:
 
 
 def test_a_live_session_blocks_run_and_resume(project: Path, tmp_path: Path) -> None:
-    first = start_coord(project, agent_env(tmp_path, sleep=30), "run", "--command", AGENT_COMMAND)
+    first = start_coord(project, agent_env(tmp_path, sleep=120), "run", "--command", AGENT_COMMAND)
     try:
         wait_for((tmp_path / "ready").exists)
         for command in ("run", "resume"):
@@ -144,16 +144,16 @@ def test_a_live_session_blocks_run_and_resume(project: Path, tmp_path: Path) -> 
         assert view["session"]["pid"] == int((tmp_path / "ready").read_text())
     finally:
         os.killpg(first.pid, signal.SIGTERM)
-        first.communicate(timeout=20)
+        first.communicate(timeout=60)
     assert len(state(project)["sessions"]) == 1
 
 
 def test_sigkill_of_coord_and_agent_then_resume(project: Path, tmp_path: Path) -> None:
-    process = start_coord(project, agent_env(tmp_path, sleep=30), "run", "--command", AGENT_COMMAND)
+    process = start_coord(project, agent_env(tmp_path, sleep=120), "run", "--command", AGENT_COMMAND)
     wait_for((tmp_path / "ready").exists)
     agent_pid = int((tmp_path / "ready").read_text())
     os.killpg(process.pid, signal.SIGKILL)
-    process.communicate(timeout=20)
+    process.communicate(timeout=60)
     # The orphaned agent may linger as a zombie: it must still count as dead.
     wait_for(lambda: not is_alive(agent_pid, None))
 

@@ -167,7 +167,7 @@ def test_gates_past_their_timeout_are_killed_and_count_as_a_failure(repo: Path) 
         "`echo started; sleep 30` timed out after 1s",
     )
     assert (record["verification"]["exit_code"], record["verification"]["passed"]) == (None, False)
-    assert record["duration_seconds"] < 10
+    assert record["duration_seconds"] < 25  # not the gates' 30 s
     log = repo / ORCH / "logs" / "sess-001.verify.log"
     assert log.read_text() == "$ echo started; sleep 30\nstarted\n\ncoord: killed after 1s\n"
     assert rows(repo)["T-002"][2] == " in-progress "
@@ -226,7 +226,7 @@ def test_a_detached_session_is_verified_by_its_supervisor(repo: Path) -> None:
     )
     assert started.returncode == 0, started.stderr
     state = repo / ORCH / "state.json"
-    wait_for(lambda: "verdict" in json.loads(state.read_text())["sessions"][0], timeout=60)
+    wait_for(lambda: "verdict" in json.loads(state.read_text())["sessions"][0])
     (record,) = json.loads(state.read_text())["sessions"]
     assert (record["verdict"], record["rejected_because"]) == ("rejected", "`sh gate.sh` failed (exit 3)")
     assert record["tasks_done"] == ["T-002"]
@@ -276,7 +276,7 @@ def test_a_signal_while_the_gates_run_stops_them_and_leaves_the_claim_unverified
         os.killpg(process.pid, signum)
     else:
         process.send_signal(signum)
-    _, stderr = process.communicate(timeout=20)
+    _, stderr = process.communicate(timeout=60)
     name = signal.Signals(signum).name
     assert process.returncode == 130, stderr
     (record,) = json.loads((repo / ORCH / "state.json").read_text())["sessions"]
@@ -286,7 +286,7 @@ def test_a_signal_while_the_gates_run_stops_them_and_leaves_the_claim_unverified
     assert (verification["exit_code"], verification["passed"], verification["interrupted"]) == (None, False, True)
     assert rows(repo)["T-002"][2] == " in-progress "
     assert not (repo / ORCH / "session.lock").exists()
-    wait_for(lambda: not is_alive(gates, None), timeout=5)
+    wait_for(lambda: not is_alive(gates, None))
     assert (repo / ORCH / "logs" / "sess-001.verify.log").read_text().endswith(f"\ncoord: stopped by {name}\n")
 
 
@@ -304,7 +304,7 @@ def test_a_stop_now_asked_for_before_the_gates_start_runs_none_of_them(project: 
     began = time.monotonic()
     gates = run_gates(mission, "sleep 30; touch ran", 60, log, dict(os.environ), stop_now=lambda: True)
     assert (gates.passed, gates.stopped_by) == (False, STOP_NOW)
-    assert time.monotonic() - began < 5 and not (project / "ran").exists()
+    assert time.monotonic() - began < 25 and not (project / "ran").exists()  # not the gates' 30 s
     assert log.read_text().endswith("coord: stopped by stop --now\n")
 
 

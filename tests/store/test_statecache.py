@@ -240,7 +240,7 @@ def test_every_command_takes_a_lone_surrogate_escape_from_an_agent(project: Path
     detached = coord("loop", "--detach", "--max-sessions", "1", "--runtime", "claude", cwd=project, env=env)
     assert detached.returncode == 0, detached.stderr
     loop = project / ".mosaic" / "orchestrator" / "loop.json"
-    wait_for(lambda: json.loads(loop.read_text()).get("stop_reason") is not None, timeout=30)
+    wait_for(lambda: json.loads(loop.read_text()).get("stop_reason") is not None)
     assert json.loads(loop.read_text())["stop_reason"] == "max-sessions"
     record, second = json.loads((project / ".mosaic" / "orchestrator" / "state.json").read_text())["sessions"]
     assert record["final_message"].startswith("The tests pass\ud800.")

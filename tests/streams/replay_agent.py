@@ -10,6 +10,8 @@ as ``--stream FILE`` etc. before any other argument):
 - FAKE_AGENT_DELAY: seconds to wait before each line.
 - FAKE_AGENT_EXIT: the exit code at the end (default 0).
 - FAKE_AGENT_HANG: when 1, never exit after the last line (as an offline codex does).
+- FAKE_AGENT_WAIT_FOR: a file to wait for after the last line (120 s at most), then go on:
+  an agent that is still at work until the test lets it end, whatever the machine's speed.
 - FAKE_AGENT_STDERR: a line to write on stderr first.
 - FAKE_AGENT_RESETS_IN: seconds from now for every ``"resetsAt"`` in the stream.
 - FAKE_AGENT_RECORD: a JSON file to write argv, cwd, env and stdin to (stdin is read only
@@ -31,7 +33,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SETTINGS = ("stream", "delay", "exit", "hang", "stderr", "resets-in", "record", "read-stdin", "state")
+SETTINGS = ("stream", "delay", "exit", "hang", "wait-for", "stderr", "resets-in", "record", "read-stdin", "state")
 
 
 def settings(argv: list[str]) -> dict[str, str]:
@@ -105,6 +107,10 @@ def main() -> int:
             line = re.sub(r'"resetsAt":\s*\d+', f'"resetsAt":{int(time.time() + float(resets_in))}', line)
         time.sleep(delay)
         print(line, flush=True)
+    if "wait-for" in chosen:
+        release, deadline = Path(chosen["wait-for"]), time.monotonic() + 120
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
     while chosen.get("hang") == "1":
         time.sleep(3600)
     return int(chosen.get("exit", "0"))

@@ -49,7 +49,7 @@ def test_kill_at_any_instant(project: Path) -> None:
         time.sleep(rng.uniform(0, 0.45))
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        process.wait(timeout=60)
 
         after_kill = check_files(project)
         assert after_kill[: len(recorded)] == recorded, f"round {round_number}: a session record was lost"

@@ -109,7 +109,7 @@ def kill_coord(
         time.sleep(rng.uniform(0, 0.8))
     with contextlib.suppress(ProcessLookupError):
         os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    process.wait(timeout=60)
 
 
 def test_sigkill_of_coord_alone_never_lets_two_agents_run(project: Path, tmp_path: Path) -> None:
@@ -153,9 +153,10 @@ def kill_and_probe(
     args = ["run", "--task", "T-002", *(["--detach"] if detach else []), "--command", command]
     agent_env = {**env, "FAKE_AGENT_WAIT_FOR": str(release), **({"FAKE_AGENT_READY": str(ready)} if ready else {})}
     kill_coord(project, args, agent_env, rng, ready)
-    time.sleep(0.05)  # a launch cut off mid-fork has reached its exec
+    # A launch cut off mid-fork still has coord's arguments until it reaches its exec (or ends).
+    wait_until(lambda: not processes_with(command), 60, f"{where}: a forked launch to reach its exec")
     # A gate never opened ends by itself (125); an opened one becomes the agent.
-    wait_until(lambda: not any(processes_with(marker).values()), 5, f"{where}: the gate to open or close")
+    wait_until(lambda: not any(processes_with(marker).values()), 60, f"{where}: the gate to open or close")
     agents = set(processes_with(marker))
     log = Path(env["FAKE_AGENT_LOG"])
     if agents:
@@ -172,14 +173,14 @@ def kill_and_probe(
             for name in ("run", "resume")
         }
         for name, probe in probes.items():
-            _, stderr = probe.communicate(timeout=30)
+            _, stderr = probe.communicate(timeout=60)
             assert probe.returncode == 3, f"{where}: `{name}` while agent {agents} lives: {stderr}"
         assert all(alive(pid) for pid in agents), f"{where}: the agent ended during the probes"
         intruders = [run for run in agent_runs(log)[logged:] if run[0] not in agents]
         assert not intruders, f"{where}: a second agent started while {agents} lived: {intruders}"
     release.touch()
-    wait_until(lambda: not any(alive(pid) for pid in agents), 10, f"{where}: the agent to end")
-    wait_until(lambda: lock_owner_gone(project), 10, f"{where}: the supervisor to record the end")
+    wait_until(lambda: not any(alive(pid) for pid in agents), 60, f"{where}: the agent to end")
+    wait_until(lambda: lock_owner_gone(project), 60, f"{where}: the supervisor to record the end")
     return bool(agents)
 
 

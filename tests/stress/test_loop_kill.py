@@ -43,8 +43,11 @@ def next_agent(log: Path, loop: subprocess.Popen[str]) -> Callable[[], bool]:
 
 
 def start_when_free(root: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    """A new loop; while the killed loop's agent still works it refuses (exit 3): try again."""
-    deadline = time.monotonic() + 20
+    """A new loop; while the killed loop's agent still works it refuses (exit 3): try again.
+
+    One still starting up after 0.05 s is returned: it may yet refuse, and is killed at random anyway.
+    """
+    deadline = time.monotonic() + 60
     while True:
         loop = start_loop(root, *ARGS, env=env)
         time.sleep(0.05)
@@ -52,6 +55,21 @@ def start_when_free(root: Path, env: dict[str, str]) -> subprocess.Popen[str]:
             return loop
         loop.communicate()  # refused: it ended, and the killed loop's agent works on
         assert time.monotonic() < deadline, "the killed loop's agent never ended"
+        time.sleep(0.1)
+
+
+def last_loop(root: Path, env: dict[str, str]) -> tuple[int, str]:
+    """A loop run to its end once no killed loop's agent works any more: one refused for that
+    (exit 3, however long the agent takes on a loaded machine) is tried again. Its code and stderr."""
+    deadline = time.monotonic() + 60
+    while True:
+        final = start_loop(root, *ARGS, env=env)
+        try:
+            _, err = final.communicate(timeout=120)
+        finally:
+            end_group(final)
+        if final.returncode != 3 or time.monotonic() > deadline:
+            return final.returncode, err
         time.sleep(0.1)
 
 
@@ -64,22 +82,18 @@ def test_loops_killed_at_random_and_continued_lose_and_double_nothing(tmp_path: 
         loop = start_when_free(root, env)
         try:
             if rng.random() < 0.4:  # while its agent works
-                wait_for(next_agent(log, loop), timeout=20)
+                wait_for(next_agent(log, loop))
                 time.sleep(rng.uniform(0, 0.1))
             else:
                 time.sleep(rng.uniform(0, 1.0))
             loop.send_signal(signal.SIGKILL)  # the loop alone: its agent lives on
-            loop.wait(timeout=10)
+            loop.wait(timeout=60)
         finally:
             if loop.poll() is None:
                 loop.kill()
             loop.communicate()
-    final = start_when_free(root, env)
-    try:
-        _, err = final.communicate(timeout=60)
-    finally:
-        end_group(final)
-    assert final.returncode == 0, err
+    code, err = last_loop(root, env)
+    assert code == 0, err
 
     record = loop_record(root)
     assert record is not None and record["stop_reason"] == "mission-done"
@@ -165,11 +179,11 @@ def test_a_kill_storm_on_loop_records_every_session_once_and_leaves_no_lock(tmp_
         try:
             moment = rng.random()
             if moment < 0.35:  # while an agent works
-                wait_for(next_agent(log, loop), timeout=60)
+                wait_for(next_agent(log, loop))
                 time.sleep(rng.uniform(0, 0.15))
             elif moment < 0.7:  # just after an agent finished its work: coord is recording it
                 ended = len(agent_lines(log, "end"))
-                wait_for(lambda: len(agent_lines(log, "end")) > ended or loop.poll() is not None, timeout=60)  # noqa: B023
+                wait_for(lambda: len(agent_lines(log, "end")) > ended or loop.poll() is not None)  # noqa: B023
                 time.sleep(rng.uniform(0, 0.03))
             else:
                 time.sleep(rng.uniform(0, 0.6))
@@ -179,19 +193,17 @@ def test_a_kill_storm_on_loop_records_every_session_once_and_leaves_no_lock(tmp_
             if kind in ("group", "agent") and agent_pid is not None:
                 _kill(agent_pid, group=True)  # the agent leads a process group of its own
             if kind == "agent":  # coord records it and goes on: stop it the user's way
-                wait_for(next_agent(log, loop), timeout=60)
+                wait_for(next_agent(log, loop))
                 _kill(loop.pid, group=False)
-            loop.communicate(timeout=30)
+            _, err = loop.communicate(timeout=60)
         except BaseException:
             end_group(loop)
             raise
-        assert loop.returncode in (-signal.SIGKILL, 0, 4), where
-    final = start_when_free(root, env)
-    try:
-        _, err = final.communicate(timeout=120)
-    finally:
-        end_group(final)
-    assert final.returncode == 0, (seed, err)
+        assert loop.returncode in (-signal.SIGKILL, 0, 3, 4), where
+        # Refused (however late on a loaded machine) while the last killed loop's agent works on.
+        assert loop.returncode != 3 or "is still running" in err, (where, err)
+    code, err = last_loop(root, env)
+    assert code == 0, (seed, err)
     assert all(task_status(root, f"T-{n:03d}") == "done" for n in range(1, tasks + 1)), seed
     recorded = sessions(root)
     ids = [s["session_id"] for s in recorded]

@@ -17,8 +17,10 @@ from mosaic_invoke.views.report.charts import Cumulative, Timeline, cumulative, 
 from mosaic_invoke.views.report.rows import (
     ENDINGS,
     VERDICTS,
+    ClaimRow,
     LoopRow,
     SessionRow,
+    claim_rows,
     column,
     endings,
     loop_row,
@@ -88,6 +90,11 @@ class Report:
     loop: LoopRow | None
     past_loops: Sequence[LoopRow]
     warnings: Sequence[str]
+    remote: str | None = None
+    """The git remote the hosts share (mission.yaml's `remote`), or None: one machine."""
+    claims: Sequence[ClaimRow] = ()
+    """Other hosts' claims, as this host last polled the remote."""
+    claims_as_of: str | None = None
 
 
 def summarise(
@@ -100,6 +107,7 @@ def summarise(
     generated_at: str,
     page_dir: Path,
     warnings: Sequence[str] = (),
+    board: Mapping[str, Any] | None = None,
 ) -> Report:
     """The report of a mission; ``page_dir`` is the page's folder (log links are relative to it)."""
     records = list(state.records)
@@ -133,6 +141,9 @@ def summarise(
         loop=loop_row(loop, live) if loop is not None else None,
         past_loops=list(reversed(past_loops)),
         warnings=list(warnings),
+        remote=mission.remote.name if mission.remote else None,
+        claims=claim_rows(board, generated_at),
+        claims_as_of=board.get("polled_at") if board else None,
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import command
+from mosaic_invoke.remote.board import read_board
 from mosaic_invoke.session.git import current_branch
 from mosaic_invoke.session.prompt import render
 from mosaic_invoke.store.clock import format_duration, now_iso, parse_iso
@@ -64,6 +65,7 @@ def build_report(mission: Mission, page_dir: Path) -> Report:
         generated_at=now_iso(),
         page_dir=page_dir,
         warnings=warnings,
+        board=read_board(mission.orchestrator_path) if mission.remote else None,
     )
 
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from mosaic_invoke.config.caps import shown_cap
 from mosaic_invoke.config.mission import Mission
-from mosaic_invoke.store.clock import format_duration
+from mosaic_invoke.store.clock import format_duration, seconds_between
 from mosaic_invoke.store.session import ENDED_REASONS
 from mosaic_invoke.store.session import VERDICTS as SESSION_VERDICTS
 from mosaic_invoke.tasks.tasksfile import TasksFile
@@ -71,6 +71,42 @@ class LoopRow:
     session_started: str | None
     lanes: Sequence[tuple[int, str, str, str | None]] = ()
     """The lanes at work: (lane, session, task, since)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimRow:
+    """Another host's claim on a task (SPEC 16), as this host last polled the remote."""
+
+    task_id: str
+    host: str
+    lane: int | None
+    session_id: str | None
+    started_at: str | None
+    age_seconds: int | None
+    """From its start to the page's making (the claiming host's clock against this one's)."""
+    stale: bool
+    """Not renewed for `claim_ttl` by this host's clock: another host may take it over."""
+
+
+def claim_rows(board: Mapping[str, Any] | None, generated_at: str) -> list[ClaimRow]:
+    """The other hosts' claims in ``claims.json``, by task; what does not read is left out."""
+    rows = []
+    for entry in (board or {}).get("claims") or ():
+        if not isinstance(entry, Mapping) or entry.get("mine") or not text(entry.get("task_id")):
+            continue
+        started = text(entry.get("started_at"))
+        rows.append(
+            ClaimRow(
+                task_id=str(entry["task_id"]),
+                host=text(entry.get("host")) or "an unknown host",
+                lane=whole(entry.get("lane")),
+                session_id=text(entry.get("session_id")),
+                started_at=started,
+                age_seconds=seconds_between(started, generated_at) if started else None,
+                stale=entry.get("stale") is True,
+            )
+        )
+    return sorted(rows, key=lambda row: row.task_id)
 
 
 def ending(record: Mapping[str, Any]) -> str:

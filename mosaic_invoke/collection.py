@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,37 +17,18 @@ from invoke.exceptions import Exit
 
 from mosaic_invoke.config.mission import load_mission
 from mosaic_invoke.config.settings import DEFAULTS, loop_caps, mission_file, read_settings, run_options
-from mosaic_invoke.console import print_init, print_loop, print_loop_started, print_run
-from mosaic_invoke.errors import CoordError
+from mosaic_invoke.console import exit_on_error, print_init, print_loop, print_loop_started, print_run, say
+from mosaic_invoke.console import report as tell
 from mosaic_invoke.flags import coord_task, help_for
 from mosaic_invoke.store.files import display_path
 from mosaic_invoke.terminal import printable
-
-
-def _report(message: str) -> None:
-    print(f"coord: {printable(message)}", file=sys.stderr)
-
-
-def _say(text: str) -> None:
-    """Print text that may hold an agent's, a task's or a path's control characters, escaped."""
-    print(printable(text))
-
-
-@contextmanager
-def _exit_on_error() -> Iterator[None]:
-    """The one door from the package's errors to Invoke's exit codes."""
-    try:
-        yield
-    except CoordError as error:
-        message = "\n".join(f"coord: error: {printable(problem)}" for problem in error.problems)
-        raise Exit(message, code=error.exit_code) from None
 
 
 def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flags: Any) -> None:
     """``run`` and ``resume``: their flags are spelled out in each signature, as Invoke reads them there."""
     from mosaic_invoke.session.runner import run as run_mission  # this command's own modules, when it runs
 
-    with _exit_on_error():
+    with exit_on_error():
         settings = read_settings(c.config)
         path = mission_file(settings, mission)
         loaded = load_mission(path)
@@ -58,10 +37,10 @@ def _launch(c: Context, *, resume: bool, json: bool, mission: str | None, **flag
         if loaded.remote is not None and not options.print_only:  # claimed and landed through it (SPEC 16)
             from mosaic_invoke.loop.remoterun import run_remote  # only a mission with a remote
 
-            outcome = run_remote(path, options, _report, resume=resume, display=display)
+            outcome = run_remote(path, options, tell, resume=resume, display=display)
         else:
-            outcome = run_mission(path, options, _report, resume=resume, display=display)
-    code = print_run(outcome, json=json, report=_report)
+            outcome = run_mission(path, options, tell, resume=resume, display=display)
+    code = print_run(outcome, json=json, report=tell)
     if code:
         raise Exit(code=code)
 
@@ -154,12 +133,12 @@ def status(c: Context, json: bool = False, mission: str | None = None) -> None:
     from mosaic_invoke.views.status import format_status  # this command's own modules, when it runs
     from mosaic_invoke.views.status import status as mission_status
 
-    with _exit_on_error():
+    with exit_on_error():
         settings = read_settings(c.config)
         view = mission_status(mission_file(settings, mission), settings=settings)
     for warning in view["warnings"]:
-        _report(f"warning: {warning}")
-    _say(jsonlib.dumps(view, indent=2) if json else format_status(view))
+        tell(f"warning: {warning}")
+    say(jsonlib.dumps(view, indent=2) if json else format_status(view))
 
 
 @coord_task(
@@ -172,9 +151,9 @@ def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
     """Create .mosaic/mission.yaml and docs/TASKS.md in the current folder, and the files the prompt names."""
     from mosaic_invoke.config.scaffold import scaffold  # this command's own modules, when it runs
 
-    with _exit_on_error():
+    with exit_on_error():
         done = scaffold(Path.cwd(), with_template=template, gitignore=gitignore)
-    print_init(done, Path.cwd(), gitignore=gitignore, report=_report)
+    print_init(done, Path.cwd(), gitignore=gitignore, report=tell)
 
 
 @coord_task(
@@ -186,13 +165,16 @@ def init(c: Context, template: bool = False, gitignore: bool = False) -> None:
 )
 def report(c: Context, output: str | None = None, open: bool = False, mission: str | None = None) -> None:
     """Write the mission's report page: one self-contained HTML file; print its path."""
-    from mosaic_invoke.views.report.page import open_report, write_report  # this command's own modules, when it runs
+    from mosaic_invoke.views.report.page import (  # this command's own modules, when it runs
+        open_report,
+        write_report,
+    )
 
-    with _exit_on_error():
+    with exit_on_error():
         path = write_report(mission_file(read_settings(c.config), mission), Path(output) if output else None)
-    _say(display_path(path))
+    say(display_path(path))
     if open and not open_report(path):
-        _report(f"no web browser found; open {path} in one")
+        tell(f"no web browser found; open {path} in one")
 
 
 @coord_task(
@@ -213,14 +195,14 @@ def logs(
     """
     from mosaic_invoke.views.logs import show_session_log  # this command's own modules, when it runs
 
-    with _exit_on_error():
+    with exit_on_error():
         show_session_log(
             mission_file(read_settings(c.config), mission),
             session or None,
             follow=follow,
             raw=raw,
-            write=_say,
-            report=_report,
+            write=say,
+            report=tell,
         )
 
 
@@ -271,7 +253,7 @@ def loop(
 
     flags = dict(locals())
     del flags["c"]
-    with _exit_on_error():
+    with exit_on_error():
         settings = read_settings(c.config)
         path = mission_file(settings, mission)
         mission_loop = load_mission(path).loop
@@ -281,12 +263,12 @@ def loop(
             from mosaic_invoke.loop.detached import start_loop
 
             print_loop_started(
-                start_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=_report), json=json
+                start_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=tell), json=json
             )
             return
         display = sys.stderr if json else sys.stdout
-        record = run_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=_report, display=display)
-    code, error = print_loop(record, json=json, report=_report)
+        record = run_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=tell, display=display)
+    code, error = print_loop(record, json=json, report=tell)
     if code:
         raise Exit(printable(error) if error else None, code=code)
 
@@ -301,9 +283,9 @@ def stop(c: Context, now: bool = False, mission: str | None = None) -> None:
     """Stop the running loop after its current session (or at once, with --now)."""
     from mosaic_invoke.loop.view import stop_loop  # this command's own modules, when it runs
 
-    with _exit_on_error():
+    with exit_on_error():
         said = stop_loop(mission_file(read_settings(c.config), mission), now=now)
-    _say(said)
+    say(said)
 
 
 def make_collection() -> Collection:

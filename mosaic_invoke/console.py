@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json as jsonlib
 import shlex
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from invoke.exceptions import Exit
+
+from mosaic_invoke.errors import CoordError
 from mosaic_invoke.terminal import printable
 
 if TYPE_CHECKING:
@@ -20,9 +25,24 @@ if TYPE_CHECKING:
 Report = Callable[[str], None]
 
 
-def _say(text: str) -> None:
-    """Print a line that may hold a task's, an agent's or a path's control characters, escaped."""
+def report(message: str) -> None:
+    """A line of coord's own on stderr (``coord: ...``), control characters escaped."""
+    print(f"coord: {printable(message)}", file=sys.stderr)
+
+
+def say(text: str) -> None:
+    """Print text that may hold an agent's, a task's or a path's control characters, escaped."""
     print(printable(text))
+
+
+@contextmanager
+def exit_on_error() -> Iterator[None]:
+    """The one door from the package's errors to Invoke's exit codes."""
+    try:
+        yield
+    except CoordError as error:
+        message = "\n".join(f"coord: error: {printable(problem)}" for problem in error.problems)
+        raise Exit(message, code=error.exit_code) from None
 
 
 def show_command(plan: Plan) -> str:
@@ -37,35 +57,35 @@ def print_run(outcome: Outcome, *, json: bool, report: Report) -> int:
     plan, session = outcome.plan, outcome.session
     if session is None:
         if json:
-            _say(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
+            say(jsonlib.dumps({"command": plan.argv, "prompt": plan.prompt, "capsule": plan.capsule}, indent=2))
         else:
-            _say(f"command: {show_command(plan)}\n")
-            _say(plan.prompt)
+            say(f"command: {show_command(plan)}\n")
+            say(plan.prompt)
         return 0
     from mosaic_invoke.session.record import ended_line  # a preview never loads what follows an agent
 
     if session.running:
         if json:
-            _say(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))
+            say(jsonlib.dumps({"session_id": session.session_id, "pid": session.pid, "log_path": session.log_path}))
         else:
-            _say(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
-            _say(f"log: {session.log_path}")
+            say(f"session {session.session_id} started in the background: task {plan.task.id}, pid {session.pid}")
+            say(f"log: {session.log_path}")
         return 0
     report(ended_line(session))
     if json:
-        _say(jsonlib.dumps(session.to_dict(), indent=2))
+        say(jsonlib.dumps(session.to_dict(), indent=2))
     return outcome.exit_code
 
 
 def print_loop_started(started: Mapping[str, Any], *, json: bool) -> None:
     if json:
-        _say(jsonlib.dumps(started))
+        say(jsonlib.dumps(started))
     elif "stop_reason" in started:
         reason, detail = started["stop_reason"], started["stop_detail"]
-        _say(f"loop {started['loop_id']} stopped before its first session: {reason} ({detail})")
+        say(f"loop {started['loop_id']} stopped before its first session: {reason} ({detail})")
     else:
-        _say(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
-        _say(f"log: {started['log_path']}")
+        say(f"loop {started['loop_id']} started in the background: pid {started['pid']}")
+        say(f"log: {started['log_path']}")
 
 
 def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, str | None]:
@@ -78,7 +98,7 @@ def print_loop(record: LoopRecord, *, json: bool, report: Report) -> tuple[int, 
     for line in summary_lines(record, problems=code != 1):  # an error says its reason once, last
         report(line)
     if json:
-        _say(jsonlib.dumps(record.summary(), indent=2))
+        say(jsonlib.dumps(record.summary(), indent=2))
     if code != 1:
         return code, None
     problems = split_detail(record.stop_detail)[0] or [record.stop_reason or "error"]
@@ -100,13 +120,13 @@ def print_init(done: Scaffolded, folder: Path, *, gitignore: bool, report: Repor
         except CoordError:
             pass  # none above: the usual case
     for path in done.created:
-        _say(f"created {path}")
+        say(f"created {path}")
     if done.ignored == "added":
-        _say(f"added {IGNORED} to .gitignore")
+        say(f"added {IGNORED} to .gitignore")
     elif done.ignored == "present" and gitignore:
-        _say(f".gitignore already holds {IGNORED}")
+        say(f".gitignore already holds {IGNORED}")
     elif done.ignored == "missing":
-        _say(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
-        _say(f"(`{command('init')} --gitignore` adds it)")
+        say(f"add {IGNORED} to .gitignore: coord's state, locks and logs are not for git")
+        say(f"(`{command('init')} --gitignore` adds it)")
     if done.created:
-        _say(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")
+        say(f"next: edit them, then `{command('run')} --print-only` to see the first prompt")

@@ -32,11 +32,13 @@ from mosaic_invoke.program import make_program
 from mosaic_invoke.remote.claims import claim
 from mosaic_invoke.session.prompt import build_context, capsule, render
 from mosaic_invoke.session.review import Claim, review_prompt, reviewer_runtime
+from mosaic_invoke.store.journal import read_journal
+from mosaic_invoke.store.layout import HEAD_KEYS as _HEAD_KEYS
 from mosaic_invoke.store.liveness import hostname, process_start_time
 from mosaic_invoke.store.locks import SessionLock, write_session_lock
 from mosaic_invoke.store.loopfile import LoopRecord, write_loop
 from mosaic_invoke.store.session import VERDICTS, Session
-from mosaic_invoke.store.state import _HEAD_KEYS, State, save_state
+from mosaic_invoke.store.state import State, save_state
 from mosaic_invoke.tasks.acceptance import criteria
 from mosaic_invoke.tasks.selection import Progress
 from mosaic_invoke.tasks.tasksfile import TaskStatus
@@ -170,6 +172,17 @@ def test_the_state_json_example_is_coords_layout_with_valid_records() -> None:
     assert tuple(json.loads(head.removesuffix(',"sessions":[') + "}")) == _HEAD_KEYS[:-1]
     state = State.of("demo-mission", [json.loads(line.removesuffix(",")) for line in records])
     assert {name for s in state.sessions for name in s.to_dict()} <= SESSION_FIELDS
+
+
+def test_the_state_journal_example_reads_as_a_journal_with_the_documented_keys(tmp_path: Path) -> None:
+    (example,) = blocks(section(page("files.md"), "## `state.journal`"), "json")
+    path = tmp_path / "state.journal"
+    path.write_text(example.rstrip("\n") + "\n")
+    journal = read_journal(path)
+    assert journal is not None
+    assert (journal.base, len(journal.entries), journal.torn) == ((3260117512, 70433), 1, False)
+    keys = first_names(table(page("files.md"), "## `state.journal`"))
+    assert set(journal.entries[0]) <= set(keys) == {"sessions", "new", "summary", "status"}
 
 
 def test_the_lock_loop_and_capsule_examples_have_the_documented_fields() -> None:

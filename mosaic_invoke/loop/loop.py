@@ -57,8 +57,10 @@ EXIT_CODES = {
 }
 """Exit code of each stop reason; every other (a cap or breaker) exits 4."""
 Report = Callable[[str], None]
-_REPORT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+REPORT_EVERY = 30.0
+"""Seconds from one redraw of the report page between sessions to the next, at least."""
+_REPORT = (  # at the lowest priority: on a busy machine the loop's own work comes first
+    "import os, sys; os.nice(19); sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
     "from mosaic_invoke.views.report.page import write_report; write_report(Path(sys.argv[2]))"
 )
 
@@ -122,6 +124,7 @@ class _Loop:
         """What coord was sent (SIGINT, SIGTERM or SIGHUP, during a session too: the loop stops)."""
         self.began = time.monotonic()
         self.reporter: subprocess.Popen[bytes] | None = None
+        self.reporter_began = 0.0
         self.warning: str | None = None
         """What was wrong with the last loop's record, said once the loop's output has its place."""
         self.order = runtimes_in_order(mission, options)
@@ -274,10 +277,12 @@ class _Loop:
         write_loop(self.orchestrator, self.record)
 
     def rewrite_report(self, *, wait: bool = False) -> None:
-        """The report page, rewritten after each session (`loop: {report: true}`).
+        """The report page, rewritten after a session (`loop: {report: true}`).
 
         Between sessions a child process writes it, so that a long history does not slow the
-        loop; one at a time. At the end the loop writes it itself.
+        loop; one at a time, and at most once in `REPORT_EVERY` (sessions in quick succession
+        would have it redrawn over and over, at 10k sessions half a second of a core each). At
+        the end the loop writes it itself.
         """
         if not self.caps.report:
             return
@@ -293,6 +298,9 @@ class _Loop:
             except CoordError as error:
                 self.report(f"warning: the report page was not written: {error}")
             return
+        if self.reporter is not None and time.monotonic() - self.reporter_began < REPORT_EVERY:
+            return  # shown by the next redraw
+        self.reporter_began = time.monotonic()
         self.reporter = subprocess.Popen(
             [
                 sys.executable,

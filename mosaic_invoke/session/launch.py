@@ -87,7 +87,7 @@ def launch(
             **options.env,
         }
     )
-    write_private(chosen.prompt_file, chosen.prompt.encode())
+    write_private(chosen.prompt_file, chosen.prompt.encode(), durable=False)  # a copy for people, as the logs
     before = chosen.task.status
     if before != TaskStatus.IN_PROGRESS:
         tasks.write_status(chosen.task.id, TaskStatus.IN_PROGRESS)

@@ -87,7 +87,7 @@ def begin(
         chosen = plan(mission, tasks, state, options, cut_off_task=cut_off, live_task=live_task)
         if options.task and (waiting := open_dependencies(tasks, chosen.task)):
             report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
-        write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule)
+        write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule, durable=False)  # made anew each time
         if options.print_only:
             if missing := missing_guides(mission):
                 report(f"note: {missing}")

@@ -40,7 +40,14 @@ class Start:
 
     @property
     def done_before(self) -> frozenset[str]:
-        return frozenset(task for task, status in self.statuses.items() if status == TaskStatus.DONE.value)
+        done = TaskStatus.DONE.value  # once: an enum's value is a property
+        return frozenset(task for task, status in self.statuses.items() if status == done)
+
+    def changed(self, now: Mapping[str, str]) -> list[str]:
+        """The tasks whose status in ``now`` (`TasksFile.status_values`) differs from the start's
+        (a task added since has not changed)."""
+        before = self.statuses
+        return [task for task, value in now.items() if before.get(task, value) != value]
 
 
 @dataclass(frozen=True)
@@ -108,7 +115,7 @@ def bookkeeping(mission: Mission) -> tuple[Path, ...]:
 def start(mission: Mission, tasks: TasksFile, task_id: str) -> Start:
     return Start(
         task_id=task_id,
-        statuses={task: status.value for task, status in tasks.statuses().items()},
+        statuses=tasks.status_values(),
         head_before=git.head(mission.root),
         tree_before=git.work_tree_state(mission.root, bookkeeping(mission)),
     )
@@ -118,10 +125,12 @@ def keep_to_own_claim(mission: Mission, begun: Start) -> list[str]:
     """Set back the rows of other tasks that the session set to ``done`` or ``cancelled`` (their
     cells only); returns their ids. Call under the state lock."""
     tasks = load_tasks(mission.tasks_path)
+    claims = {status.value for status in CLAIMS}
+    now = tasks.status_values()
     changes = {
         task: TaskStatus(begun.statuses[task])
-        for task, status in tasks.statuses().items()
-        if task != begun.task_id and status in CLAIMS and begun.statuses.get(task, status.value) != status.value
+        for task in begun.changed(now)
+        if task != begun.task_id and now[task] in claims
     }
     if changes:
         tasks.write_statuses(changes)
@@ -154,7 +163,7 @@ def verify(
     status = tasks.status_of(begun.task_id)
     fields["task_status_after"] = status.value if status else None
     fields["tasks_done"] = sorted(tasks.ids(TaskStatus.DONE) - begun.done_before)
-    others = {task for task, now in tasks.statuses().items() if begun.statuses.get(task, now.value) != now.value}
+    others = set(begun.changed(tasks.status_values()))
     if others - {begun.task_id}:  # a status the agent changed is progress (rows set back are not)
         fields["tasks_changed"] = sorted(others - {begun.task_id})
     if status is not TaskStatus.DONE:

@@ -66,7 +66,7 @@ def _write_atomic(path: Path, data: bytes | Sequence[bytes], durable: bool, *, p
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{_writer()}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.writelines([data] if isinstance(data, bytes) else data)
@@ -86,7 +86,7 @@ def _write_atomic(path: Path, data: bytes | Sequence[bytes], durable: bool, *, p
             os.unlink(tmp_name)
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def open_private(path: Path, *, append: bool = True) -> BinaryIO:
@@ -144,6 +144,11 @@ _OLD_TEMP = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 _OLD_TEMP_AGE = 3600.0
 
 
+def temp_prefix(path: Path) -> str:
+    """The start of the name of a temp file that becomes ``path``: it names its writer."""
+    return f".{path.name}.{_writer()}."
+
+
 def _writer() -> str:
     return _writer_named(os.getpid())
 
@@ -177,10 +182,10 @@ def remove_stale_temps(folder: Path) -> None:
             continue
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
+def write_json_atomic(path: Path, payload: Any, *, durable: bool = True) -> None:
     """Write ``payload`` as indented JSON with a final newline, as the seed does: one of coord's
     own files (`write_private`)."""
-    write_private(path, json_bytes(payload, indent=2) + b"\n")
+    write_private(path, json_bytes(payload, indent=2) + b"\n", durable=durable)
 
 
 def json_bytes(payload: Any, *, indent: int | None = None) -> bytes:
@@ -253,7 +258,7 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     # The rename is durable only once the folder entry is on disk.
     try:
         fd = os.open(directory, os.O_RDONLY)

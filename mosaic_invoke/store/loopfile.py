@@ -104,7 +104,9 @@ def read_loop(orchestrator: Path) -> tuple[LoopRecord | None, str | None]:
 
 
 def write_loop(orchestrator: Path, record: LoopRecord) -> None:
-    write_json_atomic(loop_path(orchestrator), record.to_dict())
+    # Rewritten twice a session: atomic, not fsynced. A crash of the machine may leave the one
+    # before; the sessions themselves are in state.json, and a loop that died is settled from there.
+    write_json_atomic(loop_path(orchestrator), record.to_dict(), durable=False)
 
 
 def new_loop(state: State, milestone: str | None, caps: dict[str, Any]) -> LoopRecord:

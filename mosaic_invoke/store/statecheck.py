@@ -36,7 +36,7 @@ def check_decoded(data: Any) -> list[dict[str, Any]] | str:
     records = data.get("sessions", [])
     if not isinstance(records, list):
         return "`sessions` must be a list"
-    if not _identities_valid(records):
+    if not identities_valid(records):
         for index, item in enumerate(records):
             if not isinstance(item, dict):
                 return f"sessions[{index}] must be an object"
@@ -59,7 +59,7 @@ def check_decoded(data: Any) -> list[dict[str, Any]] | str:
     return records
 
 
-def _identities_valid(records: list[Any]) -> bool:
+def identities_valid(records: list[Any]) -> bool:
     """Whether every record is an object with the required fields, of the right types:
     a field at a time, in C (a mission has thousands of records)."""
     if set(map(type, records)) - {dict}:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
@@ -132,6 +133,26 @@ def open_dependencies(tasks: TasksFile, task: Task) -> list[str]:
 def next_runnable(
     mission: Mission, tasks: TasksFile, *, milestone: Milestone | None = None, live_task: str | None = None
 ) -> Task | str:
+    """The next task to run, or why there is none (see `_next_runnable`).
+
+    Answered once per text of the tasks file: a loop asks three times per session (is the
+    mission done, is any task runnable, which one next), and at 10k tasks each answer is
+    some milliseconds.
+    """
+    answers = _answers.setdefault(tasks, {})
+    key = (mission.milestones, milestone, live_task)
+    if key not in answers:
+        answers[key] = _next_runnable(mission, tasks, milestone, live_task)
+    return answers[key]
+
+
+# By parsed tasks file (the same object as long as the file's text is the same); forgotten with it.
+_answers: weakref.WeakKeyDictionary[TasksFile, dict[tuple[object, ...], Task | str]] = weakref.WeakKeyDictionary()
+
+
+def _next_runnable(
+    mission: Mission, tasks: TasksFile, milestone: Milestone | None, live_task: str | None
+) -> Task | str:
     """The next task to run, or why there is none.
 
     Searched: ``milestone`` alone when given; else the current milestone, then the other
@@ -143,8 +164,14 @@ def next_runnable(
     scopes = _scopes(mission, tasks, milestone)
     waiting: dict[str, list[str]] = {}
     live = None
-    candidates = _open_rows(tasks, scopes)
+    # Most answers are in the first scope: its rows alone, then the others' in one pass if need be.
+    candidates = _open_rows(tasks, scopes[:1])
+    grouped = len(scopes) == 1
     for scope in scopes:
+        if not grouped:
+            grouped = scope not in candidates
+            if grouped:
+                candidates = {**_open_rows(tasks, scopes), **candidates}
         rows = candidates.get(scope, [])
         for row in rows:
             if row.status is not TaskStatus.IN_PROGRESS:

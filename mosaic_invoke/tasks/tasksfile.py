@@ -123,6 +123,19 @@ class TasksFile:
             found.update(zip(table.cells("id"), map(status_of.__getitem__, table.cells("status")), strict=True))
         return found
 
+    def status_values(self) -> Mapping[str, str]:
+        """Every task's status value (``done``, ...), by id: as `statuses`, in strings, and with
+        no lookup per task (a session compares them all at its start and its end, twice)."""
+        return self._status_values
+
+    @functools.cached_property
+    def _status_values(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for table, status_of in zip(self.tables, self._status_lookups, strict=True):
+            value_of = {cell: status.value for cell, status in status_of.items()}
+            found.update(zip(table.cells("id"), map(value_of.__getitem__, table.cells("status")), strict=True))
+        return found
+
     def status_of(self, task_id: str) -> TaskStatus | None:
         found = self._locate(task_id)
         return None if found is None else status_named(found[0].cells("status")[found[1]])

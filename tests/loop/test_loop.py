@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import shlex
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import sessions
-from loopkit import REPLAY, make_project
+from loopkit import REPLAY, agent, make_project
 
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.options import RunOptions
+from mosaic_invoke.loop import loop as _loop
 from mosaic_invoke.loop import policy as _loopsteps
 from mosaic_invoke.loop.loop import run_loop
 from mosaic_invoke.store.clock import parse_iso
@@ -49,3 +51,31 @@ def test_a_usage_limit_is_waited_out_then_the_next_session_starts(
     assert (started - resets).total_seconds() >= 0.5 - 0.01  # not before the reset plus the margin
     assert any(line.startswith("loop waits ") and "for a usage limit to lift" in line for line in said)
     assert (record.failures_in_row, record.attempts, record.cost_usd) == (0, {"T-002": 1}, 0.4725)
+
+
+def test_sessions_in_quick_succession_have_the_report_page_redrawn_once_in_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A redraw between sessions at most once in REPORT_EVERY: here, after the first of three
+    (the second session ends only once that redraw is done, when another could start); the page
+    the loop writes as it stops shows all three."""
+    root = make_project(tmp_path / "project")
+    drawn = tmp_path / "drawn"
+    for session in ("sess-001", "sess-003"):
+        (tmp_path / f"release-{session}").touch()
+    monkeypatch.setenv("LOOP_AGENT_WAIT_FOR", str(tmp_path / "release-{session}"))
+    monkeypatch.setattr(_loop, "REPORT_EVERY", 3600.0)
+    after = f"; open({str(drawn)!r}, 'a').write('drawn\\n'); open({str(tmp_path / 'release-sess-002')!r}, 'w')"
+    monkeypatch.setattr(_loop, "_REPORT", _loop._REPORT + after)
+    record = run_loop(
+        root / ".mosaic" / "mission.yaml",
+        RunOptions(command=shlex.split(agent("done"))),
+        LoopCaps(max_sessions=3, backoff=0.0, report=True),
+        allow_failing_gates=False,
+        report=lambda line: None,
+        display=io.StringIO(),
+    )
+    assert record.sessions == ["sess-001", "sess-002", "sess-003"], record.stop_detail
+    assert drawn.read_text() == "drawn\n"
+    page = (root / ".mosaic" / "orchestrator" / "report.html").read_text()
+    assert all(f"sess-00{n}" in page for n in (1, 2, 3))

@@ -14,7 +14,7 @@ import pytest
 from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
 from mosaic_invoke.config.mission import load_mission
-from mosaic_invoke.session.verify import STOP_NOW, run_gates
+from mosaic_invoke.session.verify import STOP_NOW, Start, run_gates
 from mosaic_invoke.store.liveness import is_alive
 
 ORCH = Path(".mosaic") / "orchestrator"
@@ -306,3 +306,13 @@ def test_a_stop_now_asked_for_before_the_gates_start_runs_none_of_them(project: 
     assert (gates.passed, gates.stopped_by) == (False, STOP_NOW)
     assert time.monotonic() - began < 25 and not (project / "ran").exists()  # not the gates' 30 s
     assert log.read_text().endswith("coord: stopped by stop --now\n")
+
+
+def test_the_tasks_changed_since_the_start_are_those_whose_status_differs() -> None:
+    """Compared as strings in one pass (a mission has thousands); a task added since has not changed."""
+    begun = Start(
+        task_id="A", statuses={"A": "in-progress", "B": "done", "C": "not-started"}, head_before=None, tree_before=None
+    )
+    now = {"A": "done", "B": "done", "C": "cancelled", "D": "done"}
+    assert begun.changed(now) == ["A", "C"]
+    assert begun.done_before == frozenset({"B"})

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.store.clock import now_iso, seconds_between
-from mosaic_invoke.store.session import summarise, with_record
-from mosaic_invoke.store.state import Session, State, load_state, save_state
+from mosaic_invoke.store.session import Session, summarise, with_record
+from mosaic_invoke.store.state import State, load_state, save_state
 
 SESSION = {
     "session_id": "sess-001",
@@ -128,7 +128,8 @@ def test_a_crash_between_temp_write_and_rename_leaves_the_old_file(tmp_path: Pat
 import os, signal
 from dataclasses import replace
 from pathlib import Path
-from mosaic_invoke.store.state import Session, State, save_state
+from mosaic_invoke.store.session import Session
+from mosaic_invoke.store.state import State, save_state
 os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
 sessions = tuple(Session(session_id=f"sess-{{n}}", runtime="x" * 1000, pid=n, started_at="t") for n in range(500))
 save_state(Path({str(tmp_path)!r}), State.of("m", [s.to_dict() for s in sessions]))

@@ -52,7 +52,7 @@ def decoding_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_decode(*args: object, **kwargs: object) -> State:
         raise AssertionError("state.json was decoded whole")
 
-    monkeypatch.setattr(_state, "_decode", no_decode)
+    monkeypatch.setattr(_state, "decode", no_decode)
 
 
 def test_a_decoded_file_is_kept_in_coords_layout_and_read_from_there(

@@ -15,7 +15,7 @@ from mosaic_invoke.tasks.selection import (
     open_dependencies,
     runnable,
 )
-from mosaic_invoke.tasks.tasksfile import Task, TasksFile, parse
+from mosaic_invoke.tasks.tasksfile import Task, TasksFile, TaskStatus, load, parse, set_status
 
 
 def tasks(*rows: tuple[str, str, str] | tuple[str, str, str, str]) -> TasksFile:
@@ -96,6 +96,22 @@ def test_the_task_of_the_live_session_is_never_next() -> None:
     )
     edited_back = tasks(("A", "not-started", "M1"), ("B", "not-started", "M1"))  # a human reset its status
     assert found(next_runnable(FLAT, edited_back, live_task="A")) == "B"
+
+
+def test_an_answer_is_kept_for_the_text_asked_about_and_no_other(tmp_path: Path) -> None:
+    """A loop asks three times per session of the same file: answered once. Any change to the
+    file (a new text), to mission.yaml's milestones or to the question is a new answer."""
+    path = tmp_path / "TASKS.md"
+    path.write_text("| id | status | milestone |\n|---|---|---|\n| A | not-started | M1 |\n| B | not-started | M2 |\n")
+    first = load(path)
+    answer = next_runnable(mission(M1, M2), first)
+    assert next_runnable(mission(M1, M2), load(path)) is answer  # the same text: the same answer
+    assert found(next_runnable(mission(M1, M2), first, live_task="A")) == "B"
+    assert found(next_runnable(mission(M2, M1), first)) == "B"  # M2 current: it comes first in mission.yaml
+    done_m1 = Milestone(id="M1", name="One", status=MilestoneStatus.DONE)
+    assert found(next_runnable(mission(done_m1, M2), first)) == "B"
+    set_status(path, "A", TaskStatus.DONE)
+    assert found(next_runnable(mission(M1, M2), load(path))) == "B"
 
 
 def test_a_task_run_out_of_order_does_not_stall_the_earlier_milestone() -> None:

@@ -275,6 +275,18 @@ def test_rows_chosen_column_wise_are_the_matching_tasks_in_file_order(
     assert [(r.id, r.status, r.milestone) for r in tasks_file.rows(statuses, milestone)] == expected
 
 
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(text=mission_tables())
+def test_status_values_are_each_tasks_status_in_strings(tmp_path: Path, text: str) -> None:
+    tasks_file = parse(tmp_path / "TASKS.md", text)
+    assert tasks_file.status_values() == {task.id: task.status.value for task in tasks_file.tasks}
+
+
+def test_status_values_spell_a_status_written_in_another_case_as_its_value(tmp_path: Path) -> None:
+    path = tasks_file(tmp_path, "| id | status |\n|---|---|\n| A | Done |\n| B | IN-PROGRESS |\n| C | done |\n")
+    assert parse(path, path.read_text()).status_values() == {"A": "done", "B": "in-progress", "C": "done"}
+
+
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(table=tables())
 def test_the_column_wise_path_agrees_with_the_row_by_row_path(

@@ -36,7 +36,8 @@ def write_report(mission_file: Path, output: Path | None = None) -> Path:
     report = build_report(mission, path.parent)
     page = render_report(report, mission).encode()  # render() leaves no lone surrogate
     # Its own page is coord's file, private as the state it shows; a page named by --output is the user's.
-    (write_atomic if output else write_private)(path, page)
+    # Not fsynced: the page is drawn again from the state.
+    (write_atomic if output else write_private)(path, page, durable=False)
     return path
 
 

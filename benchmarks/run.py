@@ -271,16 +271,17 @@ def no_newline(coord: str, root: Path, env: dict[str, str], megabytes: int = 50)
     agent = root.parent / "no_newline_agent.py"
     loop = f"for _ in range({megabytes * 16}):\n    sys.stdout.buffer.write(c)\n"
     agent.write_text(f"import sys\nc = b'x' * 65536\n{loop}")
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [coord, "run", "--command", f"{sys.executable} {agent}"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # The peak is read by a small launcher: a child started by vfork inherits its parent's peak
+    # memory when it execs, so waiting here would measure this script, grown by earlier rows.
+    launcher = (
+        "import os, subprocess, sys\n"
+        "process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print(os.wait4(process.pid, 0)[2].ru_maxrss)\n"
     )
-    _, _, usage = os.wait4(process.pid, 0)
-    return time.perf_counter() - start, usage.ru_maxrss / 1024
+    start = time.perf_counter()
+    command = [sys.executable, "-c", launcher, coord, "run", "--command", f"{sys.executable} {agent}"]
+    peak_kib = int(subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=True).stdout)
+    return time.perf_counter() - start, peak_kib / 1024
 
 
 def ratio_row(

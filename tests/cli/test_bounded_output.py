@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,14 +23,26 @@ def printer(folder: Path, megabytes: int, *, then: str = "") -> str:
     return f"{sys.executable} {script}"
 
 
+# The peak is read by a small launcher, never by the test process itself: a child started by
+# vfork (as subprocess does) inherits its parent's peak resident memory when it execs, so a
+# pytest worker grown by earlier tests would be measured instead of coord.
+_LAUNCHER = """\
+import os, subprocess, sys
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+open(sys.argv[1], "w").write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def peak_rss(args: list[str], cwd: Path, tmp_path: Path) -> tuple[int, int, str]:
     """Run mosaic-coord: its exit code, the peak resident memory (bytes) of it and of the
     processes it waited for (the largest one), and its standard error."""
+    measured = tmp_path / "peak"
     with (tmp_path / "out").open("wb") as out, (tmp_path / "err").open("wb") as err:
-        process = subprocess.Popen([str(BIN / "mosaic-coord"), *args], cwd=cwd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, usage.ru_maxrss * 1024, (tmp_path / "err").read_text()
+        launcher = [sys.executable, "-c", _LAUNCHER, str(measured), str(BIN / "mosaic-coord"), *args]
+        subprocess.run(launcher, cwd=cwd, stdout=out, stderr=err, check=True)
+    code, peak_kib = map(int, measured.read_text().split())
+    return code, peak_kib * 1024, (tmp_path / "err").read_text()
 
 
 def test_an_agent_printing_40_mb_without_a_newline_costs_coord_a_few_mb(project: Path, tmp_path: Path) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from mosaic_invoke.errors import AgentUnusable, CoordError
 
-# The gate: a shell that waits for "go" on fd 3 and then becomes the agent (exec keeps the
-# pid and its start time). If coord dies before saying go, the read sees end of file and the
-# agent never starts: no agent ever works before the session lock names it.
-_GATE = 'IFS= read -r go <&3 && [ "$go" = go ] || exit 125; exec 3<&-; exec "$@"'
+# The gate: a shell that waits for "go" on its pipe (fd N) and then becomes the agent (exec
+# keeps the pid and its start time). If coord dies before saying go, the read sees end of file
+# and the agent never starts: no agent ever works before the session lock names it.
+_GATE = 'IFS= read -r go <&{fd} && [ "$go" = go ] || exit 125; exec {fd}<&-; exec "$@"'
 GATE_CLOSED = 125
 """The exit code of a gate that was never opened."""
 
@@ -73,18 +73,24 @@ def start_gated(
     """
     program = find_program(argv[0], cwd, env)
     read_end, write_end = os.pipe()
+    # The gate reads its pipe where it is when sh can name it (fds 0-9) and the agent would
+    # get Ctrl-C anyway (exec resets a handled signal, never an ignored one): the child needs
+    # no code of coord's before exec, so Python starts it without copying coord (some 2 ms).
+    # Otherwise the pipe is moved onto fd 3 and SIGINT reset there. Python opens every other
+    # file non-inheritable (PEP 446), so nothing else reaches the agent.
+    direct = read_end <= 9 and signal.getsignal(signal.SIGINT) != signal.SIG_IGN
+    if direct:
+        os.set_inheritable(read_end, True)
     try:
         process = subprocess.Popen(
-            ["/bin/sh", "-c", _GATE, "mosaic-gate", program, *argv[1:]],
+            ["/bin/sh", "-c", _GATE.format(fd=read_end if direct else 3), "mosaic-gate", program, *argv[1:]],
             cwd=cwd,
             env=dict(env),
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
-            # The gate reads fd 3 (sh names only fds 0-9). Python opens every other file
-            # non-inheritable (PEP 446), so nothing else reaches the agent.
             close_fds=False,
-            preexec_fn=functools.partial(_onto_fd_3, read_end),
+            preexec_fn=None if direct else functools.partial(_onto_fd_3, read_end),
             start_new_session=new_session,
         )
     except OSError as exc:

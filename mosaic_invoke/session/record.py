@@ -18,7 +18,6 @@ from mosaic_invoke.agents import Reader, reported_in_log
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.hooks import run_hook
-from mosaic_invoke.session.reviewer import review_claim
 from mosaic_invoke.session.verify import STOP_NOW, Findings, Start, Verifier, keep_to_own_claim, verify
 from mosaic_invoke.session.watch import Watched
 from mosaic_invoke.store.clock import format_duration, now_iso
@@ -109,7 +108,10 @@ def finish(
         findings = verifier(
             mission, begun, end.reason, gate_log, env, report, interrupted=end.stopped_by, stop_now=stop_now
         )
-        findings = review_claim(mission, ended, findings, env, report, stop_now=stop_now)  # after the gates pass
+        if mission.review is not None:  # after the gates pass; a mission without a reviewer loads none (some 2 ms)
+            from mosaic_invoke.session.reviewer import review_claim
+
+            findings = review_claim(mission, ended, findings, env, report, stop_now=stop_now)
     except BaseException:
         with contextlib.suppress(Exception):  # none may hide the failure that needed it
             record_verdict(mission, session_id, Findings({"verdict": "none"}))

@@ -15,7 +15,7 @@ from mosaic_invoke.store.files import write_json_atomic
 from mosaic_invoke.store.liveness import judge
 from mosaic_invoke.store.locks import SessionLock, read_session_lock, state_lock
 from mosaic_invoke.store.session import Session
-from mosaic_invoke.store.state import NEXT_TASK_FILE, State, load_state, save_state
+from mosaic_invoke.store.state import LOOP_FILE, NEXT_TASK_FILE, State, load_state, save_state
 from mosaic_invoke.tasks.selection import check_milestones, open_dependencies
 from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
@@ -160,9 +160,11 @@ def blocking_session(lock: SessionLock, verdict: str) -> str:
 
 def _settle_loop(mission: Mission, state: State, loop_id: str | None) -> State:
     """Record a loop whose process died as crashed; refuse to run beside a live loop."""
+    orchestrator = mission.orchestrator_path
+    if not (orchestrator / LOOP_FILE).exists():  # most missions never ran a loop: import nothing
+        return state
     from mosaic_invoke.store.loopfile import read_loop, settle_crashed_loop  # not for a preview (some 3 ms)
 
-    orchestrator = mission.orchestrator_path
     settled = settle_crashed_loop(orchestrator, state)
     if settled is not state:
         save_state(orchestrator, settled)

@@ -4,7 +4,9 @@ A session's start and end each change one record of a state that, at 10k session
 file: rewriting it for each change (temp file, fsync, rename) was most of what coord spent on
 a session. A change is appended here instead, as one line, and fsynced. Readers replay the
 journal over state.json; once it would grow past a bound, or whenever state.json is written
-whole anyway, its changes are folded into state.json and it is removed (in that order).
+whole anyway, its changes are folded into state.json and it is removed (in that order). A change
+of a record that state.json itself holds (a session that started before the last fold and ends
+after it) is folded at once: replayed, it would copy the whole file in every reader.
 
 The first line names the state.json the journal extends, by the checksum of that file's head
 line (which holds the checksum of its records) and its size: a journal that a fold left behind

@@ -80,7 +80,10 @@ def save_state(orchestrator: Path, state: State) -> None:
     if known is not None and line is not None and known.journal_size + len(line) <= JOURNAL_BOUND:
         path = journal_path(orchestrator)
         written = append(path, line) if known.journal_size else start(path, known.base, line)  # type: ignore[arg-type]
-        _on_disk[orchestrator] = replace(known, state=state, journal=written, journal_size=written[3])
+        journaled = known.journaled | _put_since(state, known.state)
+        _on_disk[orchestrator] = replace(
+            known, state=state, journal=written, journal_size=written[3], journaled=journaled
+        )
         _saved(state)
         return
     chunks = state.chunks()
@@ -111,6 +114,8 @@ class _OnDisk:
     """The file at the journal's path, whether or not it extends this state.json."""
     journal_size: int = 0
     """The journal's size when it extends this state.json, else 0."""
+    journaled: frozenset[str] = frozenset()
+    """The sessions whose records that journal holds; state.json holds every other one."""
 
     def current(self, orchestrator: Path) -> bool:
         """Whether the files are still as this process left them (no other process wrote)."""
@@ -121,8 +126,8 @@ class _OnDisk:
 
     def entry(self, state: State) -> bytes | None:
         """The journal line that takes the state on disk to ``state``: b"" if nothing changed;
-        None if ``state`` was not made from it by putting sessions (or its status), or when
-        state.json is not journaled."""
+        None if ``state`` was not made from it by putting sessions (or its status), if it
+        changes a line state.json holds, or when state.json is not journaled."""
         disk = self.state
         head, disk_head = (state.mission_id, state.extra, state.loops), (disk.mission_id, disk.extra, disk.loops)
         if self.base is None or head != disk_head:
@@ -137,6 +142,11 @@ class _OnDisk:
             if change.new:
                 new.append(change.record["session_id"])
             change = change.before
+        # A change of a line state.json holds (a session that started before the last fold
+        # and ends after it) is folded at once: replayed, it would copy the whole file in
+        # every reader until the next fold.
+        if any(record["session_id"] not in self.journaled and record["session_id"] not in new for record in records):
+            return None
         if not records and state.status == disk.status:
             return b""
         entry: dict[str, Any] = {"sessions": records[::-1], "new": new[::-1], "summary": dict(state.summary)}
@@ -147,6 +157,17 @@ class _OnDisk:
 
 # By orchestrator folder.
 _on_disk: dict[Path, _OnDisk] = {}
+
+
+def _put_since(state: State, disk: State) -> frozenset[str]:
+    """The sessions put into ``state`` since ``disk`` (which it was made from)."""
+    ids = set()
+    change = state._change
+    while change is not None and change is not disk._change:
+        if change.record is not None:
+            ids.add(change.record["session_id"])
+        change = change.before
+    return frozenset(ids)
 
 
 def _saved(state: State) -> None:
@@ -191,6 +212,9 @@ def _read(orchestrator: Path, mission_id: str, writing: bool) -> _OnDisk | None:
         # No journal to replay (none, a link, a first line that names no state.json): the next save starts one over it.
         journal=_identity(journal_path(orchestrator), follow=False) if journal is None else journal.identity,
         journal_size=0 if extending is None else extending.size,
+        journaled=frozenset(
+            record["session_id"] for entry in (extending.entries if extending else ()) for record in entry["sessions"]
+        ),
     )
 
 

@@ -129,6 +129,24 @@ def test_a_journal_that_would_pass_its_bound_is_folded_into_state_json(tmp_path:
     assert another_process(tmp_path).count == number - 1
 
 
+def test_a_change_of_a_record_state_json_holds_folds_the_journal(tmp_path: Path) -> None:
+    """A session that started before the last fold ends after it: its end is written whole.
+    Journaled, every reader would copy the whole of state.json to replay it, until the next fold."""
+    seeded(tmp_path)  # state.json holds sess-001 to sess-016
+    state = load_state(tmp_path, "m", writing=True).with_session(session(17))
+    save_state(tmp_path, state)
+    assert (tmp_path / JOURNAL_FILE).exists()  # a new session: journaled
+    state = state.with_session(session(17, exit_code=0)).with_session(session(3, exit_code=1, ended_reason="failed"))
+    save_state(tmp_path, state)
+    assert not (tmp_path / JOURNAL_FILE).exists()
+    reread = another_process(tmp_path)
+    assert reread.to_bytes() == state.to_bytes() == (tmp_path / "state.json").read_bytes()
+    state = reread.with_session(session(18))
+    save_state(tmp_path, state)
+    save_state(tmp_path, state.with_session(session(18, exit_code=0)))  # started after the fold: journaled
+    assert len((tmp_path / JOURNAL_FILE).read_bytes().splitlines()) == 3
+
+
 def test_a_change_of_the_loops_folds_the_journal(tmp_path: Path) -> None:
     seeded(tmp_path)
     state = load_state(tmp_path, "m", writing=True).with_session(session(17))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import os
 import sys
@@ -13,7 +14,7 @@ runs, and after an error that Python itself reports."""
 
 
 def main() -> None:
-    global _exit_code  # noqa: PLW0603 - the one fact `_end_without_teardown` needs at exit
+    global _exit_code  # the one fact `_end_without_teardown` needs at exit
     # Registered first, so it runs last: after every other exit handler (logging's flush).
     atexit.register(_end_without_teardown)
     # The collector's passes over the 100k objects that start-up makes free nothing: paused, then frozen.
@@ -58,8 +59,6 @@ def _end_without_teardown() -> None:
     if _exit_code is None:
         return
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a reader gone, or a stream closed
             stream.flush()
-        except (OSError, ValueError):
-            pass  # a reader gone, or a stream closed: nothing left to save
     os._exit(_exit_code)

@@ -10,7 +10,6 @@ import functools
 import os
 import traceback
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +33,14 @@ PROJECT_TEMPLATE = Path(".mosaic") / "templates" / DEFAULT_TEMPLATE
 
 def packaged_templates() -> Path:
     """The default templates: inside the installed package, else beside a checkout."""
-    packaged = resources.files("mosaic_invoke") / "templates"
+    # The package is always installed as files (a wheel is unpacked): its folder, without
+    # importlib.resources' readers (some 1 ms).
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "templates"
     if packaged.is_dir():
-        return Path(str(packaged))
+        return packaged
     # Editable installs and plain checkouts: hatchling's force-include only builds wheels.
-    return Path(__file__).resolve().parents[2] / "templates"
+    return package.parent / "templates"
 
 
 def find_template(mission: Mission, flag: str | None, configured: str | None) -> Path | None:

@@ -162,7 +162,7 @@ _on_disk: dict[Path, _OnDisk] = {}
 def _put_since(state: State, disk: State) -> frozenset[str]:
     """The sessions put into ``state`` since ``disk`` (which it was made from)."""
     ids = set()
-    change = state._change
+    change: Change | None = state._change
     while change is not None and change is not disk._change:
         if change.record is not None:
             ids.add(change.record["session_id"])

@@ -46,7 +46,10 @@ from mosaic_invoke.tasks.tasksfile import load as load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = ("commands.md", "files.md", "prompt.md", "loop.md", "agents.md", "mission-yaml.md", "remote.md")
+PAGES = (
+    *("commands.md", "files.md", "prompt.md", "loop.md", "agents.md", "mission-yaml.md", "remote.md"),
+    *("guarantees.md", "performance.md"),
+)
 COMMANDS = ("run", "resume", "loop", "stop", "status", "logs", "report", "init")
 MISSION_MARK = "# .mosaic/mission.yaml"
 INVOKE_MARK = "# invoke.yaml"
@@ -697,3 +700,17 @@ def test_the_review_template_example_extends_the_packaged_one(tmp_path: Path) ->
     prompt = review_prompt(mission, mission.review, claim, reviewer_runtime(mission, mission.review, "demo"))
     assert f"1. Check each acceptance criterion of {task.id} against the diff, one by one.\n" in prompt
     assert prompt.rstrip().endswith("VERDICT: reject: <what is missing or wrong, on one line>")
+
+
+def test_every_test_the_guarantees_page_names_exists() -> None:
+    named = set(re.findall(r"`(tests/[\w/]+\.py)`", page("guarantees.md")))
+    assert len(named) >= 20
+    assert sorted(name for name in named if not (ROOT / name).is_file()) == []
+
+
+def test_the_readme_links_every_page_and_every_link_of_a_page_leads_somewhere() -> None:
+    readme = README.read_text()
+    assert [name for name in PAGES if f"](docs/{name}" not in readme] == []
+    for name in PAGES:
+        for target in re.findall(r"\]\(([\w./-]+\.md)(?:#[\w-]+)?\)", page(name)):
+            assert (DOCS / target).is_file(), (name, target)

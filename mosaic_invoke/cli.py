@@ -21,7 +21,7 @@ def main() -> None:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        from mosaic_invoke.program import make_program
+        from mosaic_invoke.program import make_program  # here: imported with the collector paused
     finally:
         gc.freeze()
         if collecting:

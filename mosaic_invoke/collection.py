@@ -260,7 +260,7 @@ def loop(
         caps = loop_caps(flags, settings, mission_loop)
         options = run_options(settings, mission_loop, task=None, print_only=False, **flags)
         if detach:
-            from mosaic_invoke.loop.detached import start_loop
+            from mosaic_invoke.loop.detached import start_loop  # only a detached loop starts one
 
             print_loop_started(
                 start_loop(path, options, caps, allow_failing_gates=allow_failing_gates, report=tell), json=json

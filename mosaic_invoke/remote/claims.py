@@ -48,7 +48,7 @@ def claim(
     session_id: str | None = None,
 ) -> Claim | Taken:
     """Claim ``task_id`` for this host: the push fails if the ref exists, so one host wins."""
-    mine = _make(space, task_id, None, lane=lane, session_id=session_id, started_at=now_iso())
+    mine = _make(space, task_id, None, lane=lane, session_id=session_id, started_at=None)
     return _settle(space, mine, swap(space.remote, space.ref(task_id), None, mine.commit, patience, report), patience)
 
 
@@ -97,7 +97,7 @@ def take_over(
     """Replace a stale claim with ours, expecting the stale value: if its host renewed it meanwhile,
     or a third host took it first, ours fails."""
     parent = stale.commit if _have(space.remote.repo, stale.commit) else None
-    mine = _make(space, stale.task_id, parent, lane=lane, session_id=session_id, started_at=now_iso())
+    mine = _make(space, stale.task_id, parent, lane=lane, session_id=session_id, started_at=None)
     swapped = swap(space.remote, space.ref(stale.task_id), stale.commit, mine.commit, patience, report)
     return _settle(space, mine, swapped, patience)
 
@@ -143,7 +143,9 @@ def _make(
     session_id: str | None,
     started_at: str | None,
 ) -> Claim:
-    """A new claim commit in this clone: its message the claim as JSON, unique by its nonce."""
+    """A new claim commit in this clone: its message the claim as JSON, unique by its nonce.
+
+    ``started_at`` None: a claim made now, its start its first heartbeat (one clock reading)."""
     repo = space.remote.repo
     now = now_iso()
     fields: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from conftest import wait_for
 from remotekit import PATIENT, Said, git, remote_refs, shared_remote, space
 
+from mosaic_invoke.remote import claims
 from mosaic_invoke.remote.claim import Claim, Taken, ref_part
 from mosaic_invoke.remote.claims import claim, read_claims, release, renew, take_over
 from mosaic_invoke.remote.sightings import Sightings
@@ -20,7 +22,10 @@ CLAIMER = Path(__file__).with_name("claimer.py")
 REF = "refs/coord/demo/claims/T-001"
 
 
-def test_one_claim_per_task_and_the_loser_reads_who_holds_it(tmp_path: Path) -> None:
+def test_one_claim_per_task_and_the_loser_reads_who_holds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A clock that moves at every reading: a new claim's start is its first heartbeat, one reading.
+    ticks = itertools.count()
+    monkeypatch.setattr(claims, "now_iso", lambda: f"2026-12-05T10:20:52.{next(ticks):03d}Z")
     bare, (one, two) = shared_remote(tmp_path, 2)
     mine = claim(space(one), "T-001", PATIENT, Said(), lane=2, session_id="s-one")
     assert isinstance(mine, Claim)

@@ -53,6 +53,8 @@ def test_a_rejected_review_reopens_the_task_and_its_reasons_reach_the_next_promp
         "duration_seconds": first["review"]["duration_seconds"],
     }
     prompt = (root / ORCH / "logs" / "sess-002.prompt.md").read_text()
+    assert prompt.count("says nothing of the config") == 1  # the reasons once, on the Review line
+    assert "- **Unfinished task:** T-002 (rejected by the reviewer)\n" in prompt
     assert (
         "- **Review:** T-002 was marked done and its checks passed, but the reviewer (reviewer) rejected it: "
         f"work/T-002.txt says nothing of the config; it is in-progress again; review: {log}"

@@ -357,7 +357,8 @@ def test_a_claim_the_reviewer_rejected_adds_the_review_line_with_its_reasons(pro
     }
     state = {"version": 1, "mission_id": "demo", "status": "active", "sessions": [record]}
     (orchestrator / "state.json").write_text(json.dumps(state))
-    assert previous_lines(next_prompt(project))[-1] == (
+    assert previous_lines(next_prompt(project))[-2:] == [
+        "- **Unfinished task:** T-002 (rejected by the reviewer)",  # the reasons once, below
         "- **Review:** T-002 was marked done and its checks passed, but the reviewer (codex) rejected it: "
-        f"no test for an empty file; it is in-progress again; review: {log}"
-    )
+        f"no test for an empty file; it is in-progress again; review: {log}",
+    ]

@@ -58,10 +58,11 @@ EXIT_CODES = {
 """Exit code of each stop reason; every other (a cap or breaker) exits 4."""
 Report = Callable[[str], None]
 REPORT_EVERY = 30.0
-"""Seconds from one redraw of the report page between sessions to the next, at least."""
+"""Seconds from the start of one redraw of the report page between sessions to the next, at least."""
 _REPORT = (  # at the lowest priority: on a busy machine the loop's own work comes first
-    "import os, sys; os.nice(19); sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
-    "from mosaic_invoke.views.report.page import write_report; write_report(Path(sys.argv[2]))"
+    "import os, sys, time; os.nice(19); time.sleep(float(sys.argv[3])); sys.path.insert(0, sys.argv[1]); "
+    "from pathlib import Path; from mosaic_invoke.views.report.page import write_report; "
+    "write_report(Path(sys.argv[2]))"
 )
 
 
@@ -123,8 +124,10 @@ class _Loop:
         self.signals = Signals()
         """What coord was sent (SIGINT, SIGTERM or SIGHUP, during a session too: the loop stops)."""
         self.began = time.monotonic()
-        self.reporter: subprocess.Popen[bytes] | None = None
-        self.reporter_began = 0.0
+        self.reporters: list[subprocess.Popen[bytes]] = []
+        """The children redrawing the report page that may still run, the newest last."""
+        self.reporter_starts = 0.0
+        """When the newest redraw reads the state (its child waits until then)."""
         self.warning: str | None = None
         """What was wrong with the last loop's record, said once the loop's output has its place."""
         self.order = runtimes_in_order(mission, options)
@@ -280,17 +283,21 @@ class _Loop:
         """The report page, rewritten after a session (`loop: {report: true}`).
 
         Between sessions a child process writes it, so that a long history does not slow the
-        loop; one at a time, and at most once in `REPORT_EVERY` (sessions in quick succession
-        would have it redrawn over and over, at 10k sessions half a second of a core each). At
-        the end the loop writes it itself.
+        loop; redraws start at least `REPORT_EVERY` apart (sessions in quick succession would
+        have it redrawn over and over, at 10k sessions half a second of a core each). A session
+        that ends sooner is drawn by a child that waits for its time, then reads the state as
+        it is: never left out until the loop ends. At the end the loop writes it itself.
         """
         if not self.caps.report:
             return
-        if self.reporter is not None and self.reporter.poll() is None:
-            if not wait:
-                return
-            self.reporter.wait()
+        now = time.monotonic()
+        waiting = bool(self.reporters) and now < self.reporter_starts and self.reporters[-1].poll() is None
         if wait:
+            if waiting:  # the newest has not read the state yet: the loop writes the page itself
+                self.reporters[-1].kill()
+            for reporter in self.reporters:
+                reporter.wait()
+            self.reporters = []
             from mosaic_invoke.views.report.page import write_report  # the page's modules, at the loop's end only
 
             try:
@@ -298,22 +305,27 @@ class _Loop:
             except CoordError as error:
                 self.report(f"warning: the report page was not written: {error}")
             return
-        if self.reporter is not None and time.monotonic() - self.reporter_began < REPORT_EVERY:
-            return  # shown by the next redraw
-        self.reporter_began = time.monotonic()
-        self.reporter = subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-c",
-                _REPORT,
-                str(Path(__file__).resolve().parents[2]),
-                str(self.mission.config_path),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        if waiting:
+            return  # a redraw waits for its time: it reads the state then, this session's end with it
+        starts = max(now, self.reporter_starts + REPORT_EVERY) if self.reporters else now
+        self.reporter_starts = starts
+        self.reporters = [reporter for reporter in self.reporters if reporter.poll() is None]
+        self.reporters.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    _REPORT,
+                    str(Path(__file__).resolve().parents[2]),
+                    str(self.mission.config_path),
+                    f"{starts - now:.3f}",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         )
 
     def elapsed(self) -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import shlex
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,49 @@ def test_a_usage_limit_is_waited_out_then_the_next_session_starts(
     assert (started - resets).total_seconds() >= 0.5 - 0.01  # not before the reset plus the margin
     assert any(line.startswith("loop waits ") and "for a usage limit to lift" in line for line in said)
     assert (record.failures_in_row, record.attempts, record.cost_usd) == (0, {"T-002": 1}, 0.4725)
+
+
+def test_a_session_that_ends_between_redraws_is_drawn_while_the_next_one_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second session ends right after the first redraw, too soon for another: a redraw
+    waits for its time and draws it, while the third session still runs (it ends only once the
+    page shows the second). It was left out until the loop ended."""
+    root = make_project(tmp_path / "project")
+    page = root / ".mosaic" / "orchestrator" / "report.html"
+    (tmp_path / "release-sess-001").touch()
+    monkeypatch.setenv("LOOP_AGENT_WAIT_FOR", str(tmp_path / "release-{session}"))
+    monkeypatch.setattr(_loop, "REPORT_EVERY", 2.0)
+    after = f"; open({str(tmp_path / 'release-sess-002')!r}, 'w')"  # the second ends once the first is drawn
+    monkeypatch.setattr(_loop, "_REPORT", _loop._REPORT + after)
+
+    def second_drawn_ended() -> bool:  # its row in the sessions table says how it ended
+        rows = page.read_text().split("<tr") if page.exists() else []
+        return any("logs/sess-002." in row and "completed</span>" in row for row in rows)
+
+    def release_the_third_once_the_second_is_drawn() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not second_drawn_ended():
+            time.sleep(0.05)
+        (tmp_path / "drawn-during-sess-003").write_text(str(second_drawn_ended()))
+        (tmp_path / "release-sess-003").touch()
+
+    watcher = threading.Thread(target=release_the_third_once_the_second_is_drawn)
+    watcher.start()
+    try:
+        record = run_loop(
+            root / ".mosaic" / "mission.yaml",
+            RunOptions(command=shlex.split(agent("done"))),
+            LoopCaps(max_sessions=3, backoff=0.0, report=True),
+            allow_failing_gates=False,
+            report=lambda line: None,
+            display=io.StringIO(),
+        )
+    finally:
+        (tmp_path / "release-sess-003").touch()
+        watcher.join()
+    assert record.sessions == ["sess-001", "sess-002", "sess-003"], record.stop_detail
+    assert (tmp_path / "drawn-during-sess-003").read_text() == "True"
 
 
 def test_sessions_in_quick_succession_have_the_report_page_redrawn_once_in_a_while(

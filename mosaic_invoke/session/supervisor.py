@@ -54,19 +54,21 @@ def main(verifier: Verifier = verify, keeper: Keeper | None = None) -> int:
     except CoordError as error:
         print(json.dumps({"error": str(error)}), flush=True)
         return 1
-    print(json.dumps({"pid": agent.pid, "pid_started_at": process_start_time(agent.pid)}), flush=True)
-    if sys.stdin.readline().strip() != "go":
-        agent.cancel()  # coord died, or failed, before it recorded the session: no agent may run untracked
-        return 1
-    # coord has its answer and returns; from now on only the log hears from us.
-    with open_private(Path(spec["log"])) as log:
-        os.dup2(log.fileno(), sys.stdout.fileno())
+    # From the moment coord knows our pid, a signal is noted (SIGTERM would otherwise end us
+    # and leave the session unrecorded): the watch acts on one that came before it began.
+    with listening():
+        print(json.dumps({"pid": agent.pid, "pid_started_at": process_start_time(agent.pid)}), flush=True)
+        if sys.stdin.readline().strip() != "go":
+            agent.cancel()  # coord died, or failed, before it recorded the session: no agent may run untracked
+            return 1
+        # coord has its answer and returns; from now on only the log hears from us.
+        with open_private(Path(spec["log"])) as log:
+            os.dup2(log.fileno(), sys.stdout.fileno())
 
-    def report(message: str) -> None:
-        print(f"coord: {printable(message)}", file=sys.stderr, flush=True)
+        def report(message: str) -> None:
+            print(f"coord: {printable(message)}", file=sys.stderr, flush=True)
 
-    try:
-        with listening():
+        try:
             stop_requested = keeper(mission, spec["env"], report) if keeper is not None else None
             follow(
                 mission,
@@ -85,7 +87,7 @@ def main(verifier: Verifier = verify, keeper: Keeper | None = None) -> int:
                 stop_requested=stop_requested,
                 verifier=verifier,
             )
-    except CoordError as error:
-        report(f"error: {error}")
-        return 1
+        except CoordError as error:
+            report(f"error: {error}")
+            return 1
     return 0

@@ -64,7 +64,8 @@ def watch(
     acted on it within a moment (from a terminal it reached the agent already). A timeout or a
     stop request ends the agent: SIGTERM, then SIGKILL after the grace period. ``started`` is
     called once coord listens for signals (it opens the agent's gate). Signals count from the
-    ``since``-th coord heard (by default from now on).
+    ``since``-th coord heard (by default every one since coord began listening: one that came
+    while the session was being prepared interrupts the agent at once, never goes unheard).
     """
     with listening() as signals:
         watcher = _Watcher(process, output, on_output, limits, stop_requested, signals, since)
@@ -87,7 +88,7 @@ class _Watcher:
     ) -> None:
         self.process = process
         self.signals = signals
-        self.first_signal = len(signals.seen) if since is None else since
+        self.first_signal = 0 if since is None else since
         self.output = output
         self.on_output = on_output
         self.limits = limits
@@ -106,15 +107,16 @@ class _Watcher:
             selector.register(self.output, selectors.EVENT_READ)
         handled = self.first_signal
         while self.process.poll() is None:
+            # Signals first: one noted before the watch began has woken nobody.
+            for signum in self.signals.seen[handled:]:
+                self._on_signal(signum)
+            handled = len(self.signals.seen)
+            self._check_deadlines()
             for key, _ in selector.select(self._timeout()):
                 if key.fd == self.signals.fileno():
                     self.signals.drain()
                 elif not self._read():
                     selector.unregister(key.fd)
-            for signum in self.signals.seen[handled:]:
-                self._on_signal(signum)
-            handled = len(self.signals.seen)
-            self._check_deadlines()
         self.ended_at = now_iso()
         if self.output is not None:
             self._drain()

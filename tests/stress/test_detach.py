@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import subprocess
+import time
 from pathlib import Path
 
-from conftest import AGENT_COMMAND, coord, wait_for
+from conftest import AGENT_COMMAND, BIN, coord, wait_for
 
 from mosaic_invoke.store.liveness import is_alive
 
@@ -115,6 +118,42 @@ def test_print_only_previews_while_a_detached_session_runs(project: Path, tmp_pa
         release.touch()
     wait_for(lambda: status(project)["session"] is None)
     assert [s["session_id"] for s in status(project)["sessions"]] == ["sess-001"]
+
+
+def test_sigterm_to_the_supervisor_at_random_instants_is_always_recorded(project: Path) -> None:
+    """The supervisor is signalled at a random instant after the session lock names it, while
+    coord hands it the session and it prepares to follow its agent. It noted no signal until
+    then, and its watch heeded none that came before it began: SIGTERM ended it, leaving the
+    session unrecorded and its lock behind, or was ignored while the agent worked on."""
+    rng = random.Random(os.environ.get("STRESS_SEED", "supervisor-sigterm"))
+    lock = project / ORCH / "session.lock"
+    for round_number in range(1, 16):
+        run = subprocess.Popen(
+            [str(BIN / "mosaic-coord"), "run", "--detach", "--json", "--command", AGENT_COMMAND],
+            cwd=project,
+            env={**os.environ, "FAKE_AGENT_SLEEP": "120"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        wait_for(lambda: owner_of(lock) is not None, timeout=120)
+        time.sleep(rng.uniform(0, 0.005))
+        os.kill(owner_of(lock), signal.SIGTERM)  # type: ignore[arg-type]
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        agent = json.loads(out)["pid"]
+        wait_for(lambda: status(project)["session"] is None)
+        session = status(project)["sessions"][-1]
+        assert session["session_id"] == f"sess-{round_number:03d}"
+        assert (session["ended_reason"], session["exit_code"]) == ("interrupted", 128 + signal.SIGTERM)
+        wait_for(lambda agent=agent: not is_alive(agent, None))
+
+
+def owner_of(lock: Path) -> int | None:
+    """The pid of the supervisor a session lock names, once the lock is there."""
+    try:
+        return int(json.loads(lock.read_text())["owner_pid"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def test_sigterm_to_the_supervisor_ends_the_agent_and_is_recorded(project: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +23,7 @@ from mosaic_invoke.loop.policy import (
     gates_fail,
     wait_past_cap,
 )
+from mosaic_invoke.loop.redraw import Redraws
 from mosaic_invoke.loop.view import caps_line
 from mosaic_invoke.session.follow import follow_launched
 from mosaic_invoke.session.hooks import hook_env, run_hook
@@ -57,13 +56,6 @@ EXIT_CODES = {
 }
 """Exit code of each stop reason; every other (a cap or breaker) exits 4."""
 Report = Callable[[str], None]
-REPORT_EVERY = 30.0
-"""Seconds from the start of one redraw of the report page between sessions to the next, at least."""
-_REPORT = (  # at the lowest priority: on a busy machine the loop's own work comes first
-    "import os, sys, time; os.nice(19); time.sleep(float(sys.argv[3])); sys.path.insert(0, sys.argv[1]); "
-    "from pathlib import Path; from mosaic_invoke.views.report.page import write_report; "
-    "write_report(Path(sys.argv[2]))"
-)
 
 
 def exit_code(reason: str | None) -> int:
@@ -124,10 +116,7 @@ class _Loop:
         self.signals = Signals()
         """What coord was sent (SIGINT, SIGTERM or SIGHUP, during a session too: the loop stops)."""
         self.began = time.monotonic()
-        self.reporters: list[subprocess.Popen[bytes]] = []
-        """The children redrawing the report page that may still run, the newest last."""
-        self.reporter_starts = 0.0
-        """When the newest redraw reads the state (its child waits until then)."""
+        self.redraws = Redraws(mission.config_path, report)
         self.warning: str | None = None
         """What was wrong with the last loop's record, said once the loop's output has its place."""
         self.order = runtimes_in_order(mission, options)
@@ -280,53 +269,13 @@ class _Loop:
         write_loop(self.orchestrator, self.record)
 
     def rewrite_report(self, *, wait: bool = False) -> None:
-        """The report page, rewritten after a session (`loop: {report: true}`).
-
-        Between sessions a child process writes it, so that a long history does not slow the
-        loop; redraws start at least `REPORT_EVERY` apart (sessions in quick succession would
-        have it redrawn over and over, at 10k sessions half a second of a core each). A session
-        that ends sooner is drawn by a child that waits for its time, then reads the state as
-        it is: never left out until the loop ends. At the end the loop writes it itself.
-        """
+        """The report page after a session, or (``wait``) as the loop stops (`loop: {report: true}`)."""
         if not self.caps.report:
             return
-        now = time.monotonic()
-        waiting = bool(self.reporters) and now < self.reporter_starts and self.reporters[-1].poll() is None
         if wait:
-            if waiting:  # the newest has not read the state yet: the loop writes the page itself
-                self.reporters[-1].kill()
-            for reporter in self.reporters:
-                reporter.wait()
-            self.reporters = []
-            from mosaic_invoke.views.report.page import write_report  # the page's modules, at the loop's end only
-
-            try:
-                write_report(self.mission.config_path)
-            except CoordError as error:
-                self.report(f"warning: the report page was not written: {error}")
-            return
-        if waiting:
-            return  # a redraw waits for its time: it reads the state then, this session's end with it
-        starts = max(now, self.reporter_starts + REPORT_EVERY) if self.reporters else now
-        self.reporter_starts = starts
-        self.reporters = [reporter for reporter in self.reporters if reporter.poll() is None]
-        self.reporters.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-c",
-                    _REPORT,
-                    str(Path(__file__).resolve().parents[2]),
-                    str(self.mission.config_path),
-                    f"{starts - now:.3f}",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        )
+            self.redraws.last()
+        else:
+            self.redraws.after_session()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.began

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
@@ -51,19 +52,21 @@ def run(
 ) -> Outcome:
     """``coord.run`` (and, with ``resume``, ``coord.resume``); the agent's view goes to ``display``."""
     mission = load_mission(mission_file)
-    started = begin(mission, options, report, resume=resume)
-    if isinstance(started, Plan):
-        return Outcome(plan=started)
-    if started.agent is None:
-        started.release()
-        return Outcome(plan=started.plan, session=started.session)
-    # Here: a preview never loads what follows an agent.
-    # Here: a preview never loads what follows an agent (its watcher, verification, hooks).
-    from mosaic_invoke.session.follow import follow_launched
-    from mosaic_invoke.session.signals import listening
+    from mosaic_invoke.session.signals import listening  # as the follow-up below: only when run
 
-    report(f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}")
-    with listening():  # from the gate's opening to the verdict: a signal interrupts, never kills coord
+    # From before the session lock is written to the verdict: a signal interrupts the session,
+    # never kills coord with a lock behind and the session unrecorded. A preview keeps Python's.
+    with contextlib.nullcontext() if options.print_only else listening():
+        started = begin(mission, options, report, resume=resume)
+        if isinstance(started, Plan):
+            return Outcome(plan=started)
+        if started.agent is None:
+            started.release()
+            return Outcome(plan=started.plan, session=started.session)
+        # Here: a preview never loads what follows an agent (its watcher, verification, hooks).
+        from mosaic_invoke.session.follow import follow_launched
+
+        report(f"session {started.session.session_id} started: task {started.plan.task.id}, pid {started.session.pid}")
         return Outcome(plan=started.plan, session=follow_launched(started, options, report, display))
 
 

@@ -125,6 +125,9 @@ def private_dir(folder: Path) -> None:
     except FileNotFoundError:
         folder.parent.mkdir(parents=True, exist_ok=True)
         folder.mkdir(mode=0o700, exist_ok=True)
+    except FileExistsError:
+        if not folder.is_dir():  # another coord made it meanwhile: fine; anything else is in its place
+            raise
 
 
 def _unlink(path: Path) -> bool:

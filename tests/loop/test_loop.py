@@ -15,8 +15,8 @@ from loopkit import REPLAY, agent, make_project
 
 from mosaic_invoke.config.caps import LoopCaps
 from mosaic_invoke.config.options import RunOptions
-from mosaic_invoke.loop import loop as _loop
 from mosaic_invoke.loop import policy as _loopsteps
+from mosaic_invoke.loop import redraw as _redraw
 from mosaic_invoke.loop.loop import run_loop
 from mosaic_invoke.store.clock import parse_iso
 
@@ -65,9 +65,9 @@ def test_a_session_that_ends_between_redraws_is_drawn_while_the_next_one_runs(
     page = root / ".mosaic" / "orchestrator" / "report.html"
     (tmp_path / "release-sess-001").touch()
     monkeypatch.setenv("LOOP_AGENT_WAIT_FOR", str(tmp_path / "release-{session}"))
-    monkeypatch.setattr(_loop, "REPORT_EVERY", 2.0)
+    monkeypatch.setattr(_redraw, "REPORT_EVERY", 2.0)
     after = f"; open({str(tmp_path / 'release-sess-002')!r}, 'w')"  # the second ends once the first is drawn
-    monkeypatch.setattr(_loop, "_REPORT", _loop._REPORT + after)
+    monkeypatch.setattr(_redraw, "_REPORT", _redraw._REPORT + after)
 
     def second_drawn_ended() -> bool:  # its row in the sessions table says how it ended
         rows = page.read_text().split("<tr") if page.exists() else []
@@ -109,9 +109,9 @@ def test_sessions_in_quick_succession_have_the_report_page_redrawn_once_in_a_whi
     for session in ("sess-001", "sess-003"):
         (tmp_path / f"release-{session}").touch()
     monkeypatch.setenv("LOOP_AGENT_WAIT_FOR", str(tmp_path / "release-{session}"))
-    monkeypatch.setattr(_loop, "REPORT_EVERY", 3600.0)
+    monkeypatch.setattr(_redraw, "REPORT_EVERY", 3600.0)
     after = f"; open({str(drawn)!r}, 'a').write('drawn\\n'); open({str(tmp_path / 'release-sess-002')!r}, 'w')"
-    monkeypatch.setattr(_loop, "_REPORT", _loop._REPORT + after)
+    monkeypatch.setattr(_redraw, "_REPORT", _redraw._REPORT + after)
     record = run_loop(
         root / ".mosaic" / "mission.yaml",
         RunOptions(command=shlex.split(agent("done"))),

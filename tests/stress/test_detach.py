@@ -165,3 +165,31 @@ def test_sigterm_to_the_supervisor_ends_the_agent_and_is_recorded(project: Path)
     (session,) = status(project)["sessions"]
     assert (session["ended_reason"], session["exit_code"]) == ("interrupted", 128 + signal.SIGTERM)
     wait_for(lambda: not is_alive(started["pid"], None))
+
+
+def test_sigterm_to_a_foreground_run_at_random_instants_is_always_recorded(project: Path) -> None:
+    """`run` is sent SIGTERM at a random instant after its session lock appears, while it
+    starts the agent and prepares to follow it: it ended there (the default action) with the
+    session unrecorded and its lock behind. It is always recorded `interrupted`, exit 130."""
+    rng = random.Random(os.environ.get("STRESS_SEED", "run-sigterm"))
+    lock = project / ORCH / "session.lock"
+    for round_number in range(1, 16):
+        run = subprocess.Popen(
+            [str(BIN / "mosaic-coord"), "run", "--command", AGENT_COMMAND],
+            cwd=project,
+            env={**os.environ, "FAKE_AGENT_SLEEP": "120"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: owner_of(lock) is not None, timeout=120)
+        agent = json.loads(lock.read_text())["pid"]
+        time.sleep(rng.uniform(0, 0.005))
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 130, err
+        assert not lock.exists()
+        session = status(project)["sessions"][-1]
+        assert session["session_id"] == f"sess-{round_number:03d}"
+        assert session["ended_reason"] == "interrupted", session
+        wait_for(lambda agent=agent: not is_alive(agent, None))

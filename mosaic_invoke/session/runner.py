@@ -52,11 +52,14 @@ def run(
 ) -> Outcome:
     """``coord.run`` (and, with ``resume``, ``coord.resume``); the agent's view goes to ``display``."""
     mission = load_mission(mission_file)
-    from mosaic_invoke.session.signals import listening  # as the follow-up below: only when run
-
     # From before the session lock is written to the verdict: a signal interrupts the session,
     # never kills coord with a lock behind and the session unrecorded. A preview keeps Python's.
-    with contextlib.nullcontext() if options.print_only else listening():
+    policy: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if not options.print_only:
+        from mosaic_invoke.session.signals import listening  # here: a preview loads none of it
+
+        policy = listening()
+    with policy:
         started = begin(mission, options, report, resume=resume)
         if isinstance(started, Plan):
             return Outcome(plan=started)

@@ -51,6 +51,8 @@ def caps_line(caps: LoopCaps) -> str:
         parts.append(_count(caps.max_failures, "{} failure") + " in a row")
     if caps.max_attempts:
         parts.append(_count(caps.max_attempts, "{} attempt") + " per task")
+    if caps.max_idle_sessions:
+        parts.append(_count(caps.max_idle_sessions, "{} session") + " without progress")
     if caps.max_hours:
         parts.append(f"{format_span(caps.max_hours)} in all")
     if caps.max_cost_usd:

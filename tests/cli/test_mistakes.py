@@ -85,7 +85,9 @@ def test_a_variable_turns_off_a_cap_that_invoke_yaml_sets_to_a_number(project: P
     }
     result = coord("loop", cwd=project, env=env)
     assert result.returncode == 0, result.stderr
-    assert "coord: loop loop-001 started: no session cap, 3 failures in a row, 3 attempts per task\n" in result.stderr
+    assert "coord: loop loop-001 started: no session cap, 3 failures in a row, 3 attempts per task, 3 sessions" in (
+        result.stderr
+    )
     assert not (project / ORCH / "report.html").exists()  # report: off
 
 

@@ -225,9 +225,15 @@ def test_the_step_line() -> None:
 
 
 def test_the_caps_line() -> None:
-    assert caps_line(LoopCaps()) == "at most 20 sessions, 3 failures in a row, 3 attempts per task"
+    default = "at most 20 sessions, 3 failures in a row, 3 attempts per task, 3 sessions without progress"
+    assert caps_line(LoopCaps()) == default
     wide = LoopCaps(max_sessions=None, max_hours=5400.0, max_cost_usd=12.5, max_failures=1, max_attempts=None)
-    assert caps_line(wide) == "no session cap, 1 failure in a row, 1h30m in all, $12.50 of agent cost"
+    assert caps_line(replace(wide, max_idle_sessions=None)) == (
+        "no session cap, 1 failure in a row, 1h30m in all, $12.50 of agent cost"
+    )
+    assert caps_line(replace(wide, max_idle_sessions=1)) == (
+        "no session cap, 1 failure in a row, 1 session without progress, 1h30m in all, $12.50 of agent cost"
+    )
 
 
 def test_a_new_loop_inherits_a_wait_still_ahead() -> None:

@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from mosaic_invoke.errors import CoordError
 
@@ -57,6 +57,17 @@ class RuntimeSpec:
     """The command that continues an agent session (``{agent_session_id}``), if it has one."""
     permissions: str | None = None
     """One of `PERMISSIONS`; None: the mission's."""
+
+
+def spec_of(fields: Mapping[str, Any]) -> RuntimeSpec:
+    """A `RuntimeSpec` from its fields as JSON holds them (lists for its commands)."""
+    resume = fields.get("resume")
+    return RuntimeSpec(
+        command=tuple(fields["command"]),
+        output=fields.get("output", "text"),
+        resume=tuple(resume) if resume is not None else None,
+        permissions=fields.get("permissions"),
+    )
 
 
 PRESETS: Mapping[str, RuntimeSpec] = {

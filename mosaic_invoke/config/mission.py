@@ -116,6 +116,13 @@ class Mission:
             return self
         return replace(self, root=root, orchestrator_dir=str(self.orchestrator_path))
 
+    def with_runtimes(self, configured: Mapping[str, RuntimeSpec]) -> Mission:
+        """The mission with the config's runtimes (`coord.runtimes`) beside its own, the config's
+        first: everything that names a runtime (the worker, a fallback, the reviewer) finds them."""
+        if not configured:
+            return self
+        return replace(self, runtimes={**self.runtimes, **configured})
+
     def runtime_problem(self, runtimes: Mapping[str, RuntimeSpec]) -> str | None:
         """Why a runtime mission.yaml names (`runtime`, each of `runtime_fallback`, the
         reviewer's) is no runtime (a preset, one of its `runtimes:`, or of ``runtimes`` from the

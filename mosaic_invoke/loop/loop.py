@@ -75,7 +75,7 @@ def run_loop(
 ) -> LoopRecord:
     """Run the mission's sessions until a stop; returns the loop record as it ended. ``on_start``
     hears of the loop once its record is written, ``on_ready`` once the first gates passed."""
-    mission = load_mission(mission_file)
+    mission = load_mission(mission_file).with_runtimes(options.runtimes)
     if options.milestone:  # a mistake to refuse before any loop starts
         named_milestone(mission, options.milestone)
     shared = mission.remote is not None  # with a shared remote, every session runs in a lane (SPEC 16)

@@ -38,7 +38,7 @@ def run_remote(
     mission_file: Path, options: RunOptions, report: Report, *, resume: bool, display: IO[str] | None
 ) -> Outcome:
     """Claim a task on the remote, run its session in a lane, land it through the remote."""
-    mission = load_mission(mission_file)
+    mission = load_mission(mission_file).with_runtimes(options.runtimes)
     branch = mission_branch(mission, 1)
     settle_first(mission, options, report, resume=resume)
     live = settle(mission, options, branch, report)

@@ -51,7 +51,7 @@ def run(
     mission_file: Path, options: RunOptions, report: Report, *, resume: bool = False, display: IO[str] | None = None
 ) -> Outcome:
     """``coord.run`` (and, with ``resume``, ``coord.resume``); the agent's view goes to ``display``."""
-    mission = load_mission(mission_file)
+    mission = load_mission(mission_file).with_runtimes(options.runtimes)
     # From before the session lock is written to the verdict: a signal interrupts the session,
     # never kills coord with a lock behind and the session unrecorded. A preview keeps Python's.
     policy: contextlib.AbstractContextManager[object] = contextlib.nullcontext()

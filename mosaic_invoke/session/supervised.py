@@ -90,6 +90,8 @@ def start_supervised(
         "begun": asdict(begun),
         "session_timeout": options.session_timeout,
         "idle_timeout": options.idle_timeout,
+        # The config's runtimes (the reviewer's may be one): mission.yaml alone lacks them.
+        "runtimes": {name: asdict(runtime) for name, runtime in mission.runtimes.items()},
     }
     if spare is not None and spare.poll() is None:
         process = spare

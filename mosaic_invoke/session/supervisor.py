@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mosaic_invoke.agents.runtimes import spec_of
 from mosaic_invoke.config.mission import Mission, load_mission
 from mosaic_invoke.errors import CoordError
 from mosaic_invoke.session.follow import follow
@@ -38,7 +39,8 @@ def main(verifier: Verifier = verify, keeper: Keeper | None = None) -> int:
         with open_private(Path(spec["log"])) as errors:
             os.dup2(errors.fileno(), sys.stderr.fileno())
     try:
-        mission = load_mission(Path(spec["mission_file"])).moved_to(Path(spec["root"]))
+        runtimes = {name: spec_of(fields) for name, fields in spec.get("runtimes", {}).items()}
+        mission = load_mission(Path(spec["mission_file"])).moved_to(Path(spec["root"])).with_runtimes(runtimes)
         read_end, write_end = os.pipe()
         with open(spec["stdin"] or os.devnull, "rb") as stdin:
             agent = start_gated(

@@ -228,3 +228,28 @@ def test_a_detached_session_is_reviewed_by_its_supervisor(tmp_path: Path) -> Non
     (record,) = sessions(root)
     assert (record["verdict"], record["rejected_because"]) == ("rejected", "review: no test")
     assert task_status(root, "T-002") == "in-progress"
+
+
+def test_a_reviewer_defined_in_invoke_yaml_reviews_foreground_detached_and_looped_sessions(tmp_path: Path) -> None:
+    """`coord.runtimes` in invoke.yaml names runtimes as mission.yaml's `runtimes:` does, the
+    reviewer's too: it was accepted by the check and then not found when the review ran."""
+    root = make_project(
+        tmp_path / "project",
+        git=True,
+        extra="verify: {command: 'true', review: {runtime: checker}}\n",
+        tasks=TASKS_MD,
+    )
+    command = json.dumps([sys.executable, str(REVIEWER), "{prompt}"])
+    (root / "invoke.yaml").write_text(f"coord:\n  runtimes:\n    checker:\n      command: {command}\n")
+    env = loop_env({"REVIEW_AGENT_SAYS": "reject: not yet"})
+    ran = coord("run", "--command", agent("commit"), cwd=root, env=env)
+    assert ran.returncode == 0, ran.stderr
+    started = coord("run", "--detach", "--command", agent("commit"), cwd=root, env=env)
+    assert started.returncode == 0, started.stderr
+    wait_for(lambda: len(sessions(root)) == 2 and sessions(root)[1].get("verdict") is not None)
+    looped = run_loop(root, "--max-sessions", "1", "--command", agent("commit"), env=env)
+    assert looped.returncode == 4, looped.stderr
+    records = sessions(root)
+    assert [(r["verdict"], r["rejected_because"], r["review"]["runtime"]) for r in records] == [
+        ("rejected", "review: not yet", "checker")
+    ] * 3

@@ -85,7 +85,7 @@ def plan(
         previous_task_status=previous_status.value if previous_status else None,
     )
     prompt = render(find_template(mission, options.template, options.configured_template), context)
-    session_id = state.next_session_id()
+    session_id = unused_session_id(state, mission.orchestrator_path / LOGS_DIR)
     prompt_file = mission.orchestrator_path / LOGS_DIR / f"{session_id}.prompt.md"
     continued = None if options.fresh else resumable(previous, task.id, runtime)
     invocation = runtime.invocation(
@@ -110,6 +110,16 @@ def plan(
             acceptance=acceptance,
         ),
     )
+
+
+def unused_session_id(state: State, logs: Path) -> str:
+    """The state's next session id, past any whose prompt is in ``logs`` already: a state.json
+    that lost sessions (its journal deleted, an older copy put back) never makes coord reuse an
+    id and write over that session's log and prompt."""
+    number = int(state.summary["next_session"])
+    while (logs / f"sess-{number:03d}.prompt.md").exists():
+        number += 1
+    return f"sess-{number:03d}"
 
 
 def resolve(mission: Mission, options: RunOptions) -> Runtime:

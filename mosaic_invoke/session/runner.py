@@ -91,6 +91,13 @@ def begin(
         for warning in tasks.warnings:
             report(f"warning: {warning}")
         chosen = plan(mission, tasks, state, options, cut_off_task=cut_off, live_task=live_task)
+        if chosen.session_id != (expected := state.next_session_id()):
+            skipped = int(chosen.session_id.removeprefix("sess-")) - int(expected.removeprefix("sess-"))
+            report(
+                f"warning: logs/ holds {expected}{' and later sessions' if skipped > 1 else ''}, which state.json "
+                "does not record (a deleted state.journal, or an older state.json put back?); this session is "
+                f"{chosen.session_id}, so that none of their files is written over"
+            )
         if options.task and (waiting := open_dependencies(tasks, chosen.task)):
             report(f"warning: task {chosen.task.id} depends on {', '.join(waiting)}, not done; running it as asked")
         write_json_atomic(orchestrator / NEXT_TASK_FILE, chosen.capsule, durable=False)  # made anew each time

@@ -92,3 +92,20 @@ def test_a_reader_that_goes_away_does_not_stop_the_session_being_followed(projec
     assert Path(session["log_path"]).read_text() == "tick\n" * 8
     assert not (project / ORCH / "session.lock").exists()
     assert "Traceback" not in stderr
+
+
+def test_a_state_that_lost_sessions_never_makes_coord_reuse_their_ids(project: Path) -> None:
+    """state.json put back to before a session (its journal deleted, an old copy restored):
+    the next session takes the next id whose files are not in logs/, and says why, instead of
+    starting sess-001 again over that session's log and prompt."""
+    assert coord("run", "--command", AGENT_COMMAND, cwd=project).returncode == 0
+    logs = project / ".mosaic" / "orchestrator" / "logs"
+    first_log = (logs / "sess-001.log").read_bytes()
+    first_prompt = (logs / "sess-001.prompt.md").read_bytes()
+    (project / ".mosaic" / "orchestrator" / "state.json").unlink()  # the state before any session
+    again = coord("run", "--command", AGENT_COMMAND, cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert [record["session_id"] for record in sessions(project)] == ["sess-002"]
+    assert (logs / "sess-001.log").read_bytes() == first_log
+    assert (logs / "sess-001.prompt.md").read_bytes() == first_prompt
+    assert "warning: logs/ holds sess-001, which state.json does not record" in again.stderr, again.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -117,9 +118,17 @@ def unused_session_id(state: State, logs: Path) -> str:
     that lost sessions (its journal deleted, an older copy put back) never makes coord reuse an
     id and write over that session's log and prompt."""
     number = int(state.summary["next_session"])
-    while (logs / f"sess-{number:03d}.prompt.md").exists():
+    while _written(logs / f"sess-{number:03d}.prompt.md"):
         number += 1
     return f"sess-{number:03d}"
+
+
+def _written(path: Path) -> bool:
+    """Whether coord wrote ``path``: a file of its own, not a link planted in its place."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def resolve(mission: Mission, options: RunOptions) -> Runtime:

@@ -114,21 +114,24 @@ def plan(
 
 
 def unused_session_id(state: State, logs: Path) -> str:
-    """The state's next session id, past any whose prompt is in ``logs`` already: a state.json
-    that lost sessions (its journal deleted, an older copy put back) never makes coord reuse an
-    id and write over that session's log and prompt."""
+    """The state's next session id, past any whose log in ``logs`` holds output already: a
+    state.json that lost sessions (its journal deleted, an older copy put back) never makes
+    coord reuse an id and write into that session's log. (A launch killed before its record was
+    written leaves a prompt and no output: its id is taken again, so ids stay consecutive.)"""
     number = int(state.summary["next_session"])
-    while _written(logs / f"sess-{number:03d}.prompt.md"):
+    while any(_holds_output(logs / f"sess-{number:03d}{suffix}") for suffix in (".log", ".jsonl")):
         number += 1
     return f"sess-{number:03d}"
 
 
-def _written(path: Path) -> bool:
-    """Whether coord wrote ``path``: a file of its own, not a link planted in its place."""
+def _holds_output(path: Path) -> bool:
+    """Whether ``path`` is a log coord wrote output to: a file of its own, not empty, not a link
+    planted in its place."""
     try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
+        info = os.lstat(path)
     except OSError:
         return False
+    return stat.S_ISREG(info.st_mode) and info.st_size > 0
 
 
 def resolve(mission: Mission, options: RunOptions) -> Runtime:

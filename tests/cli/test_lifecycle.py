@@ -96,11 +96,12 @@ def test_a_reader_that_goes_away_does_not_stop_the_session_being_followed(projec
 
 def test_a_state_that_lost_sessions_never_makes_coord_reuse_their_ids(project: Path) -> None:
     """state.json put back to before a session (its journal deleted, an old copy restored):
-    the next session takes the next id whose files are not in logs/, and says why, instead of
+    the next session takes the next id whose log holds no output, and says why, instead of
     starting sess-001 again over that session's log and prompt."""
     assert coord("run", "--command", AGENT_COMMAND, cwd=project).returncode == 0
     logs = project / ".mosaic" / "orchestrator" / "logs"
     first_log = (logs / "sess-001.log").read_bytes()
+    assert first_log
     first_prompt = (logs / "sess-001.prompt.md").read_bytes()
     (project / ".mosaic" / "orchestrator" / "state.json").unlink()  # the state before any session
     again = coord("run", "--command", AGENT_COMMAND, cwd=project)

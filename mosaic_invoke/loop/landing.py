@@ -23,8 +23,8 @@ import fasteners
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.loop.gitcmd import GitFailed, commit_of, git, identity, run, show, top_level
 from mosaic_invoke.loop.lanes import Lane, base_ref, close_lane, tasks_in_repo
+from mosaic_invoke.session.gitcmd import GitFailed, commit_of, git, identity, run, show, top_level
 from mosaic_invoke.session.verify import GateRun
 from mosaic_invoke.store.clock import now_iso
 from mosaic_invoke.store.files import display_path, write_atomic, write_json_atomic

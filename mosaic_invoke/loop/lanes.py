@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from mosaic_invoke.config.mission import Milestone, Mission
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.loop.gitcmd import commit_of, git, run, show, top_level
+from mosaic_invoke.session.gitcmd import commit_of, git, run, show, top_level
 from mosaic_invoke.store.files import display_path
 from mosaic_invoke.tasks.selection import runnable
 from mosaic_invoke.tasks.tasksfile import Task, TasksFile, parse

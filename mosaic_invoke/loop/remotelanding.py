@@ -16,12 +16,12 @@ from pathlib import Path
 
 from mosaic_invoke.config.mission import Mission
 from mosaic_invoke.errors import CoordError
-from mosaic_invoke.loop.gitcmd import commit_of, run
 from mosaic_invoke.loop.landing import update_checkout
 from mosaic_invoke.remote.board import patience_of
 from mosaic_invoke.remote.branch import fetch_branch, push_branch
 from mosaic_invoke.remote.claim import Claim, Taken
 from mosaic_invoke.remote.transport import Moved, Remote, Report
+from mosaic_invoke.session.gitcmd import commit_of, run
 
 CHECKOUT_LOCK_FILE = "checkout.lock"
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mosaic_invoke.errors import CoordError
+from mosaic_invoke.session.gitcmd import QUIET, run
 
 Report = Callable[[str], None]
-_QUIET = {"GIT_EDITOR": "true", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
 _NO_SUCH_REF = "fatal: couldn't find remote ref "
 """What git says when the remote answered and has no such ref (under ``LC_ALL=C``)."""
 _STEP = 0.05
@@ -144,21 +144,7 @@ def fetch(remote: Remote, refspecs: tuple[str, ...], patience: Patience, report:
 
 def local_git(repo: Path, *args: str, stdin: str | None = None) -> str:
     """``git ARGS`` in ``repo`` that does not touch the remote; its output, stripped."""
-    try:
-        result = subprocess.run(
-            ["git", *args],
-            cwd=repo,
-            env={**os.environ, **_QUIET},
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=600,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        msg = f"{repo}: `git {' '.join(args)}` could not run: {exc}"
-        raise CoordError(msg) from None
+    result = run(repo, *args, stdin=stdin)
     if result.returncode != 0:
         msg = f"{repo}: `git {' '.join(args)}` failed: {_complaint(result.stdout, result.stderr)}"
         raise CoordError(msg)
@@ -205,7 +191,7 @@ def _git(remote: Remote, patience: Patience, *args: str) -> str:
         process = subprocess.Popen(
             ["git", *args],
             cwd=remote.repo,
-            env={**os.environ, **_QUIET},
+            env={**os.environ, **QUIET},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,4 +1,5 @@
-"""The git commands lanes and landing run: each one checked, its failure said in one line."""
+"""The git commands coord runs in a checkout (lanes, landing, claims): each one checked, its
+failure said in one line; never an editor, a pager or a prompt for a password."""
 
 from __future__ import annotations
 
@@ -31,15 +32,21 @@ def git(cwd: Path, *args: str, check: bool = True, env: Mapping[str, str] | None
     return result.stdout.strip()
 
 
-def run(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``git ARGS`` in ``cwd`` as it ran; never an editor, a pager or a prompt for a password."""
-    quiet = {"GIT_EDITOR": "true", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+QUIET = {"GIT_EDITOR": "true", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+"""The environment every git coord runs gets: no editor, pager or password prompt; its words in English."""
+
+
+def run(
+    cwd: Path, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``git ARGS`` in ``cwd`` as it ran, ``stdin`` its input (none: /dev/null)."""
     try:
         return subprocess.run(
             ["git", *args],
             cwd=cwd,
-            env={**os.environ, **(env or {}), **quiet},
-            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {}), **QUIET},
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
             errors="replace",

@@ -7,7 +7,8 @@ import stat
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, Invocation, Runtime, resolve_runtime
+from mosaic_invoke.agents import log_suffix
+from mosaic_invoke.agents.runtimes import DEFAULT_RUNTIME, OUTPUTS, Invocation, Runtime, resolve_runtime
 from mosaic_invoke.config.mission import Milestone, Mission
 from mosaic_invoke.config.options import RunOptions
 from mosaic_invoke.errors import CoordError, NoRunnableTask
@@ -119,7 +120,8 @@ def unused_session_id(state: State, logs: Path) -> str:
     coord reuse an id and write into that session's log. (A launch killed before its record was
     written leaves a prompt and no output: its id is taken again, so ids stay consecutive.)"""
     number = int(state.summary["next_session"])
-    while any(_holds_output(logs / f"sess-{number:03d}{suffix}") for suffix in (".log", ".jsonl")):
+    suffixes = {log_suffix(output) for output in OUTPUTS}
+    while any(_holds_output(logs / f"sess-{number:03d}{suffix}") for suffix in suffixes):
         number += 1
     return f"sess-{number:03d}"
 

@@ -123,7 +123,7 @@ class Mission:
             return self
         return replace(self, runtimes={**self.runtimes, **configured})
 
-    def runtime_problem(self, runtimes: Mapping[str, RuntimeSpec]) -> str | None:
+    def runtime_problem(self, runtimes: Mapping[str, RuntimeSpec] | None = None) -> str | None:
         """Why a runtime mission.yaml names (`runtime`, each of `runtime_fallback`, the
         reviewer's) is no runtime (a preset, one of its `runtimes:`, or of ``runtimes`` from the
         config), at its line; None when each is one."""
@@ -135,7 +135,7 @@ class Mission:
         from mosaic_invoke.agents.runtimes import runtime_problem  # only where a runtime is named
 
         for key, label, name in named:
-            problem = runtime_problem(name, {**self.runtimes, **runtimes}) if name else None
+            problem = runtime_problem(name, {**self.runtimes, **(runtimes or {})}) if name else None
             if problem is not None:
                 where = f"{display_path(self.config_path)}:{self.lines.get(key, 1)}"
                 return f"{where}: `{label}`: {problem}; fix the name, or add it under `runtimes:`"

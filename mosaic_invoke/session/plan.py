@@ -140,11 +140,11 @@ def resolve(mission: Mission, options: RunOptions) -> Runtime:
     """The runtime a session launches. A launch command given for the run (``--command``,
     config ``coord.command``) names its session by its program, unless ``--runtime`` names it."""
     named = options.runtime or (Path(options.command[0]).name if options.command else None)
-    if named is None and (problem := mission.runtime_problem(options.runtimes)):
+    if named is None and (problem := mission.runtime_problem()):
         raise CoordError(problem)
     return resolve_runtime(
         named or mission.runtime or DEFAULT_RUNTIME,
-        {**mission.runtimes, **options.runtimes},
+        mission.runtimes,  # the config's among them (`Mission.with_runtimes`, where it is loaded)
         options.command,
         permissions=mission.permissions,
     )

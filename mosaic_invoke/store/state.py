@@ -74,15 +74,15 @@ def save_state(orchestrator: Path, state: State) -> None:
     is the one it was read from and state.json is large, else state.json whole (the journal
     folded into it). Call under the state lock."""
     known = _on_disk.get(orchestrator)
-    line = known.entry(state) if known is not None and known.current(orchestrator) else None
-    if line == b"":
+    found = known.entry(state) if known is not None and known.current(orchestrator) else None
+    if found is not None and not found[0]:
         return  # nothing changed
-    if known is not None and line is not None and known.journal_size + len(line) <= JOURNAL_BOUND:
+    if known is not None and found is not None and known.journal_size + len(found[0]) <= JOURNAL_BOUND:
+        line, put = found
         path = journal_path(orchestrator)
         written = append(path, line) if known.journal_size else start(path, known.base, line)  # type: ignore[arg-type]
-        journaled = known.journaled | _put_since(state, known.state)
         _on_disk[orchestrator] = replace(
-            known, state=state, journal=written, journal_size=written[3], journaled=journaled
+            known, state=state, journal=written, journal_size=written[3], journaled=known.journaled | put
         )
         _saved(state)
         return
@@ -124,10 +124,10 @@ class _OnDisk:
             and _identity(journal_path(orchestrator), follow=False) == self.journal
         )
 
-    def entry(self, state: State) -> bytes | None:
-        """The journal line that takes the state on disk to ``state``: b"" if nothing changed;
-        None if ``state`` was not made from it by putting sessions (or its status), if it
-        changes a line state.json holds, or when state.json is not journaled."""
+    def entry(self, state: State) -> tuple[bytes, frozenset[str]] | None:
+        """The journal line that takes the state on disk to ``state`` (b"" if nothing changed),
+        and the sessions it puts; None if ``state`` was not made from it by putting sessions (or
+        its status), if it changes a line state.json holds, or when state.json is not journaled."""
         disk = self.state
         head, disk_head = (state.mission_id, state.extra, state.loops), (disk.mission_id, disk.extra, disk.loops)
         if self.base is None or head != disk_head:
@@ -148,26 +148,15 @@ class _OnDisk:
         if any(record["session_id"] not in self.journaled and record["session_id"] not in new for record in records):
             return None
         if not records and state.status == disk.status:
-            return b""
+            return b"", frozenset()
         entry: dict[str, Any] = {"sessions": records[::-1], "new": new[::-1], "summary": dict(state.summary)}
         if state.status != disk.status:
             entry["status"] = state.status
-        return frame(entry)
+        return frame(entry), frozenset(record["session_id"] for record in records)
 
 
 # By orchestrator folder.
 _on_disk: dict[Path, _OnDisk] = {}
-
-
-def _put_since(state: State, disk: State) -> frozenset[str]:
-    """The sessions put into ``state`` since ``disk`` (which it was made from)."""
-    ids = set()
-    change: Change | None = state._change
-    while change is not None and change is not disk._change:
-        if change.record is not None:
-            ids.add(change.record["session_id"])
-        change = change.before
-    return frozenset(ids)
 
 
 def _saved(state: State) -> None:
